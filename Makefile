@@ -1,0 +1,34 @@
+# Backprop Lab: every target sets up .venv by itself on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8888
+
+.PHONY: lab demo test setup browser-deps clean
+
+setup: $(STAMP)
+
+# torch first and pinned: any other specification pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/jupyter labextension list 2>&1 | grep -qi nbgrader
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT)
+
+demo: $(STAMP)
+	$(VENV)/bin/bplab demo
+
+browser-deps:
+	scripts/ensure-chromium
+
+test: $(STAMP) browser-deps
+	$(PY) -m pytest -n 2 --cov=backproplab --cov-report=term:skip-covered tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -1,0 +1,47 @@
+"""Weight initialization, as ``torch.nn.init``'s normal variants (DESIGN.md).
+
+``initialize_parameters(layer_sizes, method, seed=None)`` returns ``{"W1", "B1", ...}`` with
+W[l]: (n_l, n_{l-1}) and B[l]: (1, n_l) of zeros.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["INIT_METHODS", "init_std", "initialize_parameters"]
+
+INIT_METHODS = ("zeros", "random", "xavier", "he")
+
+
+def init_std(method: str, fan_in: int, fan_out: int) -> float:
+    """Standard deviation of W[l]'s entries for a layer with n_{l-1} = fan_in, n_l = fan_out.
+
+    zeros: 0; random: 0.01; xavier (Glorot): sqrt(2 / (fan_in + fan_out));
+    he (Kaiming, fan-in, ReLU gain): sqrt(2 / fan_in).
+    """
+    if method == "zeros":
+        return 0.0
+    if method == "random":
+        return 0.01
+    if method == "xavier":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if method == "he":
+        return math.sqrt(2.0 / fan_in)
+    raise ValueError(f"unknown initialization {method!r}; choose one of {list(INIT_METHODS)}")
+
+
+def initialize_parameters(layer_sizes, method, seed=None):
+    """Draw W[l] ~ N(0, std^2) for l = 1..L, with std from ``init_std``; biases are zeros.
+
+    layer_sizes: [n0, n1, ..., nL]; method: "zeros" | "random" | "xavier" | "he";
+    seed: int or None -> params with W{l}: (n_l, n_{l-1}) and B{l}: (1, n_l).
+    """
+    rng = np.random.default_rng(seed)
+    params = {}
+    for l in range(1, len(layer_sizes)):
+        fan_in, fan_out = layer_sizes[l - 1], layer_sizes[l]
+        std = init_std(method, fan_in, fan_out)
+        params[f"W{l}"] = rng.standard_normal((fan_out, fan_in)) * std
+        params[f"B{l}"] = np.zeros((1, fan_out))
+    return params

@@ -1,0 +1,124 @@
+"""Cost functions J = (1/m) sum_i L(yhat_i, y_i) and their per-example gradients.
+
+Shapes: ``AL`` (the network output A[L]) and ``Y`` are (m, nL). Each cost returns a
+Python float. Each ``*_gradient(AL, Y)`` returns dA[L] (m, nL): the gradient of each
+example's loss with respect to its output row, with **no 1/m** (as dz in DESIGN.md).
+
+Output-layer pairings where dz[L] = A[L] - Y: sigmoid + BCE, softmax + CE, identity + MSE.
+
+Logs are clamped at -100, as ``torch.nn.BCELoss`` does, so a saturated output
+(a = 0 or a = 1) gives a large finite cost rather than log(0) = -inf.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "mse", "mse_gradient",
+    "binary_cross_entropy", "binary_cross_entropy_gradient",
+    "categorical_cross_entropy", "categorical_cross_entropy_gradient",
+    "multiclass_hinge", "multiclass_hinge_gradient",
+    "LOSS_FOR_OUTPUT", "loss_for_output",
+]
+
+LOG_FLOOR = -100.0
+# Keeps 1/a finite in the BCE/CE gradients at saturated outputs.
+PROB_FLOOR = 1e-12
+
+
+def _clamped_log(P):
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(P), LOG_FLOOR)
+
+
+def _as_pair(AL, Y):
+    AL = np.asarray(AL, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if AL.shape != Y.shape:
+        raise ValueError(f"AL has shape {AL.shape} but Y has shape {Y.shape}; both must be (m, nL)")
+    return AL, Y
+
+
+def mse(AL, Y):
+    """J = (1/(2m)) sum_i ||a_i - y_i||^2. AL, Y: (m, nL) -> float."""
+    AL, Y = _as_pair(AL, Y)
+    return float(np.sum((AL - Y) ** 2) / (2 * AL.shape[0]))
+
+
+def mse_gradient(AL, Y):
+    """dA[L] = A[L] - Y per example. AL, Y: (m, nL) -> (m, nL)."""
+    AL, Y = _as_pair(AL, Y)
+    return AL - Y
+
+
+def binary_cross_entropy(AL, Y):
+    """J = -(1/m) sum_i [y log a + (1 - y) log(1 - a)], summed over output units.
+
+    AL: (m, nL) probabilities in [0, 1]; Y: (m, nL) labels in {0, 1} -> float.
+    """
+    AL, Y = _as_pair(AL, Y)
+    losses = -(Y * _clamped_log(AL) + (1.0 - Y) * _clamped_log(1.0 - AL))
+    return float(np.sum(losses) / AL.shape[0])
+
+
+def binary_cross_entropy_gradient(AL, Y):
+    """dA[L] = -y/a + (1 - y)/(1 - a) per example. AL, Y: (m, nL) -> (m, nL)."""
+    AL, Y = _as_pair(AL, Y)
+    A = np.clip(AL, PROB_FLOOR, 1.0 - PROB_FLOOR)
+    return -Y / A + (1.0 - Y) / (1.0 - A)
+
+
+def categorical_cross_entropy(AL, Y):
+    """J = -(1/m) sum_i sum_k y_ik log a_ik.
+
+    AL: (m, K) row-wise probabilities (softmax outputs); Y: (m, K) one-hot -> float.
+    """
+    AL, Y = _as_pair(AL, Y)
+    return float(-np.sum(Y * _clamped_log(AL)) / AL.shape[0])
+
+
+def categorical_cross_entropy_gradient(AL, Y):
+    """dA[L] = -y / a per example. AL, Y: (m, K) -> (m, K)."""
+    AL, Y = _as_pair(AL, Y)
+    return -Y / np.maximum(AL, PROB_FLOOR)
+
+
+def multiclass_hinge(S, Y, margin=1.0):
+    """Multiclass SVM loss: L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin).
+
+    S: (m, K) class scores; Y: (m, K) one-hot -> float (mean over examples).
+    """
+    S, Y = _as_pair(S, Y)
+    correct = np.sum(S * Y, axis=1, keepdims=True)
+    margins = np.maximum(0.0, S - correct + margin) * (1.0 - Y)
+    return float(np.sum(margins) / S.shape[0])
+
+
+def multiclass_hinge_gradient(S, Y, margin=1.0):
+    """Per-example subgradient of the hinge loss w.r.t. the scores. S, Y: (m, K) -> (m, K).
+
+    Each violated margin adds +1 to s_j and -1 to the correct class's score.
+    """
+    S, Y = _as_pair(S, Y)
+    correct = np.sum(S * Y, axis=1, keepdims=True)
+    violated = ((S - correct + margin) > 0) * (1.0 - Y)
+    return violated - Y * violated.sum(axis=1, keepdims=True)
+
+
+# Output activation -> the loss it is paired with, so that dz[L] = A[L] - Y.
+LOSS_FOR_OUTPUT = {
+    "sigmoid": (binary_cross_entropy, binary_cross_entropy_gradient),
+    "softmax": (categorical_cross_entropy, categorical_cross_entropy_gradient),
+    "identity": (mse, mse_gradient),
+}
+
+
+def loss_for_output(activation: str):
+    """(cost, gradient) paired with an output activation; ValueError for other outputs."""
+    try:
+        return LOSS_FOR_OUTPUT[activation]
+    except KeyError:
+        raise ValueError(
+            f"the output layer must be one of {sorted(LOSS_FOR_OUTPUT)} (paired with BCE, CE or MSE); "
+            f"got {activation!r}"
+        ) from None
