@@ -1,0 +1,46 @@
+"""Package-level promises: importing is light, the CLI is installed, the layout matches DESIGN.md."""
+import subprocess
+import sys
+from pathlib import Path
+
+import backproplab
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_backproplab_leaves_torch_unimported():
+    """Does `import backproplab` (and every library module) avoid importing torch?"""
+    code = (
+        "import sys, importlib, pkgutil, backproplab\n"
+        "skip = ('backproplab.torch_reference', 'backproplab.cli')\n"
+        "for mod in pkgutil.walk_packages(backproplab.__path__, 'backproplab.'):\n"
+        "    if mod.name.startswith(skip) or '.grading' in mod.name or '.samples' in mod.name:\n"
+        "        continue\n"
+        "    importlib.import_module(mod.name)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lecture_ids_match_design():
+    """Are the six lecture ids the ones DESIGN.md fixes, in order?"""
+    assert backproplab.LECTURES == (
+        "01-architecture", "02-computation-graphs", "03-activations",
+        "04-backprop", "05-initialization", "06-overfitting",
+    )
+
+
+def test_bplab_console_script_is_installed():
+    """Is the `bplab` console script on the venv's PATH and does it answer --help?"""
+    bplab = Path(sys.executable).with_name("bplab")
+    assert bplab.exists()
+    result = subprocess.run([str(bplab), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "usage" in result.stdout.lower()
+
+
+def test_torch_is_pinned_to_the_cpu_wheel():
+    """Does pyproject pin torch exactly, so no resolver can pull a CUDA build?"""
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"torch==2.13.0"' in text
+    assert "torch==2.13.0" in (ROOT / "Makefile").read_text()
