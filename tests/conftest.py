@@ -1,0 +1,25 @@
+"""Shared pytest configuration: hypothesis profiles and small fixtures.
+
+Profiles (select with ``HYPOTHESIS_PROFILE=<name>``; "dev" is the default):
+  dev  30 examples per property, no deadline (the machines are shared and slow to warm up)
+  ci   the same, derandomized so that CI runs are reproducible, with the seed blob printed
+This file is loaded by every test module: keep it light (no torch import here).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+_COMMON = dict(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", **_COMMON)
+settings.register_profile("ci", derandomize=True, print_blob=True, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def rng():
+    """A seeded ``numpy.random.Generator`` (the same stream in every test that asks)."""
+    return np.random.default_rng(12345)
