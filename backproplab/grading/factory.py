@@ -1,0 +1,84 @@
+"""Factories for notebooks that follow ARCHITECTURE.md's conventions: source notebooks for
+tests of the pipeline, and student submissions built from a source notebook and answer code.
+"""
+from __future__ import annotations
+
+import copy
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+
+def nbgrader_metadata(grade_id, *, solution=False, grade=False, locked=False, points=None, cell_type="code"):
+    """Return the cell metadata dict of an nbgrader cell (schema 3) with the given flags."""
+    meta = {"grade": grade, "solution": solution, "locked": locked, "schema_version": 3, "grade_id": grade_id}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def answer_cell(exercise, body):
+    """Return an answer code cell (grade_id = exercise) whose solution is ``body`` (str)."""
+    return new_code_cell(f"### BEGIN SOLUTION\n{body.rstrip()}\n### END SOLUTION",
+                         metadata=nbgrader_metadata(exercise, solution=True))
+
+
+def visible_test_cell(exercise, points=1, body=None):
+    """Return the locked visible test cell ``test_<exercise>`` (default body: the check() call)."""
+    return new_code_cell(body or f'check("{exercise}", {exercise})',
+                         metadata=nbgrader_metadata(f"test_{exercise}", grade=True, locked=True, points=points))
+
+
+def hidden_test_cell(exercise, points=1, body=None):
+    """Return the locked hidden test cell ``test_<exercise>_hidden``."""
+    body = body or f'check("{exercise}", {exercise}, hidden=True)'
+    return new_code_cell(f"### BEGIN HIDDEN TESTS\n{body}\n### END HIDDEN TESTS",
+                         metadata=nbgrader_metadata(f"test_{exercise}_hidden", grade=True, locked=True, points=points))
+
+
+def setup_cell(source):
+    """Return a code cell tagged ``setup`` (imports and helpers the answer code relies on)."""
+    return new_code_cell(source, metadata={"tags": ["setup"]})
+
+
+def manual_cell(grade_id, points=1, prompt="Explain in your own words."):
+    """Return a manually graded markdown answer cell (``solution: true, grade: true``)."""
+    return new_markdown_cell(f"{prompt}\n\n=== BEGIN MARK SCHEME ===\nAny sensible answer.\n=== END MARK SCHEME ===",
+                             metadata=nbgrader_metadata(grade_id, solution=True, grade=True, points=points,
+                                                        cell_type="markdown"))
+
+
+def build_notebook(cells):
+    """Return a v4 notebook with the python3 kernelspec holding ``cells`` (list of cells)."""
+    nb = new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def build_submission(released_nb, answers=None, *, edit=None):
+    """Return a student submission: ``released_nb`` with answer cells filled in.
+
+    Inputs:
+    - released_nb: the student (course/) notebook, nbformat.NotebookNode.
+    - answers: dict {exercise grade_id: source str}; each replaces that answer cell's source
+      (exercises not given keep the ``raise NotImplementedError()`` stub).
+    - edit: optional callable(nb) -> None applied last, for tampering scenarios.
+
+    Returns:
+    - nbformat.NotebookNode, a new object.
+    """
+    nb = copy.deepcopy(released_nb)
+    answers = answers or {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade") and meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
+    if edit is not None:
+        edit(nb)
+    return nb
+
+
+def write_notebook(nb, path):
+    """Write ``nb`` to ``path`` as is (submissions keep whatever the student left in them)."""
+    nbformat.write(nb, str(path))
