@@ -1,0 +1,650 @@
+"""A small reverse-mode autodiff engine in the lecture's Var/Op design (lecture 02).
+
+Every value is a ``Var``. A ``Var`` remembers the operation (``op``) that created it and its
+parent variables; leaves (inputs, parameters, constants) have ``op = None``. A handful of
+primitive ops each have a forward rule and a backward rule; everything else (subtraction,
+division, ...) is built from them.
+
+    >>> a, b, c = Var(3.0, "a"), Var(2.0, "b"), Var(5.0, "c")
+    >>> J = 2 * (a * b + c); J.name = "J"
+    >>> J.backward()
+    >>> J.value, a.grad, b.grad, c.grad
+    (22.0, 4.0, 6.0, 2.0)
+
+Values are scalars (0-d) or NumPy matrices (2-d, batch-first as in DESIGN.md). ``add`` and
+``mul`` broadcast like NumPy; the engine sums each gradient back to its operand's shape, so a
+bias B: (1, n) added to Z: (m, n) gets dB: (1, n).
+
+Evaluation is eager: building ``a * b`` computes its value at once. After changing a leaf
+(``a.value = 4.0``) call ``root.evaluate()`` to recompute everything downstream of the
+leaves; ``root.backward()`` re-evaluates by itself first, so gradients never use stale values.
+
+Backward rules live in ``BACKWARD_RULES`` so that a lecture exercise can swap in a student's
+rule for a while with ``use_backward_rules({"mul": my_mul_backward})``. The rule contract:
+
+    rule(upstream, *input_values, out=output_value) -> tuple of input gradients
+
+* ``upstream``: dJ/d(output), an array of the output's shape;
+* ``input_values``: the forward values of the op's inputs, in order (NumPy arrays; 0-d
+  arrays for scalars);
+* ``out``: the op's forward output (handy for exp, sigmoid, tanh);
+* returns one gradient dJ/d(input) per input, in the same order (a bare array is accepted
+  for one-input ops). A gradient may have the broadcast shape of the output: the engine sums
+  it back to the input's shape.
+* The only op with a parameter is ``pow``, whose rule also receives ``exponent=p``.
+
+The engine (not the rules) accumulates: each node's ``grad`` += its gradient, in reverse
+topological order, so a variable used twice collects both paths.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import itertools
+import numbers
+from typing import Callable
+
+import numpy as np
+
+from .activations import relu as _relu
+from .activations import relu_backward as _relu_backward
+from .activations import sigmoid as _sigmoid
+from .activations import sigmoid_backward as _sigmoid_backward
+from .activations import tanh as _tanh
+from .activations import tanh_backward as _tanh_backward
+
+__all__ = [
+    "Var", "constant", "FORWARD_RULES", "BACKWARD_RULES", "PRIMITIVES", "use_backward_rules",
+    "add", "mul", "matmul", "transpose", "sum", "mean", "exp", "log", "sin", "sigmoid", "tanh",
+    "relu", "neg", "pow", "sub", "div", "topological_order", "graph_table", "format_graph_table",
+    "draw_graph",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# Primitive ops: forward rules (fixed) and backward rules (swappable).
+# ----------------------------------------------------------------------------------------
+
+def _add_backward(upstream, x, y, out=None):
+    """d(x + y): (upstream, upstream); the engine un-broadcasts."""
+    return upstream, upstream
+
+
+def _mul_backward(upstream, x, y, out=None):
+    """d(x * y): (upstream * y, upstream * x), elementwise."""
+    return upstream * y, upstream * x
+
+
+def _matmul_backward(upstream, x, y, out=None):
+    """Y = X @ W with X: (m, k), W: (k, n), upstream: (m, n) -> dX = s W^T (m, k), dW = X^T s (k, n)."""
+    return upstream @ y.T, x.T @ upstream
+
+
+def _transpose_backward(upstream, x, out=None):
+    """d(x^T): upstream^T, shape (n, m) -> (m, n)."""
+    return (upstream.T,)
+
+
+def _sum_backward(upstream, x, out=None):
+    """d(sum of all entries): every entry gets the (scalar) upstream."""
+    return (np.broadcast_to(upstream, x.shape).copy(),)
+
+
+def _mean_backward(upstream, x, out=None):
+    """d(mean of all entries): every entry gets upstream / (number of entries)."""
+    return (np.broadcast_to(upstream / max(x.size, 1), x.shape).copy(),)
+
+
+def _exp_backward(upstream, x, out=None):
+    """d exp(x) = exp(x) = out."""
+    return (upstream * out,)
+
+
+def _log_backward(upstream, x, out=None):
+    """d log(x) = 1 / x."""
+    return (upstream / x,)
+
+
+def _sin_backward(upstream, x, out=None):
+    """d sin(x) = cos(x)."""
+    return (upstream * np.cos(x),)
+
+
+def _sigmoid_backward_rule(upstream, x, out=None):
+    """d sigma(x) = sigma(x)(1 - sigma(x)), from the activations library."""
+    return (_sigmoid_backward(upstream, x),)
+
+
+def _tanh_backward_rule(upstream, x, out=None):
+    """d tanh(x) = 1 - tanh(x)^2, from the activations library."""
+    return (_tanh_backward(upstream, x),)
+
+
+def _relu_backward_rule(upstream, x, out=None):
+    """d relu(x) = 1 where x > 0, else 0 (0 at the kink, as in PyTorch)."""
+    return (_relu_backward(upstream, x),)
+
+
+def _neg_backward(upstream, x, out=None):
+    """d(-x) = -1."""
+    return (-upstream,)
+
+
+def _pow_backward(upstream, x, out=None, exponent=None):
+    """d x^p = p x^(p-1) for a constant exponent p."""
+    return (upstream * exponent * np.power(x, exponent - 1),)
+
+
+# Forward rules: name -> f(*input_values, **op_params) -> output value. Not swappable.
+FORWARD_RULES: dict[str, Callable] = {
+    "add": np.add,
+    "mul": np.multiply,
+    "matmul": np.matmul,
+    "transpose": np.transpose,
+    "sum": np.sum,
+    "mean": np.mean,
+    "exp": np.exp,
+    "log": np.log,
+    "sin": np.sin,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "relu": _relu,
+    "neg": np.negative,
+    "pow": lambda x, exponent: np.power(x, exponent),
+}
+
+# The reference backward rules, kept apart so that swapped rules can always be restored.
+REFERENCE_BACKWARD_RULES: dict[str, Callable] = {
+    "add": _add_backward,
+    "mul": _mul_backward,
+    "matmul": _matmul_backward,
+    "transpose": _transpose_backward,
+    "sum": _sum_backward,
+    "mean": _mean_backward,
+    "exp": _exp_backward,
+    "log": _log_backward,
+    "sin": _sin_backward,
+    "sigmoid": _sigmoid_backward_rule,
+    "tanh": _tanh_backward_rule,
+    "relu": _relu_backward_rule,
+    "neg": _neg_backward,
+    "pow": _pow_backward,
+}
+
+# The live registry the engine calls; see the module docstring for the rule contract.
+BACKWARD_RULES: dict[str, Callable] = dict(REFERENCE_BACKWARD_RULES)
+
+PRIMITIVES = tuple(FORWARD_RULES)
+
+# How each op shows up in labels and expressions: infix symbol or function name.
+_INFIX = {"add": "+", "mul": "*", "matmul": "@"}
+
+
+@contextlib.contextmanager
+def use_backward_rules(rules: dict[str, Callable]):
+    """Temporarily replace some backward rules, e.g. with a student's ``mul`` rule.
+
+    rules: {op name: rule} with rules following the contract in the module docstring.
+    The previous rules are restored on exit, also when the block raises.
+    """
+    unknown = set(rules) - set(BACKWARD_RULES)
+    if unknown:
+        raise KeyError(f"unknown op(s) {sorted(unknown)}; the ops are {list(PRIMITIVES)}")
+    saved = {name: BACKWARD_RULES[name] for name in rules}
+    BACKWARD_RULES.update(rules)
+    try:
+        yield BACKWARD_RULES
+    finally:
+        BACKWARD_RULES.update(saved)
+
+
+# ----------------------------------------------------------------------------------------
+# Var
+# ----------------------------------------------------------------------------------------
+
+def _as_value(value) -> np.ndarray:
+    return np.array(value, dtype=float)
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a gradient of a broadcast result back to an operand's ``shape``."""
+    grad = np.asarray(grad, dtype=float)
+    # NumPy broadcasting prepends axes, then stretches axes of length 1: undo both.
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an operand of ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _public(array: np.ndarray):
+    """Scalars as Python floats (they print as 22.0), matrices as arrays."""
+    return float(array) if array.ndim == 0 else array
+
+
+class Var:
+    """A node of the computation graph: a value, its gradient, and how it was made.
+
+    value: a number or a 2-d array (m, n); name: a label for tables and drawings.
+    Attributes: ``op`` (None for leaves, else a name in ``PRIMITIVES``), ``parents`` (the op's
+    input Vars, in order), ``op_params`` (only ``pow``: {"exponent": p}), ``value`` and
+    ``grad`` (dJ/d(this), same shape as value; floats for scalars).
+    """
+
+    _ids = itertools.count(1)
+    __array_priority__ = 1000  # so that ndarray * Var calls Var.__rmul__
+
+    def __init__(self, value, name: str | None = None):
+        self.op: str | None = None
+        self.parents: tuple[Var, ...] = ()
+        self.op_params: dict = {}
+        self.name = name
+        self.is_constant = False
+        self._value = _as_value(value)
+        self._grad = np.zeros_like(self._value)
+        self._id = next(Var._ids)
+
+    @classmethod
+    def _from_op(cls, op: str, parents: tuple, **op_params) -> "Var":
+        node = cls.__new__(cls)
+        node.op, node.parents, node.op_params = op, parents, op_params
+        node.name, node.is_constant = None, False
+        node._id = next(Var._ids)
+        node._value = node._forward()
+        node._grad = np.zeros_like(node._value)
+        return node
+
+    # -- values and gradients -------------------------------------------------------------
+    @property
+    def value(self):
+        """The forward value: a float for scalars, an array otherwise."""
+        return _public(self._value)
+
+    @value.setter
+    def value(self, new_value):
+        if self.op is not None:
+            raise AttributeError("only leaves can be set; an op's value comes from evaluate()")
+        self._value = _as_value(new_value)
+        self._grad = np.zeros_like(self._value)
+
+    @property
+    def grad(self):
+        """dJ/d(this node) accumulated by backward(): a float for scalars, an array otherwise."""
+        return _public(self._grad)
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    def _forward(self) -> np.ndarray:
+        inputs = [parent._value for parent in self.parents]
+        return _as_value(FORWARD_RULES[self.op](*inputs, **self.op_params))
+
+    def evaluate(self):
+        """Forward pass: recompute every op node below this one from the current leaf values.
+
+        Returns this node's value (float or array).
+        """
+        for node in topological_order(self):
+            if node.op is not None:
+                node._value = node._forward()
+                if node._grad.shape != node._value.shape:
+                    node._grad = np.zeros_like(node._value)
+        return self.value
+
+    def zero_grad(self):
+        """Set ``grad`` to zero for every node of the graph below (and including) this one."""
+        for node in topological_order(self):
+            node._grad = np.zeros_like(node._value)
+
+    def backward(self, upstream=None):
+        """Reverse pass: re-evaluate, seed dJ/dJ = 1, then apply each op's backward rule.
+
+        upstream: dJ/d(this node), default 1 (this node must then be a scalar).
+        Every node's ``grad`` += its gradient from this pass (call ``zero_grad`` between
+        steps). Nodes are visited in reverse topological order: a node's rule runs only once
+        all the paths through it have delivered their share.
+        """
+        order = topological_order(self)
+        self.evaluate()
+        if upstream is None:
+            if self._value.size != 1:
+                raise ValueError(f"backward() without upstream needs a scalar root, not shape {self.shape}")
+            upstream = np.ones_like(self._value)
+        fresh = {id(self): np.broadcast_to(_as_value(upstream), self.shape).astype(float)}
+        for node in reversed(order):
+            g = fresh.pop(id(node), None)
+            if g is None:
+                continue  # not on a path to the root's gradient (cannot happen for a connected graph)
+            node._grad = node._grad + g
+            if node.op is None:
+                continue
+            for parent, parent_grad in zip(node.parents, node._input_gradients(g)):
+                previous = fresh.get(id(parent))
+                fresh[id(parent)] = parent_grad if previous is None else previous + parent_grad
+
+    def _input_gradients(self, upstream: np.ndarray) -> list[np.ndarray]:
+        """Call the op's (possibly swapped) backward rule and check what it returned."""
+        rule = BACKWARD_RULES[self.op]
+        inputs = [parent._value for parent in self.parents]
+        result = rule(upstream, *inputs, out=self._value, **self.op_params)
+        if not isinstance(result, (tuple, list)):
+            result = (result,)
+        if len(result) != len(inputs):
+            raise ValueError(f"backward rule for {self.op!r} returned {len(result)} gradient(s); "
+                             f"it needs one per input ({len(inputs)})")
+        grads = []
+        for parent, grad in zip(self.parents, result):
+            grad = _as_value(grad)
+            if grad.shape != parent.shape and _broadcasts_to(parent.shape, grad.shape):
+                grad = _unbroadcast(grad, parent.shape)
+            if grad.shape != parent.shape:
+                raise ValueError(f"backward rule for {self.op!r} returned a gradient of shape "
+                                 f"{grad.shape} for an input of shape {parent.shape}")
+            grads.append(grad)
+        return grads
+
+    # -- display ---------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        """The name if given, else a short expression such as ``a*b``, else ``op#id``."""
+        if self.name:
+            return self.name
+        if self.is_constant or self.op is None:
+            return _short(self._value) if self.is_constant else f"v{self._id}"
+        parts = [parent.label for parent in self.parents]
+        if self.op in _INFIX:
+            text = f"({parts[0]} {_INFIX[self.op]} {parts[1]})"
+        elif self.op == "pow":
+            text = f"{parts[0]}^{_short(np.asarray(self.op_params['exponent']))}"
+        elif self.op == "transpose":
+            text = f"{parts[0]}.T"
+        else:
+            text = f"{self.op}({parts[0]})"
+        return text if len(text) <= 24 else f"{self.op}#{self._id}"
+
+    def __repr__(self) -> str:
+        op = f", op={self.op!r}" if self.op else ""
+        return f"Var({self.label}{op}, value={_short(self._value)}, grad={_short(self._grad)})"
+
+    # -- operators: plain numbers and arrays become constants ------------------------------
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __mul__(self, other): return mul(self, other)
+    def __rmul__(self, other): return mul(other, self)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(other, self)
+    def __sub__(self, other): return sub(self, other)
+    def __rsub__(self, other): return sub(other, self)
+    def __truediv__(self, other): return div(self, other)
+    def __rtruediv__(self, other): return div(other, self)
+    def __neg__(self): return neg(self)
+    def __pow__(self, exponent): return pow(self, exponent)
+
+    @property
+    def T(self) -> "Var":
+        return transpose(self)
+
+    def sum(self) -> "Var": return sum(self)
+    def mean(self) -> "Var": return mean(self)
+    def exp(self) -> "Var": return exp(self)
+    def log(self) -> "Var": return log(self)
+    def sin(self) -> "Var": return sin(self)
+    def sigmoid(self) -> "Var": return sigmoid(self)
+    def tanh(self) -> "Var": return tanh(self)
+    def relu(self) -> "Var": return relu(self)
+
+    # Vars are graph nodes, compared by identity (so they can be dict keys and set members).
+    __hash__ = object.__hash__
+
+
+def constant(value) -> Var:
+    """A leaf holding a fixed number or array (labelled by its value)."""
+    node = Var(value)
+    node.is_constant = True
+    return node
+
+
+def _lift(x) -> Var:
+    if isinstance(x, Var):
+        return x
+    if isinstance(x, (numbers.Number, np.ndarray, list, tuple)):
+        return constant(x)
+    raise TypeError(f"cannot use {type(x).__name__} in a computation graph")
+
+
+def _short(array: np.ndarray) -> str:
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return f"{float(array):.4g}"
+    if array.size <= 4:
+        return np.array2string(array, precision=3, separator=", ").replace("\n", "")
+    return f"array{array.shape}"
+
+
+# ----------------------------------------------------------------------------------------
+# Building blocks. Primitives make one node; the rest are compositions of primitives.
+# ----------------------------------------------------------------------------------------
+
+def add(x, y) -> Var:
+    """x + y, with NumPy broadcasting. Shapes: x, y broadcastable -> broadcast shape."""
+    return Var._from_op("add", (_lift(x), _lift(y)))
+
+
+def mul(x, y) -> Var:
+    """x * y elementwise, with NumPy broadcasting."""
+    return Var._from_op("mul", (_lift(x), _lift(y)))
+
+
+def matmul(x, y) -> Var:
+    """Matrix product. x: (m, k), y: (k, n) -> (m, n)."""
+    x, y = _lift(x), _lift(y)
+    if len(x.shape) != 2 or len(y.shape) != 2:
+        raise ValueError(f"matmul needs two matrices (2-d), got shapes {x.shape} and {y.shape}")
+    return Var._from_op("matmul", (x, y))
+
+
+def transpose(x) -> Var:
+    """x^T. x: (m, n) -> (n, m)."""
+    return Var._from_op("transpose", (_lift(x),))
+
+
+def sum(x) -> Var:  # noqa: A001 - the lecture's op name
+    """Sum of all entries. x: any shape -> scalar."""
+    return Var._from_op("sum", (_lift(x),))
+
+
+def mean(x) -> Var:
+    """Mean of all entries. x: any shape -> scalar."""
+    return Var._from_op("mean", (_lift(x),))
+
+
+def exp(x) -> Var:
+    """e^x elementwise."""
+    return Var._from_op("exp", (_lift(x),))
+
+
+def log(x) -> Var:
+    """Natural log elementwise (x > 0)."""
+    return Var._from_op("log", (_lift(x),))
+
+
+def sin(x) -> Var:
+    """sin(x) elementwise."""
+    return Var._from_op("sin", (_lift(x),))
+
+
+def sigmoid(x) -> Var:
+    """1 / (1 + e^-x) elementwise (stable, from backproplab.activations)."""
+    return Var._from_op("sigmoid", (_lift(x),))
+
+
+def tanh(x) -> Var:
+    """tanh(x) elementwise."""
+    return Var._from_op("tanh", (_lift(x),))
+
+
+def relu(x) -> Var:
+    """max(0, x) elementwise."""
+    return Var._from_op("relu", (_lift(x),))
+
+
+def neg(x) -> Var:
+    """-x."""
+    return Var._from_op("neg", (_lift(x),))
+
+
+def pow(x, exponent) -> Var:  # noqa: A001 - the lecture's op name
+    """x^p elementwise for a constant number p (the exponent is not differentiated)."""
+    if isinstance(exponent, Var) or not isinstance(exponent, numbers.Number):
+        raise TypeError("pow supports only a constant number as the exponent")
+    return Var._from_op("pow", (_lift(x),), exponent=float(exponent))
+
+
+def sub(x, y) -> Var:
+    """x - y, built as x + (-y)."""
+    return add(x, neg(y))
+
+
+def div(x, y) -> Var:
+    """x / y, built as x * y^(-1)."""
+    return mul(x, pow(y, -1))
+
+
+# ----------------------------------------------------------------------------------------
+# Traversal, tables and drawings
+# ----------------------------------------------------------------------------------------
+
+def topological_order(root: Var) -> list[Var]:
+    """All nodes the root depends on, each after its parents (the root last).
+
+    Iterative depth-first search, so deep graphs do not hit Python's recursion limit.
+    """
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node.parents):
+            if id(parent) not in seen:
+                stack.append((parent, False))
+    return order
+
+
+def graph_table(root: Var) -> list[tuple]:
+    """One row (name, op, value, grad) per node in topological order (leaves first).
+
+    name: ``Var.label``; op: the op name or "" for leaves ("const" for constants);
+    value and grad: floats for scalars, arrays for matrices.
+    """
+    rows = []
+    for node in topological_order(root):
+        op = node.op or ("const" if node.is_constant else "")
+        rows.append((node.label, op, node.value, node.grad))
+    return rows
+
+
+def format_graph_table(root: Var) -> str:
+    """``graph_table`` as aligned plain text, for print()."""
+    header = ("name", "op", "value", "grad")
+    rows = [header] + [(name, op, _short(np.asarray(v)), _short(np.asarray(g)))
+                       for name, op, v, g in graph_table(root)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+def _layers(order: list[Var]) -> dict[int, int]:
+    """Layer of each node (by id): an op sits one right of its deepest input; a leaf sits just
+    left of its first consumer (so a constant appears next to the op that uses it)."""
+    layer = {}
+    for node in order:
+        if node.op is not None:
+            layer[id(node)] = 1 + max(layer.get(id(p), 0) for p in node.parents)
+    consumers: dict[int, list[int]] = {}
+    for node in order:
+        for parent in node.parents:
+            consumers.setdefault(id(parent), []).append(layer[id(node)])
+    for node in order:
+        if node.op is None:
+            layer[id(node)] = min(consumers.get(id(node), [1])) - 1
+    return layer
+
+
+def graph_layout(root: Var) -> dict[int, tuple[float, float]]:
+    """Node id -> (x, y) position: layers left to right, nodes spread top to bottom.
+
+    Within a layer, nodes keep their depth-first discovery order, which keeps the inputs of
+    one op next to each other.
+    """
+    order = topological_order(root)
+    layer = _layers(order)
+    columns: dict[int, list[Var]] = {}
+    for node in order:
+        columns.setdefault(layer[id(node)], []).append(node)
+    position: dict[int, tuple[float, float]] = {}
+    for x in sorted(columns):
+        nodes = columns[x]
+        count = len(nodes)
+        for i, node in enumerate(nodes):
+            # Top to bottom, centred on y = 0.
+            position[id(node)] = (float(x), (count - 1) / 2.0 - i)
+    return position
+
+
+def draw_graph(root: Var, ax=None):
+    """Draw the computation graph below ``root``; returns the matplotlib Figure.
+
+    Each node is a box with its label (name or expression), its op, its forward value and its
+    gradient; arrows go from inputs to the op's output, layered left (leaves) to right (root).
+    ax: an existing Axes to draw into, or None for a new figure sized to the graph.
+    """
+    from matplotlib.figure import Figure
+
+    order = topological_order(root)
+    position = graph_layout(root)
+    n_columns = 1 + max(x for x, _ in position.values())
+    n_rows = max(builtins.sum(1 for p in position.values() if p[0] == x) for x in range(int(n_columns)))
+    if ax is None:
+        # A pyplot-free Figure: it is not registered anywhere, so it cannot leak; Jupyter shows it.
+        fig = Figure(figsize=(max(4.0, 2.6 * n_columns), max(2.5, 1.5 * n_rows)))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    boxes = {}
+    for node in order:
+        x, y = position[id(node)]
+        kind = node.op or ("const" if node.is_constant else "leaf")
+        text = (f"{node.label}  [{kind}]\nvalue {_short(node._value)}\ngrad {_short(node._grad)}")
+        color = "#dbe9f6" if node.op is None else "#fde9c9"
+        if node is root:
+            color = "#d7f0d2"
+        boxes[id(node)] = ax.text(x, y, text, ha="center", va="center", fontsize=8, family="monospace",
+                                  bbox=dict(boxstyle="round,pad=0.4", facecolor=color, edgecolor="0.3"))
+    for node in order:
+        for parent in node.parents:
+            # Coordinates relative to the two text boxes: from the input's right edge to the
+            # output's left edge, whatever the boxes' widths turn out to be.
+            ax.annotate("", xy=(0.0, 0.5), xycoords=boxes[id(node)], xytext=(1.0, 0.5),
+                        textcoords=boxes[id(parent)],
+                        arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=4, shrinkB=4))
+    ax.set_xlim(-0.6, n_columns - 0.4)
+    ys = [y for _, y in position.values()]
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    ax.set_axis_off()
+    return fig
