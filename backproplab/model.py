@@ -21,9 +21,14 @@ from .layers import dense_backward, dense_forward, dropout_backward, dropout_for
 from .losses import loss_for_output
 
 __all__ = [
-    "num_layers", "model_forward", "model_backward", "compute_cost", "predict", "accuracy",
+    "count_parameters", "num_layers", "model_forward", "model_backward", "compute_cost", "predict", "accuracy",
     "update_parameters", "initialize_velocity", "update_parameters_momentum", "train",
 ]
+
+
+def count_parameters(layer_sizes) -> int:
+    """Number of weights and biases, sum_l n_l * n_{l-1} + n_l. layer_sizes: [n0, ..., nL] -> int."""
+    return sum(n_out * n_in + n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
 def num_layers(params) -> int:
@@ -37,11 +42,14 @@ def model_forward(X, params, activations, dropout=0.0, rng=None):
     X: (m, n0); params: W{l} (n_l, n_{l-1}), B{l} (1, n_l); activations: L names ->
     (AL: (m, nL), caches: L tuples (A_prev, W, B, Z)).
     With ``dropout`` > 0 (training only), hidden layers' outputs go through inverted
-    dropout and each cache gains a fifth item, that layer's mask (None for the output).
+    dropout and each cache gains a fifth item, that layer's mask (None for the output);
+    ``rng`` (a ``numpy.random.Generator``) draws the masks, a fresh unseeded one if None.
     """
     L = num_layers(params)
     if len(activations) != L:
         raise ValueError(f"params have {L} layers but {len(activations)} activations were given")
+    if dropout > 0 and rng is None:
+        rng = np.random.default_rng()
     A = np.asarray(X, dtype=float)
     caches = []
     for l in range(1, L + 1):
@@ -81,7 +89,8 @@ def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
         grads[f"dW{l}"], grads[f"dB{l}"] = dW, dB
         if l > 1:
             below = caches[l - 2]
-            if dropout > 0 and below[4] is not None:
+            # Only caches from a forward pass with dropout carry a fifth item, the mask.
+            if dropout > 0 and len(below) > 4 and below[4] is not None:
                 dA_prev = dropout_backward(dA_prev, below[4], dropout)
             dz = get_activation(activations[l - 2]).backward(dA_prev, below[3])
     return grads

@@ -1,0 +1,192 @@
+"""The course's functions rebuilt in PyTorch (float64 autograd): the second oracle.
+
+Every function takes and returns NumPy arrays (float64) in DESIGN.md's conventions, so a
+check can compare them with the NumPy reference directly:
+  * inputs and results are batch-first, W: (n_l, n_{l-1}) as ``torch.nn.Linear.weight``,
+    B: (1, n_l);
+  * costs are means over the batch, so ``dW = weight.grad`` and ``dB = bias.grad``;
+  * per-example gradients (dz, dA, a loss's gradient) carry **no 1/m**: they are m times
+    the gradient of the mean cost, e.g. ``dz = m * Z.grad``.
+torch is imported lazily, inside the functions, so ``import backproplab`` never loads it.
+
+Names: activations are ``backproplab.activations.ACTIVATIONS``'s ("sigmoid", "tanh",
+"relu", "leaky_relu", "elu", "identity", "softmax"); losses are ``backproplab.losses``'s
+function names ("mse", "binary_cross_entropy", "categorical_cross_entropy",
+"multiclass_hinge"), or the short aliases "bce", "ce", "hinge".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import LOG_FLOOR, loss_for_output
+
+__all__ = [
+    "torch_activation", "torch_activation_backward",
+    "torch_loss", "torch_loss_gradient",
+    "torch_dense_backward", "torch_model_gradients",
+]
+
+LOSS_ALIASES = {"bce": "binary_cross_entropy", "ce": "categorical_cross_entropy", "hinge": "multiclass_hinge"}
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _tensor(array, requires_grad=False):
+    """A float64 tensor holding a copy of ``array`` (a leaf if ``requires_grad``)."""
+    torch = _torch()
+    return torch.tensor(np.asarray(array, dtype=np.float64), dtype=torch.float64, requires_grad=requires_grad)
+
+
+def _numpy(tensor):
+    return tensor.detach().numpy().astype(np.float64, copy=True)
+
+
+def _activation_fn(name, **kw):
+    """The torch function for activation ``name``: Z tensor (m, n) -> A tensor (m, n)."""
+    torch = _torch()
+    F = torch.nn.functional
+    table = {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "leaky_relu": lambda Z: F.leaky_relu(Z, negative_slope=kw.get("alpha", 0.01)),
+        "elu": lambda Z: F.elu(Z, alpha=kw.get("alpha", 1.0)),
+        "identity": lambda Z: Z,
+        "softmax": lambda Z: torch.softmax(Z, dim=-1),
+    }
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(table)}") from None
+
+
+def _mean_loss_fn(name):
+    """The torch mean cost for loss ``name``: (AL, Y) tensors (m, nL) -> scalar tensor.
+
+    Logs are clamped at LOG_FLOOR (-100) exactly as in ``backproplab.losses`` (and in
+    ``torch.nn.functional.binary_cross_entropy``), so saturated outputs give finite costs.
+    """
+    torch = _torch()
+    F = torch.nn.functional
+
+    def clamped_log(P):
+        return torch.clamp(torch.log(P), min=LOG_FLOOR)
+
+    def hinge(S, Y, margin=1.0):
+        correct = (S * Y).sum(dim=1, keepdim=True)
+        return (torch.clamp(S - correct + margin, min=0.0) * (1.0 - Y)).sum() / S.shape[0]
+
+    table = {
+        "mse": lambda AL, Y: ((AL - Y) ** 2).sum() / (2 * AL.shape[0]),
+        # torch's own BCE (reduction "sum" over every unit, then the mean over examples).
+        "binary_cross_entropy": lambda AL, Y: F.binary_cross_entropy(AL, Y, reduction="sum") / AL.shape[0],
+        "categorical_cross_entropy": lambda AL, Y: -(Y * clamped_log(AL)).sum() / AL.shape[0],
+        "multiclass_hinge": hinge,
+    }
+    name = LOSS_ALIASES.get(name, name)
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(table) + sorted(LOSS_ALIASES)}") from None
+
+
+def _gradients(scalar_fn, *arrays):
+    """(value, grads): ``scalar_fn`` applied to float64 leaf copies of ``arrays``, then
+    backpropagated; grads are NumPy arrays in the order of ``arrays``."""
+    leaves = [_tensor(a, requires_grad=True) for a in arrays]
+    value = scalar_fn(*leaves)
+    value.backward()
+    return float(value.detach()), [_numpy(leaf.grad) for leaf in leaves]
+
+
+def torch_activation(name, Z, **kw):
+    """A = g(Z) computed by torch. Z: (m, n) -> A: (m, n). ``kw``: alpha for leaky_relu/elu."""
+    return _numpy(_activation_fn(name, **kw)(_tensor(Z)))
+
+
+def torch_activation_backward(name, dA, Z, **kw):
+    """dz = the vector-Jacobian product dA^T dg/dZ, by autograd. dA, Z: (m, n) -> dz: (m, n).
+
+    Backpropagating sum(dA * g(Z)) gives, for elementwise g, dA * g'(Z) (with torch's value
+    at ReLU's kink), and the full softmax Jacobian product for softmax.
+    """
+    g = _activation_fn(name, **kw)
+    dA = _tensor(dA)
+    _, (dz,) = _gradients(lambda Z: (dA * g(Z)).sum(), Z)
+    return dz
+
+
+def torch_loss(name, AL, Y):
+    """The mean cost J of loss ``name``, by torch. AL, Y: (m, nL) -> float."""
+    return float(_mean_loss_fn(name)(_tensor(AL), _tensor(Y)))
+
+
+def torch_loss_gradient(name, AL, Y):
+    """The per-example gradient dA[L] = m * dJ/dAL of loss ``name``. AL, Y: (m, nL) -> (m, nL)."""
+    Y_t = _tensor(Y)
+    loss = _mean_loss_fn(name)
+    _, (dAL,) = _gradients(lambda AL: loss(AL, Y_t), AL)
+    return np.asarray(AL).shape[0] * dAL
+
+
+def torch_dense_backward(dz, A_prev, W):
+    """Backward of Z = A_prev @ W.T + B through ``torch.nn.functional.linear``.
+
+    dz: (m, n_l) per example; A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}) ->
+    (dA_prev (m, n_{l-1}) per example, dW (n_l, n_{l-1}), dB (1, n_l)), as ``dense_backward``.
+    The surrogate cost J = sum(Z * dz) / m has dJ/dZ = dz / m, i.e. per-example gradient dz.
+    """
+    torch = _torch()
+    m = np.asarray(A_prev).shape[0]
+    dz_t = _tensor(dz)
+    bias = np.zeros(np.asarray(W).shape[0])
+
+    def cost(A_prev, W, B):
+        return (torch.nn.functional.linear(A_prev, W, B) * dz_t).sum() / m
+
+    _, (dA_prev, dW, dB) = _gradients(cost, A_prev, W, bias)
+    return m * dA_prev, dW, dB.reshape(1, -1)
+
+
+def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, dropout=0.0):
+    """The whole network's forward pass, cost and gradients, by torch autograd.
+
+    X: (m, n0); Y: (m, nL); params {W{l}: (n_l, n_{l-1}), B{l}: (1, n_l)}; activations: L names,
+    the last one paired with its loss (sigmoid + BCE, softmax + CE, identity + MSE); lambd: L2.
+    masks / dropout: to replay inverted dropout, ``masks[l-1]`` is hidden layer l's mask
+    (m, n_l) of 1/0 or None, as the fifth item of ``model_forward``'s caches, and ``dropout``
+    is the rate; A[l] becomes g(Z[l]) * mask / (1 - dropout).
+    -> dict of float64 arrays: "AL" (m, nL), "cost" (float), and for l = 1..L:
+    "Z{l}" (m, n_l), "dz{l}" = m * Z.grad (m, n_l), "dW{l}" = weight.grad, "dB{l}" = bias.grad (1, n_l).
+    """
+    torch = _torch()
+    L = len(activations)
+    weights = [_tensor(params[f"W{l}"], requires_grad=True) for l in range(1, L + 1)]
+    biases = [_tensor(np.asarray(params[f"B{l}"]).reshape(-1), requires_grad=True) for l in range(1, L + 1)]
+    A = _tensor(X)
+    m = A.shape[0]
+    Zs = []
+    for l in range(1, L + 1):
+        Z = torch.nn.functional.linear(A, weights[l - 1], biases[l - 1])
+        Z.retain_grad()
+        Zs.append(Z)
+        A = _activation_fn(activations[l - 1])(Z)
+        mask = masks[l - 1] if masks is not None and l < L else None
+        if mask is not None:
+            A = A * _tensor(np.asarray(mask, dtype=float)) / (1.0 - dropout)
+    cost_name = loss_for_output(activations[-1])[0].__name__
+    cost = _mean_loss_fn(cost_name)(A, _tensor(Y))
+    if lambd:
+        cost = cost + lambd / (2 * m) * sum((W ** 2).sum() for W in weights)
+    cost.backward()
+    result = {"AL": _numpy(A), "cost": float(cost.detach())}
+    for l in range(1, L + 1):
+        result[f"Z{l}"] = _numpy(Zs[l - 1])
+        result[f"dz{l}"] = m * _numpy(Zs[l - 1].grad)
+        result[f"dW{l}"] = _numpy(weights[l - 1].grad)
+        result[f"dB{l}"] = _numpy(biases[l - 1].grad).reshape(1, -1)
+    return result
