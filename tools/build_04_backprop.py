@@ -723,6 +723,9 @@ Next lecture: why the starting weights matter so much (initialization).
 
 
 def build():
+    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
+    for index, cell in enumerate(cells):
+        cell.id = f"cell-{index:02d}"
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
