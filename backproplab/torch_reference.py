@@ -81,7 +81,7 @@ def _mean_loss_fn(name):
         return (torch.clamp(S - correct + margin, min=0.0) * (1.0 - Y)).sum() / S.shape[0]
 
     table = {
-        "mse": lambda AL, Y: ((AL - Y) ** 2).sum() / (2 * AL.shape[0]),
+        "mse": lambda AL, Y: F.mse_loss(AL, Y, reduction="sum") / (2 * AL.shape[0]),
         # torch's own BCE (reduction "sum" over every unit, then the mean over examples).
         "binary_cross_entropy": lambda AL, Y: F.binary_cross_entropy(AL, Y, reduction="sum") / AL.shape[0],
         "categorical_cross_entropy": lambda AL, Y: -(Y * clamped_log(AL)).sum() / AL.shape[0],
