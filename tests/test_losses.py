@@ -1,0 +1,150 @@
+"""Tests for backproplab.losses: the mean costs and their per-example gradients (no 1/m).
+
+Oracles: PyTorch float64 autograd (torch.nn.functional's BCE and MSE where they exist) and
+central finite differences; a per-example gradient is m times the gradient of the mean cost.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from backproplab.activations import identity_backward, sigmoid, sigmoid_backward, softmax, softmax_backward
+from backproplab.gradcheck import numerical_gradient
+from backproplab.losses import (
+    LOSS_FOR_OUTPUT, binary_cross_entropy, binary_cross_entropy_gradient, categorical_cross_entropy,
+    categorical_cross_entropy_gradient, loss_for_output, mse, mse_gradient, multiclass_hinge,
+    multiclass_hinge_gradient,
+)
+from backproplab.torch_reference import torch_loss, torch_loss_gradient
+from strategies import arrays, binary_labels, dims, one_hot, probabilities, shapes
+
+TORCH_RTOL, TORCH_ATOL = 1e-10, 1e-12
+FD_RTOL, FD_ATOL = 1e-6, 1e-7
+
+LOSSES = {
+    "mse": (mse, mse_gradient),
+    "binary_cross_entropy": (binary_cross_entropy, binary_cross_entropy_gradient),
+    "categorical_cross_entropy": (categorical_cross_entropy, categorical_cross_entropy_gradient),
+    "multiclass_hinge": (multiclass_hinge, multiclass_hinge_gradient),
+}
+
+
+@st.composite
+def loss_cases(draw, name):
+    """(AL, Y) suited to loss ``name``: probabilities for the cross-entropies, scores otherwise."""
+    m, n = draw(shapes(min_n=2 if name in ("categorical_cross_entropy", "multiclass_hinge") else 1))
+    if name == "mse":
+        return draw(arrays((m, n), -5, 5)), draw(arrays((m, n), -5, 5))
+    if name == "binary_cross_entropy":
+        return draw(probabilities((m, n))), draw(binary_labels((m, n)))
+    if name == "categorical_cross_entropy":
+        return draw(probabilities((m, n))), draw(one_hot(m, n))
+    S, Y = draw(arrays((m, n), -3, 3)), draw(one_hot(m, n))
+    # Keep every margin s_j - s_y + 1 away from the hinge's kink at 0.
+    assume(np.min(np.abs(S - np.sum(S * Y, axis=1, keepdims=True) + 1.0)) > 1e-3)
+    return S, Y
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@given(data=st.data())
+def test_loss_value_matches_torch(name, data):
+    """Does each cost equal torch's mean cost, as a Python float?"""
+    AL, Y = data.draw(loss_cases(name))
+    J = LOSSES[name][0](AL, Y)
+    assert isinstance(J, float)
+    np.testing.assert_allclose(J, torch_loss(name, AL, Y), rtol=TORCH_RTOL, atol=TORCH_ATOL)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@given(data=st.data())
+def test_loss_gradient_matches_torch_per_example(name, data):
+    """Is each loss gradient m times torch's gradient of the mean cost (no 1/m)?"""
+    AL, Y = data.draw(loss_cases(name))
+    np.testing.assert_allclose(LOSSES[name][1](AL, Y), torch_loss_gradient(name, AL, Y),
+                               rtol=TORCH_RTOL, atol=TORCH_ATOL)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@given(data=st.data())
+def test_loss_gradient_matches_finite_differences(name, data):
+    """Is each loss gradient m times the central-difference gradient of the cost?"""
+    AL, Y = data.draw(loss_cases(name))
+    cost, gradient = LOSSES[name]
+    expected = AL.shape[0] * numerical_gradient(lambda A: cost(A, Y), AL.copy())
+    np.testing.assert_allclose(gradient(AL, Y), expected, rtol=FD_RTOL, atol=FD_ATOL)
+
+
+@pytest.mark.parametrize("output,backward", [
+    ("sigmoid", sigmoid_backward), ("softmax", softmax_backward), ("identity", identity_backward)])
+@given(data=st.data())
+def test_output_pairing_gives_dz_equal_AL_minus_Y(output, backward, data):
+    """For sigmoid+BCE, softmax+CE and identity+MSE, is dz[L] = g'-chained loss gradient = AL - Y?"""
+    m, n = data.draw(shapes(min_n=2))
+    Z = data.draw(arrays((m, n), -4, 4))
+    AL = {"sigmoid": sigmoid, "softmax": softmax, "identity": np.array}[output](Z)
+    Y = data.draw({"sigmoid": binary_labels((m, n)), "softmax": one_hot(m, n),
+                   "identity": arrays((m, n), -3, 3)}[output])
+    _, gradient = loss_for_output(output)
+    np.testing.assert_allclose(backward(gradient(AL, Y), Z), AL - Y, rtol=1e-8, atol=1e-10)
+
+
+def test_loss_for_output_pairs_each_output_with_its_loss():
+    """Is sigmoid paired with BCE, softmax with CE and identity with MSE?"""
+    assert loss_for_output("sigmoid") == (binary_cross_entropy, binary_cross_entropy_gradient)
+    assert loss_for_output("softmax") == (categorical_cross_entropy, categorical_cross_entropy_gradient)
+    assert loss_for_output("identity") == (mse, mse_gradient)
+    assert set(LOSS_FOR_OUTPUT) == {"sigmoid", "softmax", "identity"}
+
+
+def test_loss_for_output_rejects_hidden_activations():
+    """Does an output activation without a paired loss (relu) raise ValueError?"""
+    with pytest.raises(ValueError, match="relu"):
+        loss_for_output("relu")
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_rejects_mismatched_shapes(name):
+    """Do costs and gradients refuse AL and Y of different shapes (e.g. Y transposed)?"""
+    cost, gradient = LOSSES[name]
+    AL, Y = np.full((3, 2), 0.5), np.zeros((2, 3))
+    for fn in (cost, gradient):
+        with pytest.raises(ValueError, match="shape"):
+            fn(AL, Y)
+
+
+@given(m=dims(), n=dims())
+def test_mse_has_the_half_factor(m, n):
+    """Is MSE (1/(2m)) sum ||a - y||^2, i.e. half torch's summed squared error over m?"""
+    rng = np.random.default_rng(m * 10 + n)
+    AL, Y = rng.normal(size=(m, n)), rng.normal(size=(m, n))
+    np.testing.assert_allclose(mse(AL, Y), np.sum((AL - Y) ** 2) / 2 / m, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "categorical_cross_entropy"])
+def test_cross_entropy_saturated_outputs_are_finite_without_warnings(name):
+    """With outputs exactly 0 and 1 (right and wrong), are costs and gradients finite, warning-free and torch's?"""
+    AL = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    Y = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    cost, gradient = LOSSES[name]
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        J = cost(AL, Y)
+        dA = gradient(AL, Y)
+    assert np.isfinite(J) and np.all(np.isfinite(dA))
+    # Both clamp log at -100, as torch.nn.BCELoss does.
+    np.testing.assert_allclose(J, torch_loss(name, AL, Y), rtol=1e-12)
+
+
+def test_multiclass_hinge_counts_each_violated_margin():
+    """Does each violated margin add +1 to s_j and -1 to the correct score, and 0 when all are met?"""
+    Y = np.array([[1.0, 0.0, 0.0]])
+    met = np.array([[5.0, 1.0, 2.0]])
+    violated = np.array([[0.0, 0.5, -2.0]])  # class 1 violates (0.5 - 0 + 1 > 0), class 2 does not
+    assert multiclass_hinge(met, Y) == 0.0
+    np.testing.assert_array_equal(multiclass_hinge_gradient(met, Y), np.zeros((1, 3)))
+    np.testing.assert_array_equal(multiclass_hinge_gradient(violated, Y), [[-1.0, 1.0, 0.0]])
+    assert multiclass_hinge(violated, Y) == pytest.approx(violated[0, 1] - violated[0, 0] + 1.0)
