@@ -154,36 +154,36 @@ $[n_0, n_1, \dots, n_L]$ has $L$ layers of parameters; $n_0$ is the number of in
 parameters) and $n_L$ the number of outputs.
 """),
     code(r"""
-def draw_network(layer_sizes, ax=None, max_units=8):
+def draw_network(layer_sizes, ax=None, max_units=8, spacing=2.5):
     # Circles for units, lines for weights; layers wider than max_units are drawn cut (with dots).
     ax = ax or plt.gca()
     shown = [min(n, max_units) for n in layer_sizes]
     positions = []
     for l, (n, k) in enumerate(zip(layer_sizes, shown)):
         ys = np.linspace(-(k - 1) / 2, (k - 1) / 2, k) if k > 1 else np.zeros(1)
-        positions.append([(l, y) for y in ys])
+        positions.append([(spacing * l, y) for y in ys])
         label = "input" if l == 0 else ("output" if l == len(layer_sizes) - 1 else "hidden")
-        ax.text(l, max(shown) / 2 + 0.4, f"{label}\nn{l} = {n}", ha="center", va="bottom", fontsize=9)
+        ax.text(spacing * l, max(shown) / 2 + 0.4, f"{label}\nn{l} = {n}", ha="center", va="bottom", fontsize=9)
         if k < n:
-            ax.text(l + 0.12, 0, "⋮", fontsize=14, va="center")
+            ax.text(spacing * l + 0.3, 0, "⋮", fontsize=14, va="center")
     for l in range(1, len(layer_sizes)):
         for x0, y0 in positions[l - 1]:
             for x1, y1 in positions[l]:
                 ax.plot([x0, x1], [y0, y1], color="0.75", lw=0.8, zorder=1)
-        ax.text(l - 0.5, -max(shown) / 2 - 0.6, f"W[{l}]: ({layer_sizes[l]}, {layer_sizes[l - 1]})\n"
+        ax.text(spacing * (l - 0.5), -max(shown) / 2 - 0.6, f"W[{l}]: ({layer_sizes[l]}, {layer_sizes[l - 1]})\n"
                 f"B[{l}]: (1, {layer_sizes[l]})", ha="center", va="top", fontsize=9)
     for l, units in enumerate(positions):
         color = "tab:blue" if l == 0 else ("tab:red" if l == len(positions) - 1 else "tab:orange")
         for x0, y0 in units:
             ax.add_patch(plt.Circle((x0, y0), 0.18, color=color, zorder=2))
-    ax.set_xlim(-0.5, len(layer_sizes) - 0.5)
+    ax.set_xlim(-spacing / 2, spacing * (len(layer_sizes) - 0.5))
     ax.set_ylim(-max(shown) / 2 - 1.6, max(shown) / 2 + 1.3)
     ax.set_aspect("equal")
     ax.axis("off")
     return ax
 
 
-fig, ax = plt.subplots(figsize=(5, 4))
+fig, ax = plt.subplots(figsize=(6, 4))
 draw_network([2, 3, 1], ax)
 ax.set_title("The 2-3-1 network")
 plt.show()
@@ -283,12 +283,20 @@ Why bother with matrices? Because one matrix product is much faster than a Pytho
 X_big = rng.standard_normal((2000, 100))
 W_big, B_big = rng.standard_normal((50, 100)), rng.standard_normal((1, 50))
 
-start = time.perf_counter()
-Z_loop = np.vstack([x_row @ W_big.T + B_big for x_row in X_big[:, None, :]])   # one example at a time
-loop_seconds = time.perf_counter() - start
-start = time.perf_counter()
-Z_vectorized = X_big @ W_big.T + B_big                                         # all m examples at once
-vectorized_seconds = time.perf_counter() - start
+
+
+def best_time(compute, repeats=3):
+    # The fastest of a few runs: the least disturbed by whatever else the machine is doing.
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = compute()
+        seconds.append(time.perf_counter() - start)
+    return result, min(seconds)
+
+
+Z_loop, loop_seconds = best_time(lambda: np.vstack([x_row @ W_big.T + B_big for x_row in X_big[:, None, :]]))
+Z_vectorized, vectorized_seconds = best_time(lambda: X_big @ W_big.T + B_big)   # all m examples at once
 
 assert Z_loop.shape == Z_vectorized.shape == (2000, 50) and np.allclose(Z_loop, Z_vectorized)
 print(f"loop over examples: {loop_seconds * 1e3:.1f} ms; one matrix product: {vectorized_seconds * 1e3:.2f} ms")
@@ -403,7 +411,7 @@ def shape_table(architecture="2-3-1", m=5):
     display(HTML("<table><tr><th>l</th><th>product</th><th>weights</th><th>bias</th><th>output</th>"
                  "<th>parameters</th></tr>" + "".join(rows) + "</table>"))
     if L <= 6:
-        fig, ax = plt.subplots(figsize=(1.6 * (L + 1) + 1, 4))
+        fig, ax = plt.subplots(figsize=(2 * (L + 1) + 1, 4))
         draw_network(layer_sizes, ax)
         plt.show()
 
