@@ -23,7 +23,7 @@ from .losses import LOG_FLOOR, loss_for_output
 __all__ = [
     "torch_activation", "torch_activation_backward",
     "torch_loss", "torch_loss_gradient",
-    "torch_dense_backward", "torch_model_gradients",
+    "torch_dense_backward", "torch_dropout_backward", "torch_model_gradients",
 ]
 
 LOSS_ALIASES = {"bce": "binary_cross_entropy", "ce": "categorical_cross_entropy", "hinge": "multiclass_hinge"}
@@ -152,6 +152,21 @@ def torch_dense_backward(dz, A_prev, W):
     return m * dA_prev, dW, dB.reshape(1, -1)
 
 
+def _apply_mask(A, mask, alpha):
+    """Inverted dropout with a given mask: A * mask / (1 - alpha), in torch."""
+    return A * _tensor(np.asarray(mask, dtype=float)) / (1.0 - alpha)
+
+
+def torch_dropout_backward(dA, mask, alpha):
+    """Backward of inverted dropout with the given mask, by autograd.
+
+    dA: (m, n) upstream gradient; mask: (m, n) of 1/0 or booleans; alpha: drop rate -> dA_prev (m, n).
+    """
+    dA_t = _tensor(dA)
+    _, (dA_prev,) = _gradients(lambda A: (dA_t * _apply_mask(A, mask, alpha)).sum(), np.zeros(np.shape(dA)))
+    return dA_prev
+
+
 def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, dropout=0.0):
     """The whole network's forward pass, cost and gradients, by torch autograd.
 
@@ -177,7 +192,7 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
         A = _activation_fn(activations[l - 1])(Z)
         mask = masks[l - 1] if masks is not None and l < L else None
         if mask is not None:
-            A = A * _tensor(np.asarray(mask, dtype=float)) / (1.0 - dropout)
+            A = _apply_mask(A, mask, dropout)
     cost_name = loss_for_output(activations[-1])[0].__name__
     cost = _mean_loss_fn(cost_name)(A, _tensor(Y))
     if lambd:
