@@ -524,7 +524,16 @@ md(r"""
 Forward, cost, backward, update, repeat. That loop is all of training. Here the data are two
 interleaving half-moons, which no straight line can separate, so the hidden layer has to bend the
 decision boundary.
+""")
+code(r"""
+X_moons, Y_moons = make_moons(m=200, noise=0.2, seed=0)
+fig, ax = plt.subplots(figsize=(5, 4))
+ax.scatter(X_moons[:, 0], X_moons[:, 1], c=Y_moons[:, 0], cmap="coolwarm", edgecolors="k", s=20)
+ax.set(title="make_moons(m=200, noise=0.2): class 0 blue, class 1 red", xlabel="$x_1$", ylabel="$x_2$")
+plt.show()
+""")
 
+md(r"""
 ### Exercise 6: `train_two_layer(X, Y, n_hidden, learning_rate, num_iterations, seed=0)`
 Build a 2-layer network `[n0, n_hidden, 1]` with `initialize_parameters([n0, n_hidden, 1], "xavier", seed)`,
 a tanh hidden layer and a sigmoid output. Train it with full-batch gradient descent for
@@ -578,7 +587,6 @@ The left plot colours the plane by your trained network's predicted probability;
 the cost curve. A smooth, steadily falling cost means the gradients point the right way.
 """)
 code(r"""
-X_moons, Y_moons = make_moons(m=200, noise=0.2, seed=0)
 params_moons, costs_moons = train_two_layer(X_moons, Y_moons, n_hidden=8, learning_rate=1.0, num_iterations=1500)
 accuracy_moons = backproplab.model.accuracy(X_moons, Y_moons, params_moons, ["tanh", "sigmoid"])
 
@@ -722,19 +730,25 @@ Next lecture: why the starting weights matter so much (initialization).
 """)
 
 
-def build():
+def notebook():
+    """The lecture as an nbformat v4 NotebookNode (no outputs)."""
     # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
     for index, cell in enumerate(cells):
         cell.id = f"cell-{index:02d}"
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     nbformat.validate(nb)
-    with open(OUTPUT, "w", encoding="utf-8") as handle:
-        nbformat.write(nb, handle)
-    print(f"wrote {OUTPUT.relative_to(Path.cwd()) if OUTPUT.is_relative_to(Path.cwd()) else OUTPUT}", file=sys.stderr)
+    return nb
+
+
+def main():
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    # nbformat.writes sorts keys with indent 1: the normalized form `bplab release` expects.
+    text = nbformat.writes(notebook(), version=4)
+    OUTPUT.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    print(f"wrote {OUTPUT}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    build()
+    main()

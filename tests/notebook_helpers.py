@@ -1,0 +1,164 @@
+"""Inspecting and executing lecture notebooks in tests (generic: every lecture may use it).
+
+Conventions come from docs/ARCHITECTURE.md, "Notebook conventions": answer cells carry nbgrader
+``solution: true, grade: false`` and ``grade_id`` = the exercise; test cells carry ``grade: true``,
+points, and call ``check("<exercise>", <exercise>[, hidden=True])``; ``check()`` publishes its
+verdict as display data of MIME type ``CHECK_MIME``.
+
+API
+  REPO                                   the repository root (Path)
+  solution_path(lecture), course_path(lecture)   solutions/<id>/*.ipynb, course/<id>/*.ipynb
+  read(path) -> NotebookNode
+  nbgrader_meta(cell) -> dict            ({} for cells without nbgrader metadata)
+  answer_cells(nb), grade_cells(nb)      lists of (index, cell)
+  check_call(source) -> (exercise, hidden) | None   the check() call in a test cell's source
+  exercises_with_tests(nb) -> {exercise: {"visible": [grade_id...], "hidden": [grade_id...]}}
+  answer_dependent_cells(nb) -> set of indices of non-graded code cells that use an exercise's
+                                 function, directly or through names such cells define
+  execute(nb, *, allow_errors=False, timeout=120, cwd=None) -> (executed nb, seconds)
+                                 real kernel via nbclient, with BPLAB_QUIET=1 and MPLBACKEND=Agg
+  error_outputs(cell) -> list of "error" outputs
+  check_results(cell) -> list of dicts published by check() in that cell
+"""
+from __future__ import annotations
+
+import ast
+import os
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+CHECK_MIME = "application/vnd.backproplab.check+json"
+KERNEL_ENV = {"BPLAB_QUIET": "1", "MPLBACKEND": "Agg"}
+
+
+def _only_notebook(folder: Path) -> Path:
+    notebooks = sorted(p for p in folder.glob("*.ipynb"))
+    assert len(notebooks) == 1, f"expected exactly one notebook in {folder}, found {notebooks}"
+    return notebooks[0]
+
+
+def solution_path(lecture: str) -> Path:
+    """The instructor source solutions/<lecture>/<topic>.ipynb."""
+    return _only_notebook(REPO / "solutions" / lecture)
+
+
+def course_path(lecture: str) -> Path:
+    """The released student notebook course/<lecture>/<topic>.ipynb."""
+    return _only_notebook(REPO / "course" / lecture)
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def answer_cells(nb):
+    """(index, cell) of the auto-graded answer cells (code, solution=true, grade=false)."""
+    return [(i, c) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and nbgrader_meta(c).get("solution") and not nbgrader_meta(c).get("grade")]
+
+
+def grade_cells(nb):
+    """(index, cell) of the auto-graded test cells (code, grade=true, solution=false)."""
+    return [(i, c) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")]
+
+
+def check_call(source: str):
+    """(exercise, hidden) of the ``check("<exercise>", ...)`` call in ``source``, or None."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and k.value.value is True
+                         for k in node.keywords)
+            return node.args[0].value, hidden
+    return None
+
+
+def exercises_with_tests(nb):
+    """{exercise: {"visible": [grade_id, ...], "hidden": [grade_id, ...]}} from the test cells' check() calls."""
+    found = {}
+    for _, cell in grade_cells(nb):
+        call = check_call(cell.source)
+        if call is None:
+            continue
+        exercise, hidden = call
+        entry = found.setdefault(exercise, {"visible": [], "hidden": []})
+        entry["hidden" if hidden else "visible"].append(nbgrader_meta(cell).get("grade_id"))
+    return found
+
+
+def _python_source(source: str) -> str:
+    # Cells may hold IPython syntax (%magics, !shell); translate it to plain Python first.
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def _names(tree, context):
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, context)}
+
+
+def _defined_names(tree):
+    defined = _names(tree, ast.Store)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return defined
+
+
+def answer_dependent_cells(nb):
+    """Indices of ungraded code cells that call an exercise's function, directly or through
+    names (variables, functions) that another such cell defined. In the student version these
+    are the cells that may fail until the student has answered."""
+    tainted = {nbgrader_meta(cell).get("grade_id") for _, cell in answer_cells(nb)}
+    graded = {i for i, _ in answer_cells(nb)} | {i for i, _ in grade_cells(nb)}
+    dependent = set()
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or index in graded:
+            continue
+        tree = ast.parse(_python_source(cell.source))
+        if _names(tree, ast.Load) & tainted:
+            dependent.add(index)
+            tainted |= _defined_names(tree)
+    return dependent
+
+
+def execute(nb, *, allow_errors=False, timeout=120, cwd=None):
+    """Run ``nb`` (a NotebookNode or a path) top to bottom in a fresh python3 kernel.
+
+    Returns (the executed notebook, wall-clock seconds). The kernel gets BPLAB_QUIET=1 and
+    MPLBACKEND=Agg. ``cwd`` defaults to the notebook's folder for a path, else REPO.
+    """
+    from nbclient import NotebookClient
+
+    if not isinstance(nb, nbformat.NotebookNode):
+        cwd = cwd or Path(nb).parent
+        nb = read(nb)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(cwd or REPO)}})
+    started = time.perf_counter()
+    client.execute(env={**os.environ, **KERNEL_ENV})
+    return nb, time.perf_counter() - started
+
+
+def error_outputs(cell):
+    return [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+
+
+def check_results(cell):
+    """The verdicts check() published in ``cell`` (dicts with exercise, hidden, passed, diagnosis, ...)."""
+    return [out["data"][CHECK_MIME] for out in cell.get("outputs", [])
+            if out.get("output_type") in ("display_data", "execute_result") and CHECK_MIME in out.get("data", {})]
