@@ -638,8 +638,10 @@ it with ours, build the same network in `torch.float64` from the same weights:
   `Z = A_prev @ W.T + B` is the same formula.
 * `Z.retain_grad()` asks autograd to keep the gradient of the intermediate tensor `Z` (it only keeps
   leaves' gradients otherwise).
-* `torch.nn.functional.binary_cross_entropy` averages over the batch: the same `J`, and it clamps the
-  logs at -100 like our exercise 1.
+* `torch.nn.functional.binary_cross_entropy` clamps the logs at -100 like our exercise 1. By default it
+  averages over *every entry* of `A`, i.e. over `m * nL` numbers; our `J` sums over the output units and
+  averages over the `m` examples only. With one output unit the two agree; in general use
+  `reduction="sum"` and divide by `m` yourself.
 * After `J.backward()`, `W.grad` is our `dW` and `B.grad` our `dB`. But `Z.grad` is the gradient of the
   **mean** cost: our `dz` divided by `m`. Multiply it by `m` to get `dz` in the course's convention.
 
@@ -647,21 +649,22 @@ it with ours, build the same network in `torch.float64` from the same weights:
 Return a dict with `dW{l}, dB{l}, dz{l}` for every layer as **NumPy** float64 arrays
 (`tensor.detach().numpy()`), computed by `torch.autograd` on the network given by `params` and
 `activations` (hidden activations among `"tanh"`, `"relu"`, `"sigmoid"`, `"leaky_relu"` (slope 0.01),
-output `"sigmoid"` with binary cross-entropy). Import torch inside the function.
+output `"sigmoid"` with binary cross-entropy, possibly with several output units). Import torch inside
+the function.
 """)
 hint(r"""
 Turn each `params[f"W{l}"]` into `torch.tensor(..., dtype=torch.float64, requires_grad=True)` (the same for
 `B`); loop over the layers computing `Z = A @ W.T + B`, `Z.retain_grad()`, `A = activation(Z)`, keeping
 `W`, `B`, `Z` in lists. `torch.sigmoid`, `torch.tanh`, `torch.relu` and
-`torch.nn.functional.leaky_relu(Z, 0.01)` are the activations. Then the loss, `.backward()`, and
-`m * Z.grad` for `dz`.
+`torch.nn.functional.leaky_relu(Z, 0.01)` are the activations. Then the cost
+`binary_cross_entropy(A, Y_tensor, reduction="sum") / m`, `.backward()`, and `m * Z.grad` for `dz`.
 """)
 exercise("torch_gradients", r'''
 def torch_gradients(X, Y, params, activations):
     """Gradients of the mean binary cross-entropy from PyTorch autograd, in the course's conventions.
 
     Inputs:
-    - X: (m, n0) inputs; Y: (m, 1) labels 0/1
+    - X: (m, n0) inputs; Y: (m, nL) labels 0/1
     - params: dict with "W{l}" (n_l, n_{l-1}) and "B{l}" (1, n_l), NumPy arrays
     - activations: list of L names; hidden layers tanh/relu/sigmoid/leaky_relu, output "sigmoid"
 
@@ -689,7 +692,9 @@ def torch_gradients(X, Y, params, activations):
         A = torch_activation[name](Z)
         leaves.append((W, B))
         pre_activations.append(Z)
-    cost = torch.nn.functional.binary_cross_entropy(A, torch.tensor(Y, dtype=torch.float64))
+    # Sum over every unit, then the mean over the m examples: the course's J (see exercise 1).
+    Y_tensor = torch.tensor(Y, dtype=torch.float64)
+    cost = torch.nn.functional.binary_cross_entropy(A, Y_tensor, reduction="sum") / m
     cost.backward()
     grads = {}
     for l, ((W, B), Z) in enumerate(zip(leaves, pre_activations), start=1):
