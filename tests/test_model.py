@@ -1,0 +1,332 @@
+"""Tests for backproplab.model: forward/backward through whole networks, updates and training.
+
+Oracles for gradients: PyTorch float64 autograd on the same params (torch_model_gradients)
+and central finite differences (gradient_check, and for dz the cost as a function of Z[l]).
+Networks have 1 to 4 layers, every hidden activation and each output pairing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from backproplab.activations import get_activation
+from backproplab.gradcheck import gradient_check, model_cost_function, numerical_gradient
+from backproplab.init import initialize_parameters
+from backproplab.layers import l2_penalty
+from backproplab.losses import loss_for_output
+from backproplab.model import (
+    accuracy, compute_cost, count_parameters, initialize_velocity, model_backward, model_forward, num_layers,
+    predict, train, update_parameters, update_parameters_momentum,
+)
+from backproplab.torch_reference import torch_model_gradients
+from strategies import networks
+
+TORCH_RTOL, TORCH_ATOL = 1e-9, 1e-11
+# gradient_check's relative error (DLS): below 1e-7 is "correct" in the course's wording.
+FD_TOLERANCE = 1e-7
+KINKED = {"relu", "leaky_relu", "elu"}
+
+
+def _assume_away_from_kinks(net, caches, margin=1e-3):
+    """Discard draws with a kinked activation's pre-activation within ``margin`` of 0."""
+    for (_, _, _, Z, *_), name in zip(caches, net.activations):
+        if name in KINKED:
+            assume(np.min(np.abs(Z)) > margin)
+
+
+def _grads_close(grads, reference, keys):
+    for key in keys:
+        assert grads[key].shape == reference[key].shape, key
+        np.testing.assert_allclose(grads[key], reference[key], rtol=TORCH_RTOL, atol=TORCH_ATOL, err_msg=key)
+
+
+def _gradient_keys(L):
+    return [f"{kind}{l}" for l in range(1, L + 1) for kind in ("dW", "dB", "dz")]
+
+
+@given(net=networks())
+def test_model_forward_caches_and_output_match_torch(net):
+    """Are the caches (A_prev, W, B, Z) per layer, in order, with Z and AL equal to torch's?"""
+    AL, caches = model_forward(net.X, net.params, net.activations)
+    reference = torch_model_gradients(net.X, net.Y, net.params, net.activations)
+    L = len(net.activations)
+    assert len(caches) == L
+    np.testing.assert_array_equal(caches[0][0], net.X)
+    for l, (A_prev, W, B, Z) in enumerate(caches, start=1):
+        assert W is net.params[f"W{l}"] and B is net.params[f"B{l}"]
+        np.testing.assert_allclose(Z, reference[f"Z{l}"], rtol=TORCH_RTOL, atol=TORCH_ATOL)
+        if l > 1:
+            np.testing.assert_allclose(A_prev, get_activation(net.activations[l - 2]).forward(caches[l - 2][3]))
+    np.testing.assert_allclose(AL, reference["AL"], rtol=TORCH_RTOL, atol=TORCH_ATOL)
+
+
+@given(net=networks(), lambd=st.sampled_from([0.0, 0.7]))
+def test_model_backward_matches_torch_autograd(net, lambd):
+    """Do dW, dB (mean-cost gradients, with L2) and dz (= m * Z.grad) of every layer equal torch's?"""
+    AL, caches = model_forward(net.X, net.params, net.activations)
+    grads = model_backward(AL, net.Y, caches, net.activations, lambd=lambd)
+    reference = torch_model_gradients(net.X, net.Y, net.params, net.activations, lambd=lambd)
+    _grads_close(grads, reference, _gradient_keys(len(caches)))
+    np.testing.assert_allclose(compute_cost(AL, net.Y, net.activations, net.params, lambd), reference["cost"],
+                               rtol=TORCH_RTOL, atol=TORCH_ATOL)
+
+
+@given(net=networks(), lambd=st.sampled_from([0.0, 0.7]))
+def test_model_backward_matches_gradient_check(net, lambd):
+    """Does every dW, dB agree with central differences of the cost (with L2) to relative error < 1e-7?"""
+    AL, caches = model_forward(net.X, net.params, net.activations)
+    _assume_away_from_kinks(net, caches)
+    grads = model_backward(AL, net.Y, caches, net.activations, lambd=lambd)
+    errors = gradient_check(model_cost_function(net.X, net.Y, net.activations, lambd), net.params, grads)
+    assert set(errors) == set(net.params)
+    assert max(errors.values()) < FD_TOLERANCE, errors
+
+
+def _cost_from_Z(net, l):
+    """The cost as a function of Z[l] alone: apply g[l], then the layers above l."""
+    L = len(net.activations)
+    upper = {f"{kind}{i - l}": net.params[f"{kind}{i}"] for i in range(l + 1, L + 1) for kind in "WB"}
+    cost, _ = loss_for_output(net.activations[-1])
+
+    def J(Z):
+        A = get_activation(net.activations[l - 1]).forward(Z)
+        AL = model_forward(A, upper, net.activations[l:])[0] if l < L else A
+        return cost(AL, net.Y)
+
+    return J
+
+
+@given(net=networks())
+def test_model_backward_dz_is_per_example_gradient_by_finite_differences(net):
+    """Is every dz[l] m times the central-difference gradient of the cost w.r.t. Z[l] (no 1/m)?"""
+    AL, caches = model_forward(net.X, net.params, net.activations)
+    _assume_away_from_kinks(net, caches)
+    grads = model_backward(AL, net.Y, caches, net.activations)
+    m = net.X.shape[0]
+    for l, cache in enumerate(caches, start=1):
+        expected = m * numerical_gradient(_cost_from_Z(net, l), cache[3].copy())
+        np.testing.assert_allclose(grads[f"dz{l}"], expected, rtol=1e-6, atol=1e-7, err_msg=f"dz{l}")
+
+
+@given(net=networks(min_layers=2, outputs=("sigmoid", "softmax")), alpha=st.sampled_from([0.2, 0.5]),
+       seed=st.integers(0, 1000))
+def test_model_backward_with_dropout_matches_torch_and_finite_differences(net, alpha, seed):
+    """With the forward pass's dropout masks, do the gradients equal torch's and central differences'?"""
+    AL, caches = model_forward(net.X, net.params, net.activations, dropout=alpha, rng=np.random.default_rng(seed))
+    _assume_away_from_kinks(net, caches)
+    assert all(len(cache) == 5 for cache in caches) and caches[-1][4] is None
+    grads = model_backward(AL, net.Y, caches, net.activations, dropout=alpha)
+    masks = [cache[4] for cache in caches]
+    reference = torch_model_gradients(net.X, net.Y, net.params, net.activations, masks=masks, dropout=alpha)
+    _grads_close(grads, reference, _gradient_keys(len(caches)))
+
+    def cost_with_same_masks(params):
+        # The same seed redraws the same masks, since the shapes do not change.
+        AL, _ = model_forward(net.X, params, net.activations, dropout=alpha, rng=np.random.default_rng(seed))
+        return compute_cost(AL, net.Y, net.activations)
+
+    errors = gradient_check(cost_with_same_masks, net.params, grads)
+    assert max(errors.values()) < FD_TOLERANCE, errors
+
+
+def test_model_forward_with_dropout_draws_its_own_rng():
+    """Without an rng, does dropout still run (a fresh generator) and return masks?"""
+    params = initialize_parameters([3, 4, 1], "he", seed=0)
+    _, caches = model_forward(np.ones((2, 3)), params, ["relu", "sigmoid"], dropout=0.5)
+    assert caches[0][4].shape == (2, 4)
+
+
+def test_model_backward_ignores_dropout_rate_for_caches_without_masks():
+    """Given caches from a pass without dropout, does dropout > 0 leave the gradients unchanged?"""
+    params = initialize_parameters([3, 4, 1], "he", seed=0)
+    X, Y = np.random.default_rng(1).normal(size=(5, 3)), np.ones((5, 1))
+    AL, caches = model_forward(X, params, ["tanh", "sigmoid"])
+    with_rate = model_backward(AL, Y, caches, ["tanh", "sigmoid"], dropout=0.5)
+    without = model_backward(AL, Y, caches, ["tanh", "sigmoid"])
+    for key in without:
+        np.testing.assert_array_equal(with_rate[key], without[key])
+
+
+def test_model_forward_rejects_wrong_number_of_activations():
+    """Does giving 1 activation name for a 2-layer network raise ValueError?"""
+    with pytest.raises(ValueError, match="2 layers"):
+        model_forward(np.ones((1, 2)), initialize_parameters([2, 3, 1], "he", 0), ["sigmoid"])
+
+
+def test_model_backward_rejects_unpaired_output():
+    """Does an output activation with no paired loss (relu) raise ValueError?"""
+    params = initialize_parameters([2, 1], "he", 0)
+    AL, caches = model_forward(np.ones((1, 2)), params, ["relu"])
+    with pytest.raises(ValueError, match="output"):
+        model_backward(AL, np.ones((1, 1)), caches, ["relu"])
+
+
+def test_parameter_count_worked_examples():
+    """Do 2-3-1 and 784-512-512-10 have 13 and 669,706 parameters (counting initialize_parameters' arrays)?"""
+    for sizes, expected in (([2, 3, 1], 13), ([784, 512, 512, 10], 669_706)):
+        params = initialize_parameters(sizes, "zeros")
+        assert sum(value.size for value in params.values()) == expected
+        assert count_parameters(sizes) == expected
+        assert num_layers(params) == len(sizes) - 1
+
+
+@given(net=networks(max_layers=2), lambd=st.sampled_from([0.0, 1.5]))
+def test_compute_cost_adds_l2_penalty(net, lambd):
+    """Is compute_cost the paired loss plus l2_penalty(params, lambd, m)?"""
+    AL, _ = model_forward(net.X, net.params, net.activations)
+    cost, _ = loss_for_output(net.activations[-1])
+    expected = cost(AL, net.Y) + l2_penalty(net.params, lambd, net.X.shape[0])
+    assert compute_cost(AL, net.Y, net.activations, net.params, lambd) == pytest.approx(expected, rel=1e-12)
+
+
+def _params_and_grads(seed=0):
+    params = initialize_parameters([3, 4, 2], "xavier", seed)
+    rng = np.random.default_rng(seed + 1)
+    grads = {"d" + key: rng.normal(size=value.shape) for key, value in params.items()}
+    return params, grads
+
+
+def test_update_parameters_steps_against_the_gradient_without_mutating():
+    """Is each new param p - lr * dp, with the input params and grads unchanged?"""
+    params, grads = _params_and_grads()
+    before = {key: value.copy() for key, value in params.items()}
+    grads_before = {key: value.copy() for key, value in grads.items()}
+    new = update_parameters(params, grads, 0.3)
+    for key in params:
+        np.testing.assert_array_equal(params[key], before[key])
+        np.testing.assert_array_equal(grads["d" + key], grads_before["d" + key])
+        np.testing.assert_allclose(new[key], before[key] - 0.3 * grads["d" + key], rtol=1e-15)
+        assert new[key] is not params[key]
+
+
+def test_momentum_is_an_exponential_average_of_gradients():
+    """With a constant gradient g, is v_k = (1 - beta^k) g and p_k = p_0 - lr sum_j v_j, inputs unchanged?"""
+    params, grads = _params_and_grads()
+    velocity = initialize_velocity(params)
+    assert all(np.all(v == 0) and v.shape == params[k[1:]].shape for k, v in velocity.items())
+    beta, lr, steps = 0.9, 0.1, 5
+    current, v = params, velocity
+    for _ in range(steps):
+        previous_params, previous_v = current, v
+        snapshot = {key: value.copy() for key, value in previous_v.items()}
+        current, v = update_parameters_momentum(current, grads, v, lr, beta)
+        for key in snapshot:
+            np.testing.assert_array_equal(previous_v[key], snapshot[key])
+        assert current is not previous_params
+    for key in params:
+        g = grads["d" + key]
+        np.testing.assert_allclose(v["d" + key], (1 - beta ** steps) * g, rtol=1e-12)
+        travelled = sum(1 - beta ** j for j in range(1, steps + 1))
+        np.testing.assert_allclose(current[key], params[key] - lr * travelled * g, rtol=1e-12, atol=1e-15)
+
+
+def test_predict_and_accuracy_per_output_kind():
+    """Does predict threshold sigmoid at 0.5, one-hot softmax's argmax, pass identity through, and accuracy count rows?"""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(7, 3))
+    for output, nL in (("sigmoid", 2), ("softmax", 3), ("identity", 2)):
+        params = initialize_parameters([3, 4, nL], "xavier", seed=1)
+        acts = ["tanh", output]
+        AL, _ = model_forward(X, params, acts)
+        P = predict(X, params, acts)
+        expected = {"sigmoid": (AL > 0.5).astype(float), "softmax": np.eye(nL)[np.argmax(AL, axis=1)],
+                    "identity": AL}[output]
+        np.testing.assert_array_equal(P, expected)
+        Y = expected.copy()
+        Y[0] = 1.0 - Y[0] if output == "sigmoid" else np.roll(Y[0], 1)
+        assert accuracy(X, Y, params, acts) == pytest.approx((len(X) - 1) / len(X))
+        assert accuracy(X, P, params, acts) == 1.0
+
+
+def _xor():
+    try:
+        from backproplab.data import xor
+    except ImportError:  # backproplab.data is being written by another engineer
+        return np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]), np.array([[0.0], [1], [1], [0]])
+    return xor()
+
+
+def _moons(m=200, noise=0.2, seed=0):
+    try:
+        from backproplab.data import make_moons
+    except ImportError:
+        rng = np.random.default_rng(seed)
+        t = rng.uniform(0, np.pi, m)
+        upper = rng.random(m) < 0.5
+        X = np.where(upper[:, None], np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+        return X + noise * rng.standard_normal((m, 2)), (~upper).astype(float)[:, None]
+    return make_moons(m=m, noise=noise, seed=seed)
+
+
+def test_train_learns_xor(capsys):
+    """Does full-batch training of a 2-8-1 tanh/sigmoid network reach 100% on XOR, silently?"""
+    X, Y = _xor()
+    params, history = train(X, Y, initialize_parameters([2, 8, 1], "xavier", seed=0), ["tanh", "sigmoid"],
+                            learning_rate=1.0, epochs=1500, record_every=100)
+    assert accuracy(X, Y, params, ["tanh", "sigmoid"]) == 1.0
+    assert history["train_cost"][-1] < history["train_cost"][0]
+    assert history["epoch"][-1] == 1500 and len(history["epoch"]) == 15
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("options", [dict(), dict(momentum=0.9), dict(dropout=0.1), dict(lambd=0.01)],
+                         ids=["sgd", "momentum", "dropout", "l2"])
+def test_train_learns_moons_with_minibatches(options, capsys):
+    """Do minibatch SGD, momentum, dropout and L2 each fit 200 moons to >= 95% training accuracy, silently?"""
+    X, Y = _moons()
+    acts = ["relu", "relu", "sigmoid"]
+    params, history = train(X, Y, initialize_parameters([2, 16, 16, 1], "he", seed=0), acts,
+                            learning_rate=0.1, epochs=300, batch_size=32, record_every=50, seed=0, **options)
+    assert accuracy(X, Y, params, acts) >= 0.95
+    assert history["train_acc"][-1] == accuracy(X, Y, params, acts)
+    assert capsys.readouterr().err == ""
+
+
+def test_train_l2_shrinks_weights():
+    """Does training with L2 end with smaller weight norms than the same run without it?"""
+    X, Y = _moons(m=100)
+    start = initialize_parameters([2, 8, 1], "he", seed=0)
+    norms = []
+    for lambd in (0.0, 2.0):
+        params, _ = train(X, Y, start, ["relu", "sigmoid"], learning_rate=0.5, epochs=100, lambd=lambd)
+        norms.append(l2_penalty(params, 1.0, 1))
+    assert norms[1] < norms[0]
+
+
+def test_train_records_validation_and_leaves_inputs_alone():
+    """With validation data, are val_cost/val_acc recorded, and are the initial params unchanged?"""
+    X, Y = _moons(m=60)
+    start = initialize_parameters([2, 6, 1], "he", seed=0)
+    snapshot = {key: value.copy() for key, value in start.items()}
+    _, history = train(X, Y, start, ["relu", "sigmoid"], epochs=10, record_every=3, X_val=X[:20], Y_val=Y[:20])
+    assert history["epoch"] == [3, 6, 9, 10]
+    assert len(history["val_cost"]) == len(history["val_acc"]) == 4
+    for key in start:
+        np.testing.assert_array_equal(start[key], snapshot[key])
+
+
+def test_train_regression_has_no_accuracy():
+    """For an identity output (MSE), are accuracies None and does the cost fall?"""
+    X = np.linspace(-1, 1, 20)[:, None]
+    Y = 3 * X + 0.5
+    _, history = train(X, Y, initialize_parameters([1, 1], "xavier", seed=0), ["identity"],
+                       learning_rate=0.5, epochs=50)
+    assert history["train_acc"][-1] is None
+    assert history["train_cost"][-1] < 1e-3 * history["train_cost"][0]
+
+
+def test_train_progress_bar_only_when_asked_or_long(capsys, monkeypatch):
+    """Is the bar drawn on stderr with progress=True, and automatic only for >= 2000 steps outside pytest/graders?"""
+    from backproplab import model
+
+    X, Y = _xor()
+    train(X, Y, initialize_parameters([2, 2, 1], "xavier", 0), ["tanh", "sigmoid"], epochs=3, progress=True)
+    assert "epochs" in capsys.readouterr().err
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    monkeypatch.delenv("BPLAB_QUIET", raising=False)
+    assert model._progress_wanted(None, 2000) and not model._progress_wanted(None, 1999)
+    assert not model._progress_wanted(False, 10**6)
+    monkeypatch.setenv("BPLAB_QUIET", "1")
+    assert not model._progress_wanted(None, 10**6)
