@@ -105,18 +105,31 @@ def _python_source(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def _names(tree, context):
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, context)}
+def _global_loads(source):
+    """Names a cell reads from the notebook's global namespace (scope-aware: a function's own
+    arguments and locals do not count)."""
+    import symtable
+
+    found = set()
+
+    def visit(table):
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (table.get_type() == "module" or symbol.is_global()):
+                found.add(symbol.get_name())
+        for child in table.get_children():
+            visit(child)
+
+    visit(symtable.symtable(source, "<cell>", "exec"))
+    return found
 
 
-def _defined_names(tree):
-    defined = _names(tree, ast.Store)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return defined
+def _global_stores(source):
+    """Names a cell binds in the notebook's global namespace (assignments, defs, imports)."""
+    import symtable
+
+    table = symtable.symtable(source, "<cell>", "exec")
+    return {symbol.get_name() for symbol in table.get_symbols()
+            if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()}
 
 
 def answer_dependent_cells(nb):
@@ -129,10 +142,10 @@ def answer_dependent_cells(nb):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or index in graded:
             continue
-        tree = ast.parse(_python_source(cell.source))
-        if _names(tree, ast.Load) & tainted:
+        source = _python_source(cell.source)
+        if _global_loads(source) & tainted:
             dependent.add(index)
-            tainted |= _defined_names(tree)
+            tainted |= _global_stores(source)
     return dependent
 
 
