@@ -119,7 +119,8 @@ md(r"""
 Notation (the same in every lecture, batch-first as in PyTorch): `X` is `(m, n0)` with one example
 per row, `W[l]` is `(n_l, n_{l-1})` and `B[l]` is `(1, n_l)`. A binary classifier ends in one sigmoid
 unit, so `A[L]` is `(m, 1)` and holds the predicted probabilities $\hat y_i = a_i$ that example $i$ is
-of class 1; `Y` is `(m, 1)` with labels 0 or 1.
+of class 1; `Y` is `(m, 1)` with labels 0 or 1. (A network with several independent yes/no outputs has
+`nL` sigmoid units, `A[L]` and `Y` are `(m, nL)`, and each example's loss sums over its units.)
 
 The loss of one example and the cost of the batch are
 
@@ -232,18 +233,20 @@ differentiate with respect to, and there is only one way to multiply `dz`, `A_pr
 md(r"""
 ### Shapes in a concrete network: 2-4-1 with m = 5
 
-| quantity | formula | shape |
+| quantity | how it is computed | shape |
 |---|---|---|
-| `X = A[0]` | input | (5, 2) |
-| `W[1]`, `dW[1]` | | (4, 2) |
-| `B[1]`, `dB[1]` | | (1, 4) |
-| `Z[1]`, `A[1]`, `dz[1]`, `dA[1]` | `A[0] @ W[1].T + B[1]` | (5, 4) |
-| `W[2]`, `dW[2]` | | (1, 4) |
-| `B[2]`, `dB[2]` | | (1, 1) |
-| `Z[2]`, `A[2]`, `dz[2]` | `A[1] @ W[2].T + B[2]` | (5, 1) |
-| `dW[2]` | `(1/m) dz[2].T @ A[1]`: (1, 5)(5, 4) | (1, 4) |
-| `dA[1]` | `dz[2] @ W[2]`: (5, 1)(1, 4) | (5, 4) |
-| `dW[1]` | `(1/m) dz[1].T @ A[0]`: (4, 5)(5, 2) | (4, 2) |
+| `X = A[0]` | the data, one example per row | (5, 2) |
+| `W[1]`, `B[1]` | parameters of layer 1 | (4, 2), (1, 4) |
+| `Z[1]`, `A[1]` | `A[0] @ W[1].T + B[1]`: (5, 2)(2, 4) + (1, 4); `tanh(Z[1])` | (5, 4) |
+| `W[2]`, `B[2]` | parameters of layer 2 | (1, 4), (1, 1) |
+| `Z[2]`, `A[2]` | `A[1] @ W[2].T + B[2]`: (5, 4)(4, 1) + (1, 1); `sigmoid(Z[2])` | (5, 1) |
+| `dz[2]` | `A[2] - Y` (section 3) | (5, 1) |
+| `dW[2]` | `(1/m) dz[2].T @ A[1]`: (1, 5)(5, 4) | (1, 4), like `W[2]` |
+| `dB[2]` | `(1/m) dz[2].sum(axis=0, keepdims=True)` | (1, 1), like `B[2]` |
+| `dA[1]` | `dz[2] @ W[2]`: (5, 1)(1, 4) | (5, 4), like `A[1]` |
+| `dz[1]` | `dA[1] * tanh'(Z[1])`, elementwise | (5, 4), like `Z[1]` |
+| `dW[1]` | `(1/m) dz[1].T @ A[0]`: (4, 5)(5, 2) | (4, 2), like `W[1]` |
+| `dB[1]` | `(1/m) dz[1].sum(axis=0, keepdims=True)` | (1, 4), like `B[1]` |
 
 The cell below runs the reference library's forward and backward pass on that network and prints
 the shapes it actually produces, so you can compare.
@@ -480,8 +483,9 @@ def gradient_check(cost_fn, params, grads, h=1e-5):
 md(r"""
 ### Checking your own backprop
 Now turn the tool on your own work: a 2-5-3-1 network with tanh and ReLU hidden layers, your
-`binary_cross_entropy` as the cost and your `model_backward` for the gradients. (The inputs are drawn
-so that no ReLU sits exactly at its kink, where the numerical gradient would be unreliable.)
+`binary_cross_entropy` as the cost and your `model_backward` for the gradients. (With these random
+inputs no ReLU pre-activation lies within `h` of the kink at 0, where the numerical gradient would be
+unreliable.)
 Then we plant a typical bug, a `1/m` put into `dz`, and watch the errors jump.
 """)
 code(r"""
