@@ -123,7 +123,7 @@ class NumericalGradient(Exercise):
         f = self._f(case)
         central = reference_numerical_gradient(f, np.array(x), h)
         return [("forward-difference", {"grad": forward_difference(f, x, h)}),
-                ("forward-difference", {"grad": -forward_difference(f, x, -h)}),
+                ("forward-difference", {"grad": forward_difference(f, x, -h)}),  # backward difference
                 ("step-scaling", {"grad": 2.0 * central}),
                 ("step-scaling", {"grad": 0.5 * central})]
 

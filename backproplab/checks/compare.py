@@ -1,0 +1,235 @@
+"""Comparing one output with the expected one, and naming the mistake when they differ.
+
+``compare_output`` tests hypotheses against the expected result, most specific first:
+the exercise's own predicted mistakes (e.g. "dz computed with g'(A)"), then generic ones
+(transposed, m times, 1/m times, negated, keepdims lost). The first hypothesis the
+student's output matches (within tolerance) names the diagnosis.
+
+Errors are relative with a floor (CS231n style), measured over the whole array as in
+``backproplab.gradcheck.relative_error``; tolerances are named below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..gradcheck import relative_error
+from .codec import Opaque
+from .diagnoses import require
+
+__all__ = ["TOLERANCES", "ORACLE_TOLERANCE", "ERROR_FLOOR", "OutputVerdict", "tolerance_for",
+           "output_error", "is_close", "compare_output", "describe_value"]
+
+# Largest relative error a correct answer may have, by the dtype the student computed in.
+TOLERANCES = {"float64": 1e-7, "float32": 1e-4}
+# The oracles (NumPy reference, PyTorch float64 autograd, central differences) must agree to this.
+ORACLE_TOLERANCE = 1e-6
+# Denominator floor: two all-zero arrays compare equal instead of 0/0.
+ERROR_FLOOR = 1e-10
+
+
+@dataclass
+class OutputVerdict:
+    """The verdict on one named output (e.g. "dW"): passed, and if not, why."""
+
+    name: str
+    passed: bool
+    diagnosis: str | None = None
+    detail: str = ""
+    # Same-shape differences for the heatmap (student - expected); never shipped to students raw.
+    difference: np.ndarray | None = None
+
+
+def tolerance_for(value) -> float:
+    """The named tolerance for a student's value: float32 (or lower) precision is allowed."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize <= 4:
+        return TOLERANCES["float32"]
+    return TOLERANCES["float64"]
+
+
+def output_error(student, expected) -> float:
+    """Relative error ||s - e|| / max(floor, ||s|| + ||e||) of two same-shape arrays."""
+    return relative_error(student, expected, floor=ERROR_FLOOR)
+
+
+def is_close(student, expected, tol) -> bool:
+    """Same shape and relative error <= tol."""
+    student = np.asarray(student, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    return student.shape == expected.shape and bool(np.all(np.isfinite(student))) and \
+        output_error(student, expected) <= tol
+
+
+def describe_value(value) -> str:
+    """A short phrase for what a value is, for 'you returned ...' messages."""
+    if isinstance(value, Opaque):
+        return f"a {value.type_name}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+def _as_number(value):
+    """A float for scalar-like values (numbers, NumPy scalars, size-1 arrays), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        return float(value.reshape(()))
+    return None
+
+
+def _wrong_entries(student, expected, tol):
+    scale = max(float(np.max(np.abs(expected))) if expected.size else 0.0, ERROR_FLOOR)
+    gap = np.abs(student - expected)
+    return gap > tol * (np.abs(student) + np.abs(expected) + scale)
+
+
+def _constant_ratio(student, expected, tol):
+    """c if student == c * expected (c != 1) over the entries, else None."""
+    mask = np.abs(expected) > 1e-6 * max(float(np.max(np.abs(expected))), ERROR_FLOOR)
+    if not mask.any():
+        return None
+    ratio = float(np.median(student[mask] / expected[mask]))
+    if abs(ratio - 1.0) > 1e-3 and is_close(student, ratio * expected, max(tol, 1e-6)):
+        return ratio
+    return None
+
+
+def _values_summary(name, student, expected, tol, with_ratio=True) -> str:
+    wrong = _wrong_entries(student, expected, tol)
+    gap = np.abs(student - expected)
+    where = np.unravel_index(int(np.argmax(gap)), gap.shape) if gap.ndim else ()
+    where_text = f" at index {tuple(int(i) for i in where)}" if gap.ndim else ""
+    text = (f"{int(wrong.sum())} of {wrong.size} entries of {name} are wrong "
+            f"(largest error {float(gap.max()):.3g}{where_text})")
+    ratio = _constant_ratio(student, expected, tol) if with_ratio else None
+    if ratio is not None:
+        text += f"; every entry is {ratio:.4g} times the expected value"
+    return text
+
+
+def _scalar_verdict(name, student, expected, m, hypotheses, formula):
+    value = _as_number(student)
+    hint = f" Look at: {formula}." if formula else ""
+    if value is None:
+        return OutputVerdict(name, False, "not-an-array",
+                             f"{name} should be a number, but the function returned {describe_value(student)}.{hint}")
+    if not np.isfinite(value):
+        return OutputVerdict(name, False, "non-finite",
+                             f"{name} is {value} where a finite number was expected.{hint}")
+    tol = TOLERANCES["float32"] if isinstance(student, np.float32) else TOLERANCES["float64"]
+    if is_close(value, expected, tol):
+        return OutputVerdict(name, True)
+    for diagnosis, predicted, *explanation in hypotheses:
+        if is_close(value, predicted, tol):
+            text = explanation[0] if explanation else pattern_text(diagnosis, m)
+            return OutputVerdict(name, False, require(diagnosis), f"{name} = {value:.6g}, {text}.{hint}")
+    generic = [("sign-flipped", -expected)]
+    if m > 1:
+        generic = [("missing-mean", m * expected), ("extra-mean", expected / m)] + generic
+    for diagnosis, predicted in generic:
+        if is_close(value, predicted, tol):
+            return OutputVerdict(name, False, diagnosis,
+                                 f"{name} = {value:.6g}, {_PATTERNS[diagnosis](m)}.{hint}")
+    return OutputVerdict(name, False, "wrong-values",
+                         f"{name} = {value:.6g} differs from the expected value by "
+                         f"{abs(value - expected) / max(abs(expected), ERROR_FLOOR):.2%}.{hint}")
+
+
+_PATTERNS = {
+    "missing-mean": lambda m: f"which is m={m} times the expected value: the 1/m of the mean is missing",
+    "extra-mean": lambda m: f"which is 1/m = 1/{m} of the expected value: there is an extra 1/m",
+    "sign-flipped": lambda m: "which is the expected value with the opposite sign",
+    "transposed": lambda m: "which is the transpose of the expected result",
+    "derivative-at-output": lambda m: "which is what you get by evaluating g' at the output A instead of at Z",
+    "relu-boundary": lambda m: "which differs only where z = 0 exactly: use g'(0) = 0 (z > 0, not z >= 0)",
+    "bias-axis": lambda m: "which is what you get by summing over the wrong axis (sum over examples: axis=0)",
+    "bias-shape": lambda m: "which has the right values but lost the (1, n) shape (use keepdims=True)",
+    "softmax-axis": lambda m: "which is normalized over the wrong axis (each ROW must sum to 1: axis=1)",
+    "softmax-overflow": lambda m: "which overflowed: subtract each row's max before exp",
+    "non-finite": lambda m: "which contains NaN or infinity",
+    "wrong-values": lambda m: "which is not the expected result",
+}
+
+
+def pattern_text(diagnosis: str, m: int) -> str:
+    """A phrase 'which is ...' describing a diagnosis' pattern, for exercise-specific hypotheses."""
+    return _PATTERNS.get(diagnosis, lambda m: f"which matches the mistake '{diagnosis}'")(m)
+
+
+def compare_output(name, student, expected, *, m, hypotheses=(), formula=""):
+    """Judge one output.
+
+    name: the output's name (e.g. "dW"); student: what the student returned for it
+    (codec-normalized); expected: float or ndarray (the NumPy reference); m: the batch size,
+    for the 1/m patterns; hypotheses: [(diagnosis_id, predicted_wrong_value), ...] from the
+    exercise, most specific first; formula: the lecture formula to point to -> OutputVerdict.
+    """
+    if not isinstance(expected, np.ndarray):
+        return _scalar_verdict(name, student, float(expected), m, hypotheses, formula)
+    hint = f" Look at: {formula}." if formula else ""
+    if isinstance(student, np.generic):
+        student = np.asarray(student)  # e.g. np.sum(dz) / m: judged as a 0-d array (a shape mistake)
+    if not isinstance(student, np.ndarray) or student.dtype.kind not in "biuf":
+        extra = ""
+        if isinstance(student, Opaque) and "torch" in student.type_name:
+            extra = " Convert a tensor with .detach().numpy()."
+        elif isinstance(student, (list, tuple)):
+            extra = " Wrap it with np.array(...), or compute it with NumPy operations."
+        return OutputVerdict(name, False, "not-an-array",
+                             f"{name} should be a NumPy array of shape {expected.shape}, "
+                             f"but it is {describe_value(student)}.{extra}{hint}")
+    student_f = student.astype(float)
+    if not np.all(np.isfinite(student_f)):
+        bad = int(np.sum(~np.isfinite(student_f)))
+        return OutputVerdict(name, False, "non-finite",
+                             f"{bad} of {student_f.size} entries of {name} are NaN or infinite "
+                             f"(a log(0), a 0/0 or an overflowing exp?).{hint}")
+    tol = tolerance_for(student)
+    if is_close(student_f, expected, tol):
+        return OutputVerdict(name, True)
+    for diagnosis, predicted, *explanation in hypotheses:
+        predicted = np.asarray(predicted, dtype=float)
+        if predicted.shape == student_f.shape and is_close(student_f, predicted, tol):
+            difference = student_f - expected if student_f.shape == expected.shape else None
+            text = explanation[0] if explanation else pattern_text(diagnosis, m)
+            return OutputVerdict(name, False, require(diagnosis), f"{name} is wrong: {text}.{hint}", difference)
+    if student_f.shape != expected.shape:
+        return _shape_verdict(name, student_f, expected, hint, tol)
+    difference = student_f - expected
+    generic = [("sign-flipped", -expected)]
+    if m > 1:
+        generic = [("missing-mean", m * expected), ("extra-mean", expected / m)] + generic
+    for diagnosis, predicted in generic:
+        if is_close(student_f, predicted, tol):
+            return OutputVerdict(name, False, diagnosis,
+                                 f"{name} is wrong: {_values_summary(name, student_f, expected, tol, False)}, "
+                                 f"{pattern_text(diagnosis, m)}.{hint}", difference)
+    return OutputVerdict(name, False, "wrong-values",
+                         f"{name} is wrong: {_values_summary(name, student_f, expected, tol)}.{hint}", difference)
+
+
+def _shape_verdict(name, student, expected, hint, tol):
+    """Different shapes: transposed, keepdims lost, or just a wrong shape (with hints)."""
+    shapes = f"shape {student.shape} where {expected.shape} is expected"
+    if expected.ndim == 2 and student.shape == expected.T.shape:
+        if is_close(student, expected.T, tol):
+            return OutputVerdict(name, False, "transposed",
+                                 f"{name} is the transpose of the expected result ({shapes}).{hint}")
+        return OutputVerdict(name, False, "wrong-shape",
+                             f"{name} has {shapes}: that is the transposed shape (and the values "
+                             f"differ too).{hint}")
+    if student.size == expected.size and is_close(student.reshape(expected.shape), expected, tol):
+        if name.lstrip("d").startswith("B"):
+            return OutputVerdict(name, False, "bias-shape",
+                                 f"{name} has the right values but {shapes}: keep the (1, n) row "
+                                 f"with keepdims=True.{hint}")
+        return OutputVerdict(name, False, "wrong-shape",
+                             f"{name} has the right values but {shapes}: reshape it.{hint}")
+    return OutputVerdict(name, False, "wrong-shape", f"{name} has {shapes}.{hint}")

@@ -1,0 +1,61 @@
+"""The registry of diagnosis ids: the named mistakes a check can report.
+
+The ids are DESIGN.md's and are stable: instructors' class reports count them. A check may
+only report an id listed here (``require`` raises on an unknown id: that is our bug, not
+the student's). To add a diagnosis, add one line below and say so in DESIGN.md.
+"""
+from __future__ import annotations
+
+DIAGNOSES: dict[str, str] = {
+    # Shapes and factors
+    "wrong-shape": "the result has a different shape from the expected one",
+    "transposed": "the result is the transpose of the expected one",
+    "missing-mean": "the result is m times the expected one (the 1/m of the mean cost is missing)",
+    "extra-mean": "the result is 1/m of the expected one (an extra 1/m, e.g. put into dz)",
+    "sign-flipped": "the result has the wrong sign (or the update goes uphill)",
+    "bias-shape": "the bias gradient lost its (1, n) shape (keepdims missing)",
+    "bias-axis": "the bias gradient was summed over the wrong axis",
+    "missing-keys": "a returned dict lacks expected keys (or names them differently)",
+    "missing-bias": "the biases were left out (of a layer's output or of a parameter count)",
+    "cache-format": "the forward caches are not the list of (A_prev, W, B, Z) tuples in layer order",
+    # Activations
+    "derivative-at-output": "g' was evaluated at the output A instead of the pre-activation Z",
+    "relu-boundary": "wrong value exactly at ReLU's kink z = 0 (the convention is g'(0) = 0)",
+    "softmax-axis": "softmax was normalized over the wrong axis (columns instead of rows)",
+    "softmax-overflow": "softmax overflows on large inputs (the row max was not subtracted)",
+    "activation-layer": "an activation was applied at the wrong layer (shifted, missing, or before the linear step)",
+    "weak-margin": "the right classes, but too close to the decision threshold",
+    # Side effects and bad values
+    "mutated-input": "the function modified one of its input arrays in place",
+    "not-an-array": "the result is not a NumPy array / number of the expected kind",
+    "non-finite": "the result contains NaN or infinity",
+    # Regularization and initialization (used by lectures 05 and 06)
+    "dropout-mask": "the dropout mask is wrong (keeps the wrong units or the wrong fraction)",
+    "dropout-scale": "the 1/(1 - alpha) scale of inverted dropout is missing or wrong",
+    "l2-factor": "the L2 term has the wrong factor (lambd/m vs lambd/(2m))",
+    "init-scale": "initial weights have the wrong standard deviation",
+    "init-fan": "initial weights use the wrong fan (fan_out instead of fan_in, etc.)",
+    "init-symmetry": "initial weights are identical, so hidden units stay symmetric",
+    # Computation graphs (lecture 02)
+    "forward-difference": "a one-sided difference (f(x+h) - f(x))/h was used: error O(h) instead of O(h^2)",
+    "step-scaling": "the finite difference was divided by the wrong step (h instead of 2h, or 4h)",
+    "missing-upstream": "a backward rule forgot to multiply the local derivative by the upstream gradient",
+    "swapped-outputs": "the right gradients were returned in the wrong order (e.g. (dB, dA) for (dA, dB))",
+    # Training
+    "no-learning": "training did not reduce the cost or reach the expected accuracy",
+    # Integrity and running
+    "forbidden-call": "torch or the library's own implementation was used in a NumPy exercise",
+    "tampering": "the grading machinery was tampered with",
+    "timeout": "the function did not finish in time",
+    "crash": "the function raised an error (or the process died)",
+    "not-implemented": "the function is not written yet (raises NotImplementedError or is missing)",
+    # Fallback
+    "wrong-values": "the values are wrong, with no more specific pattern found",
+}
+
+
+def require(diagnosis_id: str | None) -> str | None:
+    """Return ``diagnosis_id`` unchanged if it is registered (or None); raise otherwise."""
+    if diagnosis_id is not None and diagnosis_id not in DIAGNOSES:
+        raise KeyError(f"unknown diagnosis id {diagnosis_id!r}: add it to backproplab/checks/diagnoses.py")
+    return diagnosis_id

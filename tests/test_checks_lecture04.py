@@ -1,0 +1,91 @@
+"""Lecture 04-backprop checks: every catalog answer gets the diagnosis it must get."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backproplab.checks import CheckFailed, check
+from backproplab.grading.samples import catalog, namespace
+
+LECTURE = "04-backprop"
+CATALOG = catalog(LECTURE)
+KERNEL_VARIANTS = [v for v in CATALOG.VARIANTS if not v.sandbox_only]
+
+
+def run_checks(variant, hidden_seed=7):
+    """Diagnosis of the first failing check (visible, then hidden), or None if both pass."""
+    ns = namespace(LECTURE, variant)
+    for hidden in (False, True):
+        try:
+            check(variant.exercise, ns[variant.exercise], hidden=hidden, seed=hidden_seed if hidden else None)
+        except CheckFailed as failure:
+            return failure.result
+    return None
+
+
+@pytest.mark.parametrize("exercise", sorted(CATALOG.ANSWERS))
+def test_correct_answer_passes_visible_and_hidden(exercise, capsys):
+    """Does each exercise's reference answer pass its visible and hidden checks?"""
+    ns = namespace(LECTURE)
+    assert check(exercise, ns[exercise]).passed
+    assert check(exercise, ns[exercise], hidden=True, seed=11).passed
+    assert "PASSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("variant", KERNEL_VARIANTS, ids=lambda v: f"{v.exercise}:{v.name}")
+def test_catalog_variant_gets_its_diagnosis(variant, capsys):
+    """Does every catalog variant get exactly the diagnosis the catalog promises?"""
+    result = run_checks(variant)
+    got = None if result is None else result.diagnosis
+    assert got == variant.expected_diagnosis, result and result.message
+    if result is not None:
+        assert result.message and str(result.seed) in result.message
+
+
+def test_catalog_covers_enough_variants():
+    """Does the 04 catalog hold >= 6 correct rewrites and >= 15 wrong answers?"""
+    correct = [v for v in CATALOG.VARIANTS if v.expected_diagnosis is None]
+    wrong = [v for v in CATALOG.VARIANTS if v.expected_diagnosis is not None]
+    assert len(correct) >= 6 and len(wrong) >= 15
+
+
+def test_dense_backward_message_names_the_factor_and_formula():
+    """Does a missing 1/m in dW say 'm=7 times' and point to the dW formula?"""
+    variant = next(v for v in CATALOG.VARIANTS if v.name == "dW-without-1/m")
+    result = run_checks(variant)
+    assert result.outputs == {"dA_prev": True, "dW": False, "dB": True}
+    assert "m=7 times" in result.message and "dW[l] = (1/m) dz[l].T @ A[l-1]" in result.message
+
+
+def test_failed_check_renders_a_short_traceback():
+    """Does CheckFailed render as one short line (no internal traceback)?"""
+    variant = next(v for v in CATALOG.VARIANTS if v.name == "dW-transposed" and v.exercise == "dense_backward")
+    ns = namespace(LECTURE, variant)
+    with pytest.raises(CheckFailed) as info:
+        check("dense_backward", ns["dense_backward"])
+    lines = info.value._render_traceback_()
+    assert len(lines) == 1 and "transposed" in lines[0]
+
+
+def test_hidden_cases_include_single_example_and_single_unit():
+    """Do dense_backward's hidden cases include m=1 and n=1 edge cases with non-square shapes?"""
+    from backproplab.checks import get_exercise
+
+    cases = get_exercise("dense_backward").draw_cases(3, hidden=True)
+    shapes = [(dz.shape, A.shape, W.shape) for dz, A, W in (c.args for c in cases)]
+    assert any(dz[0] == 1 for dz, _, _ in shapes) and any(dz[1] == 1 for dz, _, _ in shapes)
+    assert all(W[0] != W[1] for _, _, W in shapes)
+
+
+def test_warnings_from_correct_code_do_not_fail(capsys):
+    """Does a correct answer that emits RuntimeWarnings still pass, printing no warning?"""
+    ns = namespace(LECTURE)
+
+    def noisy(AL, Y):
+        with np.errstate(all="warn"):
+            np.log(np.zeros(1))
+        return ns["binary_cross_entropy"](AL, Y)
+
+    assert check("binary_cross_entropy", noisy).passed
+    captured = capsys.readouterr()
+    assert "Warning" not in captured.err and "Warning" not in captured.out
