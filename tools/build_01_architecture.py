@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from backproplab.grading.notebooks import write_normalized  # noqa: E402
+from backproplab.grading.samples.lecture01 import SETUP  # noqa: E402  (one source for notebook and catalog)
 
 TARGET = ROOT / "solutions" / "01-architecture" / "architecture.ipynb"
 
@@ -98,15 +99,7 @@ Hints are folded under "Hint 1, Hint 2" before each answer cell. More tests run 
 $W^{[l]}$ is $(n_l, n_{l-1})$; $B^{[l]}$ is $(1, n_l)$; $Z^{[l]} = A^{[l-1]} W^{[l]\top} + B^{[l]}$;
 $A^{[l]} = g^{[l]}(Z^{[l]})$; $A^{[0]} = X$.
 """),
-    setup(r"""
-# Setup: everything the exercises need. Run this cell first.
-import numpy as np
-
-from backproplab.activations import ACTIVATIONS
-
-# g[l] by name, e.g. ACTIVATION_FUNCTIONS["relu"](Z); model_forward (exercise 3) uses it.
-ACTIVATION_FUNCTIONS = {name: activation.forward for name, activation in ACTIVATIONS.items()}
-""", "setup_imports"),
+    setup(SETUP, "setup_imports"),
     code(r"""
 # The checks, and tools for the demonstrations (not needed by your answers).
 import time
@@ -755,6 +748,9 @@ $(1, n_l)$ that broadcasting adds to each of the $m$ rows.
 def build():
     """Return the lecture notebook (nbformat v4 NotebookNode)."""
     nb = new_notebook(cells=CELLS)
+    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index:02d}"
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb

@@ -1,0 +1,471 @@
+"""Checks for lecture 01-architecture.
+
+Exercises: count_parameters, dense_forward, model_forward (DESIGN.md signatures) and
+xor_parameters (the lecture's hand-designed XOR network).
+Oracles: the NumPy library (reference) and ``backproplab.torch_reference`` (PyTorch float64).
+Forward passes have no gradients, so there are no finite differences here.
+
+Mistakes are predicted by running the wrong formula ourselves (``_Prediction``): when it
+gives the student's value, or raises the student's exact error (e.g. ``A_prev @ W`` on a
+non-square W), the mistake is named.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..activations import get_activation
+from ..layers import dense_forward
+from ..model import count_parameters, model_forward
+from .compare import describe_value, is_close, tolerance_for
+from .core import Case, CaseVerdict, Exercise, register
+from .fixtures import draw_network
+
+LECTURE = "01-architecture"
+
+FORMULA_COUNT = "P = sum over l of n_l * n_{l-1} (weights) + n_l (biases)"
+FORMULA_Z = "Z = A_prev @ W.T + B, with A_prev (m, n_prev), W (n, n_prev), B (1, n) -> Z (m, n)"
+FORMULA_FORWARD = "A[0] = X; Z[l] = A[l-1] @ W[l].T + B[l]; A[l] = g[l](Z[l]) with g[l] = activations[l-1]"
+FORMULA_CACHES = "caches[l-1] = (A[l-1], W[l], B[l], Z[l]), one tuple per layer, in layer order"
+
+# The XOR network of exercise 4: its four points and the margins it must keep.
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+XOR_ACTIVATIONS = ["relu", "sigmoid"]
+XOR_MARGIN = 0.1        # outputs below 0.1 for y = 0 and above 0.9 for y = 1
+XOR_JITTER = 0.1        # points moved this far (in each coordinate) must stay on the right side of 0.5
+XOR_SHAPES = {"W1": (2, 2), "B1": (1, 2), "W2": (1, 2), "B2": (1, 1)}
+
+
+def _torch():
+    from .. import torch_reference
+
+    return torch_reference
+
+
+@dataclass
+class _Prediction:
+    """A typical mistake, as the wrong computation that produces it (run in the judge)."""
+
+    diagnosis: str
+    compute: Callable[[], object]
+    message: str
+
+    def outcome(self):
+        """("returned", value) or ("raised", "Type: last line") of the wrong computation."""
+        try:
+            with np.errstate(all="ignore"):
+                return "returned", self.compute()
+        except Exception as exc:  # the wrong formula may raise exactly what the student's code raised
+            return "raised", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+
+
+def _same_error(outcome, predicted_text) -> bool:
+    student = f"{outcome.exc_type}: {outcome.exc_message}"
+    return outcome.status == "raised" and student.strip() == predicted_text.strip()
+
+
+def _matches(student, predicted) -> bool:
+    """Same shape and close values (arrays), or equal (anything else)."""
+    if isinstance(predicted, np.ndarray):
+        return (isinstance(student, np.ndarray) and student.dtype.kind in "biuf"
+                and student.shape == predicted.shape and is_close(student, predicted, tolerance_for(student)))
+    return student == predicted
+
+
+def _predicted_crash(predictions, case, outcome, formula):
+    """The verdict for a crash that a predicted mistake reproduces exactly, else None."""
+    if outcome.status != "raised" or outcome.forbidden:
+        return None
+    for prediction in predictions:
+        status, value = prediction.outcome()
+        if status == "raised" and _same_error(outcome, value):
+            return CaseVerdict(False, prediction.diagnosis,
+                               f"{prediction.message} (It raised {outcome.exc_type}: {outcome.exc_message} "
+                               f"on the case {case.label}.) Look at: {formula}.")
+    return None
+
+
+def _predicted_value(predictions, student, formula):
+    for prediction in predictions:
+        status, value = prediction.outcome()
+        if status == "returned" and _matches(student, value):
+            return CaseVerdict(False, prediction.diagnosis, f"{prediction.message} Look at: {formula}.")
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@register
+class CountParameters(Exercise):
+    name = "count_parameters"
+    lecture = LECTURE
+    args = ("layer_sizes",)
+    outputs = ("P",)
+    formulas = {"P": FORMULA_COUNT}
+    library_functions = ("backproplab.model.count_parameters",)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            specs = [([3, 5, 2], "3-5-2"), ([4, 6, 6, 1], "4-6-6-1"),
+                     ([int(n) for n in rng.integers(2, 30, 4)], "random sizes")]
+        else:
+            L = int(rng.integers(4, 7))
+            specs = [([int(n) for n in rng.integers(1, 200, L + 1)], f"{L} layers"),
+                     ([int(rng.integers(2, 50)), 1], "one layer with one unit"),
+                     ([1, int(rng.integers(2, 50)), 1], "n0 = 1 and nL = 1"),
+                     # Counting by building arrays would need gigabytes here: the formula does not.
+                     ([100_000, 100_000, 100_000, 10], "very wide layers (10^5 units)")]
+        return [Case((sizes,), label=label, m=1) for sizes, label in specs]
+
+    def reference(self, case):
+        return {"P": count_parameters(case.args[0])}
+
+    def mistakes_for(self, sizes):
+        pairs = list(zip(sizes[:-1], sizes[1:]))
+        weights = sum(n_out * n_in for n_in, n_out in pairs)
+        return [
+            _Prediction("missing-bias", lambda: weights,
+                        "count_parameters counted only the weights: each layer also has n_l biases (B[l] is (1, n_l))."),
+            _Prediction("missing-bias", lambda: weights + sum(n_in for n_in, _ in pairs),
+                        "count_parameters gave each layer n_{l-1} biases: the biases belong to the layer's own "
+                        "n_l neurons, B[l] is (1, n_l)."),
+            _Prediction("missing-bias", lambda: weights + sum(sizes),
+                        "count_parameters also counted biases for the input layer: the n0 inputs have no "
+                        "parameters, only layers 1..L do."),
+            _Prediction("wrong-values", lambda: sum(n_out * n_in + n_out for n_in, n_out in pairs[:-1]),
+                        "count_parameters left out the last layer: sum over l = 1..L, up to the output layer."),
+        ]
+
+    def judge_outputs(self, case, outputs, expected):
+        value, want = outputs["P"], expected["P"]
+        is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if not is_integer:
+            if isinstance(value, (float, np.floating)) and float(value) == want:
+                return CaseVerdict(False, "not-an-array",
+                                   f"count_parameters returned the float {value!r}; a count is an int: use int(...) "
+                                   f"or integer arithmetic only.")
+            return CaseVerdict(False, "not-an-array",
+                               f"count_parameters should return an int, but it returned {describe_value(value)}.")
+        if int(value) == want:
+            return CaseVerdict(True, outputs={"P": True})
+        predicted = _predicted_value(self.mistakes_for(case.args[0]), int(value), FORMULA_COUNT)
+        if predicted is not None:
+            predicted.message = f"For {case.args[0]} you returned {int(value):,}. " + predicted.message
+            return predicted
+        return CaseVerdict(False, "wrong-values",
+                           f"For {case.args[0]} count_parameters returned {int(value):,}, which is not the number "
+                           f"of weights and biases. Look at: {FORMULA_COUNT}.", {"P": False})
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _dense_predictions(A_prev, W, B):
+    return [
+        _Prediction("transposed", lambda: A_prev @ W + B,
+                    "dense_forward multiplied by W instead of W.T: W is (n, n_prev), one row per neuron, so "
+                    "A_prev (m, n_prev) must meet W.T (n_prev, n)."),
+        _Prediction("transposed", lambda: W @ A_prev.T + B.T,
+                    "dense_forward used the column-per-example convention (W @ A_prev.T): here examples are the "
+                    "ROWS of A_prev and Z must be (m, n)."),
+        _Prediction("transposed", lambda: W @ A_prev.T + B,
+                    "dense_forward computed W @ A_prev.T, the column-per-example convention: here examples are the "
+                    "ROWS of A_prev, so Z = A_prev @ W.T + B."),
+        _Prediction("missing-bias", lambda: A_prev @ W.T,
+                    "dense_forward left out the bias B."),
+        _Prediction("bias-shape", lambda: A_prev @ W.T + B.T,
+                    "dense_forward transposed (or reshaped into a column) the bias: B is already the (1, n) row "
+                    "that broadcasting adds to every example; add it as it is."),
+        _Prediction("bias-shape", lambda: A_prev @ W.T + B.sum(),
+                    "dense_forward added the sum of all biases to every entry: neuron j gets its own bias B[0, j]."),
+    ]
+
+
+@register
+class DenseForward(Exercise):
+    name = "dense_forward"
+    lecture = LECTURE
+    args = ("A_prev", "W", "B")
+    outputs = ("Z",)
+    formulas = {"Z": FORMULA_Z}
+    library_functions = ("backproplab.layers.dense_forward",)
+
+    @staticmethod
+    def _case(rng, m, n_prev, n, label):
+        A_prev = rng.normal(size=(m, n_prev))
+        W = rng.normal(size=(n, n_prev))
+        B = rng.uniform(0.5, 2.0, size=(1, n)) * rng.choice([-1.0, 1.0], size=(1, n))  # |b| >= 0.5: a missing bias shows
+        return Case((A_prev, W, B), label=label, m=m)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, 5, 3, 4, "m=5, n_prev=3, n=4"),
+                    self._case(rng, 2, 6, 3, "m=2, n_prev=6, n=3"),
+                    self._case(rng, 3, 4, 4, "m=3, n_prev=4, n=4 (a square W)")]
+        m, n_prev, n = (int(k) for k in rng.permutation(np.arange(2, 10))[:3])
+        return [self._case(rng, m, n_prev, n, f"m={m}, n_prev={n_prev}, n={n}"),
+                self._case(rng, 1, 5, 3, "m=1 (a single example)"),
+                self._case(rng, 4, 3, 1, "n=1 (a single neuron)"),
+                self._case(rng, 6, 1, 2, "n_prev=1 (a single input)"),
+                self._case(rng, 5, 5, 5, "m = n_prev = n = 5")]
+
+    def reference(self, case):
+        return {"Z": dense_forward(*case.args)}
+
+    def oracles(self, case):
+        A_prev, W, B = case.args
+        torch_run = _torch().torch_model_gradients(A_prev, np.zeros((A_prev.shape[0], W.shape[0])),
+                                                   {"W1": W, "B1": B}, ["identity"])
+        return {"PyTorch": {"Z": torch_run["Z1"]}}
+
+    def judge_running(self, case, outcome):
+        return (_predicted_crash(_dense_predictions(*case.args), case, outcome, FORMULA_Z)
+                or super().judge_running(case, outcome))
+
+    def judge_outputs(self, case, outputs, expected):
+        verdict = super().judge_outputs(case, outputs, expected)
+        if verdict.passed:
+            return verdict
+        predicted = _predicted_value(_dense_predictions(*case.args), outputs["Z"], FORMULA_Z)
+        if predicted is None:
+            return verdict
+        predicted.outputs, predicted.difference = verdict.outputs, verdict.difference
+        return predicted
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _forward_variant(X, params, activations, *, names=None, linear=dense_forward, before=False):
+    """The forward pass with a mistake: ``names`` replaces the per-layer activation names,
+    ``linear`` the dense step, and ``before`` applies g[l] to the layer's input instead of its
+    output. -> (AL, caches) in the student's would-be format."""
+    names = list(activations) if names is None else names
+    A = np.asarray(X, dtype=float)
+    caches = []
+    for l in range(1, len(activations) + 1):
+        W, B = params[f"W{l}"], params[f"B{l}"]
+        g = get_activation(names[l - 1]).forward
+        if before:
+            A = g(A)
+        Z = linear(A, W, B)
+        caches.append((A, W, B, Z))
+        A = Z if before else g(Z)
+    return A, caches
+
+
+def _model_predictions(X, params, activations):
+    L = len(activations)
+    first, last = activations[0], activations[-1]
+    return [
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=["identity"] * (L - 1) + [last])[0],
+                    "model_forward applied no activation in the hidden layers: A[l] = g[l](Z[l]) in every layer."),
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=list(activations[:-1]) + ["identity"])[0],
+                    "model_forward returned Z[L] instead of A[L] = g[L](Z[L]): the output layer needs its activation "
+                    "too."),
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=[first] * L)[0],
+                    "model_forward used activations[0] in every layer: layer l uses activations[l - 1]."),
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=[last] * L)[0],
+                    "model_forward used the output activation activations[-1] in every layer: layer l uses "
+                    "activations[l - 1]."),
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=list(activations[1:]) + [activations[L]])[0],
+                    "model_forward used activations[l] at layer l, one layer too far: layer l (1-based) uses "
+                    "activations[l - 1]."),
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=list(activations[::-1]))[0],
+                    "model_forward used the activations in reverse order: activations[0] is g[1], the first "
+                    "hidden layer's."),
+        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, before=True)[0],
+                    "model_forward applied g[l] to the layer's input A[l-1] instead of to Z[l]: A[l] = g[l](Z[l])."),
+        _Prediction("transposed", lambda: _forward_variant(X, params, activations, linear=lambda A, W, B: A @ W + B)[0],
+                    "model_forward multiplied by W[l] instead of W[l].T (through dense_forward?): W[l] is "
+                    "(n_l, n_{l-1})."),
+        _Prediction("missing-bias", lambda: _forward_variant(X, params, activations, linear=lambda A, W, B: A @ W.T)[0],
+                    "model_forward left out the biases B[l]."),
+    ]
+
+
+def _caches_verdict(student, expected) -> CaseVerdict | None:
+    """None if the caches are right, else a cache-format verdict that says what is wrong."""
+    L = len(expected)
+    where = f"Expected: {FORMULA_CACHES}."
+    if not isinstance(student, (list, tuple)):
+        return CaseVerdict(False, "cache-format", f"caches should be a list of {L} tuples, but it is "
+                           f"{describe_value(student)}. {where}")
+    if len(student) != L:
+        return CaseVerdict(False, "cache-format", f"caches has {len(student)} entries for a network of {L} layers: "
+                           f"append exactly one tuple per layer. {where}")
+    names = ("A_prev", "W", "B", "Z")
+    if L > 1 and all(isinstance(c, (list, tuple)) and len(c) == 4 and all(_matches(s, e) for s, e in zip(c, want))
+                     for c, want in zip(student, reversed(expected))):
+        return CaseVerdict(False, "cache-format", f"caches are in reverse layer order: caches[0] must be layer 1's. {where}")
+    for l, (got, want) in enumerate(zip(student, expected), 1):
+        if not isinstance(got, (list, tuple)) or len(got) != 4:
+            size = f" of length {len(got)}" if isinstance(got, (list, tuple)) else ""
+            return CaseVerdict(False, "cache-format", f"caches[{l - 1}] (layer {l}) is {describe_value(got)}{size}; "
+                               f"it should be the 4-tuple (A_prev, W, B, Z). {where}")
+        for k, (item, ref) in enumerate(zip(got, want)):
+            if _matches(item, ref):
+                continue
+            # Name what the student stored instead, when we recognize it.
+            others = {f"{names[j]} of layer {l}": want[j] for j in range(4) if j != k}
+            if l < L:
+                others[f"A[{l}] (the layer's output, not its input)"] = expected[l][0]
+            recognized = next((label for label, value in others.items() if _matches(item, value)), None)
+            said = f": it holds {recognized}" if recognized else ""
+            return CaseVerdict(False, "cache-format", f"item {k} of caches[{l - 1}] (layer {l}) should be "
+                               f"{names[k]}{' = A[' + str(l - 1) + ']' if k == 0 else ''}{said}. {where}")
+    return None
+
+
+@register
+class ModelForward(Exercise):
+    name = "model_forward"
+    lecture = LECTURE
+    args = ("X", "params", "activations")
+    outputs = ("AL", "caches")
+    formulas = {"AL": FORMULA_FORWARD, "caches": FORMULA_CACHES}
+    library_functions = ("backproplab.model.model_forward", "backproplab.layers.dense_forward")
+
+    def _networks(self, rng, hidden):
+        if not hidden:
+            specs = [([3, 4, 2], ["tanh", "sigmoid"], 5, "2 layers: tanh, sigmoid"),
+                     ([2, 5, 3, 1], ["relu", "tanh", "sigmoid"], 6, "3 layers: relu, tanh, sigmoid"),
+                     ([4, 3, 3], ["sigmoid", "softmax"], 4, "2 layers: sigmoid, softmax")]
+        else:
+            hidden_acts = ["relu", "tanh", "sigmoid", "leaky_relu"]
+            L = int(rng.integers(3, 5))
+            sizes = [int(n) for n in rng.integers(2, 7, L + 1)]
+            acts = [str(a) for a in rng.permutation(hidden_acts)[:L - 1]] + ["identity"]
+            specs = [(sizes, acts, int(rng.integers(2, 9)), f"{L} layers: {', '.join(acts)}"),
+                     ([3, 4, 1], ["relu", "sigmoid"], 1, "m=1 (a single example)"),
+                     ([1, 3, 1, 2], ["tanh", "relu", "sigmoid"], 5, "n0=1 and a hidden layer with n=1"),
+                     ([5, 2], ["sigmoid"], 3, "1 layer (logistic regression)")]
+        return [(draw_network(rng, sizes, acts, m), label) for sizes, acts, m, label in specs]
+
+    def cases(self, rng, hidden):
+        return [Case((net["X"], net["params"], net["activations"]), label=label, m=net["X"].shape[0])
+                for net, label in self._networks(rng, hidden)]
+
+    def reference(self, case):
+        AL, caches = model_forward(*case.args)
+        return {"AL": AL, "caches": [tuple(c) for c in caches]}
+
+    def oracles(self, case):
+        X, params, activations = case.args
+        Y = np.zeros((X.shape[0], params[f"W{len(activations)}"].shape[0]))
+        if activations[-1] not in ("sigmoid", "softmax", "identity"):
+            return {}
+        run = _torch().torch_model_gradients(X, Y, params, activations)
+        values = {"AL": run["AL"]}
+        return {"PyTorch": values}
+
+    def expected(self, case):
+        reference = super().expected(case)  # checks AL against torch
+        X, params, activations = case.args
+        run = _torch().torch_model_gradients(X, np.zeros_like(reference["AL"]), params, activations) \
+            if activations[-1] in ("sigmoid", "softmax", "identity") else None
+        if run is not None:
+            for l, cache in enumerate(reference["caches"], 1):
+                assert is_close(cache[3], run[f"Z{l}"], 1e-9), f"PyTorch disagrees on Z{l}: a bug in Backprop Lab"
+        return reference
+
+    def judge_running(self, case, outcome):
+        return (_predicted_crash(_model_predictions(*case.args), case, outcome, FORMULA_FORWARD)
+                or super().judge_running(case, outcome))
+
+    def judge_outputs(self, case, outputs, expected):
+        from .compare import compare_output
+
+        AL = compare_output("AL", outputs["AL"], expected["AL"], m=case.m, formula=FORMULA_FORWARD)
+        if not AL.passed:
+            predicted = _predicted_value(_model_predictions(*case.args), outputs["AL"], FORMULA_FORWARD)
+            if predicted is not None:
+                predicted.outputs = {"AL": False, "caches": False}
+                predicted.difference = AL.difference
+                return predicted
+            return CaseVerdict(False, AL.diagnosis, AL.detail, {"AL": False, "caches": False}, AL.difference)
+        caches = _caches_verdict(outputs["caches"], expected["caches"])
+        if caches is not None:
+            caches.outputs = {"AL": True, "caches": False}
+            return caches
+        return CaseVerdict(True, outputs={"AL": True, "caches": True})
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@register
+class XorParameters(Exercise):
+    name = "xor_parameters"
+    lecture = LECTURE
+    args = ()
+    outputs = ("params",)
+    formulas = {"params": "model_forward(X, params, ['relu', 'sigmoid']) < 0.1 where y = 0, > 0.9 where y = 1"}
+
+    def cases(self, rng, hidden):
+        cases = [Case((), label="the four XOR points", m=4, info={"jitter": None})]
+        if hidden:
+            # 50 moved copies of each XOR point, each coordinate moved by up to XOR_JITTER.
+            offsets = rng.uniform(-XOR_JITTER, XOR_JITTER, (50, 4, 2))
+            cases.append(Case((), label=f"XOR points moved by up to {XOR_JITTER}", m=4, info={"jitter": offsets}))
+        return cases
+
+    def reference(self, case):
+        return {"Y": XOR_Y}
+
+    def judge_outputs(self, case, outputs, expected):
+        params = outputs["params"]
+        if not isinstance(params, dict):
+            return CaseVerdict(False, "not-an-array", f"xor_parameters should return a dict with keys "
+                               f"{list(XOR_SHAPES)}, but it returned {describe_value(params)}.")
+        missing = [key for key in XOR_SHAPES if key not in params]
+        if missing:
+            return CaseVerdict(False, "missing-keys", f"xor_parameters returned a dict without {missing}; "
+                               f"expected the keys {list(XOR_SHAPES)}.")
+        for key, shape in XOR_SHAPES.items():
+            value = params[key]
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+                return CaseVerdict(False, "not-an-array", f"{key} should be a NumPy array of shape {shape}, "
+                                   f"but it is {describe_value(value)}. Wrap it with np.array([[...]]).")
+            if value.shape != shape:
+                diagnosis = "bias-shape" if key.startswith("B") else (
+                    "transposed" if value.shape == shape[::-1] else "wrong-shape")
+                return CaseVerdict(False, diagnosis, f"{key} has shape {value.shape}, but a 2-2-1 network needs "
+                                   f"{key} {shape}: W[l] is (n_l, n_{{l-1}}) and B[l] is (1, n_l) (note the double "
+                                   f"brackets, np.array([[...]])).")
+            if not np.all(np.isfinite(value)):
+                return CaseVerdict(False, "non-finite", f"{key} contains NaN or infinity.")
+        params = {key: np.asarray(params[key], dtype=float) for key in XOR_SHAPES}
+        with np.errstate(all="ignore"):
+            AL, _ = model_forward(XOR_X, params, XOR_ACTIVATIONS)
+        outputs_text = ", ".join(f"{tuple(int(v) for v in x)} -> {a:.3f}" for x, a in zip(XOR_X, AL[:, 0]))
+        right_side = (AL > 0.5) == (XOR_Y > 0.5)
+        if not right_side.all():
+            if not right_side.any():
+                return CaseVerdict(False, "sign-flipped", f"Your network computes NOT XOR (XNOR): {outputs_text}. "
+                                   f"Flip the sign of the output layer's z.")
+            wrong = [tuple(int(v) for v in x) for x, ok in zip(XOR_X, right_side[:, 0]) if not ok]
+            return CaseVerdict(False, "wrong-values", f"Your network gets {wrong} wrong: {outputs_text}. "
+                               f"Try the sliders of the XOR explorer.")
+        beyond = np.where(XOR_Y > 0.5, AL > 1 - XOR_MARGIN, AL < XOR_MARGIN)
+        if not beyond.all():
+            return CaseVerdict(False, "weak-margin", f"Every point is on the right side of 0.5, but not beyond "
+                               f"{XOR_MARGIN} / {1 - XOR_MARGIN}: {outputs_text}. Scale up the output layer's "
+                               f"weights and bias so that |z| is larger (sigmoid(4.6) = 0.99).")
+        if case.info["jitter"] is not None:
+            moved = (XOR_X[None] + case.info["jitter"]).reshape(-1, 2)
+            labels = np.tile(XOR_Y, (case.info["jitter"].shape[0], 1))
+            with np.errstate(all="ignore"):
+                A_moved, _ = model_forward(moved, params, XOR_ACTIVATIONS)
+            wrong = (A_moved > 0.5) != (labels > 0.5)
+            if wrong.any():
+                first = moved[int(np.argmax(wrong[:, 0]))]
+                return CaseVerdict(False, "weak-margin", f"{int(wrong.sum())} of {wrong.size} points moved by up to "
+                                   f"{XOR_JITTER} from the XOR points land on the wrong side of 0.5, e.g. "
+                                   f"({first[0]:.3f}, {first[1]:.3f}). Put the hidden units' thresholds between "
+                                   f"the points, not on them.")
+        return CaseVerdict(True, outputs={"params": True})
