@@ -12,6 +12,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from backproplab.grading.samples.lecture02 import SETUP
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "solutions" / "02-computation-graphs" / "computation_graphs.ipynb"
 
@@ -30,12 +32,8 @@ def code(text, tags=None):
 
 
 def setup(text):
-    """A cell the answer code depends on: tagged 'setup', read-only for students."""
+    """A cell the answer code depends on (tagged 'setup'; the outside grader runs it first)."""
     code(text, tags=["setup"])
-    cells[-1].metadata["nbgrader"] = {
-        "grade": False, "grade_id": f"setup_{sum('setup' in c.metadata.get('tags', []) for c in cells)}",
-        "locked": True, "schema_version": 3, "solution": False, "task": False,
-    }
 
 
 def answer(exercise, text):
@@ -97,11 +95,10 @@ Notation is the course's (batch-first, as in PyTorch): $X$ is $(m, n_0)$, one ex
 Graded exercises: `numerical_gradient`, `matmul_backward`, and three backward rules of the engine: `mul_backward`, `exp_backward`, `sigmoid_backward_rule`. Each has a visible test (run it as often as you like; it names your mistake) and a hidden test with fresh inputs.
 """)
 
-setup(r"""
-# Setup: run this cell first. (Every import and helper that the answer cells use is here.)
-import math
+# The catalog's SETUP is the setup cell: answers in the catalog and in the notebook see the same names.
+setup(SETUP)
 
-import numpy as np
+code(r"""
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 from IPython.display import display
@@ -229,8 +226,19 @@ Write the central-difference gradient of a scalar function `f` of an array `x`.
 `np.ndindex(x.shape)` loops over every index of an array of any shape.
 """)
 
-answer("numerical_gradient", r"""
+answer("numerical_gradient", r'''
 def numerical_gradient(f, x, h=1e-5):
+    """Central-difference estimate of the gradient of a scalar function.
+
+    Inputs:
+    - f: a function taking an array shaped like x and returning a float
+    - x: float array of any shape, e.g. (m, n), (n,) or ()
+    - h: the step
+
+    Returns:
+    - grad: float array of x's shape, grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h).
+      The caller's x is unchanged afterwards.
+    """
     ### BEGIN SOLUTION
     # Nudge a private float copy, so the caller's x never changes (even if f fails).
     x = np.array(x, dtype=float)
@@ -245,7 +253,7 @@ def numerical_gradient(f, x, h=1e-5):
         grad[index] = (f_plus - f_minus) / (2 * h)
     return grad
     ### END SOLUTION
-""")
+''')
 
 hint(
     "Start with `grad = np.zeros_like(x)` (after making `x` a float array), then loop `for index in np.ndindex(x.shape):`.",
@@ -442,12 +450,22 @@ md(r"""
 For $\text{out} = a \odot b$ (elementwise; `a`, `b`, `upstream` all have the same shape), return `(grad_a, grad_b)`.
 """)
 
-answer("mul_backward", r"""
+answer("mul_backward", r'''
 def mul_backward(upstream, a, b, out):
+    """Backward rule of out = a * b (elementwise).
+
+    Inputs:
+    - upstream: dJ/d(out), shape (m, n) (or a 0-d array for scalars)
+    - a, b: the forward inputs, shape (m, n)
+    - out: the forward output a * b, shape (m, n)
+
+    Returns:
+    - (grad_a, grad_b): dJ/da and dJ/db, each (m, n)
+    """
     ### BEGIN SOLUTION
     return upstream * b, upstream * a
     ### END SOLUTION
-""")
+''')
 hint(
     "Treat `b` as a constant: $\\partial(ab)/\\partial a = b$. Then the chain rule multiplies by the upstream gradient.",
     "Each input gets the upstream gradient times the **other** input; return both as a tuple `(..., ...)`.",
@@ -460,13 +478,23 @@ md(r"""
 For $\text{out} = e^{x}$ (elementwise), return a **1-tuple** `(grad_x,)`.
 """)
 
-answer("exp_backward", r"""
+answer("exp_backward", r'''
 def exp_backward(upstream, x, out):
+    """Backward rule of out = exp(x) (elementwise).
+
+    Inputs:
+    - upstream: dJ/d(out), shape (m, n)
+    - x: the forward input, shape (m, n)
+    - out: the forward output exp(x), shape (m, n)
+
+    Returns:
+    - (grad_x,): a 1-tuple with dJ/dx, shape (m, n)
+    """
     ### BEGIN SOLUTION
     # d/dx e^x = e^x, which the forward pass already computed: reuse out.
     return (upstream * out,)
     ### END SOLUTION
-""")
+''')
 hint(
     "$\\frac{d}{dx}e^x = e^x$, and $e^x$ is `out`.",
     "Don't forget to multiply by the upstream gradient. Return a 1-tuple: `(value,)` (the comma makes it a tuple).",
@@ -480,13 +508,23 @@ For $\text{out} = \sigma(z) = 1 / (1 + e^{-z})$ (elementwise), return `(grad_z,)
 Careful: `out` is already $\sigma(z)$.
 """)
 
-answer("sigmoid_backward_rule", r"""
+answer("sigmoid_backward_rule", r'''
 def sigmoid_backward_rule(upstream, z, out):
+    """Backward rule of out = sigmoid(z) (elementwise).
+
+    Inputs:
+    - upstream: dJ/d(out), shape (m, n)
+    - z: the forward input, shape (m, n)
+    - out: the forward output sigmoid(z), shape (m, n)
+
+    Returns:
+    - (grad_z,): a 1-tuple with dJ/dz, shape (m, n)
+    """
     ### BEGIN SOLUTION
     # sigma'(z) = sigma(z) (1 - sigma(z)), and sigma(z) is out: no exp needed.
     return (upstream * out * (1 - out),)
     ### END SOLUTION
-""")
+''')
 hint(
     "$\\sigma'(z) = \\sigma(z)(1-\\sigma(z))$ must be evaluated at the **input** $z$. Since `out` $= \\sigma(z)$, this is `out * (1 - out)`.",
     "A common slip: computing $\\sigma(\\text{out})(1-\\sigma(\\text{out}))$, i.e. applying the sigmoid twice. That is $\\sigma'$ at the output, not at the input.",
@@ -541,14 +579,24 @@ md(r"""
 * Returns `(dA, dB)`: `dA` $(p, q)$, `dB` $(q, r)$.
 """)
 
-answer("matmul_backward", r"""
+answer("matmul_backward", r'''
 def matmul_backward(s, A, B):
+    """Backward pass of Y = A @ B.
+
+    Inputs:
+    - s: (p, r), the upstream gradient dJ/dY
+    - A: (p, q)
+    - B: (q, r)
+
+    Returns:
+    - (dA, dB): dJ/dA of shape (p, q) and dJ/dB of shape (q, r)
+    """
     ### BEGIN SOLUTION
     dA = s @ B.T   # (p, r) @ (r, q) -> (p, q), the shape of A
     dB = A.T @ s   # (q, p) @ (p, r) -> (q, r), the shape of B
     return dA, dB
     ### END SOLUTION
-""")
+''')
 hint(
     "Write down the shapes: `s` is (p, r), `A` is (p, q), `B` is (q, r). `dA` must be (p, q) and `dB` must be (q, r).",
     "Which product of `s` and `B` (transposed or not) is (p, q)? Which product of `A` and `s` is (q, r)?",
@@ -678,22 +726,24 @@ md(r"""
 """)
 
 
-def build():
+def notebook():
+    """The lecture as an nbformat v4 NotebookNode (no outputs)."""
+    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
+    for index, cell in enumerate(cells):
+        cell.id = f"cell-{index:02d}"
     nb = new_notebook(cells=cells)
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
     return nb
 
 
 def main():
     from backproplab.grading.notebooks import write_normalized
 
-    nb = build()
-    nbformat.validate(nb)
+    nb = notebook()
     write_normalized(nb, OUT)
-    print(f"wrote {OUT.relative_to(ROOT)} ({len(nb.cells)} cells)")
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(nb.cells)} cells)", file=sys.stderr)
     return 0
 
 
