@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from backproplab.grading.factory import (build_notebook, hidden_test_cell, nbgrader_metadata, setup_cell,
@@ -40,6 +41,13 @@ def answer(exercise, signature_and_doc, solution):
     body = "\n".join("    " + line if line else "" for line in solution.strip("\n").splitlines())
     source = f"{signature_and_doc.strip()}\n    ### BEGIN SOLUTION\n{body}\n    ### END SOLUTION"
     return new_code_cell(source, metadata=nbgrader_metadata(exercise, solution=True))
+
+
+def setup(text):
+    """The setup cell: tagged "setup" (outside verification runs it before the answers) and locked."""
+    cell = setup_cell(text.strip("\n"))
+    cell.metadata.update(nbgrader_metadata("setup_imports", locked=True))
+    return cell
 
 
 def hint(text):
@@ -91,7 +99,7 @@ visible example.
 The first cell imports what your answers may use; the second one the checks and the tools for the
 explanations and figures. Run both first.
 """),
-    setup_cell("""
+    setup("""
 import numpy as np
 """),
     code("""
@@ -102,7 +110,7 @@ from IPython.display import display
 import backproplab as bpl
 from backproplab import plots
 from backproplab.checks import check
-from backproplab.activations import ACTIVATIONS, get_activation
+from backproplab.activations import get_activation
 from backproplab.gradcheck import numerical_gradient
 
 rng = np.random.default_rng(3)
@@ -346,7 +354,6 @@ names = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
 fig, axes = plt.subplots(1, len(names), figsize=(16, 3.2), sharey=True)
 for name, ax in zip(names, axes):
     plots.plot_activation(name, ax=ax, z=(-4, 4))
-    ax.set_title(name)
 fig.tight_layout()
 plt.show()
 """),
@@ -597,7 +604,7 @@ for name, module in torch_modules.items():
              for fn, args, want in [(forward, (Z_cmp,), A_expected), (backward, (dA_cmp, Z_cmp), dz_expected)]]
     print(f"{name:>10}  {differences['reference'][0]:8.1e}, {differences['reference'][1]:8.1e}  "
           f"{yours[0]}, {yours[1]}")
-print("(max |difference| from torch; '-' means not written yet)")
+print("(max |difference| from torch; '-': not written yet, or not an exercise: elu, softmax's backward)")
 """),
     md(r"""
 ## 11. In your own words
@@ -649,9 +656,14 @@ Without it, scores like 1000 give $e^{1000} = \infty$ and $\infty/\infty$ = NaN.
 
 def build():
     """Return the lecture's notebook (nbformat v4 node)."""
-    return build_notebook(CELLS)
+    nb = build_notebook(CELLS)
+    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index:02d}"
+    return nb
 
 
 if __name__ == "__main__":
+    nbformat.validate(build())
     write_normalized(build(), TARGET)
     print(f"wrote {TARGET.relative_to(ROOT)}", file=sys.stderr)
