@@ -7,8 +7,11 @@ Exit codes: 0 success (a graded batch counts as success even if students failed)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+DEFAULT_WORKSPACE = "autograder"
 
 
 def _cmd_release(args):
@@ -36,6 +39,96 @@ def _cmd_release(args):
     return 0
 
 
+def _workspace(args):
+    from .grading.release import find_root
+    from .grading.workspace import Workspace
+    root = Path(args.root) if args.root else find_root()
+    path = Path(args.workspace) if args.workspace else root / DEFAULT_WORKSPACE
+    return Workspace(path, root)
+
+
+def format_grade_table(results):
+    """Return the grade results as a terminal table (str): one line per submission, then the
+    failed tests with their diagnosis and the flag reasons."""
+    lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
+    for r in results:
+        lines.append(f"{r['student']:<24} {r['lecture']:<20} {r['score']:>5g}/{r['max_score']:<5g}  "
+                     f"{r['status']:<12} {'FLAGGED' if r['flagged'] else ''}")
+        for t in r["tests"]:
+            if not t["passed"]:
+                lines.append(f"    - {t['grade_id']:<34} {t['diagnosis'] or ''}")
+        for reason in r.get("flag_reasons", []):
+            lines.append(f"    ! {reason.splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def _cmd_grade(args):
+    from .grading.grade import UsageError, find_submissions, grade_batch, public
+    workspace = _workspace(args)
+    try:
+        submissions = find_submissions(args.path, workspace, args.lecture)
+    except UsageError as err:
+        print(f"bplab grade: {err}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("bplab grade: --workers must be at least 1", file=sys.stderr)
+        return 2
+    progress = None if args.json else (lambda r: print(f"graded {r['student']} ({r['lecture']}): "
+                                                     f"{r['score']:g}/{r['max_score']:g}", file=sys.stderr))
+    results = grade_batch(workspace, submissions, workers=args.workers, cell_timeout=args.cell_timeout,
+                          on_result=progress)
+    if args.json:
+        print(json.dumps([public(r) for r in results], indent=1))
+    else:
+        print(format_grade_table(results))
+    return 1 if any(r["status"] == "error" for r in results) else 0
+
+
+def _cmd_feedback(args):
+    from .grading.feedback import generate_feedback
+    workspace = _workspace(args)
+    pages = generate_feedback(workspace, args.lectures or None)
+    for page, redacted in pages.items():
+        print(f"{page}" + (f" ({redacted} line(s) of hidden-test source redacted)" if redacted else ""))
+    if not pages:
+        print("bplab feedback: nothing graded yet (run `bplab grade` first)", file=sys.stderr)
+    return 0
+
+
+def _cmd_export(args):
+    from .grading.reports import write_export
+    n = write_export(_workspace(args), args.file)
+    print(f"wrote {n} row(s) to {args.file}")
+    return 0
+
+
+def _cmd_report(args):
+    from .grading.reports import class_report, format_report
+    report = class_report(_workspace(args), top=args.top)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def _cmd_check(args):
+    from .grading.selfcheck import format_self_check, run_self_check
+    if not Path(args.notebook).is_file():
+        print(f"bplab check: no notebook {args.notebook}", file=sys.stderr)
+        return 2
+    verdicts = run_self_check(args.notebook, timeout=args.timeout)
+    print(json.dumps(verdicts, indent=1) if args.json else format_self_check(verdicts))
+    return 0 if verdicts and all(v["passed"] for v in verdicts) else 1
+
+
+def _cmd_demo(args):
+    from .grading.demo import run_demo
+    return run_demo(workers=args.workers, keep=args.keep)
+
+
+def _add_workspace_options(p):
+    p.add_argument("--workspace", help=f"instructor workspace (default: {DEFAULT_WORKSPACE}/ in the repository)")
+    p.add_argument("--root", help="repository root holding solutions/ (default: found from the current folder)")
+
+
 def build_parser():
     """Return the argparse parser of `bplab` (one sub-command per instructor/student task)."""
     parser = argparse.ArgumentParser(prog="bplab", description="Backprop Lab: release, check and grade the lecture notebooks.")
@@ -49,6 +142,52 @@ def build_parser():
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 naming stale files")
     p.add_argument("--root", help="repository root (default: found from the current folder)")
     p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser("grade", help="auto-grade submissions (nbgrader + outside verification)",
+                       description="Auto-grade submissions with nbgrader autograde in private course directories; "
+                                   "the score is decided by outside verification and written to the workspace gradebook.")
+    p.add_argument("path", help="a notebook, a folder of <student>.ipynb, or nbgrader's submitted/ layout")
+    p.add_argument("--lecture", help="lecture id (default: from the layout or the notebook's cells)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel (processes)")
+    p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell in the student's kernel")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("feedback", help="generate feedback HTML (no hidden tests) for graded submissions",
+                       description="Run nbgrader generate_feedback on autograded submissions; hidden tests and "
+                                   "their tracebacks are removed and every page is scanned for hidden-test source.")
+    p.add_argument("lectures", nargs="*", metavar="LECTURE", help="lecture ids (default: every graded lecture)")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_feedback)
+
+    p = sub.add_parser("export", help="write grades to CSV (one row per student x lecture)",
+                       description="Write score, max_score, flagged, needs_manual_grading and status per student x lecture.")
+    p.add_argument("file", help="CSV file to write")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("report", help="class pass rates and most common mistakes per exercise",
+                       description="For each exercise: the class pass rate and the most common diagnoses.")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--top", type=int, default=3, help="diagnoses listed per exercise")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("check", help="self-check a notebook: run it and show each exercise's verdict",
+                       description="Run NOTEBOOK in a fresh kernel and print each check's verdict and diagnosis; "
+                                   "exit 1 if any check fails.")
+    p.add_argument("notebook")
+    p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("demo", help="release, grade sample submissions and show the class report",
+                       description="In a temporary workspace: release lecture 04, grade sample submissions "
+                                   "(correct, typical mistakes, a cheat, a crash), print the grade table and report.")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--keep", action="store_true", help="keep the temporary workspace and print its path")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 

@@ -8,6 +8,7 @@ hidden test blocks removed, locked cells checksummed), which is copied to
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -70,11 +71,20 @@ def copy_lecture(src, dst):
         shutil.copy2(Path(src) / rel, Path(dst) / rel)
 
 
+def ensure_scripts_on_path():
+    """Put this interpreter's scripts folder first on PATH: nbgrader's Gradebook runs the
+    ``alembic`` command, which is only found there when the venv is not activated."""
+    scripts = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def run_nbgrader(args, course_root, config=None):
     """Run ``nbgrader <args>`` for the course directory ``course_root``; return the completed process.
 
     Raises ReleaseError with nbgrader's log when it exits non-zero.
     """
+    ensure_scripts_on_path()
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course_root}"]
     if config:
         cmd.append(f"--config={config}")

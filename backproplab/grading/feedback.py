@@ -1,0 +1,36 @@
+"""`bplab feedback`: nbgrader generate_feedback on the autograded submissions, then a scan of
+every HTML page for hidden-test source (redacted if an answer cell printed some)."""
+from __future__ import annotations
+
+from .redact import is_hidden_test_source, leaked_lines, redact_html, secret_lines
+from .release import run_nbgrader
+
+
+def _secret_lines_for(workspace, lecture):
+    source = workspace.source_notebook(lecture)
+    released = workspace.release_notebook(lecture)
+    hidden = [c.source for c in source.cells if is_hidden_test_source(c.source)]
+    return secret_lines(hidden, [c.source for c in released.cells])
+
+
+def generate_feedback(workspace, lectures=None):
+    """Run nbgrader generate_feedback for each graded lecture; return {html path: lines redacted}.
+
+    Raises RuntimeError (release.ReleaseError) if nbgrader fails, and AssertionError if hidden
+    source survived redaction (never expected)."""
+    autograded = workspace.path / "autograded"
+    found = sorted({p.parent.name for p in autograded.glob("*/*/*.ipynb")}) if autograded.exists() else []
+    redactions = {}
+    for lecture in lectures or found:
+        workspace.ensure_assignment(lecture)
+        run_nbgrader(["generate_feedback", lecture, "--force"], workspace.path)
+        lines = _secret_lines_for(workspace, lecture)
+        for page in sorted((workspace.path / "feedback").glob(f"*/{lecture}/*.html")):
+            text, count = redact_html(page.read_text(encoding="utf-8"), lines)
+            if count:
+                page.write_text(text, encoding="utf-8")
+            left = leaked_lines(text, lines)
+            if left:
+                raise AssertionError(f"{page}: hidden test source still present: {left}")
+            redactions[str(page)] = count
+    return redactions

@@ -1,0 +1,110 @@
+"""The instructor's workspace (default ``autograder/``): gradebook, course secret, nbgrader assignments.
+
+Layout (all git-ignored except nbgrader_config.py and README.md):
+    nbgrader_config.py          loads backproplab.grading.config
+    gradebook.db                nbgrader's gradebook (final scores) + bplab_* sidecar tables
+    .bplab-secret               course secret for the per-student seeds (created on first use)
+    .bplab/<lecture>/template.db  a gradebook holding only the assignment, copied per submission
+    source/<lecture>/           copy of solutions/<lecture>/ (nbgrader "source")
+    release/<lecture>/          nbgrader's student version
+    autograded/<student>/<lecture>/   graded notebooks (feedback input)
+    feedback/<student>/<lecture>/     feedback HTML
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import config_file_text
+from .notebooks import read_notebook
+from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, lecture_files, run_nbgrader
+
+
+class Workspace:
+    """An instructor workspace rooted at ``path`` for the repository ``root`` (holds solutions/)."""
+
+    def __init__(self, path, root):
+        self.path = Path(path).resolve()
+        self.root = Path(root).resolve()
+        self.path.mkdir(parents=True, exist_ok=True)
+        ensure_scripts_on_path()
+        config = self.path / "nbgrader_config.py"
+        if not config.exists():
+            config.write_text(config_file_text())
+
+    @property
+    def db_path(self):
+        return self.path / "gradebook.db"
+
+    @property
+    def db_url(self):
+        return f"sqlite:///{self.db_path}"
+
+    def secret(self):
+        """Return the course secret (hex str), creating it (mode 600) on first use."""
+        path = self.path / ".bplab-secret"
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def seed(self, student, lecture):
+        """Return the per-student seed: an int from sha256(student, lecture, course secret)."""
+        digest = hashlib.sha256(f"{student}\0{lecture}\0{self.secret()}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") >> 1  # fits an int64
+
+    def lectures(self):
+        """Return the lecture ids found in the repository's solutions/."""
+        return discover_lectures(self.root)
+
+    def source_notebook_path(self, lecture):
+        """Return the path of the lecture's (single) source notebook in solutions/."""
+        notebooks = sorted((self.root / "solutions" / lecture).glob("*.ipynb"))
+        if len(notebooks) != 1:
+            raise ValueError(f"solutions/{lecture} must hold exactly one notebook, found {len(notebooks)}")
+        return notebooks[0]
+
+    def release_notebook_path(self, lecture):
+        """Return nbgrader's student version of the lecture notebook in this workspace."""
+        return self.path / "release" / lecture / self.source_notebook_path(lecture).name
+
+    def template_db(self, lecture):
+        return self.path / ".bplab" / lecture / "template.db"
+
+    def _fingerprint(self, lecture):
+        folder = self.root / "solutions" / lecture
+        digest = hashlib.sha256()
+        for rel in lecture_files(folder):
+            digest.update(str(rel).encode() + b"\0" + (folder / rel).read_bytes())
+        return digest.hexdigest()
+
+    def ensure_assignment(self, lecture):
+        """Make sure the workspace gradebook and the template gradebook hold the lecture as generated
+        from the current solutions/ (runs nbgrader generate_assignment only when solutions changed)."""
+        stamp = self.path / ".bplab" / lecture / "source.sha256"
+        fingerprint = self._fingerprint(lecture)
+        if (stamp.exists() and stamp.read_text() == fingerprint and self.template_db(lecture).exists()
+                and self.release_notebook_path(lecture).exists() and self.db_path.exists()):
+            return
+        source = self.path / "source" / lecture
+        if source.exists():
+            shutil.rmtree(source)
+        copy_lecture(self.root / "solutions" / lecture, source)
+        run_nbgrader(["generate_assignment", lecture, "--force"], self.path)
+        # A gradebook with this assignment and no student in it, for per-student course directories.
+        with tempfile.TemporaryDirectory(prefix="bplab-template-") as tmp:
+            copy_lecture(source, Path(tmp) / "source" / lecture)
+            (Path(tmp) / "nbgrader_config.py").write_text(config_file_text())
+            run_nbgrader(["generate_assignment", lecture, "--force"], tmp)
+            self.template_db(lecture).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(tmp) / "gradebook.db", self.template_db(lecture))
+        stamp.write_text(fingerprint)
+
+    def source_notebook(self, lecture):
+        return read_notebook(self.source_notebook_path(lecture))
+
+    def release_notebook(self, lecture):
+        return read_notebook(self.release_notebook_path(lecture))
