@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..activations import get_activation
+from ..data import xor
 from ..layers import dense_forward
 from ..model import count_parameters, model_forward
 from .compare import describe_value, is_close, tolerance_for
@@ -31,8 +32,7 @@ FORMULA_FORWARD = "A[0] = X; Z[l] = A[l-1] @ W[l].T + B[l]; A[l] = g[l](Z[l]) wi
 FORMULA_CACHES = "caches[l-1] = (A[l-1], W[l], B[l], Z[l]), one tuple per layer, in layer order"
 
 # The XOR network of exercise 4: its four points and the margins it must keep.
-XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+XOR_X, XOR_Y = xor()   # X (4, 2), Y (4, 1)
 XOR_ACTIVATIONS = ["relu", "sigmoid"]
 XOR_MARGIN = 0.1        # outputs below 0.1 for y = 0 and above 0.9 for y = 1
 XOR_JITTER = 0.1        # points moved this far (in each coordinate) must stay on the right side of 0.5
