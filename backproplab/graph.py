@@ -53,11 +53,13 @@ from .activations import sigmoid_backward as _sigmoid_backward
 from .activations import tanh as _tanh
 from .activations import tanh_backward as _tanh_backward
 
+# ``sum`` and ``pow`` are left out of __all__ so that ``from backproplab.graph import *`` does
+# not shadow Python's builtins; use ``graph.sum(x)`` / ``x.sum()`` and ``x ** p``.
 __all__ = [
-    "Var", "constant", "FORWARD_RULES", "BACKWARD_RULES", "PRIMITIVES", "use_backward_rules",
-    "add", "mul", "matmul", "transpose", "sum", "mean", "exp", "log", "sin", "sigmoid", "tanh",
-    "relu", "neg", "pow", "sub", "div", "topological_order", "graph_table", "format_graph_table",
-    "draw_graph",
+    "Var", "constant", "FORWARD_RULES", "BACKWARD_RULES", "REFERENCE_BACKWARD_RULES", "PRIMITIVES",
+    "use_backward_rules", "add", "mul", "matmul", "transpose", "mean", "exp", "log", "sin",
+    "sigmoid", "tanh", "relu", "neg", "sub", "div", "topological_order", "graph_table",
+    "format_graph_table", "graph_layout", "draw_graph",
 ]
 
 
@@ -242,7 +244,8 @@ class Var:
     """
 
     _ids = itertools.count(1)
-    __array_priority__ = 1000  # so that ndarray * Var calls Var.__rmul__
+    # ndarray (+ - * / @) Var must build a graph node (Var.__radd__, ...), never an object array.
+    __array_ufunc__ = None
 
     def __init__(self, value, name: str | None = None):
         self.op: str | None = None

@@ -376,3 +376,14 @@ def test_draw_graph_into_given_axes_for_a_matrix_graph():
         assert len([t for t in ax.texts if t.get_text()]) == len(G.topological_order(J))
     finally:
         plt.close(fig)
+
+
+def test_numpy_arrays_on_the_left_build_graph_nodes():
+    """Does ndarray (+, -, *, @) Var give a Var node (a constant leaf plus the op), not an object array?"""
+    M = np.arange(6.0).reshape(2, 3)
+    v = G.Var(np.ones((3, 3)), "v")
+    for result, op in ((M @ v, "matmul"), (np.ones((3, 3)) * v, "mul"),
+                       (np.ones((3, 3)) + v, "add"), (np.ones((3, 3)) - v, "add")):
+        assert isinstance(result, G.Var) and result.op == op
+    with pytest.raises(TypeError):
+        np.exp(v)  # NumPy functions must not silently bypass the graph
