@@ -323,7 +323,7 @@ def dense_forward(A_prev, W, B):
     return A_prev @ W.T + B
     ### END SOLUTION
 '''),
-    *tests("dense_forward", 1, 1),
+    *tests("dense_forward", 1, 2),
     md(r"""
 ### Exercise 3: `model_forward(X, params, activations) -> (AL, caches)`
 
@@ -371,7 +371,7 @@ def model_forward(X, params, activations):
     return A, caches
     ### END SOLUTION
 '''),
-    *tests("model_forward", 2, 2),
+    *tests("model_forward", 2, 3),
     md(r"""
 ### Explore: the shape of every matrix
 
@@ -584,7 +584,7 @@ def xor_parameters():
     }
     ### END SOLUTION
 '''),
-    *tests("xor_parameters", 1, 1),
+    *tests("xor_parameters", 1, 2),
     md(r"""
 Once exercise 4 passes, the cell below draws your network's output over the whole plane. The black line is where
 the output is 0.5: not one straight line any more, but two.
