@@ -17,6 +17,7 @@ API
                                  function, directly or through names such cells define
   execute(nb, *, allow_errors=False, timeout=120, cwd=None) -> (executed nb, seconds)
                                  real kernel via nbclient, with BPLAB_QUIET=1 and MPLBACKEND=Agg
+  execute_with_peak_rss(nb, **kw) -> (executed nb, seconds, kernel peak RSS in MiB)
   error_outputs(cell) -> list of "error" outputs
   check_results(cell) -> list of dicts published by check() in that cell
 """
@@ -175,3 +176,24 @@ def check_results(cell):
     """The verdicts check() published in ``cell`` (dicts with exercise, hidden, passed, diagnosis, ...)."""
     return [out["data"][CHECK_MIME] for out in cell.get("outputs", [])
             if out.get("output_type") in ("display_data", "execute_result") and CHECK_MIME in out.get("data", {})]
+
+
+_PEAK_RSS_PROBE = ("import resource as _bplab_resource\n"
+                   "print('bplab-peak-rss-kb', _bplab_resource.getrusage(_bplab_resource.RUSAGE_SELF).ru_maxrss)")
+
+
+def execute_with_peak_rss(nb, **kwargs):
+    """Like ``execute``, and also measure the kernel's peak resident memory.
+
+    A probe cell appended at the end reads the kernel's own ``ru_maxrss``; it is removed
+    again before returning. Returns (the executed notebook, seconds, peak RSS in MiB).
+    """
+    if not isinstance(nb, nbformat.NotebookNode):
+        kwargs.setdefault("cwd", Path(nb).parent)
+        nb = read(nb)
+    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_RSS_PROBE))
+    nb, seconds = execute(nb, **kwargs)
+    probe = nb.cells.pop()
+    text = "".join(out.get("text", "") for out in probe.outputs if out.get("output_type") == "stream")
+    assert "bplab-peak-rss-kb" in text, f"the memory probe did not run: {probe.outputs}"
+    return nb, seconds, int(text.split()[-1]) / 1024  # Linux reports ru_maxrss in KiB
