@@ -32,6 +32,8 @@ rule for a while with ``use_backward_rules({"mul": my_mul_backward})``. The rule
   for one-input ops). A gradient may have the broadcast shape of the output: the engine sums
   it back to the input's shape.
 * The only op with a parameter is ``pow``, whose rule also receives ``exponent=p``.
+* ``out`` and ``exponent`` are passed only to rules whose signature accepts them, so a rule
+  written as ``matmul_backward(s, A, B)`` (DESIGN.md's lecture-02 exercise) plugs in as is.
 
 The engine (not the rules) accumulates: each node's ``grad`` += its gradient, in reverse
 topological order, so a variable used twice collects both paths.
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import inspect
 import itertools
 import numbers
 from typing import Callable
@@ -229,6 +232,21 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
         return False
 
 
+def _accepted_keywords(rule: Callable, keywords: dict) -> dict:
+    """The subset of ``keywords`` that ``rule`` can take (all of them if it has ``**kwargs``).
+
+    This lets a rule written without ``out``, such as lecture 02's ``matmul_backward(s, A, B)``,
+    be plugged in as it is.
+    """
+    try:
+        parameters = inspect.signature(rule).parameters
+    except (TypeError, ValueError):  # builtins without a signature: pass everything
+        return keywords
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return keywords
+    return {key: value for key, value in keywords.items() if key in parameters}
+
+
 def _public(array: np.ndarray):
     """Scalars as Python floats (they print as 22.0), matrices as arrays."""
     return float(array) if array.ndim == 0 else array
@@ -340,7 +358,8 @@ class Var:
         """Call the op's (possibly swapped) backward rule and check what it returned."""
         rule = BACKWARD_RULES[self.op]
         inputs = [parent._value for parent in self.parents]
-        result = rule(upstream, *inputs, out=self._value, **self.op_params)
+        keywords = _accepted_keywords(rule, {"out": self._value, **self.op_params})
+        result = rule(upstream, *inputs, **keywords)
         if not isinstance(result, (tuple, list)):
             result = (result,)
         if len(result) != len(inputs):

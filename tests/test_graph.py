@@ -387,3 +387,20 @@ def test_numpy_arrays_on_the_left_build_graph_nodes():
         assert isinstance(result, G.Var) and result.op == op
     with pytest.raises(TypeError):
         np.exp(v)  # NumPy functions must not silently bypass the graph
+
+
+def test_rules_without_out_keyword_plug_in_as_they_are():
+    """Does a lecture-02 style matmul_backward(s, A, B), with no `out` parameter, work as the matmul rule?"""
+    def matmul_backward(s, A, B):
+        return s @ B.T, A.T @ s
+
+    rng = np.random.default_rng(0)
+    x, w = G.Var(rng.standard_normal((2, 3)), "X"), G.Var(rng.standard_normal((3, 4)), "W")
+    J = G.sum(G.sin(x @ w))
+    J.backward()
+    expected = (x.grad.copy(), w.grad.copy())
+    J.zero_grad()
+    with G.use_backward_rules({"matmul": matmul_backward}):
+        J.backward()
+    np.testing.assert_array_equal(x.grad, expected[0])
+    np.testing.assert_array_equal(w.grad, expected[1])
