@@ -12,6 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from backproplab.activations import get_activation
+from backproplab.data import make_moons, xor
 from backproplab.gradcheck import gradient_check, model_cost_function, numerical_gradient
 from backproplab.init import initialize_parameters
 from backproplab.layers import l2_penalty
@@ -240,29 +241,9 @@ def test_predict_and_accuracy_per_output_kind():
         assert accuracy(X, P, params, acts) == 1.0
 
 
-def _xor():
-    try:
-        from backproplab.data import xor
-    except ImportError:  # backproplab.data is being written by another engineer
-        return np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]]), np.array([[0.0], [1], [1], [0]])
-    return xor()
-
-
-def _moons(m=200, noise=0.2, seed=0):
-    try:
-        from backproplab.data import make_moons
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        t = rng.uniform(0, np.pi, m)
-        upper = rng.random(m) < 0.5
-        X = np.where(upper[:, None], np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
-        return X + noise * rng.standard_normal((m, 2)), (~upper).astype(float)[:, None]
-    return make_moons(m=m, noise=noise, seed=seed)
-
-
 def test_train_learns_xor(capsys):
     """Does full-batch training of a 2-8-1 tanh/sigmoid network reach 100% on XOR, silently?"""
-    X, Y = _xor()
+    X, Y = xor()
     params, history = train(X, Y, initialize_parameters([2, 8, 1], "xavier", seed=0), ["tanh", "sigmoid"],
                             learning_rate=1.0, epochs=1500, record_every=100)
     assert accuracy(X, Y, params, ["tanh", "sigmoid"]) == 1.0
@@ -275,7 +256,7 @@ def test_train_learns_xor(capsys):
                          ids=["sgd", "momentum", "dropout", "l2"])
 def test_train_learns_moons_with_minibatches(options, capsys):
     """Do minibatch SGD, momentum, dropout and L2 each fit 200 moons to >= 95% training accuracy, silently?"""
-    X, Y = _moons()
+    X, Y = make_moons()
     acts = ["relu", "relu", "sigmoid"]
     params, history = train(X, Y, initialize_parameters([2, 16, 16, 1], "he", seed=0), acts,
                             learning_rate=0.1, epochs=300, batch_size=32, record_every=50, seed=0, **options)
@@ -286,7 +267,7 @@ def test_train_learns_moons_with_minibatches(options, capsys):
 
 def test_train_l2_shrinks_weights():
     """Does training with L2 end with smaller weight norms than the same run without it?"""
-    X, Y = _moons(m=100)
+    X, Y = make_moons(m=100)
     start = initialize_parameters([2, 8, 1], "he", seed=0)
     norms = []
     for lambd in (0.0, 2.0):
@@ -297,7 +278,7 @@ def test_train_l2_shrinks_weights():
 
 def test_train_records_validation_and_leaves_inputs_alone():
     """With validation data, are val_cost/val_acc recorded, and are the initial params unchanged?"""
-    X, Y = _moons(m=60)
+    X, Y = make_moons(m=60)
     start = initialize_parameters([2, 6, 1], "he", seed=0)
     snapshot = {key: value.copy() for key, value in start.items()}
     _, history = train(X, Y, start, ["relu", "sigmoid"], epochs=10, record_every=3, X_val=X[:20], Y_val=Y[:20])
@@ -321,7 +302,7 @@ def test_train_progress_bar_only_when_asked_or_long(capsys, monkeypatch):
     """Is the bar drawn on stderr with progress=True, and automatic only for >= 2000 steps outside pytest/graders?"""
     from backproplab import model
 
-    X, Y = _xor()
+    X, Y = xor()
     train(X, Y, initialize_parameters([2, 2, 1], "xavier", 0), ["tanh", "sigmoid"], epochs=3, progress=True)
     assert "epochs" in capsys.readouterr().err
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
