@@ -296,7 +296,8 @@ class Var:
         if self.op is not None:
             raise AttributeError("only leaves can be set; an op's value comes from evaluate()")
         self._value = _as_value(new_value)
-        self._grad = np.zeros_like(self._value)
+        if self._grad.shape != self._value.shape:
+            self._grad = np.zeros_like(self._value)
 
     @property
     def grad(self):
@@ -344,9 +345,8 @@ class Var:
             upstream = np.ones_like(self._value)
         fresh = {id(self): np.broadcast_to(_as_value(upstream), self.shape).astype(float)}
         for node in reversed(order):
-            g = fresh.pop(id(node), None)
-            if g is None:
-                continue  # not on a path to the root's gradient (cannot happen for a connected graph)
+            # Every node here is an ancestor of the root, so all its paths have delivered by now.
+            g = fresh.pop(id(node))
             node._grad = node._grad + g
             if node.op is None:
                 continue
