@@ -35,7 +35,7 @@ from .diagnoses import require
 __all__ = [
     "Case", "Outcome", "CaseVerdict", "CheckResult", "CheckFailed", "OracleDisagreement",
     "Exercise", "EXERCISES", "register", "get_exercise", "run_case", "evaluate", "check",
-    "visible_seed", "hidden_seed", "StopStudentCode",
+    "visible_seed", "hidden_seed", "StopStudentCode", "LibraryGuard",
 ]
 
 EXERCISES: dict[str, "Exercise"] = {}
@@ -324,12 +324,62 @@ def _array_snapshots(value, path, out):
     return out
 
 
+class LibraryGuard:
+    """Records calls to the library's own implementation of the graded exercise.
+
+    ``install()`` replaces each dotted name (e.g. "backproplab.layers.dense_backward") by a
+    recording wrapper wherever the original function object is bound: in every loaded
+    ``backproplab`` module (so the re-export in ``backproplab/__init__`` is covered too)
+    and in the given namespaces (e.g. the student's globals); ``uninstall()`` restores them.
+    """
+
+    def __init__(self, names, namespaces=()):
+        self.names = tuple(names)
+        self.namespaces = list(namespaces)
+        self.calls: list[str] = []
+        self._patched: list = []
+
+    def _wrapper(self, name, original):
+        import functools
+
+        @functools.wraps(original)
+        def recorded(*args, **kwargs):
+            self.calls.append(name)
+            return original(*args, **kwargs)
+
+        recorded.__bplab_original__ = original
+        return recorded
+
+    def install(self):
+        import importlib
+        import sys
+
+        for name in self.names:
+            module_name, _, attribute = name.rpartition(".")
+            original = getattr(importlib.import_module(module_name), attribute)
+            original = getattr(original, "__bplab_original__", original)
+            wrapper = self._wrapper(name, original)
+            targets = [vars(module) for key, module in list(sys.modules.items())
+                       if module is not None and (key == "backproplab" or key.startswith("backproplab."))]
+            for namespace in targets + self.namespaces:
+                for key, value in list(namespace.items()):
+                    if value is original:
+                        namespace[key] = wrapper
+                        self._patched.append((namespace, key, original))
+        return self
+
+    def uninstall(self):
+        for namespace, key, original in reversed(self._patched):
+            namespace[key] = original
+        self._patched.clear()
+
+
 def _last_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[-1][:300] if text else ""
 
 
-def run_case(fn, case: Case, arg_names=(), *, normalize=True) -> Outcome:
+def run_case(fn, case: Case, arg_names=(), *, guard: LibraryGuard | None = None, normalize=True) -> Outcome:
     """Call ``fn`` on a private copy of the case's inputs and record what happened.
 
     Warnings are captured (counted, never printed). The returned value goes through the
@@ -344,6 +394,8 @@ def run_case(fn, case: Case, arg_names=(), *, normalize=True) -> Outcome:
     for name, value in kwargs.items():
         _array_snapshots(value, name, snapshots)
     outcome = Outcome("returned")
+    if guard is not None:
+        guard.calls.clear()
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -358,6 +410,8 @@ def run_case(fn, case: Case, arg_names=(), *, normalize=True) -> Outcome:
             outcome.status, outcome.exc_type, outcome.exc_message = "raised", type(exc).__name__, _last_line(exc)
     outcome.seconds = time.perf_counter() - start
     outcome.warnings = len(caught)
+    if guard is not None:
+        outcome.forbidden = sorted(set(guard.calls))
     for path, live, before in snapshots:
         if live.shape != before.shape or not np.array_equal(live, before, equal_nan=True):
             outcome.mutated.append(path)
@@ -419,7 +473,16 @@ def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -
         else:
             seed = int(np.random.SeedSequence().entropy % 2**31)
     cases = ex.draw_cases(seed, hidden)
-    result = evaluate(ex, cases, lambda index, case: run_case(fn, case, ex.args), seed=seed, hidden=hidden)
+    guard = LibraryGuard(ex.library_functions, [getattr(fn, "__globals__", {})])
+
+    def call(index, case):
+        guard.install()
+        try:
+            return run_case(fn, case, ex.args, guard=guard)
+        finally:
+            guard.uninstall()
+
+    result = evaluate(ex, cases, call, seed=seed, hidden=hidden)
     from .display import show
 
     show(result)
