@@ -20,6 +20,8 @@ API
   execute_with_peak_rss(nb, **kw) -> (executed nb, seconds, kernel peak RSS in MiB)
   error_outputs(cell) -> list of "error" outputs
   check_results(cell) -> list of dicts published by check() in that cell
+  widget_outputs(nb) -> list of outputs saved in the executed notebook's Output widgets
+                                 (what ipywidgets.interact/interactive callbacks printed or raised)
 """
 from __future__ import annotations
 
@@ -176,6 +178,14 @@ def check_results(cell):
     """The verdicts check() published in ``cell`` (dicts with exercise, hidden, passed, diagnosis, ...)."""
     return [out["data"][CHECK_MIME] for out in cell.get("outputs", [])
             if out.get("output_type") in ("display_data", "execute_result") and CHECK_MIME in out.get("data", {})]
+
+
+def widget_outputs(nb):
+    """Outputs captured by Output widgets (e.g. an ``interactive`` explorer's first draw), from
+    the widget state nbclient stores in an executed notebook's metadata."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [out for model in state.values() if model.get("model_name") == "OutputModel"
+            for out in model.get("state", {}).get("outputs", [])]
 
 
 _PEAK_RSS_PROBE = ("import resource as _bplab_resource\n"

@@ -15,7 +15,7 @@ import pytest
 
 from notebook_helpers import (
     REPO, answer_cells, answer_dependent_cells, check_results, course_path, error_outputs,
-    exercises_with_tests, execute, grade_cells, nbgrader_meta, read, solution_path,
+    exercises_with_tests, execute, grade_cells, nbgrader_meta, read, solution_path, widget_outputs,
 )
 
 LECTURE = "04-backprop"
@@ -199,6 +199,16 @@ def test_solution_passes_every_visible_and_hidden_check(executed_solution):
         assert result["exercise"] == grade_id.removeprefix("test_").removesuffix("_hidden")
         assert result["hidden"] is grade_id.endswith("_hidden")
         assert result["passed"] is True and result["diagnosis"] is None, (grade_id, result["message"])
+
+
+@pytest.mark.slow
+def test_explorer_retrains_and_reports_without_error(executed_solution, executed_student):
+    """Does the learning-rate / hidden-units explorer train and report in both versions, with no error?"""
+    for nb, _ in (executed_solution, executed_student):
+        outputs = widget_outputs(nb)
+        assert [out for out in outputs if out["output_type"] == "error"] == []
+        printed = "".join(out.get("text", "") for out in outputs if out["output_type"] == "stream")
+        assert "training accuracy" in printed
 
 
 @pytest.mark.slow

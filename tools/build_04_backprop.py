@@ -620,6 +620,8 @@ def explore(learning_rate=1.0, n_hidden=8, iterations=400):
                            title=f"lr={learning_rate:g}, {n_hidden} hidden: accuracy {history['train_acc'][-1]:.0%}")
     plot_costs(history, ax=ax_cost)
     plt.show()
+    print(f"after {iterations} iterations: cost {history['train_cost'][-1]:.3f}, "
+          f"training accuracy {history['train_acc'][-1]:.0%}")
 
 
 widgets.interactive(
