@@ -1,0 +1,219 @@
+"""The check framework: codec, comparison and diagnoses, run_case, evaluate, display."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from backproplab.checks import codec
+from backproplab.checks.compare import TOLERANCES, compare_output
+from backproplab.checks.core import (
+    EXERCISES, Case, CheckFailed, CheckResult, Exercise, OracleDisagreement, Outcome, evaluate,
+    get_exercise, run_case,
+)
+from backproplab.checks.diagnoses import DIAGNOSES, require
+from backproplab.checks.display import MIME_TYPE, render_html, render_text
+from strategies import arrays, matrices, seeds, shapes
+
+
+# ---- codec -------------------------------------------------------------------------------
+
+@given(matrices(), st.integers(-5, 5), st.text(max_size=5), seeds())
+def test_codec_round_trips_nested_values(matrix, number, text, seed):
+    """Does every codec-safe value survive dumps/loads unchanged (arrays bit for bit)?"""
+    value = {"a": (matrix, [number, text, None, 1.5]), "t": codec.RngToken(seed),
+             "f": codec.FnToken("mlp_cost", {"X": matrix}), "s": np.float32(2.5), "b": matrix > 0}
+    back = codec.loads(codec.dumps(value))
+    assert np.array_equal(back["a"][0], matrix) and back["a"][0].dtype == matrix.dtype
+    assert back["a"][1] == [number, text, None, 1.5] and isinstance(back["a"], tuple)
+    assert back["t"] == codec.RngToken(seed) and np.array_equal(back["f"].kwargs["X"], matrix)
+    assert back["s"] == np.float32(2.5) and back["s"].dtype == np.float32
+    assert np.array_equal(back["b"], matrix > 0)
+
+
+def test_codec_encodes_unknown_objects_as_opaque_and_nonfinite_floats_strictly():
+    """Are foreign objects reduced to Opaque and NaN/inf floats kept without NaN literals?"""
+    back = codec.loads(codec.dumps([object(), np.array([object()]), float("nan"), float("-inf")]))
+    assert isinstance(back[0], codec.Opaque) and back[0].type_name == "object"
+    assert isinstance(back[1], codec.Opaque) and "dtype object" in back[1].text
+    assert np.isnan(back[2]) and back[3] == float("-inf")
+
+
+def test_codec_refuses_object_dtypes_when_decoding():
+    """Does decoding refuse an array claiming an object dtype (no code ever runs)?"""
+    with pytest.raises(ValueError):
+        codec.decode({"__nd__": "", "dtype": "|O", "shape": [0]})
+
+
+def test_materialize_builds_rng_and_fixture_functions():
+    """Do tokens turn into a seeded Generator and the trusted fixture cost function?"""
+    X, Y = np.ones((2, 3)), np.ones((2, 1))
+    rng, cost = codec.materialize((codec.RngToken(4), codec.FnToken("mlp_cost", {"X": X, "Y": Y,
+                                                                                  "activations": ["sigmoid"]})))
+    assert rng.random() == np.random.default_rng(4).random()
+    assert np.isfinite(cost({"W1": np.zeros((1, 3)), "B1": np.zeros((1, 1))}))
+
+
+# ---- diagnoses registry ---------------------------------------------------------------------
+
+def test_registry_holds_design_ids_and_rejects_unknown_ones():
+    """Are DESIGN.md's ids registered, and does an unknown id raise?"""
+    for name in ("wrong-shape", "transposed", "missing-mean", "extra-mean", "sign-flipped", "bias-shape",
+                 "bias-axis", "derivative-at-output", "relu-boundary", "mutated-input", "not-an-array",
+                 "non-finite", "softmax-overflow", "forbidden-call", "crash", "timeout", "not-implemented",
+                 "wrong-values"):
+        assert require(name) == name and DIAGNOSES[name]
+    with pytest.raises(KeyError):
+        require("made-up")
+
+
+# ---- compare_output -------------------------------------------------------------------------
+
+@given(shapes(min_m=2, min_n=2), seeds())
+def test_compare_output_names_generic_mistakes(shape, seed):
+    """Are transpose, m times, 1/m times, negation, lost keepdims and wrong shape each named?"""
+    rng = np.random.default_rng(seed)
+    expected = rng.normal(size=shape)
+    m = 7
+    cases = {"transposed": expected.T, "missing-mean": m * expected, "extra-mean": expected / m,
+             "sign-flipped": -expected, "wrong-shape": np.ones((shape[0] + 1, shape[1])),
+             "wrong-values": expected + 1.0}
+    for diagnosis, student in cases.items():
+        assert compare_output("dW", student, expected, m=m).diagnosis == diagnosis
+    row = expected[:1]
+    assert compare_output("dB", row.reshape(-1), row, m=m).diagnosis == "bias-shape"
+    assert compare_output("dW", expected.copy(), expected, m=m).passed
+
+
+@given(matrices(min_m=2, min_n=2))
+def test_compare_output_accepts_float32_and_rejects_nonfinite(expected):
+    """Does a float32 copy pass, and does a NaN entry give non-finite?"""
+    assert compare_output("A", expected.astype(np.float32), expected, m=3).passed
+    broken = expected.copy()
+    broken[0, 0] = np.nan
+    assert compare_output("A", broken, expected, m=3).diagnosis == "non-finite"
+
+
+def test_compare_output_prefers_exercise_hypotheses_and_rejects_non_arrays():
+    """Is a matching exercise hypothesis reported before generic ones, and a list not-an-array?"""
+    expected = np.arange(6.0).reshape(2, 3) + 1
+    predicted = expected * 3
+    verdict = compare_output("dz", predicted, expected, m=3, hypotheses=[("derivative-at-output", predicted)])
+    assert verdict.diagnosis == "derivative-at-output"
+    assert compare_output("dz", expected.tolist(), expected, m=3).diagnosis == "not-an-array"
+    assert compare_output("J", 2.0 * 4, 2.0, m=4).diagnosis == "missing-mean"
+
+
+def test_tolerances_are_named_and_ordered():
+    """Is float32's tolerance looser than float64's?"""
+    assert TOLERANCES["float32"] > TOLERANCES["float64"] > 0
+
+
+# ---- run_case ----------------------------------------------------------------------------
+
+def test_run_case_records_mutation_warnings_and_exceptions():
+    """Does run_case report mutated inputs, count warnings, and keep only the exception's last line?"""
+    case = Case((np.ones((2, 3)),), m=2)
+
+    def mutating(x):
+        x *= 2
+        np.log(np.zeros(1))
+        return x
+
+    outcome = run_case(mutating, case, ("Z",))
+    assert outcome.mutated == ["Z"] and outcome.warnings >= 1 and outcome.status == "returned"
+    assert np.array_equal(case.args[0], np.ones((2, 3)))  # the case itself is never touched
+
+    def failing(x):
+        raise ValueError("first line\nlast line")
+
+    outcome = run_case(failing, case)
+    assert (outcome.status, outcome.exc_type, outcome.exc_message) == ("raised", "ValueError", "last line")
+
+    def stub(x):
+        raise NotImplementedError
+
+    assert run_case(stub, case).status == "not-implemented"
+
+
+def test_outcome_round_trips_through_the_codec():
+    """Does an Outcome survive to_data/from_data (what the runner sends)?"""
+    outcome = Outcome("returned", value=(np.eye(2), 3.0), mutated=["dz"], warnings=2)
+    back = Outcome.from_data(json.loads(json.dumps(outcome.to_data())))
+    assert back.mutated == ["dz"] and back.warnings == 2 and np.array_equal(back.value[0], np.eye(2))
+
+
+# ---- evaluate and oracle agreement -----------------------------------------------------------
+
+class _Doubling(Exercise):
+    name = "doubling (test only)"
+    args = ("x",)
+    outputs = ("y",)
+
+    def __init__(self, oracle_factor=2.0):
+        self.oracle_factor = oracle_factor
+
+    def cases(self, rng, hidden):
+        return [Case((rng.normal(size=(3, 2)),), label="a 3x2 matrix", m=3)]
+
+    def reference(self, case):
+        return {"y": 2 * case.args[0]}
+
+    def oracles(self, case):
+        return {"second": {"y": self.oracle_factor * case.args[0]}}
+
+
+def test_oracle_disagreement_raises_loudly_instead_of_blaming_the_student():
+    """Does a disagreeing oracle raise OracleDisagreement (not a failed check)?"""
+    exercise = _Doubling(oracle_factor=2.5)
+    cases = exercise.draw_cases(0, False)
+    with pytest.raises(OracleDisagreement):
+        evaluate(exercise, cases, lambda i, c: run_case(lambda x: 2 * x, c), seed=0, hidden=False)
+
+
+def test_evaluate_reports_seed_outputs_and_case():
+    """Does a failing result carry the diagnosis, per-output verdicts, the seed and the case label?"""
+    exercise = _Doubling()
+    cases = exercise.draw_cases(9, True)
+    result = evaluate(exercise, cases, lambda i, c: run_case(lambda x: -2 * x, c), seed=9, hidden=True)
+    assert (result.passed, result.diagnosis, result.outputs) == (False, "sign-flipped", {"y": False})
+    assert "seed=9" in result.message and "a 3x2 matrix" in result.message and "hidden" in result.message
+    assert result.difference is not None and result.difference.shape == (3, 2)
+
+
+# ---- check() display -----------------------------------------------------------------------
+
+def test_check_failed_renders_short_and_display_payload_has_contract_keys():
+    """Is the traceback one line, and does the JSON payload hold exactly the contract's keys?"""
+    result = CheckResult("dense_backward", False, False, "transposed", "dW is transposed", 3,
+                         {"dW": False}, np.ones((2, 3)))
+    failure = CheckFailed(result)
+    assert isinstance(failure, AssertionError) and len(failure._render_traceback_()) == 1
+    assert set(result.to_json()) == {"exercise", "hidden", "passed", "diagnosis", "message", "seed", "outputs"}
+    assert "transposed" in render_text(result)
+    assert "<img" in render_html(result) and MIME_TYPE == "application/vnd.backproplab.check+json"
+
+
+def test_every_registered_exercise_draws_codec_safe_cases():
+    """Can every registered exercise's visible and hidden cases cross the codec?"""
+    get_exercise("dense_backward")  # loads all lecture modules
+    for name, exercise in EXERCISES.items():
+        for hidden in (False, True):
+            for case in exercise.draw_cases(1, hidden):
+                back = codec.loads(codec.dumps([case.args, case.kwargs]))
+                assert len(back[0]) == len(case.args), name
+
+
+def test_kernel_check_records_calls_to_the_library_implementation():
+    """Does check() in the kernel name a call to backproplab.layers.dense_backward forbidden-call?"""
+    import backproplab
+    from backproplab.checks import check
+
+    with pytest.raises(CheckFailed) as info:
+        check("dense_backward", lambda dz, A, W: backproplab.dense_backward(dz, A, W))
+    assert info.value.result.diagnosis == "forbidden-call"
+    assert backproplab.dense_backward is backproplab.layers.dense_backward  # restored afterwards
+    assert not hasattr(backproplab.layers.dense_backward, "__bplab_original__")
