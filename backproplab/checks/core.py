@@ -452,7 +452,8 @@ def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, h
             message = f"{exercise.name} failed a {kind} ({where}): {verdict.message} {_replay(exercise.name, hidden, seed)}"
             return CheckResult(exercise.name, hidden, False, require(verdict.diagnosis), message, seed,
                                verdict.outputs, verdict.difference)
-    message = f"{exercise.name} passed all {len(cases)} {'hidden ' if hidden else ''}cases."
+    count = f"{len(cases)} {'hidden ' if hidden else ''}case{'s' if len(cases) != 1 else ''}"
+    message = f"{exercise.name} passed {'all ' if len(cases) > 1 else ''}{count}."
     return CheckResult(exercise.name, hidden, True, None, message, seed,
                        {k: True for k in outputs})
 
