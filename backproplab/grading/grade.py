@@ -24,7 +24,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,13 +291,17 @@ def grade_one(job):
     course = Path(tempfile.mkdtemp(prefix=f"{job['student']}-", dir=job["batch_dir"]))
     try:
         _build_course(course, job)
+        started = time.monotonic()
         status, log = _run_autograde(course, job, len(submitted_nb.cells))
+        result["_seconds"] = {"autograde": time.monotonic() - started}
         in_kernel = _in_kernel_scores(course, job) if status == "ok" else {}
         if status != "ok":
             result["status"] = status
             result["flag_reasons"].append(f"student kernel: {status} (in-kernel result lost; outside verdicts count)")
+        started = time.monotonic()
         try:
             result["tests"] = _outside_tests(job, submitted_nb, source_nb)
+            result["_seconds"]["verify"] = time.monotonic() - started
         except Exception:
             result["status"] = "error"
             result["tests"] = _failed_tests(source_nb, "crash", "outside verification failed: an internal error; "
@@ -336,7 +342,8 @@ def write_final_scores(workspace, result):
     "needs manual grading") and store the verdicts in the sidecar tables."""
     from nbgrader.api import Gradebook
     scores = {t["grade_id"]: t["score"] for t in result["tests"]}
-    with Gradebook(workspace.db_url) as gb:
+    with warnings.catch_warnings(), Gradebook(workspace.db_url) as gb:
+        warnings.simplefilter("ignore")  # SQLAlchemy autoflush chatter inside nbgrader's API
         gb.update_or_create_student(result["student"])
         submission = gb.update_or_create_submission(result["lecture"], result["student"])
         for notebook in submission.notebooks:

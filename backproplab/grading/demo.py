@@ -1,0 +1,89 @@
+"""`bplab demo`: the instructor's workflow end to end on shipped sample submissions.
+
+In a temporary workspace: generate lecture 04's assignment with nbgrader (the release), build
+submissions from the answer catalog (backproplab/grading/samples/lecture04.py) -- a correct
+one, a differently written one, typical mistakes, a cheat and a crash --, grade them with the
+SQLite gradebook, print the grade table and the class report.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .factory import build_submission, write_notebook
+from .samples import catalog
+
+LECTURE = "04-backprop"
+# (student, exercise, variant name) -- variant None: the catalog's correct answers
+DEMO_STUDENTS = [
+    ("ada", None, None),
+    ("grace", "dense_backward", "einsum"),
+    ("alan", "dense_backward", "dW-transposed"),
+    ("barbara", "dense_backward", "dB-no-keepdims"),
+    ("edsger", "binary_cross_entropy", "sum-not-mean"),
+    ("john", "model_backward", "derivative-at-A"),
+    ("mallory", "dense_backward", "patches-allclose"),
+    ("crash", "dense_backward", "os-exit"),
+]
+
+
+def variant(lecture, exercise, name):
+    """Return the catalog Variant of ``lecture`` called ``name`` for ``exercise``."""
+    for v in catalog(lecture).VARIANTS:
+        if v.exercise == exercise and v.name == name:
+            return v
+    raise KeyError(f"no variant {exercise}/{name} in the {lecture} catalog")
+
+
+def answers_with(lecture, *variants):
+    """Return {exercise: source}: the catalog's correct answers with ``variants`` swapped in."""
+    answers = dict(catalog(lecture).ANSWERS)
+    for v in variants:
+        answers[v.exercise] = v.source
+    return answers
+
+
+def write_demo_submissions(workspace, folder):
+    """Write the DEMO_STUDENTS' submissions as ``folder/<student>.ipynb``; return their paths."""
+    released = workspace.release_notebook(LECTURE)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for student, exercise, name in DEMO_STUDENTS:
+        chosen = [variant(LECTURE, exercise, name)] if exercise else []
+        path = folder / f"{student}.ipynb"
+        write_notebook(build_submission(released, answers_with(LECTURE, *chosen)), path)
+        paths.append(path)
+    return paths
+
+
+def run_demo(workers=2, keep=False):
+    """Run the demo; return the exit code (0 when every submission was graded)."""
+    from ..cli import format_grade_table
+    from .grade import find_submissions, grade_batch
+    from .release import find_root
+    from .reports import class_report, format_report
+    from .workspace import Workspace
+
+    tmp = Path(tempfile.mkdtemp(prefix="bplab-demo-"))
+    try:
+        workspace = Workspace(tmp / "autograder", find_root())
+        print(f"1. release: nbgrader generate_assignment {LECTURE} (workspace {workspace.path})", flush=True)
+        workspace.ensure_assignment(LECTURE)
+        print("2. sample submissions: " + ", ".join(s for s, *_ in DEMO_STUDENTS), flush=True)
+        write_demo_submissions(workspace, tmp / "submissions")
+        print(f"3. bplab grade --workers {workers} (nbgrader autograde + outside verification) ...", flush=True)
+        results = grade_batch(workspace, find_submissions(tmp / "submissions", workspace, LECTURE), workers=workers,
+                              on_result=lambda r: print(f"   graded {r['student']}", flush=True))
+        print()
+        print(format_grade_table(results))
+        print()
+        print("4. class report: which misconceptions this class holds")
+        print(format_report(class_report(workspace)))
+        return 1 if any(r["status"] == "error" for r in results) else 0
+    finally:
+        if keep:
+            print(f"\nworkspace kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,186 @@
+"""Fast tests of the grading plumbing: tampering evidence, redaction, submission discovery,
+seeds, the verdict store, the class report, export and the CLI's usage errors."""
+import copy
+import csv
+import json
+
+import nbformat
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from backproplab.cli import main
+from backproplab.grading.factory import (answer_cell, build_notebook, build_submission, hidden_test_cell,
+                                         manual_cell, setup_cell, visible_test_cell, write_notebook)
+from backproplab.grading.grade import UsageError, find_submissions, tampering_evidence
+from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
+from backproplab.grading.reports import class_report, export_rows
+from backproplab.grading.store import load_submissions, load_verdicts, save_result
+from backproplab.grading.workspace import Workspace
+
+LECTURE = "99-units"
+
+
+def _released():
+    """A released notebook as nbgrader makes it: locked test cells, empty hidden test cell."""
+    nb = build_notebook([
+        setup_cell("import numpy as np"),
+        answer_cell("double", "def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"),
+        visible_test_cell("double", points=1),
+        hidden_test_cell("double", points=2),
+        manual_cell("explain_double", points=1),
+    ])
+    nb.cells[3].source = ""
+    return nb
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A repository root with one lecture whose source notebook has a visible and a hidden test."""
+    folder = tmp_path / "repo" / "solutions" / LECTURE
+    folder.mkdir(parents=True)
+    source = build_notebook([
+        setup_cell("import numpy as np"),
+        answer_cell("double", "def double(x):\n    return 2 * x"),
+        visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
+    ])
+    nbformat.write(source, str(folder / "units.ipynb"))
+    return tmp_path / "repo"
+
+
+def test_tampering_evidence_untouched_submission_is_clean():
+    """Does a submission that only fills in answer cells show no tampering?"""
+    released = _released()
+    assert tampering_evidence(released, build_submission(released, {"double": "def double(x):\n    return x + x"})) == []
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda nb: nb.cells.pop(2), "cell test_double deleted"),
+    (lambda nb: setattr(nb.cells[2], "source", "pass"), "locked cell test_double edited"),
+    (lambda nb: nb.cells[3].metadata.nbgrader.__setitem__("points", 50), "points of test_double_hidden changed from 2 to 50"),
+    (lambda nb: nb.cells.append(copy.deepcopy(nb.cells[2])), "cell test_double duplicated"),
+    (lambda nb: nb.cells.append(visible_test_cell("bonus", points=10)), "graded cell test_bonus added"),
+    (lambda nb: nb.cells[2].metadata.nbgrader.__setitem__("grade", False), "nbgrader flags of test_double changed"),
+])
+def test_tampering_evidence_names_the_edit(edit, expected):
+    """Does each kind of tampering with graded or locked cells get named?"""
+    released = _released()
+    assert expected in tampering_evidence(released, build_submission(released, edit=edit))
+
+
+def test_secret_lines_skip_lines_students_already_have():
+    """Are lines of hidden tests that also appear in visible cells (imports) not treated as secret?"""
+    hidden = "### BEGIN HIDDEN TESTS\nimport numpy as np\ncheck('x', x, hidden=True)\n### END HIDDEN TESTS"
+    lines = secret_lines([hidden], ["import numpy as np\n", "check('x', x)"])
+    assert "import numpy as np" not in lines
+    assert "check('x', x, hidden=True)" in lines and "### BEGIN HIDDEN TESTS" in lines
+
+
+@settings(max_examples=30, deadline=None)
+@given(prefix=st.text(alphabet="abc <>&\"'", max_size=20), suffix=st.text(alphabet="xyz <>&", max_size=20))
+def test_redact_html_removes_escaped_and_highlighted_secret(prefix, suffix):
+    """Is a secret line removed from HTML even when escaped and split by highlighting spans?"""
+    secret = 'check("dense_backward", dense_backward, hidden=True)'
+    page = (f"<pre>{prefix}\n<span class=\"n\">check</span>(<span>&quot;dense_backward&quot;</span>, "
+            f"dense_backward, hidden=True)\n{suffix}</pre>\n")
+    redacted, count = redact_html(page, [secret])
+    assert count >= 1 and leaked_lines(redacted, [secret]) == []
+    assert REDACTED in redacted
+
+
+def test_redact_text_keeps_other_lines():
+    """Does text redaction replace only the lines holding a secret?"""
+    assert redact_text("a\nsecret here\nb\n", ["secret"]) == f"a\n{REDACTED}\nb\n"
+
+
+def test_find_submissions_layouts(root, tmp_path):
+    """Are students and lectures found in a folder of <student>.ipynb, the submitted/ layout and one file?"""
+    ws = Workspace(tmp_path / "ws", root)
+    released = _released()
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for student in ("ann", "bob"):
+        write_notebook(build_submission(released), flat / f"{student}.ipynb")
+    assert [(s.student, s.lecture) for s in find_submissions(flat, ws)] == [("ann", LECTURE), ("bob", LECTURE)]
+    layout = tmp_path / "submitted" / "cid" / LECTURE
+    layout.mkdir(parents=True)
+    write_notebook(build_submission(released), layout / "units.ipynb")
+    assert [(s.student, s.lecture) for s in find_submissions(tmp_path / "submitted", ws)] == [("cid", LECTURE)]
+    assert [(s.student, s.lecture) for s in find_submissions(layout / "units.ipynb", ws)] == [("cid", LECTURE)]
+    # a broken notebook in a batch takes the batch's lecture
+    (flat / "broken.ipynb").write_text("{not json")
+    assert {s.lecture for s in find_submissions(flat, ws)} == {LECTURE}
+
+
+def test_find_submissions_usage_errors(root, tmp_path):
+    """Are a missing path, a non-notebook and an unknown lecture usage errors?"""
+    ws = Workspace(tmp_path / "ws", root)
+    with pytest.raises(UsageError):
+        find_submissions(tmp_path / "nope", ws)
+    (tmp_path / "x.txt").write_text("")
+    with pytest.raises(UsageError):
+        find_submissions(tmp_path / "x.txt", ws)
+    write_notebook(build_submission(_released()), tmp_path / "ann.ipynb")
+    with pytest.raises(UsageError):
+        find_submissions(tmp_path / "ann.ipynb", ws, lecture="no-such-lecture")
+
+
+def test_cli_grade_usage_error_exits_2(root, tmp_path, capsys):
+    """Does `bplab grade` exit 2 (not 1) when the path does not exist?"""
+    assert main(["grade", str(tmp_path / "missing"), "--root", str(root), "--workspace", str(tmp_path / "ws")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_unknown_command_exits_2():
+    """Does an unknown sub-command exit 2?"""
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+def test_seed_depends_on_student_lecture_and_secret(root, tmp_path):
+    """Is the per-student seed stable, different per student and lecture, and tied to the course secret?"""
+    ws = Workspace(tmp_path / "ws", root)
+    seed = ws.seed("ann", LECTURE)
+    assert seed == ws.seed("ann", LECTURE) and 0 <= seed < 2**63
+    assert seed != ws.seed("bob", LECTURE) and seed != ws.seed("ann", "other")
+    assert Workspace(tmp_path / "ws2", root).seed("ann", LECTURE) != seed  # another secret
+
+
+def _result(student, passed_visible, diagnosis):
+    tests = [
+        {"grade_id": "test_double", "exercise": "double", "hidden": False, "passed": passed_visible,
+         "diagnosis": None if passed_visible else diagnosis, "message": "m", "score": 1.0 if passed_visible else 0.0,
+         "max_score": 1.0},
+        {"grade_id": "test_double_hidden", "exercise": "double", "hidden": True, "passed": True, "diagnosis": None,
+         "message": "m", "score": 2.0, "max_score": 2.0},
+    ]
+    return {"student": student, "lecture": LECTURE, "score": sum(t["score"] for t in tests), "max_score": 3.0,
+            "manual_max_score": 1.0, "flagged": student == "eve", "flag_reasons": ["x"] if student == "eve" else [],
+            "status": "graded", "tests": tests}
+
+
+def test_store_and_class_report(root, tmp_path):
+    """Does the report give each exercise's pass rate and count each diagnosis once per student?"""
+    ws = Workspace(tmp_path / "ws", root)
+    for student, passed, diagnosis in [("ann", True, None), ("bob", False, "transposed"),
+                                       ("cid", False, "transposed"), ("eve", False, "missing-mean")]:
+        save_result(ws.db_path, _result(student, passed, diagnosis))
+    save_result(ws.db_path, _result("ann", True, None))  # re-grading replaces, never duplicates
+    assert len(load_verdicts(ws.db_path)) == 8
+    (row,) = class_report(ws)
+    assert (row["exercise"], row["students"], row["passed"]) == ("double", 4, 1)
+    assert row["common_diagnoses"] == [{"diagnosis": "transposed", "students": 2},
+                                       {"diagnosis": "missing-mean", "students": 1}]
+    assert {s["student"]: s["flagged"] for s in load_submissions(ws.db_path)}["eve"] is True
+
+
+def test_export_without_nbgrader_rows_uses_stored_scores(root, tmp_path):
+    """Does export write one row per student x lecture with the flagged and needs_manual_grading columns?"""
+    ws = Workspace(tmp_path / "ws", root)
+    for student in ("ann", "eve"):
+        save_result(ws.db_path, _result(student, True, None))
+    out = tmp_path / "grades.csv"
+    assert main(["export", str(out), "--root", str(root), "--workspace", str(ws.path)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["student"], r["flagged"], r["needs_manual_grading"]) for r in rows] == [("ann", "False", "True"),
+                                                                                      ("eve", "True", "True")]
