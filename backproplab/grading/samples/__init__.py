@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 __all__ = ["Variant", "catalog", "namespace", "LECTURES"]
 
-LECTURES = {"01-architecture": "lecture01", "02-computation-graphs": "lecture02", "03-activations": "lecture03", "04-backprop": "lecture04"}
+LECTURES = {"01-architecture": "lecture01", "02-computation-graphs": "lecture02", "03-activations": "lecture03", "04-backprop": "lecture04",
+            "05-initialization": "lecture05"}
 
 
 @dataclass(frozen=True)
