@@ -266,7 +266,7 @@ return np.where(Z > 0, Z, alpha * Z)
 '''),
     hint(r"""
 `np.where(condition, value_if_true, value_if_false)` picks entry by entry. Use the `alpha` argument,
-not a hard-coded 0.01: the checks call your function with other slopes too.
+not a hard-coded 0.01: the checks may call your function with another slope.
 """),
     *tests("leaky_relu"),
     md(r"""
