@@ -22,7 +22,7 @@ from dataclasses import dataclass
 __all__ = ["Variant", "catalog", "namespace", "LECTURES"]
 
 LECTURES = {"01-architecture": "lecture01", "02-computation-graphs": "lecture02", "03-activations": "lecture03", "04-backprop": "lecture04",
-            "05-initialization": "lecture05"}
+            "05-initialization": "lecture05", "06-overfitting": "lecture06"}
 
 
 @dataclass(frozen=True)
