@@ -239,3 +239,16 @@ def test_student_version_checks_diagnose_not_implemented(executed_student):
         results = check_results(cell)
         assert [(r["passed"], r["diagnosis"]) for r in results] == [(False, "not-implemented")], grade_id
         assert error_outputs(cell), f"{grade_id} must fail so that nbgrader scores it 0"
+
+
+@pytest.mark.slow
+def test_outside_verification_scores_solution_full_and_blank_zero(solution, student):
+    """Does the outside verification pass every test of the solution and fail every test of the blank release as not-implemented?"""
+    from backproplab.grading.verify import verify_notebook
+
+    expected_ids = [nbgrader_meta(cell)["grade_id"] for _, cell in grade_cells(solution)]
+    full = verify_notebook(solution, solution, seed=4)
+    assert [v.grade_id for v in full] == expected_ids
+    assert [(v.grade_id, v.diagnosis) for v in full if not v.passed] == []
+    blank = verify_notebook(solution, student, seed=4)
+    assert [(v.passed, v.diagnosis) for v in blank] == [(False, "not-implemented")] * len(expected_ids)

@@ -588,7 +588,9 @@ def train_two_layer(X, Y, n_hidden, learning_rate, num_iterations, seed=0):
 md(r"""
 ### Your network on the moons
 The left plot colours the plane by your trained network's predicted probability; the right one is
-the cost curve. A smooth, steadily falling cost means the gradients point the right way.
+the cost curve. A smooth, steadily falling cost means the gradients point the right way. Notice the
+plateau near 0.3 early on: the network first finds an almost straight boundary, and only then learns
+to bend it around the moons' tips.
 """)
 code(r"""
 params_moons, costs_moons = train_two_layer(X_moons, Y_moons, n_hidden=8, learning_rate=1.0, num_iterations=1500)
@@ -605,7 +607,7 @@ md(r"""
 ### Explore: learning rate and hidden units
 Move the sliders: each change retrains a tanh-sigmoid network on the moons (with the library's
 reference implementation, so this works before you finish the exercises) and redraws the boundary
-and the cost. Things to try: a learning rate that is far too small (the cost barely moves), one that
+and the cost (full batch, so one epoch is one iteration). Things to try: a learning rate that is far too small (the cost barely moves), one that
 is too large (the cost jumps around), and 1 or 2 hidden units (the boundary cannot bend enough).
 """)
 code(r"""
