@@ -60,3 +60,20 @@ def test_softmax_overflow_message_says_subtract_the_max():
     variant = next(v for v in CATALOG.VARIANTS if v.name == "no-max-subtraction")
     result = run_checks(variant)
     assert result.diagnosis == "softmax-overflow" and "maximum" in result.message
+
+
+@pytest.mark.parametrize("exercise", sorted(set(CATALOG.ANSWERS) - {"train_two_layer"}))
+def test_correct_answer_passes_any_hidden_seed(exercise):
+    """Does the reference answer pass the hidden check for any seed (no flaky draws, oracles agree)?"""
+    from hypothesis import given, settings
+
+    from strategies import seeds
+
+    ns = namespace(LECTURE)
+
+    @settings(max_examples=4, deadline=None)
+    @given(seeds())
+    def passes(seed):
+        assert check(exercise, ns[exercise], hidden=True, seed=seed).passed
+
+    passes()
