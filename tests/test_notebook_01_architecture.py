@@ -40,6 +40,7 @@ TYPICAL_MISTAKES = {
     "model_forward": "caches-store-output",
     "xor_parameters": "xnor",
 }
+USES = {"model_forward": {"dense_forward"}}  # exercise -> the other exercises' functions it calls
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +260,13 @@ def test_bplab_grade_gives_full_marks_and_names_each_typical_mistake(tmp_path, s
         visible = by_id[f"test_{exercise}"]
         assert not visible["passed"] and visible["score"] == 0, visible
         assert visible["diagnosis"] == _variant(name).expected_diagnosis, visible
+        # A wrong dense_forward also breaks model_forward, which calls it: same mistake, same name.
+        affected = {exercise} | {user for user, used in USES.items() if exercise in used}
+        for test in result["tests"]:
+            if test["exercise"] in affected:
+                assert not test["passed"] and test["diagnosis"] == visible["diagnosis"], test
+            else:
+                assert test["passed"] and test["score"] == test["max_score"], test
         lost = sum(t["max_score"] - t["score"] for t in result["tests"])
-        assert lost == sum(t["max_score"] for t in result["tests"] if t["exercise"] == exercise)
-        assert all(t["passed"] for t in result["tests"] if t["exercise"] != exercise), result["tests"]
-        assert result["score"] < correct["score"]
+        assert lost == sum(t["max_score"] for t in result["tests"] if t["exercise"] in affected) > 0
+        assert result["score"] == correct["score"] - lost
