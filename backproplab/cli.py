@@ -76,7 +76,7 @@ def _cmd_grade(args):
     progress = None if args.json else (lambda r: print(f"graded {r['student']} ({r['lecture']}): "
                                                      f"{r['score']:g}/{r['max_score']:g}", file=sys.stderr))
     results = grade_batch(workspace, submissions, workers=args.workers, cell_timeout=args.cell_timeout,
-                          on_result=progress)
+                          cpu_seconds=args.kernel_cpu_seconds, on_result=progress)
     if args.json:
         print(json.dumps([public(r) for r in results], indent=1))
     else:
@@ -151,6 +151,8 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel (processes)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell in the student's kernel")
+    p.add_argument("--kernel-cpu-seconds", type=int, default=300,
+                   help="CPU seconds the student's kernel may use in all (then it is killed)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_grade)
 

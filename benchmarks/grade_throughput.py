@@ -1,0 +1,58 @@
+"""Benchmark: seconds per submission of `bplab grade` with 1 and 2 workers (not a test).
+
+Builds 20 lecture-04 submissions from the answer catalog (correct ones and typical mistakes),
+grades them in fresh temporary workspaces with --workers 1 and --workers 2, and prints the
+wall-clock figures and the per-submission split between nbgrader autograde and outside
+verification.  Usage: .venv/bin/python benchmarks/grade_throughput.py [--count 20]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from backproplab.grading.demo import LECTURE, answers_with
+from backproplab.grading.factory import build_submission, write_notebook
+from backproplab.grading.grade import find_submissions, grade_batch
+from backproplab.grading.release import find_root
+from backproplab.grading.samples import catalog
+from backproplab.grading.workspace import Workspace
+
+
+def build_submissions(workspace, folder, count):
+    """Write ``count`` submissions (cycling through correct answers and catalog mistakes)."""
+    released = workspace.release_notebook(LECTURE)
+    mistakes = [v for v in catalog(LECTURE).VARIANTS if not v.sandbox_only]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        chosen = [mistakes[i % len(mistakes)]] if i % 2 else []
+        write_notebook(build_submission(released, answers_with(LECTURE, *chosen)), folder / f"student{i:02d}.ipynb")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20)
+    args = parser.parse_args()
+    root = find_root()
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="bplab-bench-") as tmp:
+            workspace = Workspace(Path(tmp) / "autograder", root)
+            started = time.monotonic()
+            workspace.ensure_assignment(LECTURE)
+            setup = time.monotonic() - started
+            build_submissions(workspace, Path(tmp) / "subs", args.count)
+            started = time.monotonic()
+            results = grade_batch(workspace, find_submissions(Path(tmp) / "subs", workspace, LECTURE), workers=workers)
+            wall = time.monotonic() - started
+            autograde = [r["_seconds"]["autograde"] for r in results if "autograde" in r.get("_seconds", {})]
+            verify = [r["_seconds"]["verify"] for r in results if "verify" in r.get("_seconds", {})]
+            print(f"workers={workers}: {args.count} submissions in {wall:.1f} s "
+                  f"({wall / args.count:.2f} s/submission; assignment setup {setup:.1f} s); "
+                  f"per submission: autograde median {statistics.median(autograde):.1f} s, "
+                  f"verify median {statistics.median(verify):.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
