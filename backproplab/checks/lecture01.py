@@ -20,8 +20,8 @@ from ..activations import get_activation
 from ..data import xor
 from ..layers import dense_forward
 from ..model import count_parameters, model_forward
-from .compare import describe_value, is_close, tolerance_for
-from .core import Case, CaseVerdict, Exercise, register
+from .compare import ORACLE_TOLERANCE, describe_value, is_close, output_error, tolerance_for
+from .core import Case, CaseVerdict, Exercise, OracleDisagreement, register
 from .fixtures import draw_network
 
 LECTURE = "01-architecture"
@@ -129,7 +129,8 @@ class CountParameters(Exercise):
         weights = sum(n_out * n_in for n_in, n_out in pairs)
         return [
             _Prediction("missing-bias", lambda: weights,
-                        "count_parameters counted only the weights: each layer also has n_l biases (B[l] is (1, n_l))."),
+                        "count_parameters counted only the weights: each layer also has n_l biases "
+                        "(B[l] is (1, n_l))."),
             _Prediction("missing-bias", lambda: weights + sum(n_in for n_in, _ in pairs),
                         "count_parameters gave each layer n_{l-1} biases: the biases belong to the layer's own "
                         "n_l neurons, B[l] is (1, n_l)."),
@@ -198,7 +199,8 @@ class DenseForward(Exercise):
     def _case(rng, m, n_prev, n, label):
         A_prev = rng.normal(size=(m, n_prev))
         W = rng.normal(size=(n, n_prev))
-        B = rng.uniform(0.5, 2.0, size=(1, n)) * rng.choice([-1.0, 1.0], size=(1, n))  # |b| >= 0.5: a missing bias shows
+        # |b| >= 0.5, so that a missing bias always shows.
+        B = rng.uniform(0.5, 2.0, size=(1, n)) * rng.choice([-1.0, 1.0], size=(1, n))
         return Case((A_prev, W, B), label=label, m=m)
 
     def cases(self, rng, hidden):
@@ -261,29 +263,34 @@ def _forward_variant(X, params, activations, *, names=None, linear=dense_forward
 def _model_predictions(X, params, activations):
     L = len(activations)
     first, last = activations[0], activations[-1]
+
+    def wrong(**mistake):
+        return lambda: _forward_variant(X, params, activations, **mistake)[0]
+
     return [
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=["identity"] * (L - 1) + [last])[0],
+        _Prediction("activation-layer", wrong(names=["identity"] * (L - 1) + [last]),
                     "model_forward applied no activation in the hidden layers: A[l] = g[l](Z[l]) in every layer."),
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=list(activations[:-1]) + ["identity"])[0],
-                    "model_forward returned Z[L] instead of A[L] = g[L](Z[L]): the output layer needs its activation "
-                    "too."),
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=[first] * L)[0],
+        _Prediction("activation-layer", wrong(names=list(activations[:-1]) + ["identity"]),
+                    "model_forward returned Z[L] instead of A[L] = g[L](Z[L]): the output layer needs its "
+                    "activation too."),
+        _Prediction("activation-layer", wrong(names=[first] * L),
                     "model_forward used activations[0] in every layer: layer l uses activations[l - 1]."),
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=[last] * L)[0],
+        _Prediction("activation-layer", wrong(names=[last] * L),
                     "model_forward used the output activation activations[-1] in every layer: layer l uses "
                     "activations[l - 1]."),
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=list(activations[1:]) + [activations[L]])[0],
+        # activations[l] at layer l: raises IndexError at the last layer, as the student's code does.
+        _Prediction("activation-layer", wrong(names=list(activations[1:]) + [activations[L]]),
                     "model_forward used activations[l] at layer l, one layer too far: layer l (1-based) uses "
                     "activations[l - 1]."),
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, names=list(activations[::-1]))[0],
+        _Prediction("activation-layer", wrong(names=list(activations[::-1])),
                     "model_forward used the activations in reverse order: activations[0] is g[1], the first "
                     "hidden layer's."),
-        _Prediction("activation-layer", lambda: _forward_variant(X, params, activations, before=True)[0],
+        _Prediction("activation-layer", wrong(before=True),
                     "model_forward applied g[l] to the layer's input A[l-1] instead of to Z[l]: A[l] = g[l](Z[l])."),
-        _Prediction("transposed", lambda: _forward_variant(X, params, activations, linear=lambda A, W, B: A @ W + B)[0],
+        _Prediction("transposed", wrong(linear=lambda A, W, B: A @ W + B),
                     "model_forward multiplied by W[l] instead of W[l].T (through dense_forward?): W[l] is "
                     "(n_l, n_{l-1})."),
-        _Prediction("missing-bias", lambda: _forward_variant(X, params, activations, linear=lambda A, W, B: A @ W.T)[0],
+        _Prediction("missing-bias", wrong(linear=lambda A, W, B: A @ W.T),
                     "model_forward left out the biases B[l]."),
     ]
 
@@ -301,7 +308,8 @@ def _caches_verdict(student, expected) -> CaseVerdict | None:
     names = ("A_prev", "W", "B", "Z")
     if L > 1 and all(isinstance(c, (list, tuple)) and len(c) == 4 and all(_matches(s, e) for s, e in zip(c, want))
                      for c, want in zip(student, reversed(expected))):
-        return CaseVerdict(False, "cache-format", f"caches are in reverse layer order: caches[0] must be layer 1's. {where}")
+        return CaseVerdict(False, "cache-format",
+                           f"caches are in reverse layer order: caches[0] must be layer 1's. {where}")
     for l, (got, want) in enumerate(zip(student, expected), 1):
         if not isinstance(got, (list, tuple)) or len(got) != 4:
             size = f" of length {len(got)}" if isinstance(got, (list, tuple)) else ""
@@ -354,23 +362,17 @@ class ModelForward(Exercise):
         AL, caches = model_forward(*case.args)
         return {"AL": AL, "caches": [tuple(c) for c in caches]}
 
-    def oracles(self, case):
-        X, params, activations = case.args
-        Y = np.zeros((X.shape[0], params[f"W{len(activations)}"].shape[0]))
-        if activations[-1] not in ("sigmoid", "softmax", "identity"):
-            return {}
-        run = _torch().torch_model_gradients(X, Y, params, activations)
-        values = {"AL": run["AL"]}
-        return {"PyTorch": values}
-
     def expected(self, case):
-        reference = super().expected(case)  # checks AL against torch
+        """The NumPy reference, after checking AL and every Z[l] against one PyTorch float64 run."""
+        reference = self.reference(case)
         X, params, activations = case.args
-        run = _torch().torch_model_gradients(X, np.zeros_like(reference["AL"]), params, activations) \
-            if activations[-1] in ("sigmoid", "softmax", "identity") else None
-        if run is not None:
-            for l, cache in enumerate(reference["caches"], 1):
-                assert is_close(cache[3], run[f"Z{l}"], 1e-9), f"PyTorch disagrees on Z{l}: a bug in Backprop Lab"
+        run = _torch().torch_model_gradients(X, np.zeros_like(reference["AL"]), params, activations)
+        pairs = [("AL", reference["AL"], run["AL"])] + [
+            (f"Z{l}", cache[3], run[f"Z{l}"]) for l, cache in enumerate(reference["caches"], 1)]
+        for output, ours, theirs in pairs:
+            if not (np.shape(ours) == np.shape(theirs) and output_error(ours, theirs) <= ORACLE_TOLERANCE):
+                raise OracleDisagreement(f"{self.name}: PyTorch disagrees with the NumPy reference on {output} "
+                                         f"({case.label}). This is a bug in Backprop Lab, not in your code.")
         return reference
 
     def judge_running(self, case, outcome):
