@@ -93,6 +93,14 @@ class BinaryCrossEntropy(Exercise):
     def oracles(self, case):
         return {"PyTorch": {"J": _torch().torch_loss("binary_cross_entropy", *case.args)}}
 
+    def mistakes(self, case):
+        n_outputs = case.args[0].shape[1]
+        if n_outputs == 1:
+            return []
+        return [("wrong-values", {"J": self.reference(case)["J"] / n_outputs},
+                 f"which is the mean over all m*nL entries (np.mean): sum over the nL={n_outputs} output units "
+                 f"and divide by m only")]
+
 
 @register
 class DenseBackward(Exercise):
