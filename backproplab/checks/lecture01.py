@@ -279,7 +279,8 @@ def _model_predictions(X, params, activations):
                     "model_forward used the output activation activations[-1] in every layer: layer l uses "
                     "activations[l - 1]."),
         # activations[l] at layer l: raises IndexError at the last layer, as the student's code does.
-        _Prediction("activation-layer", wrong(names=list(activations[1:]) + [activations[L]]),
+        _Prediction("activation-layer",
+                    lambda: _forward_variant(X, params, activations, names=list(activations[1:]) + [activations[L]])[0],
                     "model_forward used activations[l] at layer l, one layer too far: layer l (1-based) uses "
                     "activations[l - 1]."),
         _Prediction("activation-layer", wrong(names=list(activations[::-1])),
