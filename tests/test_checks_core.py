@@ -34,6 +34,12 @@ def test_codec_round_trips_nested_values(matrix, number, text, seed):
     assert np.array_equal(back["b"], matrix > 0)
 
 
+def test_codec_keeps_zero_dimensional_arrays_zero_dimensional():
+    """Does a 0-d array come back with shape () rather than (1,)?"""
+    back = codec.loads(codec.dumps(np.array(3.5)))
+    assert back.shape == () and back == 3.5
+
+
 def test_codec_encodes_unknown_objects_as_opaque_and_nonfinite_floats_strictly():
     """Are foreign objects reduced to Opaque and NaN/inf floats kept without NaN literals?"""
     back = codec.loads(codec.dumps([object(), np.array([object()]), float("nan"), float("-inf")]))

@@ -75,9 +75,10 @@ def encode(value):
             return {"__opaque__": _type_name(value), "text": f"ndarray of dtype {value.dtype}"}
         if value.nbytes > _MAX_ARRAY_BYTES:
             return {"__opaque__": _type_name(value), "text": f"ndarray of shape {value.shape} (too large)"}
+        # ascontiguousarray turns a 0-d array into shape (1,); keep the real shape.
         data = np.ascontiguousarray(value)
         return {"__nd__": base64.b64encode(data.tobytes()).decode("ascii"),
-                "dtype": data.dtype.str, "shape": list(data.shape)}
+                "dtype": data.dtype.str, "shape": list(value.shape)}
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v) for v in value]}
     if isinstance(value, list):
