@@ -1,0 +1,66 @@
+"""`bplab`: every command has --help; `bplab check` is the student's self-check."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backproplab.cli import build_parser, main
+from backproplab.grading.factory import build_submission, write_notebook
+from backproplab.grading.notebooks import read_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE_04 = REPO / "course" / "04-backprop" / "backprop.ipynb"
+COMMANDS = ["release", "grade", "feedback", "export", "report", "check", "demo"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_cli_every_command_has_help(command, capsys):
+    """Does `bplab <command> --help` exit 0 and describe the command?"""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: bplab {command}" in capsys.readouterr().out
+
+
+def test_cli_lists_all_commands():
+    """Does the parser offer exactly the documented commands?"""
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    assert sorted(subparsers.choices) == sorted(COMMANDS)
+
+
+def test_cli_missing_command_is_usage_error():
+    """Does `bplab` without a command exit 2?"""
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+
+
+def test_cli_check_missing_notebook_exits_2(tmp_path):
+    """Does `bplab check` on a missing file exit 2?"""
+    assert main(["check", str(tmp_path / "nope.ipynb")]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not COURSE_04.exists(), reason="lecture 04 not released yet")
+def test_cli_check_names_the_mistake(tmp_path):
+    """Does `bplab check` run a student notebook, report the transposed dW by name and exit 1,
+    while the exercises left as stubs are reported as not implemented?"""
+    from backproplab.grading.samples import catalog
+    answers = catalog("04-backprop").ANSWERS
+    wrong = answers["dense_backward"].replace("dW = dz.T @ A_prev / m", "dW = A_prev.T @ dz / m")
+    assert wrong != answers["dense_backward"]
+    notebook = tmp_path / "backprop.ipynb"
+    write_notebook(build_submission(read_notebook(COURSE_04), {"binary_cross_entropy": answers["binary_cross_entropy"],
+                                                               "dense_backward": wrong}), notebook)
+    proc = subprocess.run([sys.executable, "-m", "backproplab.cli", "check", str(notebook), "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    verdicts = {v["exercise"]: v for v in json.loads(proc.stdout)}
+    assert verdicts["binary_cross_entropy"]["passed"] is True
+    assert verdicts["dense_backward"]["passed"] is False
+    assert verdicts["dense_backward"]["diagnosis"] == "transposed"
+    assert verdicts["update_parameters"]["diagnosis"] == "not-implemented"
