@@ -339,6 +339,7 @@ def test_bplab_grade_gives_full_marks_and_names_each_typical_mistake(tmp_path, s
     mistakes = _typical_mistakes()
     assert set(mistakes) == set(SIGNATURES), "the catalog lacks a typical mistake for some exercise"
     submissions = tmp_path / "submitted"
+    submissions.mkdir()
     write_notebook(build_submission(student, answers), submissions / "correct.ipynb")
     for exercise, variant in mistakes.items():
         write_notebook(build_submission(student, {**answers, exercise: variant.source}),
