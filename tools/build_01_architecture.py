@@ -386,8 +386,9 @@ def shape_table(architecture="2-3-1", m=5):
     except (ValueError, AssertionError):
         print("Type at least two positive layer sizes joined by '-', e.g. 2-3-1.")
         return
-    if max(layer_sizes) > 4096:
-        print("Please keep every layer at 4096 units or fewer here.")
+    if bl.model.count_parameters(layer_sizes) > 2_000_000:
+        # The table comes from real arrays, so keep them small (784-512-512-10 has 669,706 parameters).
+        print("This explorer builds the real arrays: please stay under 2 million parameters.")
         return
     params = bl.initialize_parameters(layer_sizes, "random", seed=0)
     L = len(layer_sizes) - 1
