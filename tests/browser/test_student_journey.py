@@ -1,0 +1,173 @@
+"""A new student's first session, in JupyterLab in a real browser (Debian's chromium).
+
+Open lecture 04, run everything, fix ``dense_backward`` (first right, then with the classic
+missing 1/m), play with lecture 03's activation explorer, and press nbgrader's Validate button.
+The answers typed in come from the instructor's answer catalog, so they stay in step with the
+checks. Fixtures (server, browser, step timing and failure screenshots): conftest.py here.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+
+import nbformat
+import pytest
+
+from backproplab.grading.samples import catalog
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+KERNEL_TIMEOUT = 60_000  # ms a cell may take on a busy 2-core machine
+VALIDATE_TIMEOUT = 180_000  # ms: nbgrader runs the whole notebook in a fresh kernel on the server
+
+
+def cell_index(notebook_path, predicate):
+    """Return the position of the first cell of the notebook file for which predicate(cell) holds."""
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if predicate(cell):
+            return index
+    raise LookupError(f"no such cell in {notebook_path}")
+
+
+def grade_id_index(notebook_path, grade_id):
+    return cell_index(notebook_path, lambda c: c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def first_test_index(notebook_path):
+    """Position of the first graded code cell: the first exercise's visible test, where Run All stops."""
+    return cell_index(notebook_path, lambda c: c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade"))
+
+
+def open_notebook(page, server, relative_path):
+    """Open a notebook in a fresh JupyterLab workspace; wait until every cell is shown and the kernel is idle.
+
+    Returns the locator of the notebook's cells (in notebook order)."""
+    expected_cells = len(nbformat.read(str(server.root / relative_path), as_version=4).cells)
+    page.goto(server.url(f"lab/workspaces/journey-{uuid.uuid4().hex[:8]}/tree/{relative_path}"))
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+    cells.first.wait_for()
+    page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length >= {expected_cells}")
+    wait_for_idle_kernel(page)
+    return cells
+
+
+def wait_for_idle_kernel(page):
+    page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first.wait_for(timeout=KERNEL_TIMEOUT)
+
+
+def run_all_cells(page):
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def replace_cell_source(page, cell, source):
+    """Type ``source`` into a code cell's CodeMirror editor, replacing what was there."""
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    # insert_text adds the text in one piece: no key events, so no auto-indent or bracket closing.
+    page.keyboard.insert_text(source)
+    first_line = source.strip().splitlines()[0]
+    assert first_line in cell.locator(".cm-content").inner_text()
+
+
+def run_cell_and_next(page):
+    """Shift+Enter twice: run the edited cell, then the (test) cell below it."""
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+
+
+def verdict(cell, pattern, timeout=KERNEL_TIMEOUT):
+    """Wait until the cell's output shows the check's verdict matching ``pattern``; return the output locator."""
+    output = cell.locator(".jp-OutputArea-output").filter(has_text=re.compile(pattern)).first
+    output.wait_for(timeout=timeout)
+    return output
+
+
+def test_backprop_first_session(lab_server, journey):
+    """Does lecture 04 in JupyterLab give a student the check's feedback at each step, and does Validate report it?"""
+    page, notebook = journey.page, "04-backprop/backprop.ipynb"
+    answers = catalog("04-backprop")
+    correct = answers.ANSWERS["dense_backward"]
+    missing_mean = next(v for v in answers.VARIANTS
+                        if v.exercise == "dense_backward" and v.expected_diagnosis == "missing-mean")
+    path = lab_server.root / notebook
+    first_test = first_test_index(path)
+    dense_answer = grade_id_index(path, "dense_backward")
+    dense_test = grade_id_index(path, "test_dense_backward")
+    assert dense_test == dense_answer + 1, "the test cell must follow its answer cell"
+
+    with journey.step("1 open 04-backprop and run all cells"):
+        cells = open_notebook(page, lab_server, notebook)
+        run_all_cells(page)
+        feedback = verdict(cells.nth(first_test), r"Not yet\W+not-implemented")
+        assert "is not implemented yet" in feedback.inner_text()
+        wait_for_idle_kernel(page)
+
+    with journey.step("2 type a correct dense_backward"):
+        replace_cell_source(page, cells.nth(dense_answer), correct)
+        run_cell_and_next(page)
+        passed = verdict(cells.nth(dense_test), r"^\s*Passed")
+        assert "dense_backward" in passed.inner_text()
+        assert cells.nth(dense_test).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+
+    with journey.step("3 type dense_backward without the 1/m"):
+        replace_cell_source(page, cells.nth(dense_answer), missing_mean.source)
+        run_cell_and_next(page)
+        failed = verdict(cells.nth(dense_test), r"Not yet\W+missing-mean")
+        assert "1/m" in failed.inner_text() or "m times" in failed.inner_text()
+        heatmap = failed.locator("img")
+        heatmap.first.wait_for()
+        assert heatmap.first.get_attribute("src").startswith("data:image/png;base64,")
+        assert heatmap.first.evaluate("img => img.complete && img.naturalWidth > 0")
+        wait_for_idle_kernel(page)
+
+    with journey.step("5 press Validate"):
+        page.locator(".jp-NotebookPanel-toolbar .validate-button").first.click()
+        dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
+        dialog.wait_for(timeout=VALIDATE_TIMEOUT)
+        message = dialog.locator("#validation-message")
+        # Unfinished exercises and the missing 1/m fail; Validate must name the dense_backward test among them.
+        assert "validation-failed" in message.get_attribute("class")
+        assert 'check("dense_backward", dense_backward)' in message.inner_text()
+        dialog.get_by_role("button", name=re.compile("ok", re.I)).click()
+
+
+def test_activation_explorer_widget(lab_server, journey):
+    """Does lecture 03's explorer render its widgets and redraw the plot when the z slider moves?"""
+    page, notebook = journey.page, "03-activations/activations.ipynb"
+    path = lab_server.root / notebook
+    first_test = first_test_index(path)
+    explorer = cell_index(path, lambda c: c.cell_type == "code" and "widgets.interactive(" in c.source
+                          and 'description="z"' in c.source)
+
+    with journey.step("4 move the explorer's z slider"):
+        cells = open_notebook(page, lab_server, notebook)
+        run_all_cells(page)  # stops at the first unfinished exercise, after the setup cells
+        verdict(cells.nth(first_test), r"Not yet\W+not-implemented")
+        wait_for_idle_kernel(page)
+        cell = cells.nth(explorer)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputArea").click()
+        page.keyboard.press("Shift+Enter")
+        slider = cell.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=re.compile(r"^z$")))
+        slider.wait_for(timeout=KERNEL_TIMEOUT)
+        plot = cell.locator(".widget-output img").first
+        plot.wait_for(timeout=KERNEL_TIMEOUT)
+        before = plot.get_attribute("src")
+        readout_before = slider.locator(".widget-readout").inner_text()
+
+        # The slider's readout is editable: typing a value moves the handle like dragging it would.
+        readout = slider.locator(".widget-readout")
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text("2.5")
+        page.keyboard.press("Enter")
+        page.wait_for_function("([node, before]) => { const img = node.querySelector('.widget-output img');"
+                               " return img && img.src !== before; }",
+                               arg=[cell.element_handle(), before], timeout=KERNEL_TIMEOUT)
+        assert readout.inner_text().strip() in ("2.50", "2.5")
+        assert readout.inner_text() != readout_before
+        after = cell.locator(".widget-output img").first
+        assert after.evaluate("img => img.complete && img.naturalWidth > 0")
