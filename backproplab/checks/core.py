@@ -124,6 +124,9 @@ class CheckResult:
                 "diagnosis": self.diagnosis, "message": self.message, "seed": self.seed,
                 "outputs": {k: bool(v) for k, v in self.outputs.items()}}
 
+    def _ipython_display_(self):
+        """Show nothing when a test cell ends in check(...): check() already showed the verdict."""
+
 
 class CheckFailed(AssertionError):
     """A failed check. nbgrader scores the cell 0; IPython shows only one short line."""
