@@ -201,7 +201,7 @@ class InitializeParameters(Exercise):
                 self._case([small[0], large[0], small[1], large[1]], "xavier", seed + 1, "another seed",
                            other=xavier),
                 self._case([large[2], small[2], large[0]], "he", seed + 2, ""),
-                self._case([1, large[1], 1], "he", seed + 3, "n0 = 1 and nL = 1"),
+                self._case([1, 4 * large[1], 1], "he", seed + 3, "n0 = 1 and nL = 1"),
                 self._case([large[0], 1], "xavier", seed + 4, "a single unit"),
                 self._case([large[1], small[0], large[2]], "random", seed + 5, ""),
                 self._case([large[2], small[1], 1], "zeros", seed + 6, ""),
