@@ -31,6 +31,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START_TIMEOUT = 90  # seconds; JupyterLab builds its page list on first start
 STEP_TIMINGS: list[tuple[str, str, float, str]] = []  # (test, step, seconds, "ok"/"FAILED")
+FIXTURE_TIMINGS: list[tuple[str, float]] = []  # (what, seconds), this process only
 
 
 def pytest_collection_modifyitems(config, items):
@@ -48,9 +49,11 @@ def pytest_terminal_summary(terminalreporter):
     if not STEP_TIMINGS:
         return
     terminalreporter.section("browser test steps (seconds)")
+    for what, seconds in FIXTURE_TIMINGS:
+        terminalreporter.write_line(f"{seconds:7.1f}  setup  {what}")
     for test, step, seconds, status in STEP_TIMINGS:
         terminalreporter.write_line(f"{seconds:7.1f}  {status:<6} {test} :: {step}")
-    terminalreporter.write_line(f"{sum(s for *_, s, _ in STEP_TIMINGS):7.1f}  total")
+    terminalreporter.write_line(f"{sum(s for *_, s, _ in STEP_TIMINGS):7.1f}  total of the steps")
 
 
 def _free_port():
@@ -109,6 +112,7 @@ def lab_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("lab-home")
     root = tmp_path_factory.mktemp("lab") / "course"
     shutil.copytree(REPO / "course", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    started = time.monotonic()
     port, token = _free_port(), secrets.token_hex(16)
     log = home / "jupyter-lab.log"
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}  # inline plots, as for students
@@ -133,6 +137,7 @@ def lab_server(tmp_path_factory):
     server = LabServer(root, port, token, process, log)
     try:
         _wait_until_up(server)
+        FIXTURE_TIMINGS.append(("start jupyter lab", time.monotonic() - started))
         yield server
     finally:
         _stop(process)
@@ -144,11 +149,13 @@ def browser_context(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     profile = tmp_path_factory.mktemp("chromium-profile")
+    started = time.monotonic()
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(30_000)
+        FIXTURE_TIMINGS.append(("start chromium", time.monotonic() - started))
         try:
             yield context
         finally:
@@ -156,10 +163,18 @@ def browser_context(tmp_path_factory):
 
 
 class Journey:
-    """Runs named steps of one test: times each, screenshots the page when a step fails."""
+    """Runs named steps of one test: times each, screenshots the page when a step fails.
 
-    def __init__(self, test_name: str, page):
-        self.test_name, self.page = test_name, page
+    ``page`` is the test's first browser tab; ``new_page()`` opens another one (screenshots
+    then show the tab opened last)."""
+
+    def __init__(self, test_name: str, context, record):
+        self.test_name, self.context, self.record = test_name, context, record
+        self.page = self.new_page()
+
+    def new_page(self):
+        self.current = self.context.new_page()
+        return self.current
 
     @contextlib.contextmanager
     def step(self, name: str):
@@ -167,22 +182,36 @@ class Journey:
         try:
             yield
         except BaseException:
-            STEP_TIMINGS.append((self.test_name, name, time.monotonic() - started, "FAILED"))
+            self.record(name, time.monotonic() - started, "FAILED")
             ARTIFACTS.mkdir(exist_ok=True)
             slug = "".join(c if c.isalnum() else "-" for c in f"{self.test_name}-{name}")
+            page = self.current if not self.current.is_closed() else self.page
             with contextlib.suppress(Exception):
-                self.page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=False)
+                page.screenshot(path=str(ARTIFACTS / f"{slug}.png"))
             raise
-        seconds = time.monotonic() - started
-        STEP_TIMINGS.append((self.test_name, name, seconds, "ok"))
-        print(f"[browser] {self.test_name} :: {name}: {seconds:.1f}s", flush=True)
+        self.record(name, time.monotonic() - started, "ok")
+
+
+def _recorder(item):
+    """Return record(step, seconds, status): prints the timing now and keeps it in the item's
+    user_properties, which reach the terminal summary also from pytest-xdist workers."""
+    def record(step, seconds, status):
+        item.user_properties.append(("browser-step", (item.name, step, round(seconds, 1), status)))
+        print(f"[browser] {item.name} :: {step}: {seconds:.1f}s {status}", flush=True)
+    return record
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        STEP_TIMINGS.extend(tuple(value) for key, value in report.user_properties if key == "browser-step")
 
 
 @pytest.fixture
-def journey(request, browser_context):
-    """A fresh page in the shared browser and the step recorder of this test."""
-    page = browser_context.new_page()
+def journey(request, lab_server, browser_context):
+    """The step recorder of this test, with a fresh tab in the shared browser (closed afterwards)."""
+    journey = Journey(request.node.name, browser_context, _recorder(request.node))
     try:
-        yield Journey(request.node.name, page)
+        yield journey
     finally:
-        page.close()
+        for page in browser_context.pages:
+            page.close()

@@ -85,23 +85,26 @@ def verdict(cell, pattern, timeout=KERNEL_TIMEOUT):
     return output
 
 
-def test_backprop_first_session(lab_server, journey):
-    """Does lecture 04 in JupyterLab give a student the check's feedback at each step, and does Validate report it?"""
-    page, notebook = journey.page, "04-backprop/backprop.ipynb"
+def test_student_journey(lab_server, journey):
+    """Does JupyterLab give a new student the checks' feedback, a live explorer widget and Validate's report?"""
+    page = journey.page
+    backprop = lab_server.root / "04-backprop/backprop.ipynb"
+    activations = lab_server.root / "03-activations/activations.ipynb"
     answers = catalog("04-backprop")
     correct = answers.ANSWERS["dense_backward"]
     missing_mean = next(v for v in answers.VARIANTS
                         if v.exercise == "dense_backward" and v.expected_diagnosis == "missing-mean")
-    path = lab_server.root / notebook
-    first_test = first_test_index(path)
-    dense_answer = grade_id_index(path, "dense_backward")
-    dense_test = grade_id_index(path, "test_dense_backward")
+    dense_answer = grade_id_index(backprop, "dense_backward")
+    dense_test = grade_id_index(backprop, "test_dense_backward")
     assert dense_test == dense_answer + 1, "the test cell must follow its answer cell"
+    explorer = cell_index(activations, lambda c: c.cell_type == "code" and "widgets.interactive(" in c.source
+                          and 'description="z"' in c.source)
 
     with journey.step("1 open 04-backprop and run all cells"):
-        cells = open_notebook(page, lab_server, notebook)
+        cells = open_notebook(page, lab_server, "04-backprop/backprop.ipynb")
         run_all_cells(page)
-        feedback = verdict(cells.nth(first_test), r"Not yet\W+not-implemented")
+        # Run All stops at the first failing cell: the first exercise's visible test.
+        feedback = verdict(cells.nth(first_test_index(backprop)), r"Not yet\W+not-implemented")
         assert "is not implemented yet" in feedback.inner_text()
         wait_for_idle_kernel(page)
 
@@ -110,64 +113,57 @@ def test_backprop_first_session(lab_server, journey):
         run_cell_and_next(page)
         passed = verdict(cells.nth(dense_test), r"^\s*Passed")
         assert "dense_backward" in passed.inner_text()
-        assert cells.nth(dense_test).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+        assert cells.nth(dense_test).locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
 
     with journey.step("3 type dense_backward without the 1/m"):
         replace_cell_source(page, cells.nth(dense_answer), missing_mean.source)
         run_cell_and_next(page)
         failed = verdict(cells.nth(dense_test), r"Not yet\W+missing-mean")
-        assert "1/m" in failed.inner_text() or "m times" in failed.inner_text()
-        heatmap = failed.locator("img")
-        heatmap.first.wait_for()
-        assert heatmap.first.get_attribute("src").startswith("data:image/png;base64,")
-        assert heatmap.first.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert "1/m" in failed.inner_text()
+        heatmap = failed.locator("img").first
+        heatmap.wait_for()
+        assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
+        assert heatmap.evaluate("img => img.complete && img.naturalWidth > 0")
         wait_for_idle_kernel(page)
 
-    with journey.step("5 press Validate"):
+    # Step 4 in a second browser tab, as a student would: lecture 04 stays open for step 5.
+    with journey.step("4 move the z slider of lecture 03's explorer"):
+        tab = journey.new_page()
+        cells_03 = open_notebook(tab, lab_server, "03-activations/activations.ipynb")
+        run_all_cells(tab)  # runs the setup cells, stops at the first unfinished exercise
+        verdict(cells_03.nth(first_test_index(activations)), r"Not yet\W+not-implemented")
+        wait_for_idle_kernel(tab)
+        cell = cells_03.nth(explorer)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputArea-editor").click()
+        tab.keyboard.press("Shift+Enter")
+        slider = cell.locator(".widget-slider").filter(has=tab.locator(".widget-label", has_text=re.compile(r"^z$")))
+        slider.wait_for(timeout=KERNEL_TIMEOUT)
+        plot = cell.locator(".widget-output img").first
+        plot.wait_for(timeout=KERNEL_TIMEOUT)
+        plot_before = plot.get_attribute("src")
+        readout = slider.locator(".widget-readout")
+        readout_before = readout.inner_text()
+        # The readout is editable: typing a value moves the slider as dragging its handle would.
+        readout.click()
+        tab.keyboard.press("Control+A")
+        tab.keyboard.insert_text("2.5")
+        tab.keyboard.press("Enter")
+        tab.wait_for_function("([node, before]) => { const img = node.querySelector('.widget-output img');"
+                              " return img !== null && img.src !== before && img.complete && img.naturalWidth > 0; }",
+                              arg=[cell.element_handle(), plot_before], timeout=KERNEL_TIMEOUT)
+        assert float(readout.inner_text()) == pytest.approx(2.5)
+        assert readout.inner_text() != readout_before
+        tab.close()
+
+    with journey.step("5 press Validate on lecture 04"):
+        page.bring_to_front()
         page.locator(".jp-NotebookPanel-toolbar .validate-button").first.click()
         dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
         dialog.wait_for(timeout=VALIDATE_TIMEOUT)
         message = dialog.locator("#validation-message")
-        # Unfinished exercises and the missing 1/m fail; Validate must name the dense_backward test among them.
+        # Unfinished exercises and the missing 1/m fail: Validate must name the dense_backward test among them.
         assert "validation-failed" in message.get_attribute("class")
         assert 'check("dense_backward", dense_backward)' in message.inner_text()
         dialog.get_by_role("button", name=re.compile("ok", re.I)).click()
-
-
-def test_activation_explorer_widget(lab_server, journey):
-    """Does lecture 03's explorer render its widgets and redraw the plot when the z slider moves?"""
-    page, notebook = journey.page, "03-activations/activations.ipynb"
-    path = lab_server.root / notebook
-    first_test = first_test_index(path)
-    explorer = cell_index(path, lambda c: c.cell_type == "code" and "widgets.interactive(" in c.source
-                          and 'description="z"' in c.source)
-
-    with journey.step("4 move the explorer's z slider"):
-        cells = open_notebook(page, lab_server, notebook)
-        run_all_cells(page)  # stops at the first unfinished exercise, after the setup cells
-        verdict(cells.nth(first_test), r"Not yet\W+not-implemented")
-        wait_for_idle_kernel(page)
-        cell = cells.nth(explorer)
-        cell.scroll_into_view_if_needed()
-        cell.locator(".jp-InputArea").click()
-        page.keyboard.press("Shift+Enter")
-        slider = cell.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=re.compile(r"^z$")))
-        slider.wait_for(timeout=KERNEL_TIMEOUT)
-        plot = cell.locator(".widget-output img").first
-        plot.wait_for(timeout=KERNEL_TIMEOUT)
-        before = plot.get_attribute("src")
-        readout_before = slider.locator(".widget-readout").inner_text()
-
-        # The slider's readout is editable: typing a value moves the handle like dragging it would.
-        readout = slider.locator(".widget-readout")
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.insert_text("2.5")
-        page.keyboard.press("Enter")
-        page.wait_for_function("([node, before]) => { const img = node.querySelector('.widget-output img');"
-                               " return img && img.src !== before; }",
-                               arg=[cell.element_handle(), before], timeout=KERNEL_TIMEOUT)
-        assert readout.inner_text().strip() in ("2.50", "2.5")
-        assert readout.inner_text() != readout_before
-        after = cell.locator(".widget-output img").first
-        assert after.evaluate("img => img.complete && img.naturalWidth > 0")
+        dialog.wait_for(state="detached")
