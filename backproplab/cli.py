@@ -124,6 +124,18 @@ def _cmd_demo(args):
     return run_demo(workers=args.workers, keep=args.keep)
 
 
+def _cmd_export_student_repo(args):
+    from .grading.release import find_root
+    from .publish import PublishError, export_student_repo
+    try:
+        files = export_student_repo(Path(args.root) if args.root else find_root(), args.directory)
+    except PublishError as err:
+        print(f"bplab export-student-repo: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(files)} file(s) to {args.directory} (no solutions, hidden tests or answer catalog)")
+    return 0
+
+
 def _add_workspace_options(p):
     p.add_argument("--workspace", help=f"instructor workspace (default: {DEFAULT_WORKSPACE}/ in the repository)")
     p.add_argument("--root", help="repository root holding solutions/ (default: found from the current folder)")
@@ -190,6 +202,14 @@ def build_parser():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--keep", action="store_true", help="keep the temporary workspace and print its path")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("export-student-repo", help="write the repository students may see (no answers)",
+                       description="Copy course/, the library (without the answer catalog), binder/, README.md, "
+                                   "pyproject.toml and the licence into DIRECTORY (new or empty); "
+                                   "solutions/, hidden tests and instructor files stay out.")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--root", help="repository root (default: found from the current folder)")
+    p.set_defaults(func=_cmd_export_student_repo)
     return parser
 
 

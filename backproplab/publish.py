@@ -1,0 +1,102 @@
+"""`bplab export-student-repo DIR`: the repository students may see, without the answers.
+
+Instructors who keep the main repository private publish this copy instead. It holds what
+students and Binder need -- the released notebooks (course/), the library, binder/, README.md,
+pyproject.toml and a licence file if there is one -- and leaves out everything that gives
+answers away or only serves instructors: solutions/ (answers and hidden tests), the answer
+catalog backproplab/grading/samples/, autograder/, tests/, docs/ and tools/.
+
+The reference library stays: the notebooks import it, and the checks flag answers that call
+it (diagnosis ``forbidden-call``). Students can therefore read the reference implementation
+of exercises the library also provides; that is by design, not a leak this export can stop.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .grading.notebooks import has_outputs, read_notebook
+
+# What students get, relative to the repository root.
+STUDENT_PATHS = ("course", "backproplab", "binder", "README.md", "pyproject.toml")
+LICENSE_GLOB = "LICEN[CS]E*"
+# Never exported, even inside STUDENT_PATHS: the instructor's answer catalog.
+INSTRUCTOR_ONLY = ("backproplab/grading/samples",)
+# Editor and interpreter leftovers.
+IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache"})
+IGNORED_SUFFIXES = (".pyc", ".pyo")
+# Markers nbgrader removes when it releases a notebook; a course/ notebook holding one is not a release.
+ANSWER_MARKERS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
+
+
+class PublishError(RuntimeError):
+    """The export was refused (the message says why); nothing was written."""
+
+
+def _is_exported(relative: Path) -> bool:
+    posix = relative.as_posix()
+    if any(posix == p or posix.startswith(p + "/") for p in INSTRUCTOR_ONLY):
+        return False
+    return not (IGNORED_NAMES.intersection(relative.parts) or relative.suffix in IGNORED_SUFFIXES)
+
+
+def student_files(root) -> list[Path]:
+    """Return the files of the student repository as sorted paths relative to ``root``.
+
+    Inputs:
+    - root: the main repository's root (Path or str).
+
+    Returns:
+    - sorted list of relative Paths: every file under STUDENT_PATHS and the licence files,
+      minus INSTRUCTOR_ONLY folders and editor/interpreter leftovers.
+    """
+    root = Path(root)
+    files = [p.relative_to(root) for p in root.glob(LICENSE_GLOB) if p.is_file()]
+    for name in STUDENT_PATHS:
+        path = root / name
+        if path.is_file():
+            files.append(Path(name))
+        elif path.is_dir():
+            files.extend(p.relative_to(root) for p in path.rglob("*") if p.is_file())
+    return sorted(p for p in files if _is_exported(p))
+
+
+def check_course_is_released(root) -> None:
+    """Raise PublishError unless every course/ notebook is a clean release: no outputs, no answer markers."""
+    for path in sorted((Path(root) / "course").rglob("*.ipynb")):
+        if not _is_exported(path.relative_to(root)):
+            continue
+        text = path.read_text(encoding="utf-8")
+        found = [marker for marker in ANSWER_MARKERS if marker in text]
+        if found:
+            raise PublishError(f"{path.relative_to(root)} contains {', '.join(found)}: run `bplab release`")
+        if has_outputs(read_notebook(path)):
+            raise PublishError(f"{path.relative_to(root)} has outputs: run `bplab release`")
+
+
+def export_student_repo(root, destination) -> list[Path]:
+    """Write the student repository into ``destination``.
+
+    Inputs:
+    - root: the main repository's root (Path or str), holding course/ and backproplab/.
+    - destination: a folder that does not exist yet or is empty (Path or str).
+
+    Returns:
+    - sorted list of the written files, relative to ``destination``.
+
+    Raises PublishError (writing nothing) when destination is a non-empty folder or a file,
+    when root has no course/, or when a course/ notebook is not a clean release.
+    """
+    root, destination = Path(root).resolve(), Path(destination).resolve()
+    if not (root / "course").is_dir():
+        raise PublishError(f"{root} has no course/ folder")
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise PublishError(f"{destination} exists and is not an empty folder")
+    if destination == root or root in destination.parents:
+        raise PublishError("the destination must lie outside the repository")
+    check_course_is_released(root)
+    files = student_files(root)
+    for relative in files:
+        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / relative, destination / relative)
+    return files
