@@ -112,3 +112,16 @@ def test_stderr_in_test_cell_does_not_zero_it():
     assert determine_grade(cell)[0] == 2
     cell.outputs.append(new_output("error", ename="AssertionError", evalue="", traceback=[]))
     assert determine_grade(cell)[0] == 0  # errors still count
+
+
+def test_pipeline_preprocessors_are_enabled_when_registered_by_name():
+    """Do our preprocessors run when nbgrader registers them from the config by name (nbconvert
+    disables plain preprocessors by default)?"""
+    from nbconvert.exporters import NotebookExporter
+    from traitlets.config import Config
+    from backproplab.grading.config import configure
+    config = configure(Config())
+    exporter = NotebookExporter()
+    for name in config.Autograde.autograde_preprocessors + config.GenerateFeedback.preprocessors:
+        if name.startswith("backproplab."):
+            assert exporter.register_preprocessor(name).enabled, name

@@ -1,14 +1,17 @@
-"""nbconvert/nbgrader preprocessors that `config.configure` inserts into nbgrader's pipelines."""
+"""nbgrader preprocessors that `config.configure` inserts into nbgrader's pipelines.
+
+They derive from NbGraderPreprocessor, which is enabled by default (a plain nbconvert
+Preprocessor registered by name is silently disabled)."""
 from __future__ import annotations
 
-from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .store import load_verdicts
 
 
-class StderrIsNotFailure(Preprocessor):
+class StderrIsNotFailure(NbGraderPreprocessor):
     """Autograde: stderr text in a test cell (a warning) is shown as ordinary output.
 
     Stock nbgrader scores a test cell 0 when it wrote to stderr; only an error should.
@@ -22,7 +25,7 @@ class StderrIsNotFailure(Preprocessor):
         return cell, resources
 
 
-class RedactHiddenTests(Preprocessor):
+class RedactHiddenTests(NbGraderPreprocessor):
     """Feedback: hidden test cells show the outside verdict instead of their source and
     outputs, and no output anywhere repeats a line of hidden-test source (an answer cell
     could have printed it)."""
