@@ -115,13 +115,17 @@ def test_stderr_in_test_cell_does_not_zero_it():
 
 
 def test_pipeline_preprocessors_are_enabled_when_registered_by_name():
-    """Do our preprocessors run when nbgrader registers them from the config by name (nbconvert
-    disables plain preprocessors by default)?"""
-    from nbconvert.exporters import NotebookExporter
+    """Do our preprocessors, imported by name from the config as nbgrader does, act when called
+    (nbconvert disables plain preprocessors by default)?"""
     from traitlets.config import Config
+    from traitlets.utils.importstring import import_item
     from backproplab.grading.config import configure
+    from backproplab.grading.factory import build_notebook
     config = configure(Config())
-    exporter = NotebookExporter()
-    for name in config.Autograde.autograde_preprocessors + config.GenerateFeedback.preprocessors:
-        if name.startswith("backproplab."):
-            assert exporter.register_preprocessor(name).enabled, name
+    names = [n for n in config.Autograde.autograde_preprocessors + config.GenerateFeedback.preprocessors
+             if n.startswith("backproplab.")]
+    assert len(names) == 2 and all(import_item(n)().enabled for n in names)
+    cell = visible_test_cell("double")
+    cell.outputs = [new_output("stream", name="stderr", text="warning\n")]
+    nb, _ = import_item(names[0])()(build_notebook([cell]), {})
+    assert nb.cells[0].outputs[0].name == "stdout"
