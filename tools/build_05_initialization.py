@@ -396,6 +396,8 @@ def initialization_explorer(depth=10, activation="tanh", method="xavier", scale=
     plot_layer_statistics({f"A{l + 1}": hidden[l] for l in shown},
                           grad_norms={f"{l}": value for l, value in enumerate(norms, 1)}, fig=fig)
     plt.show()
+    print(f"std(A[1]) = {hidden[0].std():.3g}, std(A[{depth}]) = {hidden[-1].std():.3g}; "
+          f"||dW[1]|| = {norms[0]:.3g}, ||dW[{depth + 1}]|| (output) = {norms[-1]:.3g}")
 
 
 widgets.interactive(
