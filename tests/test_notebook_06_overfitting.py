@@ -228,8 +228,8 @@ def test_student_version_fails_only_in_test_cells(executed_student):
 # ---------------------------------------------------------------------------------------
 # Grading with the real CLI.
 
-def _variant(name):
-    return next(v for v in SAMPLES.VARIANTS if v.name == name)
+def _variant(name, exercise):
+    return next(v for v in SAMPLES.VARIANTS if v.name == name and v.exercise == exercise)
 
 
 @pytest.mark.slow
@@ -240,7 +240,7 @@ def test_bplab_grade_gives_full_marks_and_names_each_typical_mistake(tmp_path, s
     folder.mkdir()
     nbformat.write(build_submission(student, dict(SAMPLES.ANSWERS)), folder / "correct.ipynb")
     for exercise, name in TYPICAL_MISTAKES.items():
-        answers = {**SAMPLES.ANSWERS, exercise: _variant(name).source}
+        answers = {**SAMPLES.ANSWERS, exercise: _variant(name, exercise).source}
         nbformat.write(build_submission(student, answers), folder / f"wrong_{exercise}.ipynb")
     bplab = REPO / ".venv" / "bin" / "bplab"
     assert bplab.exists(), "the bplab CLI is not installed"
@@ -261,7 +261,7 @@ def test_bplab_grade_gives_full_marks_and_names_each_typical_mistake(tmp_path, s
         by_id = {t["grade_id"]: t for t in result["tests"]}
         visible = by_id[f"test_{exercise}"]
         assert not visible["passed"] and visible["score"] == 0, visible
-        assert visible["diagnosis"] == _variant(name).expected_diagnosis, visible
+        assert visible["diagnosis"] == _variant(name, exercise).expected_diagnosis, visible
         # A wrong dense_forward also breaks model_forward, which calls it: same mistake, same name.
         affected = {exercise} | {user for user, used in USES.items() if exercise in used}
         for test in result["tests"]:
