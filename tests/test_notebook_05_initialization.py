@@ -37,6 +37,7 @@ TYPICAL_MISTAKES = {
     "initialize_parameters": "seed-ignored",
     "layer_statistics": "std-of-Z",
 }
+USES = {"init_std": ("initialize_parameters",)}  # exercise -> the exercises whose answers call it
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +244,8 @@ def _variant(name):
 @pytest.mark.slow
 def test_bplab_grade_gives_full_marks_and_names_each_typical_mistake(tmp_path, student):
     """Does `bplab grade --json` give the correct submission every auto-graded point, and each typical wrong
-    answer the expected diagnosis on its exercise's visible and hidden tests, with those points lost and the
-    rest kept?"""
+    answer the expected diagnosis on its exercise's visible and hidden tests (and on the exercises that call
+    it), with those points lost and the rest kept?"""
     folder = tmp_path / "submissions"
     folder.mkdir()
     nbformat.write(build_submission(student, dict(SAMPLES.ANSWERS)), folder / "correct.ipynb")
@@ -272,7 +273,10 @@ def test_bplab_grade_gives_full_marks_and_names_each_typical_mistake(tmp_path, s
         for test in mine:
             assert not test["passed"] and test["score"] == 0, test
             assert test["diagnosis"] == _variant(name).expected_diagnosis, test
+        # initialize_parameters calls the student's init_std, so a wrong std costs its points too, named alike.
+        dependents = [t for t in result["tests"] if t["exercise"] in USES.get(exercise, ())]
+        assert all(not t["passed"] and t["diagnosis"] == _variant(name).expected_diagnosis for t in dependents)
         lost = sum(t["max_score"] - t["score"] for t in result["tests"])
-        assert lost == sum(t["max_score"] for t in mine)
-        assert all(t["passed"] for t in result["tests"] if t["exercise"] != exercise), result["tests"]
+        assert lost == sum(t["max_score"] for t in mine + dependents)
+        assert all(t["passed"] for t in result["tests"] if t not in mine + dependents), result["tests"]
         assert result["score"] < correct["score"]
