@@ -28,7 +28,7 @@ browser-deps:
 	scripts/ensure-chromium
 
 test: $(STAMP) browser-deps
-	$(PY) -m pytest -n 2 --cov=backproplab --cov-report=term:skip-covered tests
+	$(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -44,3 +44,12 @@ def test_torch_is_pinned_to_the_cpu_wheel():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"torch==2.13.0"' in text
     assert "torch==2.13.0" in (ROOT / "Makefile").read_text()
+
+
+def test_every_diagnosis_id_is_in_the_design_contract():
+    """Is every diagnosis id the checks can report listed in DESIGN.md (instructors count them)?"""
+    from backproplab.checks.diagnoses import DIAGNOSES
+
+    design = (ROOT / "docs" / "DESIGN.md").read_text()
+    missing = [d for d in DIAGNOSES if f"`{d}`" not in design]
+    assert not missing, f"add these ids to docs/DESIGN.md: {missing}"
