@@ -4,8 +4,8 @@ The server runs ``jupyter lab`` from the project's venv, rooted at a temporary c
 on a free loopback port with a random token, in its own process group (shut down by that
 group's id, never by name). Chromium is Debian's /usr/bin/chromium, never a downloaded browser,
 with a fresh profile. Every step of a test runs inside ``journey.step(name)``: its duration is
-recorded (printed in the terminal summary) and a failing step leaves a screenshot in
-test-artifacts/<test>-<step>.png.
+recorded (printed, shown in the terminal summary and appended to test-artifacts/browser-steps.txt)
+and a failing step leaves a screenshot in test-artifacts/<test>-<step>.png.
 """
 from __future__ import annotations
 
@@ -197,7 +197,12 @@ def _recorder(item):
     user_properties, which reach the terminal summary also from pytest-xdist workers."""
     def record(step, seconds, status):
         item.user_properties.append(("browser-step", (item.name, step, round(seconds, 1), status)))
-        print(f"[browser] {item.name} :: {step}: {seconds:.1f}s {status}", flush=True)
+        line = f"{seconds:7.1f}s  {status:<6} {item.name} :: {step}"
+        print(f"[browser] {line}", flush=True)
+        # Also on disk: under `pytest -n`, this conftest's terminal summary may not run in the controller.
+        ARTIFACTS.mkdir(exist_ok=True)
+        with open(ARTIFACTS / "browser-steps.txt", "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
     return record
 
 
