@@ -57,7 +57,7 @@ class Scenario:
 def _wrong(variant, *riders):
     extra = [INDEPENDENT_MODEL_BACKWARD] if variant.exercise == "dense_backward" else []
     return Scenario(f"wrong-{variant.exercise}-{variant.name}".replace("/", "-"), [variant, *extra, *riders],
-                    broken_exercise=variant.exercise, diagnosis=variant.expected_diagnosis, flagged=False)
+                    broken_exercise=variant.exercise, diagnosis=variant.expected_diagnosis)
 
 
 def _one_wrong_per_diagnosis():
@@ -113,15 +113,16 @@ _core.evaluate = lambda exercise, cases, outcome_for, *, seed, hidden: _core.Che
     exercise.name, hidden, True, None, "ok", seed)
 check = lambda *args, **kwargs: None
 '''
-SNOOP = '''\
+SNOOP = """\
 import glob, os
-for pattern in ["../../../gradebook.db", "/**/gradebook.db", "/**/solutions/04-backprop/*.ipynb"]:
-    for found in glob.glob(pattern, recursive=True)[:20]:
-        try:
-            print(found, open(found, "rb").read().decode("latin-1"))
-        except Exception as err:
-            print(found, err)
-'''
+for pattern in ["../../../gradebook.db", "../../../*/*/*", "../../../../*/*", "@REPO@/solutions/04-backprop/*.ipynb",
+                "@REPO@/autograder/*", "/tmp/bplab-grading-batch/*/*"]:
+    try:
+        for found in glob.glob(pattern)[:20]:
+            print(found, open(found, "rb").read().decode("latin-1") if os.path.isfile(found) else "")
+    except Exception as err:
+        print(pattern, err)
+""".replace("@REPO@", str(REPO))
 WARNS = '''\
 import warnings
 warnings.warn("a harmless warning from the answer cell")
@@ -135,7 +136,7 @@ def _scenarios_tampering():
 
     sandbox = {v.name: v for v in CATALOG.VARIANTS if v.sandbox_only}
     return [
-        Scenario("correct"),
+        Scenario("correct", flagged=False),
         Scenario("correct-with-warning", extra={"dense_backward": WARNS}, flagged=False),
         Scenario("submitted-cheat-allclose", [sandbox["patches-allclose"], INDEPENDENT_MODEL_BACKWARD],
                  broken_exercise="dense_backward", diagnosis="missing-mean"),
@@ -157,6 +158,7 @@ def _scenarios_tampering():
 
 SCENARIOS = _scenarios_tampering() + _scenarios_wrong()
 UNREADABLE = "submitted-unreadable-json"
+COURSE_SECRET = "0123456789abcdef" * 4
 
 
 def _answers(scenario):
@@ -190,8 +192,10 @@ def batch(tmp_path_factory):
                 nb = build_submission(released, _answers(scenario), edit=scenario.edit)
                 write_notebook(nb, folder / f"{scenario.student}.ipynb")
             (folder / f"{UNREADABLE}.ipynb").write_text('{"cells": [')
+            workspace.mkdir()
+            (workspace / ".bplab-secret").write_text(COURSE_SECRET)  # fixed seeds: a replayable batch
             proc = _run_bplab("grade", str(folder), "--json", "--workers", "2", "--workspace", str(workspace),
-                              "--root", str(REPO), "--cell-timeout", "20", "--kernel-cpu-seconds", "90")
+                              "--root", str(REPO), "--cell-timeout", "20", "--kernel-cpu-seconds", "60")
             done.write_text(json.dumps({"returncode": proc.returncode, "stdout": proc.stdout,
                                         "stderr": proc.stderr, "workspace": str(workspace)}))
     data = json.loads(done.read_text())
@@ -283,6 +287,14 @@ def test_grade_tampering_is_flagged_with_reasons(batch):
     assert result["max_score"] == sum(_source_points().values())
 
 
+def test_grade_deleted_test_cell_restored(batch):
+    """Did nbgrader put the deleted hidden test back (and the edited one's source) before running them?"""
+    autograded = batch["workspace"] / "autograded" / "submitted-tests-deleted-edited-points" / LECTURE / "backprop.ipynb"
+    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in read_notebook(autograded).cells if "nbgrader" in c.metadata}
+    assert 'check("dense_backward", dense_backward, hidden=True)' in cells["test_dense_backward_hidden"].source
+    assert cells["test_dense_backward"].source == 'check("dense_backward", dense_backward)'
+
+
 def test_grade_unreadable_submission_scores_zero_with_reason(batch):
     """Is a notebook that is not valid JSON graded 0 with a reason, without stopping the batch?"""
     result = batch["results"][UNREADABLE]
@@ -319,7 +331,7 @@ def test_feedback_has_no_hidden_test_source(batch):
     proc = _run_bplab("feedback", "--workspace", str(workspace), "--root", str(REPO))
     assert proc.returncode == 0, proc.stderr[-3000:]
     pages = sorted((workspace / "feedback").glob(f"*/{LECTURE}/*.html"))
-    assert len(pages) == len(batch["results"]) - 1  # the unreadable notebook has no autograded version... or does
+    assert len(pages) == len(batch["results"]) - 1  # all but the unreadable notebook
     hidden = [c.source for c in read_notebook(SOURCE).cells if is_hidden_test_source(c.source)]
     lines = secret_lines(hidden, [c.source for c in read_notebook(REPO / "course" / LECTURE / "backprop.ipynb").cells])
     for page in pages:

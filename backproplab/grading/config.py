@@ -7,6 +7,7 @@ Why each setting exists (measured on stock nbgrader 0.9.6):
 - stderr output (a warning) in a test cell zeroes it in stock nbgrader: ``StderrIsNotFailure``
   runs before ``SaveAutoGrades`` so only errors count in the in-kernel result;
 - feedback shows hidden tests by default: ``RedactHiddenTests`` runs in generate_feedback;
+- test cells a student deleted are not restored by default: ``OverwriteCells.add_missing_cells``;
 - the student's kernel is started through the ``bplab-sandbox`` kernelspec (sandbox_kernel.py).
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ def configure(c, *, cell_timeout=CELL_TIMEOUT):
     c.Execute.shutdown_kernel = "immediate"  # a kernel ignoring SIGINT is killed, not waited for
     c.Execute.execute_retries = 0
     c.Execute.kernel_name = KERNEL_NAME
+    c.OverwriteCells.add_missing_cells = True  # deleted test cells come back (off by default in 0.9.6)
     c.Autograde.autograde_preprocessors = [
         "nbgrader.preprocessors.Execute",
         "nbgrader.preprocessors.IgnorePattern",

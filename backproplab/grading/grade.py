@@ -172,7 +172,9 @@ def _kernel_spec(course, job):
     for hidden in [*job["hide"], str(course / "gradebook.db")]:
         argv += ["--hide", hidden]
     return {"argv": [*argv, "-f", "{connection_file}"], "display_name": "Backprop Lab sandbox",
-            "language": "python", "env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}
+            "language": "python", "env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                          # in-kernel hidden checks replayable, unrelated to the outside seed
+                                          "BPLAB_SEED": str(job["kernel_seed"])}}
 
 
 def _build_course(course, job):
@@ -387,6 +389,7 @@ def grade_batch(workspace, submissions, *, workers=1, cell_timeout=grading_confi
                      "template_db": str(workspace.template_db(sub.lecture)),
                      "autograded_dir": str(workspace.path / "autograded" / sub.student / sub.lecture),
                      "seed": workspace.seed(sub.student, sub.lecture), "batch_dir": str(batch_dir),
+                     "kernel_seed": workspace.seed(sub.student, sub.lecture + "/kernel") % 2**31,
                      "cell_timeout": cell_timeout, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds,
                      "hide": [h for h in hide if h != str(batch_dir)] + [str(batch_dir)]})
     results = [None] * len(jobs)
