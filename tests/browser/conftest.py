@@ -116,12 +116,12 @@ def lab_server(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     log = home / "jupyter-lab.log"
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}  # inline plots, as for students
-    env.update({"BPLAB_QUIET": "1",
-           # A private Jupyter home: no user settings, workspaces or runtime files leak in or out.
-           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-           "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "mpl"),
-           "OMP_NUM_THREADS": "1"})
+    env.update({
+        "BPLAB_QUIET": "1", "OMP_NUM_THREADS": "1",
+        # A private Jupyter home: no user settings, workspaces or runtime files leak in or out.
+        "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "mpl")})
     # Render every cell (no windowing), so that the tests find a cell by its position in the notebook.
     tracker_settings = home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker_settings.parent.mkdir(parents=True)
