@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/jupyter labextension list 2>&1 | grep -qi nbgrader
 	touch $(STAMP)
 
+# JupyterLab refuses to run as root (containers, Binder-like VMs) without --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT)
+	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(ROOT_FLAG)
 
 demo: $(STAMP)
 	$(VENV)/bin/bplab demo
