@@ -22,6 +22,10 @@ API
   check_results(cell) -> list of dicts published by check() in that cell
   widget_outputs(nb) -> list of outputs saved in the executed notebook's Output widgets
                                  (what ipywidgets.interact/interactive callbacks printed or raised)
+  function_def(source, name), signature(def node) -> "(a, b=1)"   an answer's def and its parameters
+  setup_cells(nb), code_text(nb), markdown_text(nb)
+  executed_once(tmp_path_factory, lecture, "solution"|"course") -> (executed nb, seconds, peak MiB)
+                                 each notebook runs once per test run, shared across modules and workers
 """
 from __future__ import annotations
 
@@ -207,3 +211,69 @@ def execute_with_peak_rss(nb, **kwargs):
     text = "".join(out.get("text", "") for out in probe.outputs if out.get("output_type") == "stream")
     assert "bplab-peak-rss-kb" in text, f"the memory probe did not run: {probe.outputs}"
     return nb, seconds, int(text.split()[-1]) / 1024  # Linux reports ru_maxrss in KiB
+
+
+# ---------------------------------------------------------------------------------------
+# Source inspection shared by the lecture tests.
+
+def function_def(source: str, name: str):
+    """The top-level ``def name(...)`` node in ``source``, or None."""
+    return next((node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name == name),
+                None)
+
+
+def signature(node) -> str:
+    """A def's parameters as DESIGN.md writes them, e.g. "(f, x, h=1e-05)"."""
+    names = [a.arg for a in node.args.args]
+    defaults = [ast.literal_eval(d) for d in node.args.defaults]
+    split = len(names) - len(defaults)
+    return "(" + ", ".join(names[:split] + [f"{n}={d!r}" for n, d in zip(names[split:], defaults)]) + ")"
+
+
+def setup_cells(nb):
+    """The code cells tagged ``setup``."""
+    return [c for c in nb.cells if c.cell_type == "code" and "setup" in c.metadata.get("tags", [])]
+
+
+def code_text(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def markdown_text(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+# ---------------------------------------------------------------------------------------
+# Executing each notebook once per test run, shared by all test modules and xdist workers.
+
+def shared_run_folder(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this pytest run (pytest's own temporary root)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def executed_once(tmp_path_factory, lecture: str, version: str, *, timeout=60):
+    """(executed notebook, seconds, the kernel's peak RSS in MiB) of ``version`` ("solution" or
+    "course") of ``lecture``, executed once per test run whichever module or worker asks first.
+
+    The course version runs with ``allow_errors`` (its test cells fail until answered). The
+    result is cached on disk under the run's temporary root, keyed by the notebook's content,
+    and guarded by a file lock so that a second worker waits instead of running it again.
+    """
+    import fcntl
+    import hashlib
+    import json
+
+    path = solution_path(lecture) if version == "solution" else course_path(lecture)
+    key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    folder = shared_run_folder(tmp_path_factory) / "executed-notebooks"
+    folder.mkdir(exist_ok=True)
+    stem = folder / f"{lecture}-{version}-{key}"
+    with open(f"{stem}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not Path(f"{stem}.json").exists():
+            nb, seconds, peak_mib = execute_with_peak_rss(path, allow_errors=version != "solution", timeout=timeout)
+            nbformat.write(nb, f"{stem}.ipynb")
+            Path(f"{stem}.json").write_text(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
+    measured = json.loads(Path(f"{stem}.json").read_text())
+    return read(f"{stem}.ipynb"), measured["seconds"], measured["peak_mib"]

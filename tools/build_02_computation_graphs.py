@@ -726,7 +726,7 @@ md(r"""
 """)
 
 
-def notebook():
+def build():
     """The lecture as an nbformat v4 NotebookNode (no outputs)."""
     # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
     for index, cell in enumerate(cells):
@@ -741,7 +741,7 @@ def notebook():
 def main():
     from backproplab.grading.notebooks import write_normalized
 
-    nb = notebook()
+    nb = build()
     write_normalized(nb, OUT)
     print(f"wrote {OUT.relative_to(ROOT)} ({len(nb.cells)} cells)", file=sys.stderr)
     return 0

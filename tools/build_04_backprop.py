@@ -743,7 +743,7 @@ Next lecture: why the starting weights matter so much (initialization).
 """)
 
 
-def notebook():
+def build():
     """The lecture as an nbformat v4 NotebookNode (no outputs)."""
     # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
     for index, cell in enumerate(cells):
@@ -758,7 +758,7 @@ def notebook():
 def main():
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     # nbformat.writes sorts keys with indent 1: the normalized form `bplab release` expects.
-    text = nbformat.writes(notebook(), version=4)
+    text = nbformat.writes(build(), version=4)
     OUTPUT.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     print(f"wrote {OUTPUT}", file=sys.stderr)
 

@@ -1,0 +1,100 @@
+"""What each lecture's notebook must contain: the facts the generic tests (tests/test_lectures.py)
+check for every lecture, and the per-lecture test modules import.
+
+A ``LectureSpec`` holds only what differs between lectures; everything else (grade ids, test
+cell bodies, release, kernels, grading) follows docs/ARCHITECTURE.md's conventions alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LectureSpec:
+    """One lecture's binding facts.
+
+    - lecture: the id, e.g. "04-backprop" (folder name in solutions/ and course/).
+    - signatures: {exercise: "(arg, arg=default)"}, in notebook order (DESIGN.md and the brief).
+    - manual: grade ids of the "explain in your own words" questions (markdown, manually graded).
+    - builder: tools/<file> that builds the solution notebook.
+    - typical_mistakes: {exercise: catalog variant name} graded through `bplab grade`; exercises
+      not named use the catalog's first kernel-detectable wrong variant.
+    - must_break_callers: {exercise: exercises whose correct answers call it and so must fail,
+      with the same diagnosis, when it is wrong}.
+    - dependent_cells: what answer-dependent ungraded cells do in the blank student notebook:
+      "none" (there are none), "quiet" (they exist and do not fail), "may-fail" (they exist and
+      may fail with NotImplementedError).
+    - points: None (any points > 0) or {"visible": allowed values, "hidden": allowed values}.
+    """
+
+    lecture: str
+    signatures: dict
+    manual: frozenset
+    builder: str
+    typical_mistakes: dict = field(default_factory=dict)
+    must_break_callers: dict = field(default_factory=dict)
+    dependent_cells: str = "quiet"
+    points: dict | None = None
+
+
+SPECS = {spec.lecture: spec for spec in (
+    LectureSpec(
+        "01-architecture",
+        {"count_parameters": "(layer_sizes)", "dense_forward": "(A_prev, W, B)",
+         "model_forward": "(X, params, activations)", "xor_parameters": "()"},
+        frozenset({"explain_collapse", "explain_shapes"}),
+        "build_01_architecture.py",
+        typical_mistakes={"count_parameters": "weights-only", "dense_forward": "W-not-transposed",
+                          "model_forward": "caches-store-output", "xor_parameters": "xnor"},
+        must_break_callers={"dense_forward": {"model_forward"}},
+    ),
+    LectureSpec(
+        "02-computation-graphs",
+        {"numerical_gradient": "(f, x, h=1e-05)", "mul_backward": "(upstream, a, b, out)",
+         "exp_backward": "(upstream, x, out)", "sigmoid_backward_rule": "(upstream, z, out)",
+         "matmul_backward": "(s, A, B)"},
+        frozenset({"explain_central_differences", "explain_gradient_accumulation"}),
+        "build_02_computation_graphs.py",
+    ),
+    LectureSpec(
+        "03-activations",
+        {"sigmoid": "(Z)", "tanh": "(Z)", "relu": "(Z)", "leaky_relu": "(Z, alpha=0.01)", "softmax": "(Z)",
+         "sigmoid_backward": "(dA, Z)", "tanh_backward": "(dA, Z)", "relu_backward": "(dA, Z)",
+         "leaky_relu_backward": "(dA, Z, alpha=0.01)"},
+        frozenset({"explain_vanishing_gradient", "explain_softmax_shift"}),
+        "build_03_activations.py",
+        dependent_cells="none",  # demos fall back to the library until an answer exists
+    ),
+    LectureSpec(
+        "04-backprop",
+        {"binary_cross_entropy": "(AL, Y)", "dense_backward": "(dz, A_prev, W)",
+         "model_backward": "(AL, Y, caches, activations)", "update_parameters": "(params, grads, learning_rate)",
+         "gradient_check": "(cost_fn, params, grads, h=1e-05)",
+         "train_two_layer": "(X, Y, n_hidden, learning_rate, num_iterations, seed=0)",
+         "torch_gradients": "(X, Y, params, activations)"},
+        frozenset(),
+        "build_04_backprop.py",
+        dependent_cells="may-fail",
+        points={"visible": (1, 2), "hidden": (2, 3)},
+    ),
+    LectureSpec(
+        "05-initialization",
+        {"init_std": "(method, fan_in, fan_out)", "initialize_parameters": "(layer_sizes, method, seed=None)",
+         "layer_statistics": "(X, params, activation)"},
+        frozenset({"explain_symmetry", "explain_he_factor"}),
+        "build_05_initialization.py",
+        typical_mistakes={"init_std": "he-with-fan-out", "initialize_parameters": "seed-ignored",
+                          "layer_statistics": "std-of-Z"},
+        must_break_callers={"init_std": {"initialize_parameters"}},
+    ),
+    LectureSpec(
+        "06-overfitting",
+        {"l2_penalty": "(params, lambd, m)", "l2_backward": "(W, lambd, m)", "dropout_forward": "(A, alpha, rng)",
+         "dropout_backward": "(dA, mask, alpha)", "early_stopping_epoch": "(val_costs, patience=5)"},
+        frozenset({"explain_dropout_scale", "explain_validation_set"}),
+        "build_06_overfitting.py",
+        typical_mistakes={"l2_penalty": "missing-half", "l2_backward": "missing-1/m",
+                          "dropout_forward": "alpha-as-keep-probability", "dropout_backward": "no-scale",
+                          "early_stopping_epoch": "argmin-of-the-whole-curve"},
+    ),
+)}

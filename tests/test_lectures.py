@@ -1,0 +1,381 @@
+"""Every lecture alike: notebook conventions (docs/ARCHITECTURE.md), the student release, real
+kernels, and one `bplab grade` batch over all lectures' catalog submissions.
+
+Parametrized over the lectures in tests/lecture_specs.py (which must be those in solutions/).
+Static tests read the notebooks' JSON. Tests marked slow run real kernels (each notebook once per
+run, shared with the per-lecture modules through ``executed_once``) or the grader: the module-
+scoped ``graded`` fixture grades every lecture's submissions in ONE `bplab grade --json` call.
+Lecture-specific content lives in tests/test_notebook_NN_*.py.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backproplab.grading.factory import build_submission, write_notebook
+from backproplab.grading.samples import LECTURES, catalog
+from lecture_specs import SPECS
+from notebook_helpers import (
+    KERNEL_ENV, REPO, answer_cells, answer_dependent_cells, check_results, course_path, error_outputs,
+    executed_once, exercises_with_tests, function_def, grade_cells, nbgrader_meta, read, setup_cells, signature,
+    solution_path,
+)
+
+TIME_BUDGET_SECONDS = 60
+MEMORY_BUDGET_MIB = 1024
+lectures = pytest.mark.parametrize("lecture", list(SPECS))
+
+
+def test_specs_cover_every_lecture_in_solutions():
+    """Do the specs name exactly the lectures in solutions/ and in the answer catalog?"""
+    on_disk = {p.name for p in (REPO / "solutions").iterdir() if p.is_dir() and list(p.glob("*.ipynb"))}
+    assert set(SPECS) == on_disk == set(LECTURES)
+
+
+def _exercise_of(grade_id):
+    return grade_id.removeprefix("test_").removesuffix("_hidden")
+
+
+def _manual_cells(nb):
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
+            if nbgrader_meta(c).get("solution") and nbgrader_meta(c).get("grade")}
+
+
+# ---------------------------------------------------------------------------------------
+# The instructor source.
+
+@lectures
+def test_exercises_appear_in_order_with_the_binding_signatures(lecture):
+    """Does the notebook define exactly its exercises, in order, with their binding signatures and docstrings?"""
+    solution, signatures = read(solution_path(lecture)), SPECS[lecture].signatures
+    assert [nbgrader_meta(cell)["grade_id"] for _, cell in answer_cells(solution)] == list(signatures)
+    for _, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        node = function_def(cell.source, name)
+        assert node is not None, f"the answer cell {name} does not define {name}()"
+        assert signature(node) == signatures[name]
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+        assert ast.get_docstring(node), f"{name} has no docstring stating its shapes"
+
+
+@lectures
+def test_checks_registry_knows_every_exercise(lecture):
+    """Is every exercise of the notebook registered in the checks, under this lecture (so check() can judge it)?"""
+    from backproplab.checks import get_exercise
+
+    for name in SPECS[lecture].signatures:
+        assert get_exercise(name) is not None and get_exercise(name).lecture == lecture, name
+
+
+@lectures
+def test_every_exercise_has_one_visible_and_one_hidden_test(lecture):
+    """Does every exercise have exactly one visible test test_<name> and one hidden test test_<name>_hidden?"""
+    tests = exercises_with_tests(read(solution_path(lecture)))
+    assert set(tests) == set(SPECS[lecture].signatures)
+    for name, ids in tests.items():
+        assert ids == {"visible": [f"test_{name}"], "hidden": [f"test_{name}_hidden"]}
+
+
+@lectures
+def test_grade_ids_are_unique_and_only_answers_tests_and_questions(lecture):
+    """Is every grade_id used once, are the graded ones exactly the answers, their two tests and the manual questions,
+    and is any other nbgrader cell read-only?"""
+    spec = SPECS[lecture]
+    metas = [nbgrader_meta(c) for c in read(solution_path(lecture)).cells if nbgrader_meta(c)]
+    ids = [meta["grade_id"] for meta in metas]
+    assert len(ids) == len(set(ids))
+    # Other nbgrader cells (e.g. a setup cell) may only be read-only.
+    assert all(meta["locked"] for meta in metas if not (meta.get("solution") or meta.get("grade")))
+    graded_ids = {meta["grade_id"] for meta in metas if meta.get("solution") or meta.get("grade")}
+    assert graded_ids == ({*spec.signatures} | {f"test_{e}" for e in spec.signatures}
+                        | {f"test_{e}_hidden" for e in spec.signatures} | spec.manual)
+
+
+@lectures
+def test_every_test_cell_is_locked_with_points_and_the_exact_check_call(lecture):
+    """Is every test cell locked, schema 3, worth points (within the lecture's ranges, if any), and exactly the
+    check() call ARCHITECTURE.md prescribes?"""
+    spec = SPECS[lecture]
+    cells = grade_cells(read(solution_path(lecture)))
+    assert len(cells) == 2 * len(spec.signatures)
+    for _, cell in cells:
+        meta = nbgrader_meta(cell)
+        assert meta["locked"] is True and meta["schema_version"] == 3 and meta["points"] > 0, meta
+        hidden = meta["grade_id"].endswith("_hidden")
+        if spec.points is not None:
+            assert meta["points"] in spec.points["hidden" if hidden else "visible"], meta
+        name = _exercise_of(meta["grade_id"])
+        expected = (f'### BEGIN HIDDEN TESTS\ncheck("{name}", {name}, hidden=True)\n### END HIDDEN TESTS'
+                    if hidden else f'check("{name}", {name})')
+        assert cell.source == expected
+
+
+@lectures
+def test_manual_questions_are_graded_markdown_answer_cells(lecture):
+    """Are the "explain in your own words" questions markdown cells, solution and grade, schema 3, with points?"""
+    manual = _manual_cells(read(solution_path(lecture)))
+    assert set(manual) == SPECS[lecture].manual
+    for cell in manual.values():
+        meta = nbgrader_meta(cell)
+        assert cell.cell_type == "markdown" and meta["points"] > 0 and meta["schema_version"] == 3
+
+
+@lectures
+def test_setup_cell_is_the_catalogs_and_torch_free(lecture):
+    """Is the only setup cell exactly the catalog's SETUP, with no torch import?"""
+    setup = catalog(lecture).SETUP
+    assert [c.source for c in setup_cells(read(solution_path(lecture)))] == [setup.rstrip("\n")]
+    assert "torch" not in setup
+
+
+@lectures
+def test_answers_need_only_the_setup_cell_and_other_answers(lecture):
+    """Does every answer cell, run in order after the setup cell, define its function, using no name other than
+    the setup's, the other answers', builtins or its own (as the outside verification will run them)?"""
+    solution = read(solution_path(lecture))
+    namespace = {}
+    exec(catalog(lecture).SETUP, namespace)
+    available = set(namespace) | set(dir(builtins)) | set(SPECS[lecture].signatures)
+    for _, cell in answer_cells(solution):
+        exec(cell.source, namespace)
+        tree = ast.parse(cell.source)
+        local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))
+                  for a in n.args.args + n.args.kwonlyargs}
+        local |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        local |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                  if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        assert used - local - available == set(), nbgrader_meta(cell)["grade_id"]
+    assert all(callable(namespace[name]) for name in SPECS[lecture].signatures)
+
+
+@lectures
+def test_notebooks_are_committed_without_outputs(lecture):
+    """Are both the solution and the student notebook free of outputs and execution counts?"""
+    for nb in (read(solution_path(lecture)), read(course_path(lecture))):
+        assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
+
+
+@lectures
+def test_builder_reproduces_the_committed_solution(lecture):
+    """Does the lecture's builder in tools/ build exactly the committed solution notebook?"""
+    builder = runpy.run_path(str(REPO / "tools" / SPECS[lecture].builder))
+    built = builder["build"]()
+    assert json.loads(json.dumps(built)) == json.loads(json.dumps(read(solution_path(lecture))))
+
+
+# ---------------------------------------------------------------------------------------
+# The student release.
+
+@lectures
+def test_student_release_hides_solutions_and_hidden_tests(lecture):
+    """Does the student version keep every graded cell but no solution code, model answer, mark scheme or
+    hidden check?"""
+    solution, student = read(solution_path(lecture)), read(course_path(lecture))
+    assert [nbgrader_meta(c).get("grade_id") for c in student.cells] == \
+           [nbgrader_meta(c).get("grade_id") for c in solution.cells]
+    for _, cell in answer_cells(student):
+        assert "raise NotImplementedError()" in cell.source and "BEGIN SOLUTION" not in cell.source
+    for _, cell in grade_cells(student):
+        assert "hidden=True" not in cell.source and "HIDDEN TESTS" not in cell.source
+    for cell in student.cells:
+        assert "MARK SCHEME" not in cell.source
+    assert all(cell.source.strip() == "YOUR ANSWER HERE" for cell in _manual_cells(student).values())
+    assert set(exercises_with_tests(student)) == set(SPECS[lecture].signatures)
+
+
+@pytest.mark.slow
+def test_course_folder_is_in_sync_with_the_solutions():
+    """Does `bplab release --check` find every lecture's course/ folder up to date?"""
+    from backproplab.cli import main
+
+    assert main(["release", "--check", "--root", str(REPO), *SPECS]) == 0
+
+
+# ---------------------------------------------------------------------------------------
+# Real kernels (each notebook once per run; see notebook_helpers.executed_once).
+
+@pytest.mark.slow
+@lectures
+def test_solution_runs_within_time_and_memory_and_passes_every_check(lecture, tmp_path_factory):
+    """Does the solution run without error in a fresh kernel in under 60 s and 1 GB peak RSS, every test cell,
+    hidden ones included, publishing exactly one passing verdict?"""
+    nb, seconds, peak_mib = executed_once(tmp_path_factory, lecture, "solution")
+    errors = [(i, out["ename"], out["evalue"]) for i, c in enumerate(nb.cells) for out in error_outputs(c)]
+    assert errors == []
+    assert seconds < TIME_BUDGET_SECONDS
+    assert 0 < peak_mib < MEMORY_BUDGET_MIB, "the kernel's peak RSS was not measured or is over 1 GB"
+    for _, cell in grade_cells(nb):
+        grade_id = nbgrader_meta(cell)["grade_id"]
+        results = check_results(cell)
+        assert len(results) == 1, grade_id
+        result = results[0]
+        assert result["exercise"] == _exercise_of(grade_id)
+        assert result["hidden"] is grade_id.endswith("_hidden")
+        assert result["passed"] is True and result["diagnosis"] is None, (grade_id, result["message"])
+
+
+@pytest.mark.slow
+@lectures
+def test_student_version_fails_only_in_test_cells_as_not_implemented(lecture, tmp_path_factory):
+    """Does the blank student notebook run to the end within the budgets, with errors only in its visible test
+    cells (each check diagnosing not-implemented) and, where the lecture allows, NotImplementedError in cells
+    that use an answer?"""
+    nb, seconds, peak_mib = executed_once(tmp_path_factory, lecture, "course")
+    graded = {i for i, _ in grade_cells(nb)}
+    dependent = answer_dependent_cells(nb)
+    mode = SPECS[lecture].dependent_cells
+    assert bool(dependent) is (mode != "none"), dependent
+    may_fail = dependent if mode == "may-fail" else set()
+    for index, cell in enumerate(nb.cells):
+        for out in error_outputs(cell):
+            assert index in graded | may_fail, (index, out["ename"], out["evalue"])
+            if index in may_fail:
+                assert out["ename"] == "NotImplementedError", (index, out["ename"], out["evalue"])
+    # The release empties hidden test cells; the kernel client skips empty cells.
+    assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code" and c.source.strip()), \
+        "stopped early"
+    for _, cell in grade_cells(nb):
+        grade_id = nbgrader_meta(cell)["grade_id"]
+        if grade_id.endswith("_hidden"):
+            assert cell.outputs == [], grade_id
+            continue
+        assert [(r["passed"], r["diagnosis"]) for r in check_results(cell)] == [(False, "not-implemented")], grade_id
+        assert error_outputs(cell), f"{grade_id} must fail so that nbgrader scores it 0"
+    assert seconds < TIME_BUDGET_SECONDS and peak_mib < MEMORY_BUDGET_MIB
+
+
+# ---------------------------------------------------------------------------------------
+# One `bplab grade` batch for every lecture.
+
+def callers(lecture):
+    """{exercise: the exercises whose correct answers call it, directly or through another exercise}."""
+    answers = catalog(lecture).ANSWERS
+    direct = {e: {user for user, source in answers.items() if user != e and re.search(rf"\b{e}\(", source)}
+              for e in answers}
+    closure = {}
+    for exercise in answers:
+        found, todo = set(), [exercise]
+        while todo:
+            for user in direct[todo.pop()] - found:
+                found.add(user)
+                todo.append(user)
+        closure[exercise] = found
+    return closure
+
+
+def mistakes(lecture):
+    """The wrong answers graded per exercise: the typical one (named in the spec, else the catalog's first a
+    kernel can detect), then the first forbidden call, if the catalog has one."""
+    spec, variants = SPECS[lecture], catalog(lecture).VARIANTS
+    chosen = []
+    for exercise in spec.signatures:
+        wrong = [v for v in variants if v.exercise == exercise and v.expected_diagnosis]
+        name = spec.typical_mistakes.get(exercise)
+        typical = next(v for v in wrong if not v.sandbox_only and (name is None or v.name == name))
+        chosen.append(typical)
+        chosen += [v for v in wrong if v.expected_diagnosis == "forbidden-call"][:1]
+    return chosen
+
+
+def submissions(lecture):
+    """{student: [Variant, ...]}: "correct", then wrong answers packed into as few submissions as keeps each lost
+    point attributable: no two wrong answers in one submission affect (own or call) the same exercise."""
+    affected = {e: {e} | users for e, users in callers(lecture).items()}
+    groups = []  # [(variants, exercises they affect)]
+    for variant in mistakes(lecture):
+        mine = affected[variant.exercise]
+        group = next((g for g in groups if not g[1] & mine), None)
+        if group is None:
+            groups.append(([variant], set(mine)))
+        else:
+            group[0].append(variant)
+            group[1].update(mine)
+    return {"correct": [], **{f"wrong-{n}": variants for n, (variants, _) in enumerate(groups, 1)}}
+
+
+PLAN = {lecture: submissions(lecture) for lecture in SPECS}
+
+
+def test_every_exercise_has_a_typical_mistake_in_the_grading_batch():
+    """Does the batch grade, for every exercise of every lecture, at least one kernel-detectable wrong answer?"""
+    for lecture, plan in PLAN.items():
+        graded = {v.exercise for variants in plan.values() for v in variants if not v.sandbox_only}
+        assert graded == set(SPECS[lecture].signatures), lecture
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """{(lecture, student): result} from ONE `bplab grade --json --workers 2` over submitted/<student>/<lecture>/."""
+    root = tmp_path_factory.mktemp("grading")
+    for lecture, plan in PLAN.items():
+        released, answers = read(course_path(lecture)), catalog(lecture).ANSWERS
+        for student, variants in plan.items():
+            folder = root / "submitted" / student / lecture
+            folder.mkdir(parents=True)
+            mine = {**answers, **{v.exercise: v.source for v in variants}}
+            write_notebook(build_submission(released, mine), folder / course_path(lecture).name)
+    bplab = Path(sys.executable).with_name("bplab")
+    assert bplab.exists(), "the bplab CLI is not installed"
+    done = subprocess.run([str(bplab), "grade", str(root / "submitted"), "--json", "--workers", "2",
+                           "--workspace", str(root / "workspace"), "--root", str(REPO)],
+                          cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, **KERNEL_ENV})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return {(r["lecture"], r["student"]): r for r in json.loads(done.stdout)}
+
+
+@pytest.mark.slow
+@lectures
+def test_bplab_grade_gives_the_correct_submission_full_marks(lecture, graded):
+    """Does `bplab grade` grade every planned submission, and give the catalog's correct answers every
+    auto-graded point, unflagged, on every exercise?"""
+    assert {student for lec, student in graded if lec == lecture} == set(PLAN[lecture])
+    correct = graded[lecture, "correct"]
+    assert correct["status"] == "graded" and not correct["flagged"], correct["flag_reasons"]
+    assert all(t["passed"] and t["diagnosis"] is None for t in correct["tests"]), correct["tests"]
+    assert correct["score"] == correct["max_score"] == sum(t["max_score"] for t in correct["tests"]) > 0
+    assert {t["exercise"] for t in correct["tests"]} == set(SPECS[lecture].signatures)
+
+
+@pytest.mark.slow
+@lectures
+def test_bplab_grade_names_each_typical_mistake_and_takes_only_its_points(lecture, graded):
+    """Does every wrong answer get its expected diagnosis on its exercise's visible and hidden tests, scoring 0
+    there, the exercises calling it fail alike or pass (must fail where the spec says), every other test
+    keep its points, and the total lose exactly the failed tests' points?"""
+    spec, users = SPECS[lecture], callers(lecture)
+    full = graded[lecture, "correct"]["max_score"]
+    for student, variants in PLAN[lecture].items():
+        if not variants:
+            continue
+        result = graded[lecture, student]
+        expected = {v.exercise: v.expected_diagnosis for v in variants}
+        caller_of = {user: e for e in expected for user in users[e]}
+        by_exercise = {}
+        for test in result["tests"]:
+            by_exercise.setdefault(test["exercise"], []).append(test)
+            name = test["exercise"]
+            if name in expected:
+                assert (test["passed"], test["score"], test["diagnosis"]) == (False, 0, expected[name]), (student, test)
+            elif name in caller_of:
+                wrong = caller_of[name]
+                if name in spec.must_break_callers.get(wrong, ()):
+                    assert not test["passed"] and test["score"] == 0, (student, test)
+                if not test["passed"]:
+                    assert test["diagnosis"] == expected[wrong], (student, test)
+            else:
+                assert test["passed"] and test["score"] == test["max_score"], (student, test)
+        assert all(len(by_exercise[e]) == 2 for e in expected), (student, result["tests"])
+        lost = sum(t["max_score"] - t["score"] for t in result["tests"])
+        assert lost == sum(t["max_score"] for t in result["tests"] if not t["passed"]) > 0
+        assert result["max_score"] == full and result["score"] == pytest.approx(full - lost), student
