@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backproplab import graph
-from backproplab.checks import CheckFailed, check, get_exercise
+from backproplab.checks import get_exercise
 from backproplab.checks.codec import materialize
 from backproplab.checks.core import Case, Outcome
 from backproplab.gradcheck import numerical_gradient as reference_numerical_gradient
@@ -32,15 +32,6 @@ def _define(exercise, source):
     return namespace[exercise]
 
 
-def _diagnosis(exercise, fn, *, hidden, seed=None):
-    """The diagnosis id the check reports (None when it passes)."""
-    try:
-        check(exercise, fn, hidden=hidden, seed=seed)
-    except CheckFailed as failure:
-        return failure.result.diagnosis
-    return None
-
-
 def test_catalog_covers_every_exercise_with_a_correct_answer_and_named_mistakes():
     """Does the catalog give a correct answer and at least two diagnosed wrong variants per exercise?"""
     assert set(SAMPLES.ANSWERS) == set(EXERCISES)
@@ -48,24 +39,6 @@ def test_catalog_covers_every_exercise_with_a_correct_answer_and_named_mistakes(
         wrong = [v for v in SAMPLES.VARIANTS if v.exercise == exercise and v.expected_diagnosis]
         assert len(wrong) >= 2, exercise
         assert get_exercise(exercise).lecture == "02-computation-graphs"
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_correct_answer_passes_visible_and_hidden_checks(exercise):
-    """Does the catalog's correct answer pass the visible check and the hidden check on two seeds?"""
-    fn = _define(exercise, SAMPLES.ANSWERS[exercise])
-    assert _diagnosis(exercise, fn, hidden=False) is None
-    for seed in HIDDEN_SEEDS:
-        assert _diagnosis(exercise, fn, hidden=True, seed=seed) is None
-
-
-@pytest.mark.parametrize("variant", [v for v in SAMPLES.VARIANTS if not v.sandbox_only],
-                         ids=lambda v: f"{v.exercise}: {v.name}")
-def test_variant_gets_its_expected_diagnosis(variant):
-    """Does each catalog variant get exactly its expected diagnosis, in the visible and the hidden check?"""
-    fn = _define(variant.exercise, variant.source)
-    assert _diagnosis(variant.exercise, fn, hidden=False) == variant.expected_diagnosis
-    assert _diagnosis(variant.exercise, fn, hidden=True, seed=HIDDEN_SEEDS[0]) == variant.expected_diagnosis
 
 
 @given(seed=seeds(), hidden=st.booleans())
