@@ -3,21 +3,17 @@
 Run:  .venv/bin/python tools/build_05_initialization.py
 The notebook is written normalized (no outputs); `bplab release 05-initialization` then
 generates the student version in course/. The cell helpers (md, code, setup, answer, tests,
-hints, manual) are lecture 01's builder's, reused as they are.
+hints, manual) come from tools/notebook_builder.py.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared cell factories
+from notebook_builder import ROOT, answer, assemble, code, hints, main, manual, md, setup, tests  # noqa: E402,F401
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
-from backproplab.grading.notebooks import write_normalized  # noqa: E402
 from backproplab.grading.samples.lecture05 import SETUP  # noqa: E402  (one source for notebook and catalog)
-from build_01_architecture import answer, code, hints, manual, md, setup, tests  # noqa: E402
 
 TARGET = ROOT / "solutions" / "05-initialization" / "initialization.ipynb"
 
@@ -497,15 +493,8 @@ early layers would hardly learn: vanishing gradients.
 
 def build():
     """Return the lecture notebook (nbformat v4 NotebookNode)."""
-    nb = new_notebook(cells=CELLS)
-    for index, cell in enumerate(nb.cells):  # stable ids: rebuilding an unchanged lecture changes nothing
-        cell.id = f"cell-{index:02d}"
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
+    return assemble(CELLS)
 
 
 if __name__ == "__main__":
-    nbformat.validate(build())
-    write_normalized(build(), TARGET)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
+    main(build, TARGET)

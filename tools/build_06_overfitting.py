@@ -9,69 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared cell factories
+from notebook_builder import ROOT, answer, assemble, code, hints, main, manual, md, setup, tests  # noqa: E402,F401
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from backproplab.grading.notebooks import write_normalized  # noqa: E402
 from backproplab.grading.samples.lecture06 import SETUP  # noqa: E402  (one source for notebook and catalog)
 
 TARGET = ROOT / "solutions" / "06-overfitting" / "overfitting.ipynb"
-
-
-def _nbgrader(grade_id, *, solution=False, grade=False, locked=False, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def md(text):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text):
-    return new_code_cell(text.strip("\n"))
-
-
-def setup(text, grade_id):
-    """A setup cell: tagged "setup" (outside verification runs it) and locked."""
-    cell = code(text)
-    cell.metadata.update(_nbgrader(grade_id, locked=True))
-    cell.metadata["tags"] = ["setup"]
-    return cell
-
-
-def answer(exercise, text):
-    cell = code(text)
-    cell.metadata.update(_nbgrader(exercise, solution=True))
-    return cell
-
-
-def tests(exercise, points_visible=1, points_hidden=2):
-    visible = code(f'check("{exercise}", {exercise})')
-    visible.metadata.update(_nbgrader(f"test_{exercise}", grade=True, locked=True, points=points_visible))
-    hidden = code("### BEGIN HIDDEN TESTS\n"
-                  f'check("{exercise}", {exercise}, hidden=True)\n'
-                  "### END HIDDEN TESTS")
-    hidden.metadata.update(_nbgrader(f"test_{exercise}_hidden", grade=True, locked=True, points=points_hidden))
-    return [visible, hidden]
-
-
-def hints(*steps):
-    """A ladder of collapsed hints, each a <details> block the student opens when stuck."""
-    blocks = [f"<details><summary><b>Hint {i}</b> (click to open)</summary>\n\n{step.strip()}\n\n</details>"
-              for i, step in enumerate(steps, 1)]
-    return md("\n\n".join(blocks))
-
-
-def manual(grade_id, model_answer, points):
-    """A manually graded "explain in your own words" answer cell (markdown) holding the model answer."""
-    cell = md(model_answer)
-    cell.metadata.update(_nbgrader(grade_id, solution=True, grade=True, points=points))
-    return cell
 
 
 CELLS = [
@@ -688,16 +631,8 @@ then evaluate the chosen model once on the untouched test set.
 
 def build():
     """Return the lecture notebook (nbformat v4 NotebookNode)."""
-    nb = new_notebook(cells=CELLS)
-    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
-    for index, cell in enumerate(nb.cells):
-        cell.id = f"cell-{index:02d}"
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
+    return assemble(CELLS)
 
 
 if __name__ == "__main__":
-    nbformat.validate(build())
-    write_normalized(build(), TARGET)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
+    main(build, TARGET)
