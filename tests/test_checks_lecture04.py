@@ -74,3 +74,10 @@ def test_correct_answer_passes_any_hidden_seed(exercise):
         assert check(exercise, ns[exercise], hidden=True, seed=seed).passed
 
     passes()
+
+
+@pytest.mark.parametrize("seed", [69, 208, 592])
+def test_train_two_layer_passes_when_the_moons_cap_the_reference_below_90_percent(seed):
+    """Does a correct train_two_layer pass on draws where even the reference stays under 90%?"""
+    ns = namespace(LECTURE)
+    assert check("train_two_layer", ns["train_two_layer"], hidden=True, seed=seed).passed

@@ -411,6 +411,9 @@ class TrainTwoLayer(Exercise):
                          "backproplab.model.update_parameters")
     ACTIVATIONS = ["tanh", "sigmoid"]
     MIN_ACCURACY = 0.9
+    # Some draws of the moons cap even the reference below 90%: then the bar is the
+    # reference's own held-out accuracy minus this margin, never a bar the solution misses.
+    ACCURACY_MARGIN = 0.03
     call_timeout = 30.0
 
     def cases(self, rng, hidden):
@@ -457,13 +460,14 @@ class TrainTwoLayer(Exercise):
                                {"params": True, "costs": False})
         X_test, Y_test = make_moons(500, 0.2, case.info["heldout_seed"])
         achieved = accuracy(X_test, Y_test, split, self.ACTIVATIONS)
+        reference = accuracy(X_test, Y_test, expected["params"], self.ACTIVATIONS)
+        required = min(self.MIN_ACCURACY, reference - self.ACCURACY_MARGIN)
         learned = cost_values[-1] < cost_values[0]
-        outputs_ok = {"params": achieved >= self.MIN_ACCURACY, "costs": bool(learned)}
-        if not learned or achieved < self.MIN_ACCURACY:
-            reference = accuracy(X_test, Y_test, expected["params"], self.ACTIVATIONS)
+        outputs_ok = {"params": achieved >= required, "costs": bool(learned)}
+        if not learned or achieved < required:
             return CaseVerdict(False, "no-learning",
                                f"after training, the network classifies {achieved:.1%} of fresh held-out moons "
-                               f"correctly (at least {self.MIN_ACCURACY:.0%} needed; the reference reaches "
+                               f"correctly (at least {required:.0%} needed; the reference reaches "
                                f"{reference:.1%}); the cost went from {cost_values[0]:.4g} to {cost_values[-1]:.4g}. "
                                f"Each iteration: AL, caches = model_forward(X, params, ['tanh', 'sigmoid']); "
                                f"grads = model_backward(AL, Y, caches, ...); params = update_parameters(params, grads, "
