@@ -68,11 +68,11 @@ def test_tampering_evidence_names_the_edit(edit, expected):
 
 
 def test_secret_lines_skip_lines_students_already_have():
-    """Are lines of hidden tests that also appear in visible cells (imports) not treated as secret?"""
+    """Are lines students already have (imports, nbgrader's public delimiters) not treated as secret?"""
     hidden = "### BEGIN HIDDEN TESTS\nimport numpy as np\ncheck('x', x, hidden=True)\n### END HIDDEN TESTS"
     lines = secret_lines([hidden], ["import numpy as np\n", "check('x', x)"])
     assert "import numpy as np" not in lines
-    assert "check('x', x, hidden=True)" in lines and "### BEGIN HIDDEN TESTS" in lines
+    assert lines == ["check('x', x, hidden=True)"]
 
 
 @settings(max_examples=30, deadline=None)

@@ -5,6 +5,8 @@ import html
 import re
 
 HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
+# nbgrader's own delimiters are public syntax (the README shows them), not secrets.
+DELIMITERS = frozenset({"### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"})
 REDACTED = "[hidden test source redacted]"
 _TAG = re.compile(r"<[^>]*>")
 
@@ -25,7 +27,7 @@ def secret_lines(hidden_sources, visible_sources=()):
     Returns:
     - list of str, stripped non-empty lines, longest first.
     """
-    visible = {line.strip() for src in visible_sources for line in src.splitlines()}
+    visible = {line.strip() for src in visible_sources for line in src.splitlines()} | DELIMITERS
     lines = {line.strip() for src in hidden_sources for line in src.splitlines()}
     return sorted((line for line in lines if line and line not in visible), key=len, reverse=True)
 
