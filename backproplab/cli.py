@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_WORKSPACE = "autograder"
+from .grading.workspace import DEFAULT_WORKSPACE
 
 
 def _cmd_release(args):

@@ -36,6 +36,7 @@ from .notebooks import read_notebook
 from .redact import is_hidden_test_source
 from .release import ensure_scripts_on_path
 from .store import save_result
+from .workspace import DEFAULT_WORKSPACE
 
 SANDBOX_LAUNCHER = Path(__file__).with_name("sandbox_kernel.py")
 WALL_SECONDS_PER_CELL = 3  # wall-clock budget of a whole autograde run: margin + cells x this + timeouts
@@ -362,9 +363,11 @@ def write_final_scores(workspace, result):
 
 def _hidden_paths(workspace, submissions, batch_dir):
     """The paths the student's kernel must not see: solutions/, git history, the workspace (main
-    gradebook, other students), the batch folder (other students' course directories) and the
-    folders the submissions came from; never a folder holding the Python installation or package."""
-    paths = {workspace.root / "solutions", workspace.root / ".git", workspace.path, batch_dir}
+    gradebook, other students), the repository's default workspace (when grading elsewhere), the
+    batch folder (other students' course directories) and the folders the submissions came from;
+    never a folder holding the Python installation or package."""
+    paths = {workspace.root / "solutions", workspace.root / ".git", workspace.path,
+             workspace.root / DEFAULT_WORKSPACE, batch_dir}
     paths |= {s.path.resolve().parent for s in submissions}
     needed = [Path(sys.prefix).resolve(), Path(__file__).resolve().parents[1]]
     return sorted(str(p) for p in paths if not any(n == p or p in n.parents for n in needed))

@@ -25,9 +25,7 @@ import sys
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
 _MS_RDONLY, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 4096, 16384, 1 << 18
-# COVERAGE_PROCESS_* lets the test suite measure the kernel; it carries no host secrets.
-_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "TMPDIR", "BPLAB_SEED",
-             "COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "TMPDIR", "BPLAB_SEED")
 
 
 def apply_limits(memory_mb, cpu_seconds):

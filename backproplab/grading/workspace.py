@@ -22,6 +22,8 @@ from .config import config_file_text
 from .notebooks import read_notebook
 from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, lecture_files, run_nbgrader
 
+DEFAULT_WORKSPACE = "autograder"  # relative to the repository root
+
 
 class Workspace:
     """An instructor workspace rooted at ``path`` for the repository ``root`` (holds solutions/)."""
