@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared cell factories
 from notebook_builder import ROOT, answer, assemble, code, hints, main, manual, md, setup, tests  # noqa: E402,F401
 
-from backproplab.grading.samples.lecture01 import SETUP  # noqa: E402  (one source for notebook and catalog)
+from backproplab.grading.samples.lecture01 import ANSWERS, SETUP  # noqa: E402  (one source for notebook and catalog)
 
 TARGET = ROOT / "solutions" / "01-architecture" / "architecture.ipynb"
 
@@ -182,10 +182,7 @@ def count_parameters(layer_sizes):
     Returns:
     - int: sum over l = 1..L of n_l * n_{l-1} (the entries of W[l]) + n_l (the entries of B[l]).
     """
-    ### BEGIN SOLUTION
-    return int(sum(n_out * n_in + n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])))
-    ### END SOLUTION
-'''),
+''', ANSWERS["count_parameters"]),
     *tests("count_parameters", 1, 1),
     md(r"""
 ## 3. Vectorized forward propagation
@@ -259,10 +256,7 @@ def dense_forward(A_prev, W, B):
     Returns:
     - Z: (m, n) pre-activations.
     """
-    ### BEGIN SOLUTION
-    return A_prev @ W.T + B
-    ### END SOLUTION
-'''),
+''', ANSWERS["dense_forward"]),
     *tests("dense_forward", 1, 2),
     md(r"""
 ### Exercise 3: `model_forward(X, params, activations) -> (AL, caches)`
@@ -298,19 +292,7 @@ def model_forward(X, params, activations):
     - caches: list of L tuples (A_prev, W, B, Z), in layer order, with A_prev = A[l-1]: (m, n_{l-1})
       and Z = Z[l]: (m, n_l).
     """
-    ### BEGIN SOLUTION
-    A = X
-    m = X.shape[0]
-    caches = []
-    for l in range(1, len(activations) + 1):
-        W, B = params[f"W{l}"], params[f"B{l}"]
-        Z = dense_forward(A, W, B)
-        assert Z.shape == (m, W.shape[0]), f"Z[{l}] has shape {Z.shape}, expected {(m, W.shape[0])}"
-        caches.append((A, W, B, Z))
-        A = ACTIVATION_FUNCTIONS[activations[l - 1]](Z)
-    return A, caches
-    ### END SOLUTION
-'''),
+''', ANSWERS["model_forward"]),
     *tests("model_forward", 2, 3),
     md(r"""
 ### Explore: the shape of every matrix
@@ -514,17 +496,7 @@ def xor_parameters():
     - params: dict with W1: (2, 2), B1: (1, 2), W2: (1, 2), B2: (1, 1), such that
       model_forward(X, params, ["relu", "sigmoid"]) is < 0.1 where y = 0 and > 0.9 where y = 1.
     """
-    ### BEGIN SOLUTION
-    # h1 = relu(x1 + x2) is 0, 1, 1, 2; h2 = relu(x1 + x2 - 1) is 0, 0, 0, 1; h1 - 2 h2 is XOR.
-    # The output z = 10 (h1 - 2 h2) - 5 is -5 or +5, so sigmoid(z) is 0.007 or 0.993.
-    return {
-        "W1": np.array([[1.0, 1.0], [1.0, 1.0]]),
-        "B1": np.array([[0.0, -1.0]]),
-        "W2": np.array([[10.0, -20.0]]),
-        "B2": np.array([[-5.0]]),
-    }
-    ### END SOLUTION
-'''),
+''', ANSWERS["xor_parameters"]),
     *tests("xor_parameters", 1, 2),
     md(r"""
 Once exercise 4 passes, the cell below draws your network's output over the whole plane. The black line is where

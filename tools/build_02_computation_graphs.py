@@ -9,26 +9,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import notebook_builder as nbb  # noqa: E402  (cell factories, stable ids and the writer shared by the builders)
+from notebook_builder import ROOT  # noqa: E402
 
-from backproplab.grading.samples.lecture02 import SETUP
+from backproplab.grading.samples.lecture02 import ANSWERS, SETUP  # noqa: E402  (one source for notebook and catalog)
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "solutions" / "02-computation-graphs" / "computation_graphs.ipynb"
 
 cells = []
 
 
 def md(text):
-    cells.append(new_markdown_cell(text.strip("\n")))
+    cells.append(nbb.md(text))
 
 
 def code(text, tags=None):
-    cell = new_code_cell(text.strip("\n"))
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    cells.append(cell)
+    cells.append(nbb.code(text, tags))
 
 
 def setup(text):
@@ -36,38 +33,21 @@ def setup(text):
     code(text, tags=["setup"])
 
 
-def answer(exercise, text):
-    """The student's answer cell: grade_id = the exercise name."""
-    code(text)
-    cells[-1].metadata["nbgrader"] = {
-        "grade": False, "grade_id": exercise, "locked": False,
-        "schema_version": 3, "solution": True, "task": False,
-    }
+def answer(exercise, header, solution):
+    """The student's answer cell (grade_id = the exercise name): header + the catalog's solution."""
+    cells.append(nbb.answer(exercise, header, solution))
 
 
 def tests(exercise, points_visible=1, points_hidden=2):
     """The visible and the hidden test cell of one exercise, both locked and graded."""
-    code(f'check("{exercise}", {exercise})')
-    cells[-1].metadata["nbgrader"] = {
-        "grade": True, "grade_id": f"test_{exercise}", "locked": True, "points": points_visible,
-        "schema_version": 3, "solution": False, "task": False,
-    }
-    code(f'### BEGIN HIDDEN TESTS\ncheck("{exercise}", {exercise}, hidden=True)\n### END HIDDEN TESTS')
-    cells[-1].metadata["nbgrader"] = {
-        "grade": True, "grade_id": f"test_{exercise}_hidden", "locked": True, "points": points_hidden,
-        "schema_version": 3, "solution": False, "task": False,
-    }
+    cells.extend(nbb.tests(exercise, points_visible, points_hidden))
 
 
 def explain(grade_id, question, model_answer, points=2):
     """A manually graded 'explain in your own words' question: prompt + markdown answer cell."""
     md(question)
     # The whole cell is the model answer; the release replaces it with "YOUR ANSWER HERE".
-    md(model_answer)
-    cells[-1].metadata["nbgrader"] = {
-        "grade": True, "grade_id": grade_id, "locked": False, "points": points,
-        "schema_version": 3, "solution": True, "task": False,
-    }
+    cells.append(nbb.manual(grade_id, model_answer, points))
 
 
 def hint(*steps):
@@ -239,21 +219,7 @@ def numerical_gradient(f, x, h=1e-5):
     - grad: float array of x's shape, grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h).
       The caller's x is unchanged afterwards.
     """
-    ### BEGIN SOLUTION
-    # Nudge a private float copy, so the caller's x never changes (even if f fails).
-    x = np.array(x, dtype=float)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + h
-        f_plus = f(x)
-        x[index] = original - h
-        f_minus = f(x)
-        x[index] = original
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-    ### END SOLUTION
-''')
+''', ANSWERS["numerical_gradient"])
 
 hint(
     "Start with `grad = np.zeros_like(x)` (after making `x` a float array), then loop `for index in np.ndindex(x.shape):`.",
@@ -462,10 +428,7 @@ def mul_backward(upstream, a, b, out):
     Returns:
     - (grad_a, grad_b): dJ/da and dJ/db, each (m, n)
     """
-    ### BEGIN SOLUTION
-    return upstream * b, upstream * a
-    ### END SOLUTION
-''')
+''', ANSWERS["mul_backward"])
 hint(
     "Treat `b` as a constant: $\\partial(ab)/\\partial a = b$. Then the chain rule multiplies by the upstream gradient.",
     "Each input gets the upstream gradient times the **other** input; return both as a tuple `(..., ...)`.",
@@ -490,11 +453,7 @@ def exp_backward(upstream, x, out):
     Returns:
     - (grad_x,): a 1-tuple with dJ/dx, shape (m, n)
     """
-    ### BEGIN SOLUTION
-    # d/dx e^x = e^x, which the forward pass already computed: reuse out.
-    return (upstream * out,)
-    ### END SOLUTION
-''')
+''', ANSWERS["exp_backward"])
 hint(
     "$\\frac{d}{dx}e^x = e^x$, and $e^x$ is `out`.",
     "Don't forget to multiply by the upstream gradient. Return a 1-tuple: `(value,)` (the comma makes it a tuple).",
@@ -520,11 +479,7 @@ def sigmoid_backward_rule(upstream, z, out):
     Returns:
     - (grad_z,): a 1-tuple with dJ/dz, shape (m, n)
     """
-    ### BEGIN SOLUTION
-    # sigma'(z) = sigma(z) (1 - sigma(z)), and sigma(z) is out: no exp needed.
-    return (upstream * out * (1 - out),)
-    ### END SOLUTION
-''')
+''', ANSWERS["sigmoid_backward_rule"])
 hint(
     "$\\sigma'(z) = \\sigma(z)(1-\\sigma(z))$ must be evaluated at the **input** $z$. Since `out` $= \\sigma(z)$, this is `out * (1 - out)`.",
     "A common slip: computing $\\sigma(\\text{out})(1-\\sigma(\\text{out}))$, i.e. applying the sigmoid twice. That is $\\sigma'$ at the output, not at the input.",
@@ -591,12 +546,7 @@ def matmul_backward(s, A, B):
     Returns:
     - (dA, dB): dJ/dA of shape (p, q) and dJ/dB of shape (q, r)
     """
-    ### BEGIN SOLUTION
-    dA = s @ B.T   # (p, r) @ (r, q) -> (p, q), the shape of A
-    dB = A.T @ s   # (q, p) @ (p, r) -> (q, r), the shape of B
-    return dA, dB
-    ### END SOLUTION
-''')
+''', ANSWERS["matmul_backward"])
 hint(
     "Write down the shapes: `s` is (p, r), `A` is (p, q), `B` is (q, r). `dA` must be (p, q) and `dB` must be (q, r).",
     "Which product of `s` and `B` (transposed or not) is (p, q)? Which product of `A` and `s` is (q, r)?",
@@ -728,24 +678,8 @@ md(r"""
 
 def build():
     """The lecture as an nbformat v4 NotebookNode (no outputs)."""
-    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
-    for index, cell in enumerate(cells):
-        cell.id = f"cell-{index:02d}"
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nbformat.validate(nb)
-    return nb
-
-
-def main():
-    from backproplab.grading.notebooks import write_normalized
-
-    nb = build()
-    write_normalized(nb, OUT)
-    print(f"wrote {OUT.relative_to(ROOT)} ({len(nb.cells)} cells)", file=sys.stderr)
-    return 0
+    return nbb.assemble(cells)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    nbb.main(build, OUT)

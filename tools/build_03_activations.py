@@ -12,9 +12,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from backproplab.grading.factory import (build_notebook, hidden_test_cell, nbgrader_metadata, setup_cell,
-                                         visible_test_cell)
-from backproplab.grading.notebooks import write_normalized
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_builder import with_solution  # noqa: E402
+
+from backproplab.grading.factory import (build_notebook, hidden_test_cell, nbgrader_metadata,  # noqa: E402
+                                         setup_cell, visible_test_cell)
+from backproplab.grading.notebooks import write_normalized  # noqa: E402
+from backproplab.grading.samples.lecture03 import ANSWERS  # noqa: E402  (one source for notebook and catalog)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "solutions" / "03-activations" / "activations.ipynb"
@@ -37,10 +41,8 @@ def code(text):
 
 
 def answer(exercise, signature_and_doc, solution):
-    """An answer cell: the signature and docstring stay visible, the body is the solution region."""
-    body = "\n".join("    " + line if line else "" for line in solution.strip("\n").splitlines())
-    source = f"{signature_and_doc.strip()}\n    ### BEGIN SOLUTION\n{body}\n    ### END SOLUTION"
-    return new_code_cell(source, metadata=nbgrader_metadata(exercise, solution=True))
+    """An answer cell: the signature and docstring stay visible, the catalog's ``solution`` body is the solution region."""
+    return new_code_cell(with_solution(signature_and_doc, solution), metadata=nbgrader_metadata(exercise, solution=True))
 
 
 def setup(text):
@@ -178,11 +180,7 @@ def sigmoid(Z):
 
     Returns:
     - A: sigma(Z), ndarray of shape (m, n), values in (0, 1); no overflow warnings for |z| = 1000
-    """''', '''
-Z = np.asarray(Z, dtype=float)
-E = np.exp(-np.abs(Z))  # e^{-|z|} <= 1: cannot overflow
-return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
-'''),
+    """''', ANSWERS["sigmoid"]),
     hint(r"""
 `1 / (1 + np.exp(-Z))` works on whole arrays at once, no loop needed. To avoid the overflow, compute
 `E = np.exp(-np.abs(Z))` and choose per entry with `np.where(Z >= 0, 1 / (1 + E), E / (1 + E))`.
@@ -209,9 +207,7 @@ def tanh(Z):
 
     Returns:
     - A: tanh(Z), ndarray of shape (m, n), values in (-1, 1)
-    """''', '''
-return np.tanh(np.asarray(Z, dtype=float))
-'''),
+    """''', ANSWERS["tanh"]),
     hint(r"""
 NumPy has it: `np.tanh`. (If you write it from exponentials, `np.exp(1000)` overflows; use
 `2 * sigmoid(2 * Z) - 1` instead.)
@@ -241,9 +237,7 @@ def relu(Z):
 
     Returns:
     - A: ndarray of shape (m, n)
-    """''', '''
-return np.maximum(np.asarray(Z, dtype=float), 0.0)
-'''),
+    """''', ANSWERS["relu"]),
     hint(r"""
 `np.maximum(Z, 0)` compares entry by entry. Careful: `np.max(Z, 0)` is something else entirely: it
 takes the maximum **along axis 0** and returns one row.
@@ -260,10 +254,7 @@ def leaky_relu(Z, alpha=0.01):
 
     Returns:
     - A: ndarray of shape (m, n)
-    """''', '''
-Z = np.asarray(Z, dtype=float)
-return np.where(Z > 0, Z, alpha * Z)
-'''),
+    """''', ANSWERS["leaky_relu"]),
     hint(r"""
 `np.where(condition, value_if_true, value_if_false)` picks entry by entry. Use the `alpha` argument,
 not a hard-coded 0.01: the checks may call your function with another slope.
@@ -332,11 +323,7 @@ def softmax(Z):
     Returns:
     - A: ndarray of shape (m, n); every row is positive and sums to 1.
       No overflow for large scores (subtract each row's maximum first).
-    """''', '''
-Z = np.asarray(Z, dtype=float)
-E = np.exp(Z - Z.max(axis=1, keepdims=True))  # exponents <= 0: no overflow
-return E / E.sum(axis=1, keepdims=True)
-'''),
+    """''', ANSWERS["softmax"]),
     hint(r"""
 Three steps, all per row: `Z.max(axis=1, keepdims=True)` (shape $(m, 1)$), subtract it and take
 `np.exp`, divide by the row sums `E.sum(axis=1, keepdims=True)`. `keepdims=True` keeps the $(m, 1)$
@@ -402,10 +389,7 @@ def sigmoid_backward(dA, Z):
 
     Returns:
     - dz: ndarray of shape (m, n)
-    """''', '''
-A = sigmoid(Z)
-return dA * A * (1.0 - A)
-'''),
+    """''', ANSWERS["sigmoid_backward"]),
     hint(r"""
 First the output `A = sigmoid(Z)` (your Exercise 1), then the slope through the output `A * (1 - A)`,
 then the elementwise product with `dA`. Use `*`, not `@`.
@@ -422,10 +406,7 @@ def tanh_backward(dA, Z):
 
     Returns:
     - dz: ndarray of shape (m, n)
-    """''', '''
-A = tanh(Z)
-return dA * (1.0 - A**2)
-'''),
+    """''', ANSWERS["tanh_backward"]),
     hint(r"""
 `A = tanh(Z)`, then `dA * (1 - A**2)`. The slope is largest (1) at $z = 0$ and tiny for large $|z|$.
 """),
@@ -441,9 +422,7 @@ def relu_backward(dA, Z):
 
     Returns:
     - dz: ndarray of shape (m, n); a new array (dA is not modified)
-    """''', '''
-return np.where(Z > 0, dA, 0.0)
-'''),
+    """''', ANSWERS["relu_backward"]),
     hint(r"""
 The slope is 1 where `Z > 0` and 0 elsewhere, so `np.where(Z > 0, dA, 0.0)`. Two traps: the mask
 comes from `Z`, not from `dA`; and `dA[Z <= 0] = 0` changes the caller's array (make a copy first,
@@ -462,9 +441,7 @@ def leaky_relu_backward(dA, Z, alpha=0.01):
 
     Returns:
     - dz: ndarray of shape (m, n)
-    """''', '''
-return dA * np.where(Z > 0, 1.0, alpha)
-'''),
+    """''', ANSWERS["leaky_relu_backward"]),
     hint(r"""
 Build the slope array `np.where(Z > 0, 1.0, alpha)` (shape $(m, n)$) and multiply it by `dA`
 elementwise. The slope on the negative side is `alpha`, not 0 and not `alpha * Z`.

@@ -18,46 +18,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import notebook_builder as nbb  # noqa: E402  (cell factories, stable ids and the writer shared by the builders)
+from notebook_builder import ROOT  # noqa: E402
+
+from backproplab.grading.samples.lecture04 import ANSWERS  # noqa: E402  (one source for notebook and catalog)
 
 LECTURE = "04-backprop"
-OUTPUT = Path(__file__).resolve().parents[1] / "solutions" / LECTURE / "backprop.ipynb"
+OUTPUT = ROOT / "solutions" / LECTURE / "backprop.ipynb"
 
 cells = []
 
 
 def md(text):
-    cells.append(new_markdown_cell(text.strip("\n")))
+    cells.append(nbb.md(text))
 
 
 def code(source, tags=()):
-    cell = new_code_cell(source.strip("\n"))
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    cells.append(cell)
+    cells.append(nbb.code(source, tags))
 
 
-def _nbgrader(grade_id, *, solution, grade, locked, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
-    if points is not None:
-        meta["points"] = points
-    return meta
-
-
-def exercise(name, source, visible_points, hidden_points):
-    """The answer cell defining ``name`` plus its visible and hidden test cells."""
-    answer = new_code_cell(source.strip("\n"))
-    answer.metadata["nbgrader"] = _nbgrader(name, solution=True, grade=False, locked=False)
-    visible = new_code_cell(f'check("{name}", {name})')
-    visible.metadata["nbgrader"] = _nbgrader(f"test_{name}", solution=False, grade=True, locked=True,
-                                             points=visible_points)
-    hidden = new_code_cell(
-        f'### BEGIN HIDDEN TESTS\ncheck("{name}", {name}, hidden=True)\n### END HIDDEN TESTS')
-    hidden.metadata["nbgrader"] = _nbgrader(f"test_{name}_hidden", solution=False, grade=True, locked=True,
-                                            points=hidden_points)
-    cells.extend([answer, visible, hidden])
+def exercise(name, header, solution, visible_points, hidden_points):
+    """The answer cell defining ``name`` (header + the catalog's solution) plus its visible and hidden test cells."""
+    cells.append(nbb.answer(name, header, solution))
+    cells.extend(nbb.tests(name, visible_points, hidden_points))
 
 
 def hint(text):
@@ -160,17 +144,7 @@ def binary_cross_entropy(AL, Y):
     Returns:
     - J: a Python float, finite even where AL is exactly 0 or 1
     """
-    ### BEGIN SOLUTION
-    m = Y.shape[0]
-    # log(0) = -inf and 0 * -inf = nan; clamping the logs at -100 (as torch.nn.BCELoss does)
-    # keeps saturated outputs finite.
-    with np.errstate(divide="ignore"):
-        log_a = np.maximum(np.log(AL), -100.0)
-        log_one_minus_a = np.maximum(np.log(1.0 - AL), -100.0)
-    losses = -(Y * log_a + (1.0 - Y) * log_one_minus_a)
-    return float(np.sum(losses) / m)
-    ### END SOLUTION
-''', visible_points=1, hidden_points=2)
+''', ANSWERS["binary_cross_entropy"], visible_points=1, hidden_points=2)
 
 # ---------------------------------------------------------------------------------------
 md(r"""
@@ -301,14 +275,7 @@ def dense_backward(dz, A_prev, W):
     - dW: (n_l, n_{l-1}) = (1/m) dz.T @ A_prev
     - dB: (1, n_l) = (1/m) dz summed over the examples
     """
-    ### BEGIN SOLUTION
-    m = A_prev.shape[0]
-    dA_prev = dz @ W
-    dW = dz.T @ A_prev / m
-    dB = dz.sum(axis=0, keepdims=True) / m
-    return dA_prev, dW, dB
-    ### END SOLUTION
-''', visible_points=2, hidden_points=3)
+''', ANSWERS["dense_backward"], visible_points=2, hidden_points=3)
 
 # ---------------------------------------------------------------------------------------
 md(r"""
@@ -372,20 +339,7 @@ def model_backward(AL, Y, caches, activations):
     Returns:
     - grads: dict with, for l = 1..L, "dz{l}" (m, n_l), "dW{l}" (n_l, n_{l-1}), "dB{l}" (1, n_l)
     """
-    ### BEGIN SOLUTION
-    L = len(caches)
-    grads = {}
-    dz = AL - Y  # sigmoid + binary cross-entropy
-    for l in range(L, 0, -1):
-        A_prev, W, B, Z = caches[l - 1]
-        grads[f"dz{l}"] = dz
-        dA_prev, grads[f"dW{l}"], grads[f"dB{l}"] = dense_backward(dz, A_prev, W)
-        if l > 1:
-            Z_below = caches[l - 2][3]
-            dz = get_activation(activations[l - 2]).backward(dA_prev, Z_below)
-    return grads
-    ### END SOLUTION
-''', visible_points=2, hidden_points=3)
+''', ANSWERS["model_backward"], visible_points=2, hidden_points=3)
 
 # ---------------------------------------------------------------------------------------
 md(r"""
@@ -416,10 +370,7 @@ def update_parameters(params, grads, learning_rate):
     Returns:
     - new_params: a new dict with the same keys and shapes; params is not modified
     """
-    ### BEGIN SOLUTION
-    return {key: value - learning_rate * grads["d" + key] for key, value in params.items()}
-    ### END SOLUTION
-''', visible_points=1, hidden_points=2)
+''', ANSWERS["update_parameters"], visible_points=1, hidden_points=2)
 
 # ---------------------------------------------------------------------------------------
 md(r"""
@@ -465,20 +416,7 @@ def gradient_check(cost_fn, params, grads, h=1e-5):
     Returns:
     - errors: dict {"W1": float, "B1": float, ...}, each ||a - b|| / (||a|| + ||b||)
     """
-    ### BEGIN SOLUTION
-    errors = {}
-    for key, value in params.items():
-        def cost_of_this_parameter(x):
-            return cost_fn({**params, key: x})
-
-        numeric = numerical_gradient(cost_of_this_parameter, value, h)
-        analytic = grads["d" + key]
-        difference = np.linalg.norm(analytic - numeric)
-        scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
-        errors[key] = float(difference / max(scale, 1e-12))
-    return errors
-    ### END SOLUTION
-''', visible_points=2, hidden_points=2)
+''', ANSWERS["gradient_check"], visible_points=2, hidden_points=2)
 
 md(r"""
 ### Checking your own backprop
@@ -572,18 +510,7 @@ def train_two_layer(X, Y, n_hidden, learning_rate, num_iterations, seed=0):
     - params: dict W1 (n_hidden, n0), B1 (1, n_hidden), W2 (1, n_hidden), B2 (1, 1) after training
     - costs: list of num_iterations floats, the cost at each iteration before its update
     """
-    ### BEGIN SOLUTION
-    activations = ["tanh", "sigmoid"]
-    params = initialize_parameters([X.shape[1], n_hidden, 1], "xavier", seed)
-    costs = []
-    for _ in range(num_iterations):
-        AL, caches = model_forward(X, params, activations)
-        costs.append(binary_cross_entropy(AL, Y))
-        grads = model_backward(AL, Y, caches, activations)
-        params = update_parameters(params, grads, learning_rate)
-    return params, costs
-    ### END SOLUTION
-''', visible_points=1, hidden_points=3)
+''', ANSWERS["train_two_layer"], visible_points=1, hidden_points=3)
 
 md(r"""
 ### Your network on the moons
@@ -680,38 +607,7 @@ def torch_gradients(X, Y, params, activations):
     - grads: dict of NumPy float64 arrays: "dW{l}" (n_l, n_{l-1}) = weight.grad,
       "dB{l}" (1, n_l) = bias.grad, "dz{l}" (m, n_l) = m * Z.grad
     """
-    ### BEGIN SOLUTION
-    import torch
-
-    torch_activation = {
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "relu": torch.relu,
-        "leaky_relu": lambda Z: torch.nn.functional.leaky_relu(Z, 0.01),
-    }
-    m = X.shape[0]
-    A = torch.tensor(X, dtype=torch.float64)
-    leaves, pre_activations = [], []
-    for l, name in enumerate(activations, start=1):
-        W = torch.tensor(params[f"W{l}"], dtype=torch.float64, requires_grad=True)
-        B = torch.tensor(params[f"B{l}"], dtype=torch.float64, requires_grad=True)
-        Z = A @ W.T + B
-        Z.retain_grad()  # Z is not a leaf; without this autograd drops its gradient
-        A = torch_activation[name](Z)
-        leaves.append((W, B))
-        pre_activations.append(Z)
-    # Sum over every unit, then the mean over the m examples: the course's J (see exercise 1).
-    Y_tensor = torch.tensor(Y, dtype=torch.float64)
-    cost = torch.nn.functional.binary_cross_entropy(A, Y_tensor, reduction="sum") / m
-    cost.backward()
-    grads = {}
-    for l, ((W, B), Z) in enumerate(zip(leaves, pre_activations), start=1):
-        grads[f"dW{l}"] = W.grad.detach().numpy()
-        grads[f"dB{l}"] = B.grad.detach().numpy()
-        grads[f"dz{l}"] = m * Z.grad.detach().numpy()  # Z.grad carries the mean's 1/m
-    return grads
-    ### END SOLUTION
-''', visible_points=2, hidden_points=2)
+''', ANSWERS["torch_gradients"], visible_points=2, hidden_points=2)
 
 md(r"""
 ### Your backprop against PyTorch
@@ -745,23 +641,8 @@ Next lecture: why the starting weights matter so much (initialization).
 
 def build():
     """The lecture as an nbformat v4 NotebookNode (no outputs)."""
-    # Stable cell ids, so that rebuilding an unchanged lecture gives an unchanged file.
-    for index, cell in enumerate(cells):
-        cell.id = f"cell-{index:02d}"
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nbformat.validate(nb)
-    return nb
-
-
-def main():
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    # nbformat.writes sorts keys with indent 1: the normalized form `bplab release` expects.
-    text = nbformat.writes(build(), version=4)
-    OUTPUT.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    print(f"wrote {OUTPUT}", file=sys.stderr)
+    return nbb.assemble(cells)
 
 
 if __name__ == "__main__":
-    main()
+    nbb.main(build, OUTPUT)

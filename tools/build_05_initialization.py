@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared cell factories
 from notebook_builder import ROOT, answer, assemble, code, hints, main, manual, md, setup, tests  # noqa: E402,F401
 
-from backproplab.grading.samples.lecture05 import SETUP  # noqa: E402  (one source for notebook and catalog)
+from backproplab.grading.samples.lecture05 import ANSWERS, SETUP  # noqa: E402  (one source for notebook and catalog)
 
 TARGET = ROOT / "solutions" / "05-initialization" / "initialization.ipynb"
 
@@ -164,18 +164,7 @@ def init_std(method, fan_in, fan_out):
     Returns:
     - float: 0 (zeros), 0.01 (random), sqrt(2 / (fan_in + fan_out)) (xavier), sqrt(2 / fan_in) (he).
     """
-    ### BEGIN SOLUTION
-    if method == "zeros":
-        return 0.0
-    if method == "random":
-        return 0.01
-    if method == "xavier":
-        return math.sqrt(2.0 / (fan_in + fan_out))
-    if method == "he":
-        return math.sqrt(2.0 / fan_in)
-    raise ValueError(f"unknown method {method!r}")
-    ### END SOLUTION
-'''),
+''', ANSWERS["init_std"]),
     *tests("init_std", 1, 1),
     md(r"""
 ### Exercise 2: `initialize_parameters(layer_sizes, method, seed=None) -> params`
@@ -210,16 +199,7 @@ def initialize_parameters(layer_sizes, method, seed=None):
     Returns:
     - params: dict with, for l = 1..L, "W{l}": (n_l, n_{l-1}) entries ~ N(0, std^2) and "B{l}": (1, n_l) zeros.
     """
-    ### BEGIN SOLUTION
-    rng = np.random.default_rng(seed)
-    params = {}
-    for l in range(1, len(layer_sizes)):
-        fan_in, fan_out = layer_sizes[l - 1], layer_sizes[l]
-        params[f"W{l}"] = init_std(method, fan_in, fan_out) * rng.standard_normal((fan_out, fan_in))
-        params[f"B{l}"] = np.zeros((1, fan_out))
-    return params
-    ### END SOLUTION
-'''),
+''', ANSWERS["initialize_parameters"]),
     *tests("initialize_parameters", 1, 2),
     md(r"""
 The three scales side by side for the 784-512-512-10 digit classifier's first layer $W^{[1]}$ $(512, 784)$ (drawn
@@ -269,16 +249,7 @@ def layer_statistics(X, params, activation):
     Returns:
     - stds: list of L floats, stds[l - 1] = np.std(A[l]) over all m * n_l entries of A[l] = g(A[l-1] @ W[l].T + B[l]).
     """
-    ### BEGIN SOLUTION
-    g = ACTIVATION_FUNCTIONS[activation]
-    A = X
-    stds = []
-    for l in range(1, len(params) // 2 + 1):
-        A = g(A @ params[f"W{l}"].T + params[f"B{l}"])
-        stds.append(float(np.std(A)))
-    return stds
-    ### END SOLUTION
-'''),
+''', ANSWERS["layer_statistics"]),
     *tests("layer_statistics", 1, 1),
     md(r"""
 The demonstrations below use the library (`bl.model_forward`), so they run even before you solve the exercises;

@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared cell factories
 from notebook_builder import ROOT, answer, assemble, code, hints, main, manual, md, setup, tests  # noqa: E402,F401
 
-from backproplab.grading.samples.lecture06 import SETUP  # noqa: E402  (one source for notebook and catalog)
+from backproplab.grading.samples.lecture06 import ANSWERS, SETUP  # noqa: E402  (one source for notebook and catalog)
 
 TARGET = ROOT / "solutions" / "06-overfitting" / "overfitting.ipynb"
 
@@ -162,11 +162,7 @@ def l2_penalty(params, lambd, m):
     Returns:
     - a Python float; the biases B{l} are not penalized
     """
-    ### BEGIN SOLUTION
-    squares = sum(np.sum(np.square(value)) for key, value in params.items() if key.startswith("W"))
-    return float(lambd / (2 * m) * squares)
-    ### END SOLUTION
-'''),
+''', ANSWERS["l2_penalty"]),
     *tests("l2_penalty"),
     md(r"""
 ### Exercise 2: `l2_backward(W, lambd, m) -> dW_extra`
@@ -191,10 +187,7 @@ def l2_backward(W, lambd, m):
     Returns:
     - dW_extra: (n_l, n_{l-1}) = (lambd / m) * W, to be added to dW[l]; W is not modified
     """
-    ### BEGIN SOLUTION
-    return lambd / m * W
-    ### END SOLUTION
-'''),
+''', ANSWERS["l2_backward"]),
     *tests("l2_backward"),
     md(r"""
 Your two functions must agree with each other: the penalty's gradient, by central differences, is `l2_backward`.
@@ -318,12 +311,7 @@ def dropout_forward(A, alpha, rng):
     - A_out: (m, n) = A * mask / (1 - alpha)
     - mask: (m, n), 1 where the unit is kept and 0 where it is dropped
     """
-    ### BEGIN SOLUTION
-    mask = (rng.random(A.shape) >= alpha).astype(float)  # 1 = kept (probability 1 - alpha)
-    A_out = A * mask / (1 - alpha)
-    return A_out, mask
-    ### END SOLUTION
-'''),
+''', ANSWERS["dropout_forward"]),
     *tests("dropout_forward"),
     md(r"""
 ### Exercise 4: `dropout_backward(dA, mask, alpha) -> dA_prev`
@@ -348,10 +336,7 @@ def dropout_backward(dA, mask, alpha):
     Returns:
     - dA_prev: (m, n) = dA * mask / (1 - alpha), the gradient with respect to A
     """
-    ### BEGIN SOLUTION
-    return dA * mask / (1 - alpha)
-    ### END SOLUTION
-'''),
+''', ANSWERS["dropout_backward"]),
     *tests("dropout_backward"),
     md(r"""
 Seeing the $1/(1-\alpha)$ at work: average `dropout_forward` over many random masks and you get $A$ back. Without
@@ -425,19 +410,7 @@ def early_stopping_epoch(val_costs, patience=5):
     Returns:
     - int, the 0-based index of the lowest validation cost seen before stopping
     """
-    ### BEGIN SOLUTION
-    best_index, best = 0, val_costs[0]
-    waited = 0
-    for index in range(1, len(val_costs)):
-        if val_costs[index] < best:
-            best_index, best, waited = index, val_costs[index], 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    return best_index
-    ### END SOLUTION
-'''),
+''', ANSWERS["early_stopping_epoch"]),
     *tests("early_stopping_epoch"),
     code(r"""
 # The worked example above, and early stopping on the six patients (the validation cost after every epoch).

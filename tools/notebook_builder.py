@@ -3,7 +3,9 @@
 Cells follow docs/ARCHITECTURE.md's notebook conventions (nbgrader schema 3):
   md(text), code(text, tags=None)              plain cells (text stripped of leading/trailing newlines)
   setup(text, grade_id)                        locked cell tagged "setup" (outside verification runs it)
-  answer(exercise, text)                       answer cell: solution=true, grade_id = exercise
+  answer(exercise, text, solution=None)        answer cell: solution=true, grade_id = exercise; with solution
+                                               (the catalog's ANSWERS source), text is the def line + docstring
+  with_solution(header, answer_source)         header + the catalog answer's body as the SOLUTION region
   tests(exercise, points_visible=1, points_hidden=2) -> [visible, hidden]   the exact check() test cells
   hints(*steps)                                a ladder of collapsed <details> hints (one markdown cell)
   manual(grade_id, model_answer, points)       manually graded markdown answer holding the model answer
@@ -49,8 +51,20 @@ def setup(text, grade_id):
     return cell
 
 
-def answer(exercise, text):
-    cell = code(text)
+def with_solution(header, answer_source):
+    """The answer cell's source: ``header`` (def line and docstring, what the student keeps) followed by
+    the body of ``answer_source`` (the catalog's ANSWERS entry) as the ``### BEGIN SOLUTION`` region,
+    so that notebook and catalog share one solution."""
+    def_line, _, body = answer_source.strip("\n").partition("\n")
+    header = header.strip("\n")
+    if header.partition("\n")[0] != def_line:
+        raise ValueError(f"answer cell starts {header.partition(chr(10))[0]!r}, the catalog answer {def_line!r}")
+    return f"{header}\n    ### BEGIN SOLUTION\n{body}\n    ### END SOLUTION"
+
+
+def answer(exercise, text, solution=None):
+    """An answer cell; with ``solution`` (a catalog answer source) ``text`` is only its def line and docstring."""
+    cell = code(text if solution is None else with_solution(text, solution))
     cell.metadata.update(nbgrader(exercise, solution=True))
     return cell
 

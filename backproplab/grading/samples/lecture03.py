@@ -15,24 +15,27 @@ SETUP = "import numpy as np\n"
 ANSWERS = {
     "sigmoid": dedent("""\
         def sigmoid(Z):
-            E = np.exp(-np.abs(Z))
+            Z = np.asarray(Z, dtype=float)
+            E = np.exp(-np.abs(Z))  # e^{-|z|} <= 1: cannot overflow
             return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
         """),
     "tanh": dedent("""\
         def tanh(Z):
-            return np.tanh(Z)
+            return np.tanh(np.asarray(Z, dtype=float))
         """),
     "relu": dedent("""\
         def relu(Z):
-            return np.maximum(Z, 0.0)
+            return np.maximum(np.asarray(Z, dtype=float), 0.0)
         """),
     "leaky_relu": dedent("""\
         def leaky_relu(Z, alpha=0.01):
+            Z = np.asarray(Z, dtype=float)
             return np.where(Z > 0, Z, alpha * Z)
         """),
     "softmax": dedent("""\
         def softmax(Z):
-            E = np.exp(Z - Z.max(axis=1, keepdims=True))
+            Z = np.asarray(Z, dtype=float)
+            E = np.exp(Z - Z.max(axis=1, keepdims=True))  # exponents <= 0: no overflow
             return E / E.sum(axis=1, keepdims=True)
         """),
     "sigmoid_backward": dedent("""\
@@ -42,11 +45,12 @@ ANSWERS = {
         """),
     "tanh_backward": dedent("""\
         def tanh_backward(dA, Z):
-            return dA * (1.0 - tanh(Z) ** 2)
+            A = tanh(Z)
+            return dA * (1.0 - A**2)
         """),
     "relu_backward": dedent("""\
         def relu_backward(dA, Z):
-            return dA * (Z > 0)
+            return np.where(Z > 0, dA, 0.0)
         """),
     "leaky_relu_backward": dedent("""\
         def leaky_relu_backward(dA, Z, alpha=0.01):
@@ -78,8 +82,8 @@ VARIANTS = [
             E = np.exp(Z - np.max(Z, axis=1).reshape(-1, 1))
             return E / np.sum(E, axis=1).reshape(-1, 1)
         """),
-    V("relu_backward", "np.where", None, _replace("relu_backward", "dA * (Z > 0)", "np.where(Z > 0, dA, 0.0)")),
-    V("tanh_backward", "float32", None, _replace("tanh_backward", "return dA * (1.0 - tanh(Z) ** 2)",
+    V("relu_backward", "mask-product", None, _replace("relu_backward", "np.where(Z > 0, dA, 0.0)", "dA * (Z > 0)")),
+    V("tanh_backward", "float32", None, _replace("tanh_backward", "A = tanh(Z)\n    return dA * (1.0 - A**2)",
                                                 "A = np.tanh(Z.astype(np.float32))\n    return dA.astype(np.float32) * (1 - A * A)")),
     V("sigmoid_backward", "copy-then-in-place", None, """\
         def sigmoid_backward(dA, Z):
@@ -103,22 +107,22 @@ VARIANTS = [
             Z[Z < 0] = 0
             return Z
         """),
-    V("relu", "returns-a-list", "not-an-array", _replace("relu", "return np.maximum(Z, 0.0)", "return np.maximum(Z, 0.0).tolist()")),
+    V("relu", "returns-a-list", "not-an-array", _replace("relu", "0.0)", "0.0).tolist()")),
     V("leaky_relu", "ignores-alpha", "wrong-values", _replace("leaky_relu", "alpha * Z", "0.01 * Z")),
     V("softmax", "no-max-subtraction", "softmax-overflow", _replace("softmax", "np.exp(Z - Z.max(axis=1, keepdims=True))", "np.exp(Z)")),
     V("softmax", "normalized-per-column", "softmax-axis", _replace("softmax", "axis=1", "axis=0").replace("axis=1", "axis=0")),
     V("softmax", "keepdims-lost", "crash", _replace("softmax", "E.sum(axis=1, keepdims=True)", "E.sum(axis=1)")),
     V("sigmoid_backward", "derivative-at-A", "derivative-at-output", _replace("sigmoid_backward", "A = sigmoid(Z)", "A = sigmoid(sigmoid(Z))")),
     V("sigmoid_backward", "negated", "sign-flipped", _replace("sigmoid_backward", "return dA * A", "return -dA * A")),
-    V("tanh_backward", "derivative-at-A", "derivative-at-output", _replace("tanh_backward", "tanh(Z) ** 2", "tanh(tanh(Z)) ** 2")),
-    V("tanh_backward", "forgets-dA", "wrong-values", _replace("tanh_backward", "dA * (1.0 - tanh(Z) ** 2)", "1.0 - tanh(Z) ** 2")),
+    V("tanh_backward", "derivative-at-A", "derivative-at-output", _replace("tanh_backward", "A = tanh(Z)", "A = tanh(tanh(Z))")),
+    V("tanh_backward", "forgets-dA", "wrong-values", _replace("tanh_backward", "dA * (1.0 - A**2)", "1.0 - A**2")),
     V("relu_backward", "greater-or-equal", "relu-boundary", _replace("relu_backward", "Z > 0", "Z >= 0")),
     V("relu_backward", "zeroes-dA-in-place", "mutated-input", """\
         def relu_backward(dA, Z):
             dA[Z <= 0] = 0
             return dA
         """),
-    V("relu_backward", "summed-over-examples", "wrong-shape", _replace("relu_backward", "dA * (Z > 0)", "(dA * (Z > 0)).sum(axis=0)")),
+    V("relu_backward", "summed-over-examples", "wrong-shape", _replace("relu_backward", "np.where(Z > 0, dA, 0.0)", "np.where(Z > 0, dA, 0.0).sum(axis=0)")),
     V("leaky_relu_backward", "greater-or-equal", "relu-boundary", _replace("leaky_relu_backward", "Z > 0", "Z >= 0")),
     V("leaky_relu_backward", "stub", "not-implemented", """\
         def leaky_relu_backward(dA, Z, alpha=0.01):

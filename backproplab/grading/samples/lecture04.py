@@ -26,10 +26,13 @@ ANSWERS = {
     "binary_cross_entropy": dedent("""\
         def binary_cross_entropy(AL, Y):
             m = Y.shape[0]
+            # log(0) = -inf and 0 * -inf = nan; clamping the logs at -100 (as torch.nn.BCELoss does)
+            # keeps saturated outputs finite.
             with np.errstate(divide="ignore"):
                 log_a = np.maximum(np.log(AL), -100.0)
                 log_one_minus_a = np.maximum(np.log(1.0 - AL), -100.0)
-            return float(-np.sum(Y * log_a + (1.0 - Y) * log_one_minus_a) / m)
+            losses = -(Y * log_a + (1.0 - Y) * log_one_minus_a)
+            return float(np.sum(losses) / m)
         """),
     "dense_backward": dedent("""\
         def dense_backward(dz, A_prev, W):
@@ -43,13 +46,14 @@ ANSWERS = {
         def model_backward(AL, Y, caches, activations):
             L = len(caches)
             grads = {}
-            dz = AL - Y
+            dz = AL - Y  # sigmoid + binary cross-entropy
             for l in range(L, 0, -1):
                 A_prev, W, B, Z = caches[l - 1]
                 grads[f"dz{l}"] = dz
                 dA_prev, grads[f"dW{l}"], grads[f"dB{l}"] = dense_backward(dz, A_prev, W)
                 if l > 1:
-                    dz = get_activation(activations[l - 2]).backward(dA_prev, caches[l - 2][3])
+                    Z_below = caches[l - 2][3]
+                    dz = get_activation(activations[l - 2]).backward(dA_prev, Z_below)
             return grads
         """),
     "update_parameters": dedent("""\
@@ -60,12 +64,14 @@ ANSWERS = {
         def gradient_check(cost_fn, params, grads, h=1e-5):
             errors = {}
             for key, value in params.items():
-                def cost_of(x, key=key):
+                def cost_of_this_parameter(x):
                     return cost_fn({**params, key: x})
-                numeric = numerical_gradient(cost_of, value.copy(), h)
+
+                numeric = numerical_gradient(cost_of_this_parameter, value, h)
                 analytic = grads["d" + key]
-                errors[key] = float(np.linalg.norm(analytic - numeric)
-                                    / max(1e-12, np.linalg.norm(analytic) + np.linalg.norm(numeric)))
+                difference = np.linalg.norm(analytic - numeric)
+                scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+                errors[key] = float(difference / max(scale, 1e-12))
             return errors
         """),
     "train_two_layer": dedent("""\
@@ -83,26 +89,33 @@ ANSWERS = {
     "torch_gradients": dedent("""\
         def torch_gradients(X, Y, params, activations):
             import torch
-            fns = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-                   "leaky_relu": torch.nn.functional.leaky_relu}
-            L = len(activations)
-            Ws = [torch.tensor(params[f"W{l}"], dtype=torch.float64, requires_grad=True) for l in range(1, L + 1)]
-            Bs = [torch.tensor(params[f"B{l}"], dtype=torch.float64, requires_grad=True) for l in range(1, L + 1)]
-            A = torch.tensor(X, dtype=torch.float64)
-            Zs = []
-            for l in range(L):
-                Z = A @ Ws[l].T + Bs[l]
-                Z.retain_grad()
-                Zs.append(Z)
-                A = fns[activations[l]](Z)
-            cost = torch.nn.functional.binary_cross_entropy(A, torch.tensor(Y, dtype=torch.float64))
-            cost.backward()
+
+            torch_activation = {
+                "sigmoid": torch.sigmoid,
+                "tanh": torch.tanh,
+                "relu": torch.relu,
+                "leaky_relu": lambda Z: torch.nn.functional.leaky_relu(Z, 0.01),
+            }
             m = X.shape[0]
+            A = torch.tensor(X, dtype=torch.float64)
+            leaves, pre_activations = [], []
+            for l, name in enumerate(activations, start=1):
+                W = torch.tensor(params[f"W{l}"], dtype=torch.float64, requires_grad=True)
+                B = torch.tensor(params[f"B{l}"], dtype=torch.float64, requires_grad=True)
+                Z = A @ W.T + B
+                Z.retain_grad()  # Z is not a leaf; without this autograd drops its gradient
+                A = torch_activation[name](Z)
+                leaves.append((W, B))
+                pre_activations.append(Z)
+            # Sum over every unit, then the mean over the m examples: the course's J (see exercise 1).
+            Y_tensor = torch.tensor(Y, dtype=torch.float64)
+            cost = torch.nn.functional.binary_cross_entropy(A, Y_tensor, reduction="sum") / m
+            cost.backward()
             grads = {}
-            for l in range(1, L + 1):
-                grads[f"dW{l}"] = Ws[l - 1].grad.numpy()
-                grads[f"dB{l}"] = Bs[l - 1].grad.numpy()
-                grads[f"dz{l}"] = m * Zs[l - 1].grad.numpy()
+            for l, ((W, B), Z) in enumerate(zip(leaves, pre_activations), start=1):
+                grads[f"dW{l}"] = W.grad.detach().numpy()
+                grads[f"dB{l}"] = B.grad.detach().numpy()
+                grads[f"dz{l}"] = m * Z.grad.detach().numpy()  # Z.grad carries the mean's 1/m
             return grads
         """),
 }
@@ -207,14 +220,14 @@ VARIANTS = [
             return errors
         """),
     V("torch_gradients", "nn-functional-linear", None, _replace(
-        "torch_gradients", "Z = A @ Ws[l].T + Bs[l]", "Z = torch.nn.functional.linear(A, Ws[l], Bs[l])")),
+        "torch_gradients", "Z = A @ W.T + B", "Z = torch.nn.functional.linear(A, W, B)")),
     # ---- binary_cross_entropy mistakes ---------------------------------------------------
     V("binary_cross_entropy", "sum-not-mean", "missing-mean", _replace(
         "binary_cross_entropy", "/ m)", ")")),
     V("binary_cross_entropy", "divides-twice", "extra-mean", _replace(
         "binary_cross_entropy", "/ m)", "/ m / m)")),
     V("binary_cross_entropy", "no-minus", "sign-flipped", _replace(
-        "binary_cross_entropy", "float(-np.sum", "float(np.sum")),
+        "binary_cross_entropy", "losses = -(", "losses = (")),
     V("binary_cross_entropy", "unclamped-log", "non-finite", """\
         def binary_cross_entropy(AL, Y):
             m = Y.shape[0]
@@ -247,7 +260,7 @@ VARIANTS = [
         """),
     # ---- model_backward mistakes --------------------------------------------------------
     V("model_backward", "derivative-at-A", "derivative-at-output", _replace(
-        "model_backward", "backward(dA_prev, caches[l - 2][3])", "backward(dA_prev, A_prev)")),
+        "model_backward", "Z_below = caches[l - 2][3]", "Z_below = A_prev")),
     V("model_backward", "1/m-in-dz", "extra-mean", """\
         def model_backward(AL, Y, caches, activations):
             L = len(caches)
@@ -334,9 +347,9 @@ VARIANTS = [
         "train_two_layer", "params = update_parameters(params, grads, learning_rate)", "update_parameters(params, grads, learning_rate)")),
     V("train_two_layer", "returns-params-only", "not-an-array", _replace("train_two_layer", "return params, costs", "return params")),
     # ---- torch_gradients mistakes ---------------------------------------------------------
-    V("torch_gradients", "dz-is-Z.grad", "extra-mean", _replace("torch_gradients", "m * Zs[l - 1].grad.numpy()", "Zs[l - 1].grad.numpy()")),
-    V("torch_gradients", "returns-tensors", "not-an-array", _replace("torch_gradients", 'grads[f"dW{l}"] = Ws[l - 1].grad.numpy()', 'grads[f"dW{l}"] = Ws[l - 1].grad')),
-    V("torch_gradients", "dW-transposed", "transposed", _replace("torch_gradients", "Ws[l - 1].grad.numpy()", "Ws[l - 1].grad.numpy().T")),
+    V("torch_gradients", "dz-is-Z.grad", "extra-mean", _replace("torch_gradients", "m * Z.grad.detach().numpy()", "Z.grad.detach().numpy()")),
+    V("torch_gradients", "returns-tensors", "not-an-array", _replace("torch_gradients", 'grads[f"dW{l}"] = W.grad.detach().numpy()', 'grads[f"dW{l}"] = W.grad')),
+    V("torch_gradients", "dW-transposed", "transposed", _replace("torch_gradients", "W.grad.detach().numpy()", "W.grad.detach().numpy().T")),
     # ---- only meaningful in outside verification (a sandboxed process) -----------------
     S("dense_backward", "calls-the-library", "forbidden-call", """\
         def dense_backward(dz, A_prev, W):
