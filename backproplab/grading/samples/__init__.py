@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from textwrap import dedent
 
-__all__ = ["Variant", "catalog", "namespace", "LECTURES"]
+__all__ = ["Variant", "V", "S", "replaced", "catalog", "namespace", "LECTURES"]
 
 LECTURES = {"01-architecture": "lecture01", "02-computation-graphs": "lecture02", "03-activations": "lecture03", "04-backprop": "lecture04",
             "05-initialization": "lecture05", "06-overfitting": "lecture06"}
@@ -34,6 +35,24 @@ class Variant:
     source: str
     expected_diagnosis: str | None
     sandbox_only: bool = False
+
+
+def V(exercise, name, expected, source):
+    """A variant run in the kernel and outside verification (``source`` is dedented)."""
+    return Variant(exercise, name, dedent(source), expected)
+
+
+def S(exercise, name, expected, source):
+    """A sandbox-only variant (process exits, endless loops, forbidden imports...)."""
+    return Variant(exercise, name, dedent(source), expected, sandbox_only=True)
+
+
+def replaced(answers, exercise, old, new):
+    """``answers[exercise]`` (a correct answer) with one snippet replaced (the snippet must occur)."""
+    source = answers[exercise]
+    if old not in source:
+        raise ValueError(f"{old!r} not in the {exercise} answer")
+    return source.replace(old, new)
 
 
 def catalog(lecture: str):

@@ -6,9 +6,10 @@ Names the setup cell provides (solutions/03-activations/activations.ipynb, tag "
 '''
 from __future__ import annotations
 
+from functools import partial
 from textwrap import dedent
 
-from . import Variant
+from . import replaced, V
 
 SETUP = "import numpy as np\n"
 
@@ -59,15 +60,7 @@ ANSWERS = {
 }
 
 
-def _replace(exercise, old, new):
-    source = ANSWERS[exercise]
-    if old not in source:
-        raise ValueError(f"{old!r} not in the {exercise} answer")
-    return source.replace(old, new)
-
-
-def V(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected)
+_replace = partial(replaced, ANSWERS)  # the correct answer with one snippet replaced
 
 
 VARIANTS = [

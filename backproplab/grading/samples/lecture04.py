@@ -9,9 +9,10 @@ model_backward and update_parameters).
 '''
 from __future__ import annotations
 
+from functools import partial
 from textwrap import dedent
 
-from . import Variant
+from . import replaced, S, V
 
 SETUP = dedent("""\
     import numpy as np
@@ -121,20 +122,7 @@ ANSWERS = {
 }
 
 
-def _replace(exercise, old, new):
-    """The exercise's correct answer with one snippet replaced (the snippet must occur)."""
-    source = ANSWERS[exercise]
-    if old not in source:
-        raise ValueError(f"{old!r} not in the {exercise} answer")
-    return source.replace(old, new)
-
-
-def V(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected)
-
-
-def S(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected, sandbox_only=True)
+_replace = partial(replaced, ANSWERS)  # the correct answer with one snippet replaced
 
 
 VARIANTS = [

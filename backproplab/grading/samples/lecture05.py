@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textwrap import dedent
 
-from . import Variant
+from . import S, V
 
 SETUP = dedent("""\
     # Setup: everything the exercises need. Run this cell first.
@@ -57,14 +57,6 @@ ANSWERS = {
             return stds
         """),
 }
-
-
-def V(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected)
-
-
-def S(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected, sandbox_only=True)
 
 
 VARIANTS = [

@@ -6,9 +6,10 @@ Names the setup cell provides (solutions/06-overfitting/overfitting.ipynb, tag "
 '''
 from __future__ import annotations
 
+from functools import partial
 from textwrap import dedent
 
-from . import Variant
+from . import replaced, S, V
 
 SETUP = dedent("""\
     # Setup: everything the exercises need. Run this cell first.
@@ -51,20 +52,7 @@ ANSWERS = {
 }
 
 
-def _replace(exercise, old, new):
-    """The exercise's correct answer with one snippet replaced (the snippet must occur)."""
-    source = ANSWERS[exercise]
-    if old not in source:
-        raise ValueError(f"{old!r} not in the {exercise} answer")
-    return source.replace(old, new)
-
-
-def V(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected)
-
-
-def S(exercise, name, expected, source):
-    return Variant(exercise, name, dedent(source), expected, sandbox_only=True)
+_replace = partial(replaced, ANSWERS)  # the correct answer with one snippet replaced
 
 
 VARIANTS = [
