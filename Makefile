@@ -31,7 +31,7 @@ browser-deps:
 	scripts/ensure-chromium
 
 test: $(STAMP) browser-deps
-	$(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
+	BPLAB_COVERAGE_RCFILE=$(CURDIR)/pyproject.toml $(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -72,6 +72,15 @@ def _on_alarm(signum, frame):
     raise StopStudentCode("timeout", "stopped after the time limit")
 
 
+def _save_coverage():
+    """Save the test suite's measurement of this child, if any (os._exit skips atexit)."""
+    coverage = sys.modules.get("coverage")
+    current = coverage.Coverage.current() if coverage else None
+    if current is not None:
+        current.stop()
+        current.save()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     result = os.fdopen(int(argv[0]), "w", encoding="utf-8")
@@ -132,6 +141,7 @@ def main(argv=None):
         outcomes.append(outcome.to_data())
         if outcome.status == "timeout":
             break  # the next cases would most likely time out too; the judge stops at the first failure
+    _save_coverage()  # before the result: the parent ends the child's session once it has read it
     result.write(json.dumps({"cells": cells, "outcomes": outcomes}, allow_nan=False))
     result.close()
     os._exit(0)  # skip interpreter teardown: student objects' __del__ must not run after this

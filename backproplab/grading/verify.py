@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass
 
 from ..checks import codec
@@ -141,11 +142,13 @@ def _limit_child(memory, cpu_seconds):
 
 
 def _child_env(home):
-    # COVERAGE_PROCESS_* only lets the test suite measure the child; it carries no host secrets.
-    measured = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_PROCESS_")}
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": home, "BPLAB_QUIET": "1", **measured}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": home, "BPLAB_QUIET": "1"}
+    rcfile = os.environ.get("BPLAB_COVERAGE_RCFILE")
+    if rcfile:  # the test suite measures the child too; this carries no host secrets
+        env.update(COVERAGE_PROCESS_START=rcfile, COVERAGE_FILE=str(Path(rcfile).parent / ".coverage"))
+    return env
 
 
 def run_exercise(program, exercise, cases, *, timeout=60.0):
