@@ -307,14 +307,13 @@ def test_grade_unreadable_submission_scores_zero_with_reason(batch):
 
 def test_grade_kernel_never_saw_instructor_files(batch):
     """Did the snooping answer cell find neither the gradebook's contents nor solutions/ (no hidden
-    test source in its outputs)?"""
+    test source, which both hold, in its outputs)?"""
     autograded = batch["workspace"] / "autograded" / "submitted-snoops-gradebook-and-solutions" / LECTURE / "backprop.ipynb"
     nb = read_notebook(autograded)
     hidden = [c.source for c in read_notebook(SOURCE).cells if is_hidden_test_source(c.source)]
     lines = secret_lines(hidden, [c.source for c in read_notebook(REPO / "course" / LECTURE / "backprop.ipynb").cells])
     outputs = json.dumps([c.get("outputs", []) for c in nb.cells if not is_hidden_test_source(c.source)])
     assert lines and not [line for line in lines if line in outputs]
-    assert "### BEGIN SOLUTION" not in outputs
 
 
 def test_grade_final_scores_in_gradebook(batch):
