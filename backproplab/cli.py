@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from .grading import measure_if_requested
 from .grading.workspace import DEFAULT_WORKSPACE
 
 
@@ -215,6 +216,7 @@ def build_parser():
 
 def main(argv=None):
     """Run `bplab` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
+    measure_if_requested()
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors
     return args.func(args)

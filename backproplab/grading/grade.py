@@ -35,6 +35,7 @@ from . import config as grading_config
 from .notebooks import read_notebook
 from .redact import is_hidden_test_source
 from .release import ensure_scripts_on_path
+from . import measure_if_requested
 from .store import save_result
 from .workspace import DEFAULT_WORKSPACE
 
@@ -398,7 +399,7 @@ def grade_batch(workspace, submissions, *, workers=1, cell_timeout=grading_confi
     results = [None] * len(jobs)
     try:
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_measure_worker) as pool:
+                                 initializer=measure_if_requested) as pool:
             futures = {pool.submit(grade_one, job): i for i, job in enumerate(jobs)}
             for future in as_completed(futures):
                 i = futures[future]
@@ -418,17 +419,6 @@ def grade_batch(workspace, submissions, *, workers=1, cell_timeout=grading_confi
     finally:
         shutil.rmtree(batch_dir, ignore_errors=True)
     return results
-
-
-def _measure_worker():
-    """Let the test suite measure this worker (opt-in through BPLAB_COVERAGE_RCFILE; no-op otherwise)."""
-    rcfile = os.environ.get("BPLAB_COVERAGE_RCFILE")
-    if rcfile:
-        import coverage
-
-        os.environ.update(COVERAGE_PROCESS_START=rcfile, COVERAGE_FILE=str(Path(rcfile).parent / ".coverage"))
-        coverage.process_startup()  # saves at the worker's normal exit
-        del os.environ["COVERAGE_PROCESS_START"]  # its children (nbgrader, kernels) stay unmeasured
 
 
 def _internal_failure(job, trace):
