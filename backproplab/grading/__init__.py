@@ -15,6 +15,8 @@ def measure_if_requested():
         return
     import coverage
 
+    if coverage.Coverage.current() is not None:  # already measured (e.g. main() called inside pytest)
+        return
     os.environ.update(COVERAGE_PROCESS_START=rcfile, COVERAGE_FILE=str(Path(rcfile).parent / ".coverage"))
     coverage.process_startup()  # saves at normal exit
     del os.environ["COVERAGE_PROCESS_START"]
