@@ -252,7 +252,7 @@ def shared_run_folder(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def executed_once(tmp_path_factory, lecture: str, version: str, *, timeout=60):
+def executed_once(tmp_path_factory, lecture: str, version: str, *, timeout=300):
     """(executed notebook, seconds, the kernel's peak RSS in MiB) of ``version`` ("solution" or
     "course") of ``lecture``, executed once per test run whichever module or worker asks first.
 
