@@ -3,3 +3,7 @@
 from backproplab.grading.config import configure
 
 configure(get_config())
+
+# Course policy: an exercise that is right given correct helpers keeps its points when a helper
+# exercise it calls is wrong (True by default; set False to take the points of both).
+# get_config().JudgeOutcomes.credit_dependents = False

@@ -49,40 +49,51 @@ def _workspace(args):
 
 
 def format_grade_table(results):
-    """Return the grade results as a terminal table (str): one line per submission, then the
-    failed tests with their diagnosis and the flag reasons."""
+    """Return the grade results (GradingResult list) as a terminal table: one line per submission,
+    then the failed tests with their diagnosis and the flag reasons."""
     lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
     for r in results:
-        lines.append(f"{r['student']:<24} {r['lecture']:<20} {r['score']:>5g}/{r['max_score']:<5g}  "
-                     f"{r['status']:<12} {'FLAGGED' if r['flagged'] else ''}")
-        for t in r["tests"]:
-            if not t["passed"]:
-                lines.append(f"    - {t['grade_id']:<34} {t['diagnosis'] or ''}")
-        for reason in r.get("flag_reasons", []):
+        lines.append(f"{r.student:<24} {r.lecture:<20} {r.score:>5g}/{r.max_score:<5g}  "
+                     f"{r.status:<12} {'FLAGGED' if r.flagged else ''}{'  (already graded)' if r.reused else ''}")
+        for v in r.verdicts:
+            if not v.passed:
+                lines.append(f"    - {v.grade_id:<34} {v.diagnosis or ''}")
+        for reason in r.flag_reasons:
             lines.append(f"    ! {reason.splitlines()[0]}")
     return "\n".join(lines)
 
 
 def _cmd_grade(args):
-    from .grading.grade import UsageError, find_submissions, grade_batch, public
+    from .grading.grade import GradingSettings, UsageError, find_submissions, grade_batch
+    from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
     try:
         submissions = find_submissions(args.path, workspace, args.lecture)
     except UsageError as err:
         print(f"bplab grade: {err}", file=sys.stderr)
         return 2
-    if args.workers < 1:
+    if args.student:
+        submissions = [s for s in submissions if s.student == args.student]
+        if not submissions:
+            print(f"bplab grade: no submission of student {args.student!r} under {args.path}", file=sys.stderr)
+            return 2
+    if args.workers is not None and args.workers < 1:
         print("bplab grade: --workers must be at least 1", file=sys.stderr)
         return 2
-    progress = None if args.json else (lambda r: print(f"graded {r['student']} ({r['lecture']}): "
-                                                     f"{r['score']:g}/{r['max_score']:g}", file=sys.stderr))
-    results = grade_batch(workspace, submissions, workers=args.workers, cell_timeout=args.cell_timeout,
-                          cpu_seconds=args.kernel_cpu_seconds, on_result=progress)
+    settings = GradingSettings(cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
+                               sandboxed=not args.no_sandbox, credit_dependents=workspace.credit_dependents())
+    try:
+        results = grade_batch(workspace, submissions, workers=args.workers, scheduler=args.scheduler,
+                              settings=settings, regrade=args.regrade or bool(args.student),
+                              progress=not args.json and sys.stderr.isatty())
+    except SandboxUnavailable as err:
+        print(f"bplab grade: {err}", file=sys.stderr)
+        return 2
     if args.json:
-        print(json.dumps([public(r) for r in results], indent=1))
+        print(json.dumps([r.to_json() for r in results], indent=1))
     else:
         print(format_grade_table(results))
-    return 1 if any(r["status"] == "error" for r in results) else 0
+    return 1 if any(r.status == "error" for r in results) else 0
 
 
 def _cmd_feedback(args):
@@ -156,13 +167,23 @@ def build_parser():
     p.add_argument("--root", help="repository root (default: found from the current folder)")
     p.set_defaults(func=_cmd_release)
 
-    p = sub.add_parser("grade", help="auto-grade submissions (nbgrader + outside verification)",
-                       description="Auto-grade submissions with nbgrader autograde in private course directories; "
-                                   "the score is decided by outside verification and written to the workspace gradebook.")
+    p = sub.add_parser("grade", help="auto-grade submissions (nbgrader, student code in a sandbox, on Dask)",
+                       description="Auto-grade submissions: nbgrader autograde runs each notebook once in a "
+                                   "bubblewrap sandbox, the checks' outcomes are judged outside it, and the scores "
+                                   "go into the workspace gradebook. Submissions already graded with the same "
+                                   "content are skipped (see --regrade).")
     p.add_argument("path", help="a notebook, a folder of <student>.ipynb, or nbgrader's submitted/ layout")
     p.add_argument("--lecture", help="lecture id (default: from the layout or the notebook's cells)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel (processes)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the local Dask cluster (default: the number of cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="send each submission as a task to this existing Dask scheduler instead")
+    p.add_argument("--regrade", action="store_true",
+                   help="grade again what is already graded with the same content and grader version")
+    p.add_argument("--student", metavar="ID", help="(re)grade only this student's submission")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap (unsafe; every result is flagged unsandboxed)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell in the student's kernel")
     p.add_argument("--kernel-cpu-seconds", type=int, default=300,
                    help="CPU seconds the student's kernel may use in all (then it is killed)")

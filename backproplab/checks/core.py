@@ -35,7 +35,7 @@ from .diagnoses import require
 __all__ = [
     "Case", "Outcome", "CaseVerdict", "CheckResult", "CheckFailed", "OracleDisagreement",
     "Exercise", "EXERCISES", "register", "get_exercise", "run_case", "evaluate", "check",
-    "visible_seed", "hidden_seed", "StopStudentCode", "LibraryGuard",
+    "visible_seed", "hidden_seed", "StopStudentCode", "LibraryGuard", "record_outcomes", "OUTCOMES_MIME",
 ]
 
 EXERCISES: dict[str, "Exercise"] = {}
@@ -461,14 +461,111 @@ def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, h
                        {k: True for k in outputs})
 
 
-def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> CheckResult:
+OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"
+GRADING_SEED_ENV = "BPLAB_GRADING_SEED"
+
+
+def _referenced_exercises(fn, ex: Exercise) -> dict:
+    """{name: the library's reference} for the other exercises of ``ex``'s lecture that ``fn``
+    calls by name through its globals (e.g. model_backward -> dense_backward)."""
+    import importlib
+
+    names, stack = set(), [getattr(fn, "__code__", None)]
+    while stack:
+        code = stack.pop()
+        if code is not None:
+            names |= set(code.co_names)
+            stack += [c for c in code.co_consts if hasattr(c, "co_names")]
+    found = {}
+    for name in sorted(names - {ex.name}):
+        other = EXERCISES.get(name)
+        if other is None or other.lecture != ex.lecture or not other.library_functions:
+            continue
+        if not callable(getattr(fn, "__globals__", {}).get(name)):
+            continue
+        module_name, _, attribute = other.library_functions[0].rpartition(".")
+        original = getattr(importlib.import_module(module_name), attribute)
+        found[name] = getattr(original, "__bplab_original__", original)
+    return found
+
+
+def _on_alarm(signum, frame):
+    raise StopStudentCode("timeout", "stopped after the time limit")
+
+
+def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
+    """Grading mode: call the student's ``fn`` on the graded cases and return the outcome record
+    that the grader judges outside the sandbox (codec JSON, never a verdict).
+
+    Cases come from the seed in ``BPLAB_GRADING_SEED`` (hidden) or the exercise's fixed seed.
+    When ``fn`` calls other exercises of the lecture, the cases run a second time with the
+    library's reference in their place (``with_reference``), so that a wrong helper costs only
+    the helper's points.
+    """
+    import signal
+
+    seed = hidden_seed(int(os.environ[GRADING_SEED_ENV]), ex.name) if hidden else visible_seed(ex.name)
+    cases = ex.draw_cases(seed, hidden)
+    limit = max(1, int(round(ex.call_timeout)))
+    try:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+    except ValueError:  # not the main thread: the cell's time limit still applies
+        previous, limit = None, 0
+
+    def run_all(function, namespace_patch):
+        globals_ = getattr(function, "__globals__", {})
+        saved = {name: globals_.get(name) for name in namespace_patch}
+        globals_.update(namespace_patch)
+        guard = LibraryGuard(ex.library_functions, [globals_])
+        outcomes = []
+        try:
+            for case in cases:
+                guard.install()
+                signal.alarm(limit)
+                try:
+                    outcome = run_case(function, case, ex.args, guard=guard)
+                except StopStudentCode as stop:
+                    outcome = Outcome(stop.status, exc_message=stop.message)
+                finally:
+                    signal.alarm(0)
+                    guard.uninstall()
+                outcomes.append(outcome.to_data())
+                if outcome.status == "timeout":
+                    break
+        finally:
+            globals_.update(saved)
+        return outcomes
+
+    try:
+        record = {"exercise": ex.name, "hidden": hidden, "outcomes": run_all(fn, {})}
+        references = _referenced_exercises(fn, ex)
+        if references:  # closures over the originals: the guard never sees them as calls to the library
+            proxies = {name: (lambda original: lambda *a, **k: original(*a, **k))(original)
+                       for name, original in references.items()}
+            record["with_reference"] = {"exercises": sorted(proxies), "outcomes": run_all(fn, proxies)}
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGALRM, previous)
+    return record
+
+
+def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> CheckResult | None:
     """Check a student's function on fresh inputs and say what is wrong, if anything.
 
     Visible tests use the exercise's fixed seed; hidden tests use ``seed``, else the
     ``BPLAB_SEED`` environment variable, else a random seed. Shows the verdict (HTML in
     Jupyter, plain text elsewhere) and raises ``CheckFailed`` when the check fails.
+
+    While grading (``BPLAB_GRADING_SEED`` set, inside the sandbox) it judges nothing: it
+    publishes the outcome record (``OUTCOMES_MIME``) that the grader judges outside.
     """
     ex = get_exercise(exercise)
+    if os.environ.get(GRADING_SEED_ENV, "").strip():
+        from IPython.display import display
+
+        display({OUTCOMES_MIME: record_outcomes(ex, fn, hidden=hidden),
+                 "text/plain": f"{exercise}: outcomes recorded for the grader"}, raw=True)
+        return None
     if seed is None:
         if not hidden:
             seed = visible_seed(exercise)

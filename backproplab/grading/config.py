@@ -1,39 +1,35 @@
 """nbgrader configuration of the Backprop Lab pipeline (one place; autograder/nbgrader_config.py
-and every per-student course directory load it).
+and every per-submission course directory load it).
 
 Why each setting exists (measured on stock nbgrader 0.9.6):
-- a kernel that dies or hangs must not abort the submission: per-cell timeout, interrupt on
-  timeout, ``raise_on_iopub_timeout = False``; ``bplab grade`` adds a wall-clock limit;
-- stderr output (a warning) in a test cell zeroes it in stock nbgrader: ``StderrIsNotFailure``
-  runs before ``SaveAutoGrades`` so only errors count in the in-kernel result;
+- student code runs once, in the grading sandbox: ``SandboxedExecute`` takes the place of
+  nbgrader's Execute (a deadline per submission, the sandbox killed as one unit);
+- the score is decided outside the sandbox: ``JudgeOutcomes`` turns each test cell's outcome
+  record into the verdict before nbgrader's SaveAutoGrades scores it, so a warning (stderr) or a
+  patched check in the student's kernel changes nothing;
 - feedback shows hidden tests by default: ``RedactHiddenTests`` runs in generate_feedback;
-- test cells a student deleted are not restored by default: ``OverwriteCells.add_missing_cells``;
-- the student's kernel is started through the ``bplab-sandbox`` kernelspec (sandbox_kernel.py).
+- test cells a student deleted are not restored by default: ``OverwriteCells.add_missing_cells``.
+
+Course policy (set in autograder/nbgrader_config.py, read by `bplab grade`):
+``c.JudgeOutcomes.credit_dependents`` (default True): an exercise that is right given correct
+helpers keeps its points when a helper exercise it calls is wrong.
 """
 from __future__ import annotations
 
-KERNEL_NAME = "bplab-sandbox"
 CELL_TIMEOUT = 60          # seconds per cell in the student's kernel
-KERNEL_MEMORY_MB = 2048    # RLIMIT_AS of the student's kernel; torch imports in 1 GiB
-KERNEL_CPU_SECONDS = 300   # RLIMIT_CPU of the student's kernel
+KERNEL_MEMORY_MB = 2048    # RLIMIT_AS of each sandboxed process; torch imports in 1 GiB
+KERNEL_CPU_SECONDS = 300   # RLIMIT_CPU of each sandboxed process
 
 
 def configure(c, *, cell_timeout=CELL_TIMEOUT):
     """Apply the pipeline's settings to the traitlets config ``c`` (``get_config()`` in a config file)."""
-    c.Execute.timeout = cell_timeout
-    c.Execute.interrupt_on_timeout = True
-    c.Execute.raise_on_iopub_timeout = False
-    c.Execute.iopub_timeout = 10
-    c.Execute.shutdown_kernel = "immediate"  # a kernel ignoring SIGINT is killed, not waited for
-    c.Execute.execute_retries = 0
-    c.Execute.kernel_name = KERNEL_NAME
+    c.SandboxedExecute.cell_timeout = cell_timeout
     c.OverwriteCells.add_missing_cells = True  # deleted test cells come back (off by default in 0.9.6)
     c.Autograde.autograde_preprocessors = [
-        "nbgrader.preprocessors.Execute",
+        "backproplab.grading.preprocessors.SandboxedExecute",
         "nbgrader.preprocessors.IgnorePattern",
-        "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
-        "backproplab.grading.preprocessors.StderrIsNotFailure",
+        "backproplab.grading.preprocessors.JudgeOutcomes",
         "nbgrader.preprocessors.SaveAutoGrades",
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",

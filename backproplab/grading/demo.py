@@ -73,15 +73,15 @@ def run_demo(workers=2, keep=False):
         workspace.ensure_assignment(LECTURE)
         print("2. sample submissions: " + ", ".join(s for s, *_ in DEMO_STUDENTS), flush=True)
         write_demo_submissions(workspace, tmp / "submissions")
-        print(f"3. bplab grade --workers {workers} (nbgrader autograde + outside verification) ...", flush=True)
+        print(f"3. bplab grade --workers {workers} (nbgrader autograde, student code in the sandbox) ...", flush=True)
         results = grade_batch(workspace, find_submissions(tmp / "submissions", workspace, LECTURE), workers=workers,
-                              on_result=lambda r: print(f"   graded {r['student']}", flush=True))
+                              on_result=lambda r: print(f"   graded {r.student}", flush=True))
         print()
         print(format_grade_table(results))
         print()
         print("4. class report: which misconceptions this class holds")
         print(format_report(class_report(workspace)))
-        return 1 if any(r["status"] == "error" for r in results) else 0
+        return 1 if any(r.status == "error" for r in results) else 0
     finally:
         if keep:
             print(f"\nworkspace kept in {tmp}", file=sys.stderr)

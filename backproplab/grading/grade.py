@@ -1,46 +1,39 @@
-"""`bplab grade`: real nbgrader autograde per submission, outside verification, final scores.
+"""`bplab grade`: each submission graded once, in the sandbox, as a task on a Dask cluster.
 
-For each submission, in a worker process:
-1. a private nbgrader course directory is built in a batch temp folder (template gradebook
-   with only the assignment, the lecture's support files, this one submission);
-2. real ``nbgrader autograde`` runs there, the kernel started through the ``bplab-sandbox``
-   kernelspec (sandbox_kernel.py: limits, scrubbed env, the instructor's files hidden); its
-   scores are only the "in-kernel result";
-3. ``verify_notebook`` (verify.py) decides each test's outcome outside the student's kernel,
-   with a per-student seed;
-4. the submission is compared with the released notebook for tampering.
-The parent process then writes the final scores (outside verdicts) into the workspace
-gradebook, stores verdicts in the sidecar tables (store.py) and copies the autograded
-notebook to ``autograded/<student>/<lecture>/`` for feedback. One submission failing in
-any way never stops the batch.
+The client (this process, the only one that writes the workspace) turns each submission into a
+``GradingTask`` that carries content, not paths: the submission's bytes, the lecture's trusted
+sources (source and released notebooks, a template gradebook), the per-student seed and the
+settings. A Dask worker runs ``grade_task``: real nbgrader autograde, in process, in a private
+course directory, whose Execute step is ``SandboxedExecute`` (the student's only run, in
+bubblewrap) and whose scores come from ``JudgeOutcomes`` (outside the sandbox). The worker
+returns a ``GradingResult``; the client writes it into the workspace gradebook (nbgrader's tables
+and the bplab_* sidecar tables) and keeps the graded notebook for feedback.
+
+Without ``scheduler`` an in-process LocalCluster with ``workers`` processes does the work. Keys
+are explicit (student, lecture, content digest), a task whose worker died is re-run elsewhere by
+Dask, and a result is written once per key. A submission already graded with the same content
+by the same grader version is skipped unless ``regrade``: a batch killed at any moment and
+started again grades only what is missing.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import multiprocessing
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import config as grading_config
+from .judge import TestVerdict, failed_verdicts
 from .notebooks import read_notebook
-from .redact import is_hidden_test_source
-from .release import ensure_scripts_on_path
-from . import measure_if_requested
-from .store import save_result
-from .workspace import DEFAULT_WORKSPACE
+from .store import load_submission, load_verdicts, save_result
 
-SANDBOX_LAUNCHER = Path(__file__).with_name("sandbox_kernel.py")
-WALL_SECONDS_PER_CELL = 3  # wall-clock budget of a whole autograde run: margin + cells x this + timeouts
+MAX_NOTEBOOK_BYTES = 32 << 20  # a larger submission is not run: it costs only its own points
 
 
 class UsageError(ValueError):
@@ -165,270 +158,386 @@ def tampering_evidence(released_nb, submitted_nb):
     return reasons
 
 
-# ---------------------------------------------------------------- one submission (worker process)
+# ---------------------------------------------------------------- tasks and results
 
-def _kernel_spec(course, job):
-    argv = [sys.executable, "-I", str(SANDBOX_LAUNCHER),
-            "--memory-mb", str(job["memory_mb"]), "--cpu-seconds", str(job["cpu_seconds"]),
-            "--keep", str(course)]
-    for hidden in [*job["hide"], str(course / "gradebook.db")]:
-        argv += ["--hide", hidden]
-    return {"argv": [*argv, "-f", "{connection_file}"], "display_name": "Backprop Lab sandbox",
-            "language": "python", "env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                                          # in-kernel hidden checks replayable, unrelated to the outside seed
-                                          "BPLAB_SEED": str(job["kernel_seed"])}}
+@dataclass(frozen=True)
+class GradingSettings:
+    """How a batch grades (the same for every task): limits and course policy."""
+    cell_timeout: int = grading_config.CELL_TIMEOUT
+    memory_mb: int = grading_config.KERNEL_MEMORY_MB
+    cpu_seconds: int = grading_config.KERNEL_CPU_SECONDS
+    sandboxed: bool = True
+    credit_dependents: bool = True
 
 
-def _build_course(course, job):
-    student, lecture = job["student"], job["lecture"]
-    (course / "nbgrader_config.py").write_text(grading_config.config_file_text(job["cell_timeout"]))
-    shutil.copy2(job["template_db"], course / "gradebook.db")
-    source = Path(job["source_dir"])
-    for path in source.rglob("*"):  # support files only: never the solution notebook
-        if path.is_file() and path.suffix != ".ipynb":
-            dest = course / "source" / lecture / path.relative_to(source)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
-    (course / "source" / lecture).mkdir(parents=True, exist_ok=True)
-    submitted = course / "submitted" / student / lecture
-    submitted.mkdir(parents=True)
-    shutil.copy2(job["path"], submitted / job["notebook_name"])
-    kernel_dir = course / "jupyter" / "kernels" / grading_config.KERNEL_NAME
-    kernel_dir.mkdir(parents=True)
-    (kernel_dir / "kernel.json").write_text(json.dumps(_kernel_spec(course, job), indent=1))
+@dataclass(frozen=True)
+class LectureSources:
+    """A lecture's trusted sources, as content: what a worker needs besides the submission."""
+    lecture: str
+    notebook_name: str
+    source_nb: str       # solutions/<lecture>/<name>.ipynb (JSON text)
+    release_nb: str      # the students' version (JSON text)
+    template_db: bytes   # an nbgrader gradebook holding only this assignment
 
 
-def _run_autograde(course, job, n_cells):
-    """Run nbgrader autograde in ``course``; return (status, log). status: ok | timeout | kernel-died."""
-    ensure_scripts_on_path()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env["JUPYTER_PATH"] = str(course / "jupyter")
-    env["JUPYTER_DATA_DIR"] = str(course / "jupyter")
-    env["JUPYTER_RUNTIME_DIR"] = str(course / "runtime")
-    cmd = [sys.executable, "-m", "nbgrader", "autograde", job["lecture"], "--student", job["student"],
-           "--force", f"--CourseDirectory.root={course}"]
-    wall = 30 + n_cells * WALL_SECONDS_PER_CELL + 2 * job["cell_timeout"]
-    proc = subprocess.Popen(cmd, cwd=course, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+@dataclass(frozen=True)
+class GradingTask:
+    """One submission to grade; everything a worker needs travels inside it."""
+    key: str
+    student: str
+    lecture: str
+    submission: bytes
+    digest: str          # sha256 of the submission and the lecture's sources
+    seed: int
+    sources: LectureSources
+    settings: GradingSettings
+    timestamp: str | None = None
+
+
+@dataclass
+class GradingResult:
+    """What grading one submission decided (``to_json`` is what `bplab grade --json` prints)."""
+    student: str
+    lecture: str
+    status: str                      # graded | timeout | kernel-died | output-capped | lost | unreadable | error
+    verdicts: list[TestVerdict]
+    flag_reasons: list[str] = field(default_factory=list)
+    manual_max_score: float = 0.0
+    late_penalty: float = 0.0
+    autograded_nb: str | None = None  # the graded notebook (JSON text), for feedback
+    digest: str = ""
+    grader_version: str = ""
+    seconds: dict = field(default_factory=dict)
+    reused: bool = False             # skipped: already graded with the same content and grader
+
+    @property
+    def score(self) -> float:
+        return max(0.0, sum(v.score for v in self.verdicts) - self.late_penalty)
+
+    @property
+    def max_score(self) -> float:
+        return sum(v.points for v in self.verdicts)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flag_reasons)
+
+    def to_json(self) -> dict:
+        return {"student": self.student, "lecture": self.lecture, "score": self.score, "max_score": self.max_score,
+                "late_penalty": self.late_penalty, "manual_max_score": self.manual_max_score,
+                "needs_manual_grading": self.manual_max_score > 0, "flagged": self.flagged,
+                "flag_reasons": self.flag_reasons, "status": self.status, "reused": self.reused,
+                "tests": [v.to_json() for v in self.verdicts]}
+
+
+def grader_version() -> str:
+    """The package version and a digest of the checks and the grading code: a change regrades."""
+    import backproplab
+
+    package = Path(backproplab.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("checks/*.py"), *package.glob("grading/*.py"), *package.glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{getattr(backproplab, '__version__', '0')}+{digest.hexdigest()[:12]}"
+
+
+# ---------------------------------------------------------------- one submission (a Dask worker)
+
+def _manual_max(source_nb) -> float:
+    return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in source_nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
+
+
+def _parse_submission(data: bytes):
+    """The submission as a validated notebook, or raise ValueError saying why it cannot be graded."""
+    import nbformat
+
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"the notebook is {len(data) >> 20} MiB, over the {MAX_NOTEBOOK_BYTES >> 20} MiB limit")
     try:
-        log, _ = proc.communicate(timeout=wall)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-        return "timeout", log + f"\n[bplab] autograde killed after {wall} s"
-    autograded = course / "autograded" / job["student"] / job["lecture"] / job["notebook_name"]
-    timed_out = "CellTimeoutError" in log or "Timeout waiting for" in log
-    if proc.returncode != 0 or not autograded.exists():
-        return ("timeout" if timed_out else "kernel-died"), log
-    nb = read_notebook(autograded)
-    enames = {o.get("ename") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"}
-    if timed_out or "CellTimeoutError" in enames:
-        return "timeout", log
-    if "DeadKernelError" in log or "Kernel died" in log:
-        return "kernel-died", log
-    return "ok", log
-
-
-def _in_kernel_scores(course, job):
-    from nbgrader.api import Gradebook, MissingEntry
-    scores = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        try:
-            nb = gb.find_submission_notebook(Path(job["notebook_name"]).stem, job["lecture"], job["student"])
-        except MissingEntry:
-            return scores
-        for grade in nb.grades:
-            scores[grade.name] = grade.auto_score
-    return scores
-
-
-def _field(verdict, name, default=None):
-    return verdict.get(name, default) if isinstance(verdict, dict) else getattr(verdict, name, default)
-
-
-def _outside_tests(job, submitted_nb, source_nb):
-    """Return the outside verdicts as test dicts (one per test cell of the source)."""
-    from .verify import verify_notebook
-    points = {gid: float(c.metadata["nbgrader"].get("points", 0))
-              for gid, (c, *_) in _cells_by_id(source_nb).items() if c.metadata["nbgrader"].get("grade")}
-    tests = []
-    for v in verify_notebook(source_nb, submitted_nb, seed=job["seed"]):
-        grade_id = _field(v, "grade_id")
-        max_score = points.get(grade_id, float(_field(v, "points", 0) or 0))
-        passed = bool(_field(v, "passed"))
-        tests.append({"grade_id": grade_id, "exercise": _field(v, "exercise"), "hidden": bool(_field(v, "hidden")),
-                      "score": max_score if passed else 0.0, "max_score": max_score, "passed": passed,
-                      "diagnosis": None if passed else _field(v, "diagnosis"), "message": _field(v, "message") or ""})
-    return tests
-
-
-def _failed_tests(source_nb, diagnosis, message):
-    """Every test cell of the source scored 0 with one reason (the submission could not be run)."""
-    tests = []
-    for grade_id, (cell, *_) in _cells_by_id(source_nb).items():
-        meta = cell.metadata["nbgrader"]
-        if meta.get("grade") and cell.cell_type == "code":
-            exercise = grade_id[len("test_"):] if grade_id.startswith("test_") else grade_id
-            exercise = exercise[:-len("_hidden")] if exercise.endswith("_hidden") else exercise
-            tests.append({"grade_id": grade_id, "exercise": exercise, "hidden": is_hidden_test_source(cell.source),
-                          "score": 0.0, "max_score": float(meta.get("points", 0)), "passed": False,
-                          "diagnosis": diagnosis, "message": message})
-    return tests
-
-
-def grade_one(job):
-    """Grade one submission (runs in a worker process). ``job``: dict built by ``grade_batch``.
-
-    Returns the result dict printed by ``bplab grade --json`` plus private keys
-    (``_autograded``: path of the autograded notebook or None; ``_log``: autograde log tail).
-    """
-    result = {"student": job["student"], "lecture": job["lecture"], "flag_reasons": [], "status": "graded"}
-    source_nb = read_notebook(job["source_nb"])
-    manual_max = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in source_nb.cells
-                     if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
-    try:
-        submitted_nb = read_notebook(job["path"])
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
     except Exception as err:
-        result.update(status="unreadable", tests=_failed_tests(source_nb, "crash", f"the notebook cannot be read: {err}"))
-        result["flag_reasons"].append("notebook unreadable")
-        return _finish(result, manual_max, None, "")
-    course = Path(tempfile.mkdtemp(prefix=f"{job['student']}-", dir=job["batch_dir"]))
+        raise ValueError(f"the notebook cannot be read: {type(err).__name__}: {str(err)[:300]}") from None
+    return nb
+
+
+def grade_task(task: GradingTask) -> GradingResult:
+    """Grade one submission with real nbgrader autograde in a private course directory (runs on a worker)."""
+    import nbformat
+
+    started = time.monotonic()
+    source_nb = nbformat.reads(task.sources.source_nb, as_version=4)
+    result = GradingResult(task.student, task.lecture, "graded", [], manual_max_score=_manual_max(source_nb),
+                           digest=task.digest, grader_version=grader_version())
+    if not task.settings.sandboxed:
+        result.flag_reasons.append("unsandboxed: graded with --no-sandbox")
     try:
-        _build_course(course, job)
-        started = time.monotonic()
-        status, log = _run_autograde(course, job, len(submitted_nb.cells))
-        result["_seconds"] = {"autograde": time.monotonic() - started}
-        in_kernel = _in_kernel_scores(course, job) if status == "ok" else {}
+        submitted_nb = _parse_submission(task.submission)
+    except ValueError as err:
+        result.status = "unreadable"
+        result.verdicts = failed_verdicts(source_nb, "crash", str(err))
+        result.flag_reasons.append(f"notebook unreadable: {err}")
+        return result
+    course = Path(tempfile.mkdtemp(prefix="bplab-course-"))
+    try:
+        graded_nb, log = _autograde(course, task)
+        if graded_nb is None:
+            result.status = "error"
+            result.verdicts = failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor")
+            result.flag_reasons.append("nbgrader autograde failed:\n" + log[-3000:])
+            return result
+        execution = graded_nb.metadata.get("bplab", {})
+        status = execution.get("execution", "lost")
         if status != "ok":
-            result["status"] = status
-            result["flag_reasons"].append(f"student kernel: {status} (in-kernel result lost; outside verdicts count)")
-        started = time.monotonic()
-        try:
-            result["tests"] = _outside_tests(job, submitted_nb, source_nb)
-            result["_seconds"]["verify"] = time.monotonic() - started
-        except Exception:
-            result["status"] = "error"
-            result["tests"] = _failed_tests(source_nb, "crash", "outside verification failed: an internal error; "
-                                            "ask your instructor")
-            result["flag_reasons"].append("outside verification failed:\n" + traceback.format_exc(limit=5))
-        for test in result["tests"]:
-            test["in_kernel_score"] = in_kernel.get(test["grade_id"])
-            if status == "ok" and test["in_kernel_score"] is not None and test["in_kernel_score"] != test["score"]:
-                result["flag_reasons"].append(f"{test['grade_id']}: in-kernel score {test['in_kernel_score']:g} "
-                                              f"but outside verdict {test['score']:g}")
-            if test["diagnosis"] in ("tampering", "forbidden-call"):
-                result["flag_reasons"].append(f"{test['grade_id']}: {test['diagnosis']}")
-        result["flag_reasons"] += tampering_evidence(read_notebook(job["release_nb"]), submitted_nb)
-        autograded = course / "autograded" / job["student"] / job["lecture"] / job["notebook_name"]
-        keep = Path(job["autograded_dir"]) / job["notebook_name"]
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(autograded if autograded.exists() else job["path"], keep)
-        return _finish(result, manual_max, keep, log)
+            result.status = status
+            result.flag_reasons.append(f"student kernel: {status}" +
+                                       (f" ({execution.get('restarts')} restart(s))" if execution.get("restarts") else ""))
+        by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded_nb.cells}
+        from .judge import find_test_cells
+        for test in find_test_cells(source_nb):
+            data = by_id.get(test.grade_id, {}).get("metadata", {}).get("bplab")
+            result.verdicts.append(TestVerdict.from_json(data) if data else TestVerdict(
+                test.grade_id, test.exercise, test.hidden, False, "crash", "not graded", test.points))
+        for v in result.verdicts:
+            if v.diagnosis in ("tampering", "forbidden-call"):
+                result.flag_reasons.append(f"{v.grade_id}: {v.diagnosis}")
+        result.flag_reasons += tampering_evidence(nbformat.reads(task.sources.release_nb, as_version=4), submitted_nb)
+        result.late_penalty = _late_penalty(course, task)
+        result.autograded_nb = nbformat.writes(graded_nb)
+        result.seconds = {"grade": time.monotonic() - started, "sandbox": execution.get("seconds", 0.0)}
+        return result
     finally:
         shutil.rmtree(course, ignore_errors=True)
 
 
-def _finish(result, manual_max, autograded, log):
-    result["score"] = sum(t["score"] for t in result["tests"])
-    result["max_score"] = sum(t["max_score"] for t in result["tests"])
-    result["manual_max_score"] = manual_max
-    result["needs_manual_grading"] = manual_max > 0
-    result["flagged"] = bool(result["flag_reasons"])
-    result["_autograded"] = str(autograded) if autograded else None
-    result["_log"] = log[-4000:]
-    return result
+def _course_config(course: Path, task: GradingTask):
+    from traitlets.config import Config
+
+    c = Config()
+    grading_config.configure(c, cell_timeout=task.settings.cell_timeout)
+    c.CourseDirectory.root = str(course)
+    c.SandboxedExecute.seed = c.JudgeOutcomes.seed = task.seed
+    c.SandboxedExecute.memory_mb = task.settings.memory_mb
+    c.SandboxedExecute.cpu_seconds = task.settings.cpu_seconds
+    c.SandboxedExecute.sandboxed = task.settings.sandboxed
+    c.JudgeOutcomes.credit_dependents = task.settings.credit_dependents
+    c.JudgeOutcomes.source_path = str(course / "source" / task.lecture / task.sources.notebook_name)
+    return c
 
 
-# ---------------------------------------------------------------- the batch (parent process)
+def _autograde(course: Path, task: GradingTask):
+    """(graded notebook or None, log) of nbgrader autograde on the task's submission."""
+    import nbformat
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
 
-def write_final_scores(workspace, result):
-    """Write ``result``'s outside scores into the workspace gradebook (manual cells stay
-    "needs manual grading") and store the verdicts in the sidecar tables."""
+    (course / "gradebook.db").write_bytes(task.sources.template_db)
+    source = course / "source" / task.lecture / task.sources.notebook_name
+    source.parent.mkdir(parents=True)
+    source.write_text(task.sources.source_nb, encoding="utf-8")
+    submitted = course / "submitted" / task.student / task.lecture
+    submitted.mkdir(parents=True)
+    (submitted / task.sources.notebook_name).write_bytes(task.submission)
+    if task.timestamp:
+        (submitted / "timestamp.txt").write_text(task.timestamp)
+    config = _course_config(course, task)
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = api.autograde(task.lecture, task.student, force=True, create=True)
+    graded = course / "autograded" / task.student / task.lecture / task.sources.notebook_name
+    if not outcome.get("success") or not graded.exists():
+        return None, (outcome.get("log") or "") + (outcome.get("error") or "")
+    return nbformat.read(str(graded), as_version=4), outcome.get("log") or ""
+
+
+def _late_penalty(course: Path, task: GradingTask) -> float:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        try:
+            return float(gb.find_submission(task.lecture, task.student).late_submission_penalty or 0.0)
+        except MissingEntry:
+            return 0.0
+
+
+# ---------------------------------------------------------------- the batch (the client)
+
+def write_final_scores(workspace, result: GradingResult):
+    """Write ``result`` into the workspace gradebook (nbgrader's tables: one score per test cell,
+    manual cells left "needs manual grading") and the sidecar tables (verdicts, flags, digest)."""
     from nbgrader.api import Gradebook
-    scores = {t["grade_id"]: t["score"] for t in result["tests"]}
+
+    scores = {v.grade_id: v.score for v in result.verdicts}
     with warnings.catch_warnings(), Gradebook(workspace.db_url) as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy autoflush chatter inside nbgrader's API
-        gb.update_or_create_student(result["student"])
-        submission = gb.update_or_create_submission(result["lecture"], result["student"])
+        gb.update_or_create_student(result.student)
+        submission = gb.update_or_create_submission(result.lecture, result.student)
         for notebook in submission.notebooks:
+            notebook.late_submission_penalty = result.late_penalty or None
             for grade in notebook.grades:
                 if grade.name in scores:
                     grade.auto_score, grade.needs_manual_grade = scores[grade.name], False
                 elif grade.cell.cell_type == "markdown":
                     grade.auto_score, grade.needs_manual_grade = None, True
-                else:  # a test cell without outside verdict: no points from the student's kernel
+                else:  # a test cell without a verdict: no points
                     grade.auto_score, grade.needs_manual_grade = 0.0, True
         gb.db.commit()
+    if result.autograded_nb is not None:
+        keep = workspace.path / "autograded" / result.student / result.lecture / \
+            workspace.source_notebook_path(result.lecture).name
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_text(result.autograded_nb, encoding="utf-8")
     save_result(workspace.db_path, result)
 
 
-def _hidden_paths(workspace, submissions, batch_dir):
-    """The paths the student's kernel must not see: solutions/, git history, the workspace (main
-    gradebook, other students), the repository's default workspace (when grading elsewhere), the
-    batch folder (other students' course directories) and the folders the submissions came from;
-    never a folder holding the Python installation or package."""
-    paths = {workspace.root / "solutions", workspace.root / ".git", workspace.path,
-             workspace.root / DEFAULT_WORKSPACE, batch_dir}
-    paths |= {s.path.resolve().parent for s in submissions}
-    needed = [Path(sys.prefix).resolve(), Path(__file__).resolve().parents[1]]
-    return sorted(str(p) for p in paths if not any(n == p or p in n.parents for n in needed))
+def lecture_sources(workspace, lecture) -> LectureSources:
+    workspace.ensure_assignment(lecture)
+    return LectureSources(lecture, workspace.source_notebook_path(lecture).name,
+                          workspace.source_notebook_path(lecture).read_text(encoding="utf-8"),
+                          workspace.release_notebook_path(lecture).read_text(encoding="utf-8"),
+                          workspace.template_db(lecture).read_bytes())
 
 
-def grade_batch(workspace, submissions, *, workers=1, cell_timeout=grading_config.CELL_TIMEOUT,
-                memory_mb=grading_config.KERNEL_MEMORY_MB, cpu_seconds=grading_config.KERNEL_CPU_SECONDS,
-                on_result=None):
-    """Grade ``submissions`` (list of Submission) with ``workers`` processes; return the result dicts
-    (same order as ``submissions``). ``on_result(result)`` is called as each one is stored."""
-    for lecture in sorted({s.lecture for s in submissions}):
-        workspace.ensure_assignment(lecture)
-    batch_dir = Path(tempfile.mkdtemp(prefix="bplab-batch-"))
-    hide = _hidden_paths(workspace, submissions, batch_dir)
-    jobs = []
-    for sub in submissions:
-        source_path = workspace.source_notebook_path(sub.lecture)
-        jobs.append({"student": sub.student, "lecture": sub.lecture, "path": str(sub.path.resolve()),
-                     "notebook_name": source_path.name, "source_nb": str(source_path),
-                     "source_dir": str(workspace.root / "solutions" / sub.lecture),
-                     "release_nb": str(workspace.release_notebook_path(sub.lecture)),
-                     "template_db": str(workspace.template_db(sub.lecture)),
-                     "autograded_dir": str(workspace.path / "autograded" / sub.student / sub.lecture),
-                     "seed": workspace.seed(sub.student, sub.lecture), "batch_dir": str(batch_dir),
-                     "kernel_seed": workspace.seed(sub.student, sub.lecture + "/kernel") % 2**31,
-                     "cell_timeout": cell_timeout, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds,
-                     "hide": [h for h in hide if h != str(batch_dir)] + [str(batch_dir)]})
-    results = [None] * len(jobs)
+def _read_bytes(path: Path) -> bytes:
     try:
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=measure_if_requested) as pool:
-            futures = {pool.submit(grade_one, job): i for i, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    result = future.result()
-                except Exception:
-                    result = _internal_failure(jobs[i], traceback.format_exc(limit=5))
-                try:
-                    write_final_scores(workspace, result)
-                except Exception:
-                    result["status"] = "error"
-                    result["flag_reasons"].append("could not store the grade:\n" + traceback.format_exc(limit=5))
-                    result["flagged"] = True
-                results[i] = result
-                if on_result:
-                    on_result(result)
-    finally:
-        shutil.rmtree(batch_dir, ignore_errors=True)
+        with open(path, "rb") as f:
+            return f.read(MAX_NOTEBOOK_BYTES + 1)
+    except OSError:
+        return b""
+
+
+def make_tasks(workspace, submissions, settings: GradingSettings) -> list[GradingTask]:
+    sources = {lec: lecture_sources(workspace, lec) for lec in sorted({s.lecture for s in submissions})}
+    tasks = []
+    for sub in submissions:
+        data = _read_bytes(sub.path)
+        src = sources[sub.lecture]
+        digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
+            [settings.cell_timeout, settings.sandboxed, settings.credit_dependents]).encode()).hexdigest()
+        stamp = sub.path.parent / "timestamp.txt"
+        tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
+                                 f"{digest[:16]}", sub.student, sub.lecture, data, digest,
+                                 workspace.seed(sub.student, sub.lecture), src, settings,
+                                 stamp.read_text().strip() if stamp.is_file() else None))
+    return tasks
+
+
+def stored_result(workspace, student, lecture) -> GradingResult | None:
+    """The GradingResult stored for ``student`` and ``lecture`` (without the graded notebook), or None."""
+    row = load_submission(workspace.db_path, student, lecture)
+    if row is None:
+        return None
+    verdicts = [TestVerdict(v["grade_id"], v["exercise"], v["hidden"], v["passed"], v["diagnosis"], v["message"],
+                            v["max_score"]) for v in load_verdicts(workspace.db_path, student, lecture)]
+    return GradingResult(student, lecture, row["status"], verdicts, row["flag_reasons"], row["manual_max_score"] or 0.0,
+                         row["late_penalty"] or 0.0, None, row["digest"] or "", row["grader_version"] or "")
+
+
+def _internal_failure(task: GradingTask, trace: str) -> GradingResult:
+    import nbformat
+
+    source_nb = nbformat.reads(task.sources.source_nb, as_version=4)
+    return GradingResult(task.student, task.lecture, "error",
+                         failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor"),
+                         ["internal failure while grading:\n" + trace], manual_max_score=_manual_max(source_nb),
+                         digest=task.digest, grader_version=grader_version())
+
+
+class _Coverage:
+    """A Dask worker plugin: the test suite's coverage in each worker (a no-op outside `make test`)."""
+
+    name = "bplab-coverage"
+
+    def setup(self, worker):
+        from . import measure_if_requested
+        measure_if_requested()
+
+    def teardown(self, worker):
+        import coverage
+        current = coverage.Coverage.current()
+        if current is not None:
+            current.stop()
+            current.save()
+
+
+def _client(scheduler, workers):
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+        return client, None
+    cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def grade_batch(workspace, submissions, *, workers=None, scheduler=None, settings=GradingSettings(),
+                regrade=False, on_result=None, progress=False) -> list[GradingResult]:
+    """Grade ``submissions`` (list of Submission); return one GradingResult each, in the same order.
+
+    ``scheduler``: the address of an existing Dask scheduler; else a LocalCluster of ``workers``
+    processes (default: the cores). Submissions already graded with the same content and grader
+    are reused unless ``regrade``. ``on_result(result)`` is called as each one is stored.
+    Raises SandboxUnavailable (naming the fix) when ``settings.sandboxed`` and bwrap cannot run.
+    """
+    import os
+
+    if settings.sandboxed:
+        from .sandbox import require_sandbox
+        require_sandbox()
+    tasks = make_tasks(workspace, submissions, settings)
+    version = grader_version()
+    results: list[GradingResult | None] = [None] * len(tasks)
+    todo = []
+    for i, task in enumerate(tasks):
+        stored = None if regrade else stored_result(workspace, task.student, task.lecture)
+        if stored is not None and stored.digest == task.digest and stored.grader_version == version:
+            results[i] = replace(stored, reused=True)
+        else:
+            todo.append(i)
+    if todo:
+        _run_tasks(workspace, tasks, todo, results, workers or os.cpu_count() or 1, scheduler, on_result, progress)
     return results
 
 
-def _internal_failure(job, trace):
-    source_nb = read_notebook(job["source_nb"])
-    result = {"student": job["student"], "lecture": job["lecture"], "status": "error",
-              "flag_reasons": ["internal failure while grading:\n" + trace],
-              "tests": _failed_tests(source_nb, "crash", "not graded: an internal error; ask your instructor")}
-    return _finish(result, 0.0, None, "")
+def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress):
+    from dask.distributed import as_completed
+    from tqdm import tqdm
+
+    client, cluster = _client(scheduler, workers)
+    bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=not progress)
+    try:
+        if cluster is not None and os_env_measured():
+            client.register_plugin(_Coverage())
+        futures = {client.submit(grade_task, tasks[i], key=tasks[i].key, retries=1): i for i in todo}
+        for future in as_completed(futures):
+            i = futures[future]
+            if results[i] is not None:
+                continue  # one result per key, whatever Dask reports twice
+            try:
+                result = future.result()
+            except Exception:
+                result = _internal_failure(tasks[i], traceback.format_exc(limit=5))
+            try:
+                write_final_scores(workspace, result)
+            except Exception:
+                result.status = "error"
+                result.flag_reasons.append("could not store the grade:\n" + traceback.format_exc(limit=5))
+            results[i] = result
+            bar.update(1)
+            if on_result:
+                on_result(result)
+    finally:
+        bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
-def public(result):
-    """Return the part of a result dict that `bplab grade --json` prints."""
-    return {k: v for k, v in result.items() if not k.startswith("_")}
+def os_env_measured() -> bool:
+    import os
+    return bool(os.environ.get("BPLAB_COVERAGE_RCFILE"))

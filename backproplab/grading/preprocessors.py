@@ -1,28 +1,168 @@
 """nbgrader preprocessors that `config.configure` inserts into nbgrader's pipelines.
 
 They derive from NbGraderPreprocessor, which is enabled by default (a plain nbconvert
-Preprocessor registered by name is silently disabled)."""
+Preprocessor registered by name is silently disabled). Autograde runs, in this order:
+``SandboxedExecute`` (in place of nbgrader's Execute: the one run of the student's code, in the
+sandbox), nbgrader's own IgnorePattern and LimitOutput, ``JudgeOutcomes`` (the verdicts, decided
+here, outside the sandbox), then nbgrader's SaveAutoGrades and AssignLatePenalties.
+"""
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Int, Unicode
 
+from ..checks.display import MIME_TYPE as CHECK_MIME, render_html, render_text
+from .judge import TestVerdict, judge_notebook
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
+from .sandbox import SandboxLimits, require_sandbox, run_sandboxed
 from .store import load_verdicts
 
+WALL_SECONDS_PER_CELL = 3      # a submission's deadline: margin + cells x this + two cell timeouts
+CELL_OUTPUT_LIMIT = 2 << 20    # bytes of outputs kept per cell
+VERDICT_KEY = "bplab"          # cell metadata holding the judge's verdict (test cells only)
 
-class StderrIsNotFailure(NbGraderPreprocessor):
-    """Autograde: stderr text in a test cell (a warning) is shown as ordinary output.
 
-    Stock nbgrader scores a test cell 0 when it wrote to stderr; only an error should.
+def _clean_output(raw):
+    """An nbformat output built from untrusted JSON, or None when it has no valid form."""
+    if not isinstance(raw, dict):
+        return None
+    kind = raw.get("output_type")
+    try:
+        if kind == "stream" and raw.get("name") in ("stdout", "stderr") and isinstance(raw.get("text"), str):
+            return new_output("stream", name=raw["name"], text=raw["text"])
+        if kind in ("display_data", "execute_result") and isinstance(raw.get("data"), dict) \
+                and all(isinstance(k, str) for k in raw["data"]):
+            extra = {"execution_count": None} if kind == "execute_result" else {}
+            output = new_output(kind, data=raw["data"], metadata=raw.get("metadata") or {}, **extra)
+            nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[output])]))
+            return output
+        if kind == "error":
+            return new_output("error", ename=str(raw.get("ename", ""))[:200], evalue=str(raw.get("evalue", ""))[:2000],
+                              traceback=[str(line)[:2000] for line in list(raw.get("traceback") or [])[:200]])
+    except Exception:
+        return None
+    return None
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Autograde: run the notebook's code cells once, in a real kernel inside the grading sandbox.
+
+    Takes the place of nbgrader's Execute. The sandbox (sandbox.py) runs
+    ``backproplab.grading.sandbox_exec``; this process only reads its JSON lines back (size-capped,
+    validated) and kills it at the deadline. ``resources["bplab"]["execution"]`` says how it went:
+    ok | timeout | kernel-died | output-capped | lost (in the graded notebook's ``bplab`` metadata).
     """
 
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            for output in cell.outputs:
-                if output.output_type == "stream" and output.name == "stderr":
-                    output.name = "stdout"
-        return cell, resources
+    seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
+    cell_timeout = Int(60, help="seconds per cell").tag(config=True)
+    memory_mb = Int(SandboxLimits.memory_mb).tag(config=True)
+    cpu_seconds = Int(SandboxLimits.cpu_seconds).tag(config=True)
+    sandboxed = Bool(True, help="False only for --no-sandbox: every result is flagged unsandboxed").tag(config=True)
+    max_restarts = Int(8, help="new kernels after a kernel died in a cell (the deadline still applies)").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+        request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
+                   "max_restarts": self.max_restarts,
+                   "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed), "MPLBACKEND": "Agg", "BPLAB_QUIET": "1",
+                                  "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                                  "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1"}}
+        deadline = 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout
+        job = Path(tempfile.mkdtemp(prefix="bplab-job-"))
+        try:
+            (job / "request.json").write_text(json.dumps(request))
+            run = self._run(job, deadline)
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+        done, restarts, reached = False, 0, set()
+        for line in run.stdout.decode("utf-8", "replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if record.get("done") is True:
+                done, restarts = True, int(record.get("restarts", 0)) if str(record.get("restarts", 0)).isdigit() else 0
+                continue
+            index = record.get("index")
+            if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
+                outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
+                nb.cells[index].outputs = [o for o in map(_clean_output, outputs) if o is not None]
+                count = record.get("execution_count")
+                nb.cells[index].execution_count = count if isinstance(count, int) else None
+                reached.add(index)
+        for index, _ in cells:
+            if index not in reached:  # the run ended before this cell (deadline, or too many dead kernels)
+                nb.cells[index].outputs = [new_output("error", ename="NotRun", evalue="the cell was not run",
+                                                      traceback=["NotRun: the grader's run ended before this cell "
+                                                                 "(time limit, or the kernel kept dying)"])]
+        status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else
+                  "kernel-died" if restarts else "ok" if done else "lost")
+        nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
+                                "sandbox_log": run.stderr[-2000:]}
+        return nb, resources
+
+    def _run(self, job, deadline):
+        limits = SandboxLimits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
+        argv = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec"]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+               "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
+        if self.sandboxed:
+            require_sandbox()
+            return run_sandboxed([*argv, "/job/request.json"], job_dir=job, limits=limits, env=env, deadline=deadline)
+        from .sandbox import run_unsandboxed
+        return run_unsandboxed([*argv, str(job / "request.json")], job_dir=job, limits=limits,
+                               env={**env, "HOME": str(job), "TMPDIR": str(job),
+                                    "JUPYTER_RUNTIME_DIR": str(job / ".runtime"), "IPYTHONDIR": str(job / ".ipython"),
+                                    "MPLCONFIGDIR": str(job / ".mpl")}, deadline=deadline)
+
+
+def verdict_outputs(verdict: TestVerdict) -> list:
+    """A test cell's outputs in the graded notebook: the verdict (HTML with the heatmap), and an
+    error when it failed, which is what nbgrader's SaveAutoGrades scores 0."""
+    outputs = [new_output("display_data", data={CHECK_MIME: {**verdict.to_json(), "seed": None, "outputs": {}},
+                                                "text/html": render_html(verdict), "text/plain": render_text(verdict)})]
+    if not verdict.passed:
+        outputs.append(new_output("error", ename="CheckFailed", evalue=f"{verdict.exercise}: {verdict.diagnosis}",
+                                  traceback=[f"CheckFailed [{verdict.diagnosis}]: {verdict.exercise} did not pass."]))
+    return outputs
+
+
+class JudgeOutcomes(NbGraderPreprocessor):
+    """Autograde: judge each test cell's outcome record (judge.py) and put the verdict in its place.
+
+    Runs outside the sandbox, after execution. Every test cell's outputs become the verdict
+    (and an error when it failed), so nbgrader's SaveAutoGrades writes exactly the judge's score;
+    the verdict also goes into the cell's ``bplab`` metadata for `bplab grade`.
+    """
+
+    seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
+    source_path = Unicode(help="the trusted source notebook (solutions/)").tag(config=True)
+    credit_dependents = Bool(True, help="an exercise that is right given correct helpers keeps its points "
+                                        "when a helper it calls is wrong").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        source = nbformat.read(self.source_path, as_version=4)
+        verdicts = judge_notebook(source, nb, seed=self.seed, credit_dependents=self.credit_dependents)
+        by_id = {v.grade_id: v for v in verdicts}
+        for cell in nb.cells:
+            cell.metadata.pop(VERDICT_KEY, None)
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in by_id and cell.cell_type == "code":
+                cell.outputs = verdict_outputs(by_id[grade_id])
+                cell.metadata[VERDICT_KEY] = by_id[grade_id].to_json()
+        resources.setdefault("bplab", {})["verdicts"] = verdicts
+        return nb, resources
 
 
 class RedactHiddenTests(NbGraderPreprocessor):

@@ -105,6 +105,13 @@ class Workspace:
             shutil.copy2(Path(tmp) / "gradebook.db", self.template_db(lecture))
         stamp.write_text(fingerprint)
 
+    def credit_dependents(self):
+        """The course policy ``c.JudgeOutcomes.credit_dependents`` of this workspace's nbgrader_config.py (default True)."""
+        from traitlets.config.loader import PyFileConfigLoader
+
+        config = PyFileConfigLoader("nbgrader_config.py", str(self.path)).load_config()
+        return bool(config.JudgeOutcomes.get("credit_dependents", True))
+
     def source_notebook(self, lecture):
         return read_notebook(self.source_notebook_path(lecture))
 

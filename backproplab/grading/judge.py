@@ -1,0 +1,219 @@
+"""The judge: the score that counts, decided outside the sandbox from the one run of the notebook.
+
+While grading, each test cell's ``check(...)`` publishes an outcome record
+(``checks.core.OUTCOMES_MIME``: what the student's function returned on the graded cases, codec
+JSON, never a verdict). ``judge_notebook`` reads those records from the executed notebook's test
+cells, draws the same cases from the same seed, and judges them with the exercise's reference and
+oracles, in a process that never runs student code. It returns one ``TestVerdict`` per test cell
+of the trusted source notebook.
+
+A record that is missing (the check was bypassed), duplicated, malformed, or holds more outcomes
+than cases is ``tampering``. A test cell that failed before it could record anything gets the
+reason from its error (``not-implemented``, ``timeout``, ``crash``). With ``credit_dependents``
+(the course default), an exercise that fails only because it calls another exercise that the
+student got wrong, and passes with the reference in its place, keeps its points.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..checks.core import OUTCOMES_MIME, Outcome, evaluate, get_exercise, hidden_seed, visible_seed
+
+__all__ = ["TestCell", "TestVerdict", "find_test_cells", "judge_notebook", "failed_verdicts"]
+
+
+@dataclass
+class TestCell:
+    """A ``check(...)`` test cell of the source notebook."""
+    grade_id: str
+    exercise: str
+    hidden: bool
+    points: float
+
+
+@dataclass
+class TestVerdict:
+    """The verdict on one test cell: the one record from the judge to the gradebook and the feedback."""
+    grade_id: str
+    exercise: str
+    hidden: bool
+    passed: bool
+    diagnosis: str | None
+    message: str
+    points: float = 0.0
+    difference: np.ndarray | None = field(default=None, repr=False)  # student - expected, for the heatmap
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+    def to_json(self) -> dict:
+        return {"grade_id": self.grade_id, "exercise": self.exercise, "hidden": self.hidden, "passed": self.passed,
+                "diagnosis": self.diagnosis, "message": self.message, "score": self.score, "max_score": self.points}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TestVerdict":
+        return cls(data["grade_id"], data["exercise"], bool(data["hidden"]), bool(data["passed"]), data["diagnosis"],
+                   data["message"], float(data["max_score"]))
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _check_calls(source: str):
+    """[(exercise, hidden)] for each ``check("<exercise>", ..., hidden=...)`` in a cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and bool(k.value.value)
+                         for k in node.keywords)
+            calls.append((node.args[0].value, hidden))
+    return calls
+
+
+def find_test_cells(source_nb) -> list[TestCell]:
+    """The source notebook's test cells, in order (one per graded cell holding a check() call)."""
+    tests = []
+    for cell in source_nb.cells:
+        meta = _nbgrader(cell)
+        if cell.cell_type != "code" or not meta.get("grade") or not meta.get("grade_id"):
+            continue
+        for exercise, hidden in _check_calls(cell.source)[:1]:
+            tests.append(TestCell(meta["grade_id"], exercise, hidden, float(meta.get("points", 0) or 0)))
+    return tests
+
+
+def failed_verdicts(source_nb, diagnosis: str, message: str) -> list[TestVerdict]:
+    """Every test of the source failed for one reason (the submission could not be run at all)."""
+    return [TestVerdict(t.grade_id, t.exercise, t.hidden, False, diagnosis, message, t.points)
+            for t in find_test_cells(source_nb)]
+
+
+class _Unusable(ValueError):
+    """An outcome record that cannot be trusted to be what check() published."""
+
+
+def _records(cell, test: TestCell):
+    records = []
+    for output in cell.get("outputs", []):
+        data = output.get("data", {}) if isinstance(output, dict) else {}
+        if OUTCOMES_MIME in data:
+            records.append(data[OUTCOMES_MIME])
+    return records
+
+
+def _outcomes(raw, count) -> list[Outcome]:
+    if not isinstance(raw, list) or len(raw) > count:
+        raise _Unusable("more outcomes than cases" if isinstance(raw, list) else "no outcome list")
+    try:
+        outcomes = [Outcome.from_data(item) for item in raw]
+    except Exception as err:
+        raise _Unusable(f"an outcome could not be decoded ({type(err).__name__})") from None
+    for outcome in outcomes:
+        if outcome.status not in ("returned", "raised", "not-implemented", "timeout", "crash") or \
+                not isinstance(outcome.forbidden, list) or not isinstance(outcome.mutated, list):
+            raise _Unusable("an outcome has an unknown form")
+    if len(outcomes) < count and (not outcomes or outcomes[-1].status != "timeout"):
+        raise _Unusable("fewer outcomes than cases")
+    return outcomes
+
+
+def _judge(exercise, cases, outcomes, seed, hidden):
+    def outcome_for(index, case):
+        if index < len(outcomes):
+            return outcomes[index]
+        return Outcome("timeout", exc_message="stopped before this case (time limit)")
+
+    return evaluate(exercise, cases, outcome_for, seed=seed, hidden=hidden)
+
+
+def _failure_before_record(cell, test: TestCell):
+    """(diagnosis, message) for a test cell that recorded nothing."""
+    errors = [o for o in cell.get("outputs", []) if isinstance(o, dict) and o.get("output_type") == "error"]
+    if not errors:
+        return "tampering", (f"the check of {test.exercise} did not run: the test cell was bypassed "
+                             f"(check replaced, or the cell rewritten).")
+    ename, evalue = str(errors[-1].get("ename", "")), str(errors[-1].get("evalue", ""))[:300]
+    if ename == "NameError" and test.exercise in evalue:
+        return "not-implemented", f"{test.exercise} is not defined: run its answer cell (and keep its name)."
+    if ename == "CellTimeoutError":
+        return "timeout", f"the test of {test.exercise} ran out of time (an endless loop?)."
+    if ename == "NotRun":
+        return "crash", f"the test of {test.exercise} was not run: the notebook's run ended before it."
+    if ename == "DeadKernelError":
+        return "crash", (f"the kernel died while testing {test.exercise} (os._exit, a crash, or a resource limit "
+                         f"such as memory or CPU time).")
+    return "crash", f"the test of {test.exercise} stopped with {ename}: {evalue}"
+
+
+def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool = True) -> list[TestVerdict]:
+    """One TestVerdict per test cell of ``source_nb``, judged from ``executed_nb``'s outcome records."""
+    by_id = {}
+    for cell in executed_nb.cells:
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id:
+            by_id.setdefault(grade_id, []).append(cell)
+    verdicts, dependents = [], []
+    for test in find_test_cells(source_nb):
+        exercise = get_exercise(test.exercise)
+        test_seed = hidden_seed(seed, test.exercise) if test.hidden else visible_seed(test.exercise)
+
+        def verdict(passed, diagnosis, message, difference=None):
+            return TestVerdict(test.grade_id, test.exercise, test.hidden, passed, diagnosis, message, test.points,
+                               difference)
+
+        cells = by_id.get(test.grade_id, [])
+        if len(cells) != 1:
+            verdicts.append(verdict(False, "tampering", f"the test cell {test.grade_id} is missing or duplicated."))
+            continue
+        records = [r for r in _records(cells[0], test)]
+        if not records:
+            verdicts.append(verdict(False, *_failure_before_record(cells[0], test)))
+            continue
+        record = records[0]
+        cases = exercise.draw_cases(test_seed, test.hidden)
+        try:
+            if len(records) != 1 or not isinstance(record, dict) or record.get("exercise") != test.exercise \
+                    or bool(record.get("hidden")) != test.hidden:
+                raise _Unusable("the outcome record does not belong to this test")
+            result = _judge(exercise, cases, _outcomes(record.get("outcomes"), len(cases)), test_seed, test.hidden)
+        except _Unusable as err:
+            verdicts.append(verdict(False, "tampering", f"the outcomes of {test.exercise} were tampered with: {err}."))
+            continue
+        verdicts.append(verdict(result.passed, result.diagnosis, result.message, result.difference))
+        with_reference = record.get("with_reference")
+        if not result.passed and isinstance(with_reference, dict):
+            dependents.append((len(verdicts) - 1, exercise, cases, test_seed, with_reference))
+    if credit_dependents:
+        _credit_dependents(verdicts, dependents)
+    return verdicts
+
+
+def _credit_dependents(verdicts, dependents):
+    """An exercise that is right given correct helpers keeps its points when a helper is wrong."""
+    wrong = {v.exercise for v in verdicts if not v.passed}
+    for index, exercise, cases, seed, with_reference in dependents:
+        helpers = with_reference.get("exercises")
+        if not isinstance(helpers, list) or not set(map(str, helpers)) & wrong:
+            continue
+        try:
+            result = _judge(exercise, cases, _outcomes(with_reference.get("outcomes"), len(cases)), seed,
+                            verdicts[index].hidden)
+        except _Unusable:
+            continue
+        if result.passed:
+            names = ", ".join(f"`{h}`" for h in sorted(set(map(str, helpers)) & wrong))
+            old = verdicts[index]
+            verdicts[index] = TestVerdict(
+                old.grade_id, old.exercise, old.hidden, True, None,
+                f"{old.exercise} is correct, but it calls your {names}, which is wrong: with a correct {names} "
+                f"it passes, so it keeps its points. (On its own it failed: {old.message})", old.points)

@@ -1,0 +1,246 @@
+"""The grading sandbox: every process that runs student code while grading runs inside bubblewrap.
+
+Inside the sandbox (``sandbox_command``):
+- new pid, network, ipc, uts and user namespaces; inside, the uid is 65534 (nobody) with no
+  capabilities. When the grader runs as root, the sandbox also runs under a host uid of its own
+  (a fresh unprivileged uid per sandbox, through ``setpriv``), so that its process limit is its
+  own and it owns nothing on the host;
+- read-only: /usr and the libraries, the Python installation (``sys.base_prefix``, ``sys.prefix``)
+  and the ``backproplab`` package; the answer catalog (``grading/samples``) is masked;
+- the job folder (``/job``, read-only: the request) and a private writable scratch ``/tmp``
+  (a size-limited tmpfs, also HOME and the working directory);
+- nothing else of the host: no repository, workspace, gradebook, secret, other submissions,
+  home folder, or /proc of other processes; no network (a loopback of its own only);
+- limits (``SandboxLimits``): address space, CPU time, processes, file size, open files, scratch size.
+
+``run_sandboxed`` supervises one sandbox: it enforces a wall-clock deadline and an output cap,
+never blocks on a pipe that student processes hold open (non-blocking reads, then SIGKILL of
+the whole sandbox: its pid namespace dies with it, so no process it started survives).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import backproplab
+
+INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Install it "
+                "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; the repository's `scripts/ensure-bwrap` "
+                "does it), make sure unprivileged user namespaces are enabled (sysctl "
+                "kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0), or pass --no-sandbox "
+                "to grade anyway with every result flagged `unsandboxed`.")
+SANDBOX_UID = 65534              # the uid inside the sandbox (nobody)
+HOST_UID_RANGE = (3_000_000, 3_900_000)  # per-sandbox host uids when the grader runs as root
+
+
+class SandboxUnavailable(RuntimeError):
+    """bwrap cannot run here (missing, or no user namespaces); the message names the fix."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one sandbox (each process in it, except ``processes`` and ``scratch_mb``)."""
+    memory_mb: int = 2048        # RLIMIT_AS per process: torch maps ~1 GiB at import
+    cpu_seconds: int = 300       # RLIMIT_CPU per process: a kernel that ignores SIGINT is killed
+    processes: int = 128         # RLIMIT_NPROC for the sandbox's uid (threads count too)
+    file_size_mb: int = 64       # RLIMIT_FSIZE
+    open_files: int = 256        # RLIMIT_NOFILE
+    scratch_mb: int = 256        # size of the tmpfs at /tmp
+
+
+@dataclass
+class SandboxRun:
+    """What one sandboxed run left: its exit code, stdout (capped), the end of stderr, and why it stopped."""
+    returncode: int | None
+    stdout: bytes
+    stderr: str
+    timed_out: bool
+    output_capped: bool
+    seconds: float
+
+
+def _readable_roots() -> list[Path]:
+    """The host folders the sandbox sees read-only: the Python installation and the package."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.prefix),
+             Path(backproplab.__file__).resolve().parent}
+    return sorted(roots, key=lambda p: len(p.parts))
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("lib", "lib64", "lib32", "bin", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for etc in ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/localtime", "/etc/ssl"):
+        if os.path.exists(etc):
+            args += ["--ro-bind", etc, etc]
+    return args
+
+
+def _parents(path: Path) -> list[str]:
+    """``--dir`` arguments (mode 0755) for the parents of ``path``, so a uid can traverse them
+    even where the host folder (e.g. /root) is private."""
+    args = []
+    for parent in reversed(path.parents):
+        if str(parent) != "/":
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def sandbox_command(argv, *, job_dir, limits: SandboxLimits, env: dict, host_uid: int | None = None) -> list[str]:
+    """The bwrap command line that runs ``argv`` in a new sandbox.
+
+    ``job_dir``: a host folder shown read-only at /job; ``env``: the whole environment inside;
+    ``host_uid``: when the grader is root, the unprivileged host uid the sandbox runs as
+    (bwrap sets the mounts up as root, then ``setpriv`` drops to that uid and a second,
+    unprivileged bwrap enters the user namespace).
+    """
+    bwrap = shutil.which("bwrap") or "bwrap"
+    outer = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
+    outer += _system_binds()
+    for root in _readable_roots():
+        outer += _parents(root) + ["--ro-bind", str(root), str(root)]
+    samples = Path(backproplab.__file__).resolve().parent / "grading" / "samples"
+    if samples.is_dir():  # the answer catalog: never visible to student code
+        outer += ["--tmpfs", str(samples), "--remount-ro", str(samples)]
+    outer += ["--ro-bind", str(job_dir), "/job", "--proc", "/proc", "--dev", "/dev",
+              "--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    for key, value in env.items():
+        outer += ["--setenv", key, value]
+    if host_uid is None:  # an unprivileged grader: one bwrap enters the user namespace itself
+        return [*outer, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--", *argv]
+    drop = [shutil.which("setpriv") or "setpriv", f"--reuid={host_uid}", f"--regid={host_uid}", "--clear-groups",
+            "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
+    inner = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--bind", "/", "/", "--dev", "/dev",
+             "--die-with-parent", "--chdir", "/tmp", "--"]
+    return [*outer, "--", *drop, *inner, *argv]
+
+
+def _process_count(uid: int) -> int:
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\t{uid}\t" in next(line for line in status.read_text().splitlines() if line.startswith("Uid:")):
+                count += 1
+        except (OSError, StopIteration):
+            continue
+    return count
+
+
+def _apply_limits(limits: SandboxLimits, nproc: int):
+    def apply():
+        mb = 1 << 20
+        for what, value in ((resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
+                            (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, nproc),
+                            (resource.RLIMIT_CORE, 0)):
+            resource.setrlimit(what, (value, value))
+        # soft limit: SIGXCPU; hard limit a few seconds later: SIGKILL
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    return apply
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_problem() -> str | None:
+    """None when bwrap can start a sandbox here, else a message that names the fix."""
+    if sys.platform != "linux":
+        return f"the grading sandbox needs Linux (this is {sys.platform}). " + INSTALL_HINT
+    if shutil.which("bwrap") is None:
+        return "bwrap was not found. " + INSTALL_HINT
+    with tempfile.TemporaryDirectory(prefix="bplab-probe-") as job:
+        try:
+            run = run_sandboxed([sys.executable, "-I", "-c", "print('ok')"], job_dir=job, limits=SandboxLimits(),
+                                env={"PATH": "/usr/bin:/bin"}, deadline=60)
+        except OSError as err:
+            return f"bwrap could not start ({err}). " + INSTALL_HINT
+    if run.stdout.strip() != b"ok":
+        return f"bwrap could not start a sandbox ({run.stderr.strip()[-300:] or run.returncode}). " + INSTALL_HINT
+    return None
+
+
+def require_sandbox():
+    """Raise SandboxUnavailable (naming the fix) unless bwrap works here."""
+    problem = sandbox_problem()
+    if problem:
+        raise SandboxUnavailable(problem)
+
+
+def run_sandboxed(argv, *, job_dir, limits: SandboxLimits, env: dict, deadline: float,
+                  max_output: int = 64 << 20) -> SandboxRun:
+    """Run ``argv`` in a new sandbox; return when it exits, or kill it at ``deadline`` seconds or
+    once it printed ``max_output`` bytes. Never blocks longer than the deadline."""
+    host_uid = random.randrange(*HOST_UID_RANGE) if os.geteuid() == 0 else None
+    nproc = limits.processes + (0 if host_uid is not None else _process_count(os.getuid()))
+    os.chmod(job_dir, 0o755)  # the sandbox's uid reads the request; nothing else is in there
+    cmd = sandbox_command(argv, job_dir=job_dir, limits=limits, env=env, host_uid=host_uid)
+    return _supervise(cmd, preexec=_apply_limits(limits, nproc), deadline=deadline, max_output=max_output)
+
+
+def run_unsandboxed(argv, *, job_dir, limits: SandboxLimits, env: dict, deadline: float,
+                    max_output: int = 64 << 20) -> SandboxRun:
+    """``--no-sandbox``: the same supervision and rlimits, but student code sees the host."""
+    nproc = limits.processes + _process_count(os.getuid())
+    return _supervise(argv, preexec=_apply_limits(limits, nproc), deadline=deadline, max_output=max_output,
+                      cwd=job_dir, env=env)
+
+
+def _supervise(cmd, *, preexec, deadline, max_output, cwd=None, env=None) -> SandboxRun:
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file,
+                                start_new_session=True, preexec_fn=preexec, cwd=cwd, env=env)
+        chunks, size, timed_out, capped = [], 0, False, False
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        try:
+            while True:
+                left = started + deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:  # EOF: every process of the sandbox closed its stdout
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= max_output:
+                    capped = True
+                    break
+        finally:
+            _kill(proc, grace=0 if timed_out or capped else 2)
+            proc.stdout.close()
+        err_file.seek(0)
+        stderr = err_file.read()[-8000:].decode("utf-8", "replace")
+    return SandboxRun(proc.returncode, b"".join(chunks)[:max_output], stderr, timed_out, capped,
+                      time.monotonic() - started)
+
+
+def _kill(proc, grace):
+    """Kill the sandbox as one unit: bwrap's session (its pid namespace dies with its init)."""
+    try:
+        if grace and proc.poll() is None:
+            proc.wait(timeout=grace)  # the executor exits by itself after its last line
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
