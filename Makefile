@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 
-.PHONY: lab demo test setup browser-deps clean
+.PHONY: lab demo test setup browser-deps sandbox-deps clean
 
 setup: $(STAMP)
 
@@ -24,13 +24,17 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(ROOT_FLAG)
 
-demo: $(STAMP)
+demo: $(STAMP) sandbox-deps
 	$(VENV)/bin/bplab demo
 
 browser-deps:
 	scripts/ensure-chromium
 
-test: $(STAMP) browser-deps
+# the grading sandbox (bubblewrap): `make demo` and `make test` grade inside it
+sandbox-deps:
+	scripts/ensure-bwrap
+
+test: $(STAMP) browser-deps sandbox-deps
 	BPLAB_COVERAGE_RCFILE=$(CURDIR)/pyproject.toml $(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
 
 clean:
