@@ -493,6 +493,67 @@ def _on_alarm(signum, frame):
     raise StopStudentCode("timeout", "stopped after the time limit")
 
 
+OUTPUT_LIMIT = 1_000_000  # characters a student's function may print per call while grading
+IMPORT_BLOCKED = "import torch"
+
+
+class _CountingSink:
+    """stdout/stderr while grading calls the student's function: discards, counts, stops a flood."""
+
+    def __init__(self):
+        self.count = 0
+
+    def write(self, text):
+        self.count += len(text)
+        if self.count > OUTPUT_LIMIT:
+            raise StopStudentCode("crash", f"the function printed more than {OUTPUT_LIMIT} characters")
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+class _GradingCall:
+    """The context of one graded call: a time limit, printed output discarded and counted, and
+    (in a NumPy exercise) ``import torch`` refused and recorded."""
+
+    def __init__(self, seconds, torch_allowed):
+        self.seconds, self.torch_allowed, self.attempts = seconds, torch_allowed, []
+
+    def _import(self, name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            self.attempts.append(IMPORT_BLOCKED)
+            raise ImportError("torch is not allowed in this exercise: write it with NumPy "
+                              "(the PyTorch exercises say so explicitly)")
+        return self._original_import(name, *args, **kwargs)
+
+    def __enter__(self):
+        import builtins
+        import signal
+        import sys
+
+        self._streams = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = _CountingSink()
+        if not self.torch_allowed:
+            self._original_import = builtins.__import__
+            builtins.__import__ = self._import
+        if self.seconds:
+            signal.alarm(self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        import builtins
+        import signal
+        import sys
+
+        if self.seconds:
+            signal.alarm(0)
+        if not self.torch_allowed:
+            builtins.__import__ = self._original_import
+        sys.stdout, sys.stderr = self._streams
+        return False
+
+
 def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
     """Grading mode: call the student's ``fn`` on the graded cases and return the outcome record
     that the grader judges outside the sandbox (codec JSON, never a verdict).
@@ -521,14 +582,15 @@ def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
         try:
             for case in cases:
                 guard.install()
-                signal.alarm(limit)
+                call = _GradingCall(limit, ex.torch_allowed)
                 try:
-                    outcome = run_case(function, case, ex.args, guard=guard)
+                    with call:
+                        outcome = run_case(function, case, ex.args, guard=guard)
                 except StopStudentCode as stop:
                     outcome = Outcome(stop.status, exc_message=stop.message)
                 finally:
-                    signal.alarm(0)
                     guard.uninstall()
+                outcome.forbidden = sorted(set(outcome.forbidden) | set(call.attempts))
                 outcomes.append(outcome.to_data())
                 if outcome.status == "timeout":
                     break

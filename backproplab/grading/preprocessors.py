@@ -9,7 +9,6 @@ here, outside the sandbox), then nbgrader's SaveAutoGrades and AssignLatePenalti
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile

@@ -1,0 +1,176 @@
+"""The judge (backproplab/grading/judge.py) on real outcome records: the records are made by
+``record_outcomes`` (what check() publishes while grading) calling the catalog's answers in this
+process, then judged as the grader does. Tampered records, bypassed checks and the crediting of
+exercises that call a wrong helper are judged here; the sandbox and kernel are tested in
+test_sandbox.py and test_preprocessors.py."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from backproplab.checks import get_exercise
+from backproplab.checks.core import OUTCOMES_MIME, record_outcomes
+from backproplab.grading.judge import find_test_cells, judge_notebook
+from backproplab.grading.samples import catalog
+
+LECTURE04 = catalog("04-backprop")
+SEED = 2024
+
+
+def _variant(exercise, name):
+    (found,) = [v for v in LECTURE04.VARIANTS if v.exercise == exercise and v.name == name]
+    return found
+
+
+WRONG_DENSE = _variant("dense_backward", "dW-transposed")
+WRONG_MODEL = _variant("model_backward", "derivative-at-A")
+
+
+def build_source(exercises):
+    """A source notebook in ARCHITECTURE.md's conventions: an answer, a visible and a hidden test per exercise."""
+    cells = [new_markdown_cell("# factory-built notebook"),
+             new_code_cell(LECTURE04.SETUP + "from backproplab.checks import check\n", metadata={"tags": ["setup"]})]
+    for exercise in exercises:
+        cells.append(new_code_cell(LECTURE04.ANSWERS[exercise], metadata={"nbgrader": {
+            "grade_id": exercise, "solution": True, "grade": False, "locked": False}}))
+        cells.append(new_code_cell(f'check("{exercise}", {exercise})', metadata={"nbgrader": {
+            "grade_id": f"test_{exercise}", "grade": True, "solution": False, "locked": True, "points": 1}}))
+        body = f'### BEGIN HIDDEN TESTS\ncheck("{exercise}", {exercise}, hidden=True)\n### END HIDDEN TESTS'
+        cells.append(new_code_cell(body, metadata={"nbgrader": {
+            "grade_id": f"test_{exercise}_hidden", "grade": True, "solution": False, "locked": True, "points": 2}}))
+    return new_notebook(cells=cells)
+
+
+def executed(source_nb, answers, monkeypatch, seed=SEED):
+    """``source_nb`` as the grader gets it back: each test cell holds the outcome record that
+    check() publishes in grading mode, computed here from ``answers`` ({exercise: source})."""
+    monkeypatch.setenv("BPLAB_GRADING_SEED", str(seed))
+    namespace = {}
+    exec(LECTURE04.SETUP, namespace)
+    for source in answers.values():
+        exec(source, namespace)
+    nb = copy.deepcopy(source_nb)
+    for cell, test in zip([c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")], find_test_cells(nb)):
+        record = record_outcomes(get_exercise(test.exercise), namespace[test.exercise], hidden=test.hidden)
+        cell.outputs = [new_output("display_data", data={OUTCOMES_MIME: record, "text/plain": "recorded"})]
+    return nb
+
+
+def by_id(verdicts):
+    return {v.grade_id: v for v in verdicts}
+
+
+@pytest.fixture(scope="module")
+def source_nb():
+    return build_source(["binary_cross_entropy", "dense_backward", "model_backward", "update_parameters"])
+
+
+def correct(**replaced):
+    return {**{name: LECTURE04.ANSWERS[name] for name in
+               ("binary_cross_entropy", "dense_backward", "model_backward", "update_parameters")}, **replaced}
+
+
+def test_correct_answers_pass_every_test_visible_and_hidden(source_nb, monkeypatch):
+    """Do the catalog's correct answers pass all eight tests, scoring every point?"""
+    verdicts = judge_notebook(source_nb, executed(source_nb, correct(), monkeypatch), seed=SEED)
+    assert [(v.grade_id, v.message) for v in verdicts if not v.passed] == []
+    assert sum(v.score for v in verdicts) == sum(v.points for v in verdicts) == 12
+
+
+def test_wrong_helper_with_right_caller_costs_only_the_helper(source_nb, monkeypatch):
+    """Does a transposed dense_backward cost only its own tests, while model_backward (right given a
+    correct dense_backward) keeps its points with a message that names the helper?"""
+    nb = executed(source_nb, correct(dense_backward=WRONG_DENSE.source), monkeypatch)
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
+    assert verdicts["test_dense_backward"].diagnosis == "transposed" and verdicts["test_dense_backward"].score == 0
+    model = verdicts["test_model_backward_hidden"]
+    assert model.passed and model.score == 2
+    assert "calls your `dense_backward`, which is wrong" in model.message
+
+
+def test_wrong_helper_with_wrong_caller_costs_both(source_nb, monkeypatch):
+    """With dense_backward and model_backward both wrong, do both lose their points (model_backward with its own diagnosis)?"""
+    nb = executed(source_nb, correct(dense_backward=WRONG_DENSE.source, model_backward=WRONG_MODEL.source), monkeypatch)
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
+    assert not verdicts["test_dense_backward"].passed
+    assert not verdicts["test_model_backward"].passed and not verdicts["test_model_backward_hidden"].passed
+
+
+def test_course_policy_off_takes_the_callers_points_too(source_nb, monkeypatch):
+    """With credit_dependents off (a course setting), does the caller of a wrong helper lose its points?"""
+    nb = executed(source_nb, correct(dense_backward=WRONG_DENSE.source), monkeypatch)
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED, credit_dependents=False))
+    assert not verdicts["test_model_backward"].passed
+
+
+def test_a_right_helper_never_credits_a_wrong_caller(source_nb, monkeypatch):
+    """Is a wrong model_backward (with a correct dense_backward) judged on its own, with its diagnosis?"""
+    nb = executed(source_nb, correct(model_backward=WRONG_MODEL.source), monkeypatch)
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
+    assert verdicts["test_model_backward"].diagnosis == "derivative-at-output"
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    (lambda cell: cell.outputs.clear(), "bypassed"),
+    (lambda cell: cell.outputs.append(copy.deepcopy(cell.outputs[0])), "does not belong"),
+    (lambda cell: cell.outputs[0]["data"][OUTCOMES_MIME].update(outcomes="forged"), "no outcome list"),
+    (lambda cell: cell.outputs[0]["data"][OUTCOMES_MIME]["outcomes"].extend(
+        [cell.outputs[0]["data"][OUTCOMES_MIME]["outcomes"][0]] * 1000), "more outcomes than cases"),
+    (lambda cell: cell.outputs[0]["data"][OUTCOMES_MIME]["outcomes"].pop(), "fewer outcomes"),
+    (lambda cell: cell.outputs[0]["data"][OUTCOMES_MIME].update(exercise="update_parameters"), "does not belong"),
+    (lambda cell: cell.outputs[0]["data"][OUTCOMES_MIME]["outcomes"].__setitem__(0, {"status": {"bad": 1}}),
+     "could not be decoded"),
+], ids=["no-record", "two-records", "not-a-list", "extra-outcomes", "missing-outcome", "other-exercise", "garbage"])
+def test_tampered_records_score_zero_as_tampering(source_nb, monkeypatch, tamper, reason):
+    """Does every way of bypassing or forging a test's record cost that test, diagnosed as tampering?"""
+    nb = executed(source_nb, correct(), monkeypatch)
+    tamper(_cell(nb, "test_dense_backward"))
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
+    forged = verdicts["test_dense_backward"]
+    assert (forged.passed, forged.diagnosis) == (False, "tampering") and reason in forged.message
+    assert verdicts["test_dense_backward_hidden"].passed
+
+
+def test_records_for_another_seed_fail_the_hidden_test(source_nb, monkeypatch):
+    """Are outcomes recorded on another student's hidden cases judged wrong on this student's cases?"""
+    nb = executed(source_nb, correct(), monkeypatch, seed=SEED + 1)
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
+    assert not verdicts["test_dense_backward_hidden"].passed
+    assert verdicts["test_dense_backward"].passed  # the visible cases are the same for everyone
+
+
+@pytest.mark.parametrize("ename, evalue, diagnosis", [
+    ("NameError", "name 'dense_backward' is not defined", "not-implemented"),
+    ("CellTimeoutError", "the cell ran out of time", "timeout"),
+    ("DeadKernelError", "the kernel died", "crash"),
+    ("NotRun", "the cell was not run", "crash"),
+    ("ZeroDivisionError", "division by zero", "crash"),
+])
+def test_a_test_cell_that_failed_before_recording_gets_its_reason(source_nb, monkeypatch, ename, evalue, diagnosis):
+    """Does a test cell that stopped with an error before check() recorded anything get the matching diagnosis?"""
+    nb = executed(source_nb, correct(), monkeypatch)
+    _cell(nb, "test_dense_backward").outputs = [new_output("error", ename=ename, evalue=evalue, traceback=[])]
+    assert by_id(judge_notebook(source_nb, nb, seed=SEED))["test_dense_backward"].diagnosis == diagnosis
+
+
+def test_deleted_or_duplicated_test_cell_is_tampering(source_nb, monkeypatch):
+    """Is a test cell missing from (or twice in) the executed notebook judged as tampering?"""
+    nb = executed(source_nb, correct(), monkeypatch)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_update_parameters"]
+    nb.cells.append(copy.deepcopy(_cell(nb, "test_dense_backward")))
+    verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
+    assert verdicts["test_update_parameters"].diagnosis == verdicts["test_dense_backward"].diagnosis == "tampering"
+
+
+def test_find_test_cells_reads_check_calls_with_ast(source_nb):
+    """Are test cells found by parsing check("<exercise>", ..., hidden=...) in graded cells?"""
+    cells = find_test_cells(source_nb)
+    assert [(c.exercise, c.hidden) for c in cells][:2] == [("binary_cross_entropy", False),
+                                                          ("binary_cross_entropy", True)]
+    assert {c.points for c in cells} == {1.0, 2.0}
