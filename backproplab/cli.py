@@ -133,7 +133,12 @@ def _cmd_check(args):
 
 def _cmd_demo(args):
     from .grading.demo import run_demo
-    return run_demo(workers=args.workers, keep=args.keep)
+    from .grading.sandbox import SandboxUnavailable
+    try:
+        return run_demo(workers=args.workers, keep=args.keep)
+    except SandboxUnavailable as err:
+        print(f"bplab demo: {err}", file=sys.stderr)
+        return 2
 
 
 def _cmd_export_student_repo(args):

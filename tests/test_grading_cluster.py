@@ -24,6 +24,7 @@ import pytest
 
 from backproplab.grading.demo import answers_with, variant
 from backproplab.grading.factory import build_submission, write_notebook
+from backproplab.grading.grade import grader_version
 from backproplab.grading.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,6 +181,15 @@ def _count_rows(db, table):
             return {}
 
 
+def _skip_if_grader_changed(version, rows=()):
+    """Skip when backproplab/ changed while the test ran (a working tree shared with others): a new
+    grader version regrades everything by design, so resuming by digest cannot be checked then."""
+    now, stored = grader_version(), {row["grader_version"] for row in rows}
+    if now != version or stored - {version}:
+        pytest.skip(f"backproplab/ was edited during the test: grader version {version} -> {now}, "
+                    f"stored {sorted(stored)}")
+
+
 def _assert_score(result):
     """Correct: 28/28. dW transposed: exactly the two dense_backward tests lost (diagnosis transposed)."""
     tests = {t["grade_id"]: t for t in result["tests"]}
@@ -323,6 +333,7 @@ def test_resume_after_sigkill_grades_only_what_is_missing(prepared, tmp_path):
     workspace, folder = _workspace(prepared, tmp_path), prepared[1]
     db = workspace / "gradebook.db"
     log = tmp_path / "killed.log"
+    version = grader_version()
     started = []
     try:
         with open(log, "wb") as out:
@@ -341,16 +352,18 @@ def test_resume_after_sigkill_grades_only_what_is_missing(prepared, tmp_path):
         _teardown(started)
     before = _sidecar_rows(db)  # final: nothing writes the workspace any more
     assert 1 <= len(before) < len(STUDENTS), sorted(before)
+    _skip_if_grader_changed(version, before.values())
 
     # run 2: completes, grades only what was missing
     _, second = _grade(folder, workspace, "--workers", "2")
     assert set(second) == set(STUDENTS)
+    after = _sidecar_rows(db)
+    _skip_if_grader_changed(version, after.values())
     for student, result in second.items():
         _assert_score(result)
         assert result["reused"] is (student in before), (student, sorted(before))
         if student in before:
             assert result["score"] == before[student]["score"]
-    after = _sidecar_rows(db)
     for student in before:
         assert after[student] == before[student]  # not rewritten (same digest, graded_at, score)
     _assert_workspace(workspace, second)
@@ -358,6 +371,7 @@ def test_resume_after_sigkill_grades_only_what_is_missing(prepared, tmp_path):
     # run 3: nothing changed, everything reused
     _, third = _grade(folder, workspace, "--workers", "2")
     assert set(third) == set(STUDENTS)
+    _skip_if_grader_changed(version)
     assert all(r["reused"] for r in third.values()), {s: r["reused"] for s, r in third.items()}
     assert {s: r["score"] for s, r in third.items()} == {s: r["score"] for s, r in second.items()}
     assert _sidecar_rows(db) == after

@@ -53,6 +53,7 @@ class Scenario:
     diagnosis: str | None = None                    # ... with this diagnosis
     flagged: bool | None = None                     # None: not asserted
     status: str | None = "graded"                   # None: not asserted
+    disables_later_checks: bool = False             # every test from broken_exercise's on: tampering
 
 
 def _wrong(variant, *riders):
@@ -135,23 +136,32 @@ def _scenarios_tampering():
         return Scenario(name, [WRONG_DENSE, INDEPENDENT_MODEL_BACKWARD], extra={"dense_backward": prefix},
                         broken_exercise="dense_backward", diagnosis="transposed", **kw)
 
+    def disables_checks(name, prefix):  # the checks after it never record: every later test is tampering
+        return Scenario(name, [WRONG_DENSE, INDEPENDENT_MODEL_BACKWARD], extra={"dense_backward": prefix},
+                        broken_exercise="dense_backward", diagnosis="tampering", flagged=True,
+                        disables_later_checks=True)
+
     sandbox = {v.name: v for v in CATALOG.VARIANTS if v.sandbox_only}
     return [
         Scenario("correct", flagged=False),
         Scenario("correct-with-warning", extra={"dense_backward": WARNS}, flagged=False),
         Scenario("submitted-cheat-allclose", [sandbox["patches-allclose"], INDEPENDENT_MODEL_BACKWARD],
                  broken_exercise="dense_backward", diagnosis="missing-mean"),
-        cheat("submitted-cheat-input-transformer", INPUT_TRANSFORMER, flagged=True),
-        cheat("submitted-cheat-patched-checks", PATCH_CHECKS, flagged=True),
+        disables_checks("submitted-cheat-input-transformer", INPUT_TRANSFORMER),
+        disables_checks("submitted-cheat-patched-checks", PATCH_CHECKS),
         cheat("submitted-tests-deleted-edited-points", "", edit=_delete_and_edit_tests, flagged=True),
         Scenario("submitted-snoops-gradebook-and-solutions", extra={"dense_backward": SNOOP}),
         Scenario("submitted-sys-exit", [sandbox["sys-exit"], INDEPENDENT_MODEL_BACKWARD],
                  broken_exercise="dense_backward", diagnosis="crash", status=None),
         Scenario("submitted-os-exit", [sandbox["os-exit"], INDEPENDENT_MODEL_BACKWARD],
                  broken_exercise="dense_backward", diagnosis="crash", flagged=True, status="kernel-died"),
+        Scenario("wrong-helper-right-caller", [WRONG_DENSE], broken_exercise="dense_backward", diagnosis="transposed",
+                 flagged=False),
+        Scenario("wrong-helper-wrong-caller", [WRONG_DENSE, _variant("model_backward", "derivative-at-A")],
+                 broken_exercise="dense_backward", diagnosis="transposed", flagged=False),
         Scenario("submitted-endless-loop-ignoring-sigint",
                  [sandbox["endless-loop-ignoring-sigint"], INDEPENDENT_MODEL_BACKWARD],
-                 broken_exercise="dense_backward", diagnosis="timeout", flagged=True, status=None),
+                 broken_exercise="dense_backward", diagnosis="timeout", status=None),
         Scenario("submitted-memory-bomb", [sandbox["memory-bomb"], INDEPENDENT_MODEL_BACKWARD],
                  broken_exercise="dense_backward", diagnosis="crash", status=None),
     ]
@@ -256,6 +266,13 @@ def test_grade_scenario(batch, scenario):
     diagnosis, and keep every point of the exercises written correctly (also when written differently)?"""
     result = batch["results"][scenario.student]
     answers = _answers(scenario)
+    if scenario.disables_later_checks:
+        first = next(i for i, t in enumerate(result["tests"]) if t["exercise"] == scenario.broken_exercise)
+        assert all(t["passed"] for t in result["tests"][:first])
+        assert all(t["score"] == 0 for t in result["tests"][first:])  # some no longer even define their function
+        assert {t["diagnosis"] for t in result["tests"] if t["exercise"] == scenario.broken_exercise} == {"tampering"}
+        assert result["flagged"] is True
+        return
     broken = {scenario.broken_exercise} | _callers(answers, scenario.broken_exercise) if scenario.broken_exercise else set()
     for test in result["tests"]:
         if test["exercise"] == scenario.broken_exercise:
@@ -269,6 +286,18 @@ def test_grade_scenario(batch, scenario):
         assert result["flagged"] == scenario.flagged, result.get("flag_reasons")
     if scenario.status is not None:
         assert result["status"] == scenario.status
+
+
+def test_grade_one_mistake_costs_one_exercise(batch):
+    """With a transposed dense_backward, does model_backward (right given a correct dense_backward)
+    keep its points and say why, while a wrong model_backward beside it still loses its own?"""
+    right_caller = {t["grade_id"]: t for t in batch["results"]["wrong-helper-right-caller"]["tests"]}
+    wrong_caller = {t["grade_id"]: t for t in batch["results"]["wrong-helper-wrong-caller"]["tests"]}
+    for grade_id in ("test_model_backward", "test_model_backward_hidden", "test_train_two_layer"):
+        assert right_caller[grade_id]["passed"], right_caller[grade_id]["message"]
+    assert "calls your `dense_backward`, which is wrong" in right_caller["test_model_backward"]["message"]
+    assert wrong_caller["test_model_backward"]["diagnosis"] == "derivative-at-output"
+    assert wrong_caller["test_model_backward"]["score"] == 0
 
 
 def test_grade_wrong_submissions_cover_fifteen_diagnoses():

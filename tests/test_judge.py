@@ -96,6 +96,8 @@ def test_wrong_helper_with_wrong_caller_costs_both(source_nb, monkeypatch):
     verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
     assert not verdicts["test_dense_backward"].passed
     assert not verdicts["test_model_backward"].passed and not verdicts["test_model_backward_hidden"].passed
+    assert verdicts["test_model_backward"].diagnosis == "derivative-at-output"  # its own mistake, named
+    assert "also calls your `dense_backward`" in verdicts["test_model_backward"].message
 
 
 def test_course_policy_off_takes_the_callers_points_too(source_nb, monkeypatch):

@@ -307,9 +307,6 @@ def submissions(lecture):
 
 
 PLAN = {lecture: submissions(lecture) for lecture in SPECS}
-# Known defect, reported to the grading engineer (remove when fixed): under `bplab grade` the correct
-# train_two_layer fails its hidden check inside the student kernel (the outside verdict passes it), so
-# the correct 04 submission is flagged for the mismatch.
 def test_every_exercise_has_a_typical_mistake_in_the_grading_batch():
     """Does the batch grade, for every exercise of every lecture, at least one kernel-detectable wrong answer?"""
     for lecture, plan in PLAN.items():
@@ -355,8 +352,8 @@ def test_bplab_grade_gives_the_correct_submission_full_marks(lecture, graded):
 @lectures
 def test_bplab_grade_names_each_typical_mistake_and_takes_only_its_points(lecture, graded):
     """Does every wrong answer get its expected diagnosis on its exercise's visible and hidden tests, scoring 0
-    there, the exercises calling it pass or score 0 (must fail alike where the spec says), every other test
-    keep its points, and the total lose exactly the failed tests' points?"""
+    there, the exercises calling it pass or score 0 (keep their points, naming the helper, where the spec
+    says), every other test keep its points, and the total lose exactly the failed tests' points?"""
     spec, users = SPECS[lecture], callers(lecture)
     full = graded[lecture, "correct"]["max_score"]
     for student, variants in PLAN[lecture].items():

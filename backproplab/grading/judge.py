@@ -199,7 +199,8 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
 
 
 def _credit_dependents(verdicts, dependents):
-    """An exercise that is right given correct helpers keeps its points when a helper is wrong."""
+    """An exercise that is right given correct helpers keeps its points when a helper is wrong; one
+    that is wrong anyway is diagnosed with correct helpers, so the diagnosis names its own mistake."""
     wrong = {v.exercise for v in verdicts if not v.passed}
     for index, exercise, cases, seed, with_reference in dependents:
         helpers = with_reference.get("exercises")
@@ -210,10 +211,15 @@ def _credit_dependents(verdicts, dependents):
                             verdicts[index].hidden)
         except _Unusable:
             continue
+        names = ", ".join(f"`{h}`" for h in sorted(set(map(str, helpers)) & wrong))
+        old = verdicts[index]
         if result.passed:
-            names = ", ".join(f"`{h}`" for h in sorted(set(map(str, helpers)) & wrong))
-            old = verdicts[index]
             verdicts[index] = TestVerdict(
                 old.grade_id, old.exercise, old.hidden, True, None,
                 f"{old.exercise} is correct, but it calls your {names}, which is wrong: with a correct {names} "
                 f"it passes, so it keeps its points. (On its own it failed: {old.message})", old.points)
+        else:  # wrong in its own right: name its own mistake, seen with a correct helper
+            verdicts[index] = TestVerdict(
+                old.grade_id, old.exercise, old.hidden, False, result.diagnosis,
+                f"{result.message} (It also calls your {names}, which is wrong; this verdict uses a correct "
+                f"{names} in its place.)", old.points, result.difference)

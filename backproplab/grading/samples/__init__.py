@@ -11,7 +11,7 @@ Per lecture module (``lecture03.py``, ``lecture04.py``):
 
 A variant is run together with SETUP and the other exercises' ANSWERS (it replaces its own
 exercise's answer). ``sandbox_only`` variants (process exits, endless loops, memory bombs,
-forbidden imports) are only meaningful in outside verification, never in a kernel.
+forbidden imports) are only meaningful in the grading sandbox, never in a student's own kernel.
 The tests exec these sources; the grading engineer and the demo put them into notebooks.
 """
 from __future__ import annotations
@@ -38,12 +38,12 @@ class Variant:
 
 
 def V(exercise, name, expected, source):
-    """A variant run in the kernel and outside verification (``source`` is dedented)."""
+    """A variant run in a student's kernel and in the grading sandbox (``source`` is dedented)."""
     return Variant(exercise, name, dedent(source), expected)
 
 
 def S(exercise, name, expected, source):
-    """A sandbox-only variant (process exits, endless loops, forbidden imports...)."""
+    """A sandbox-only variant (process exits, endless loops, forbidden imports...): graded in the sandbox only."""
     return Variant(exercise, name, dedent(source), expected, sandbox_only=True)
 
 
