@@ -471,7 +471,7 @@ def _client(scheduler, workers):
         client = Client(scheduler, timeout="30s")
         return client, None
     cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=":0", scheduler_port=0, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
