@@ -17,6 +17,7 @@ started again grades only what is missing.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -52,6 +53,8 @@ class Submission:
 
 def _grade_ids(path):
     try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:  # never loaded: graded as unreadable
+            return set()
         nb = read_notebook(path)
     except Exception:  # unreadable: the lecture is inferred from the rest of the batch
         return set()
@@ -191,6 +194,7 @@ class GradingTask:
     seed: int
     sources: LectureSources
     settings: GradingSettings
+    grader_version: str  # the client's: a worker with other grading code refuses the task
     timestamp: str | None = None
 
 
@@ -230,14 +234,23 @@ class GradingResult:
                 "tests": [v.to_json() for v in self.verdicts]}
 
 
+# What decides a grade: the references (the library), the checks, and the grading steps that run
+# and judge the notebook. Editing anything else (the CLI, reports, release) regrades nothing.
+_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/grade.py", "grading/judge.py",
+                  "grading/preprocessors.py", "grading/sandbox.py", "grading/sandbox_exec.py")
+_NOT_GRADING = {"cli.py", "publish.py"}
+
+
+@functools.lru_cache(maxsize=1)
 def grader_version() -> str:
-    """The package version and a digest of the checks and the grading code: a change regrades."""
+    """The package version and a digest of the code that decides a grade: a change regrades."""
     import backproplab
 
     package = Path(backproplab.__file__).parent
     digest = hashlib.sha256()
-    for path in sorted([*package.glob("checks/*.py"), *package.glob("grading/*.py"), *package.glob("*.py")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    files = {p for pattern in _GRADING_FILES for p in package.glob(pattern) if p.name not in _NOT_GRADING}
+    for path in sorted(files):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     return f"{getattr(backproplab, '__version__', '0')}+{digest.hexdigest()[:12]}"
 
 
@@ -270,6 +283,12 @@ def grade_task(task: GradingTask) -> GradingResult:
     source_nb = nbformat.reads(task.sources.source_nb, as_version=4)
     result = GradingResult(task.student, task.lecture, "graded", [], manual_max_score=_manual_max(source_nb),
                            digest=task.digest, grader_version=grader_version())
+    if result.grader_version != task.grader_version:
+        result.status = "error"
+        result.verdicts = failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor")
+        result.flag_reasons.append(f"this worker runs grader {result.grader_version}, the client {task.grader_version}: "
+                                   f"install the same Backprop Lab on every worker")
+        return result
     if not task.settings.sandboxed:
         result.flag_reasons.append("unsandboxed: graded with --no-sandbox")
     try:
@@ -419,7 +438,7 @@ def make_tasks(workspace, submissions, settings: GradingSettings) -> list[Gradin
         stamp = sub.path.parent / "timestamp.txt"
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
-                                 workspace.seed(sub.student, sub.lecture), src, settings,
+                                 workspace.seed(sub.student, sub.lecture), src, settings, grader_version(),
                                  stamp.read_text().strip() if stamp.is_file() else None))
     return tasks
 
