@@ -324,7 +324,8 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.flag_reasons += tampering_evidence(nbformat.reads(task.sources.release_nb, as_version=4), submitted_nb)
         result.late_penalty = _late_penalty(course, task)
         result.autograded_nb = nbformat.writes(graded_nb)
-        result.seconds = {"grade": time.monotonic() - started, "sandbox": execution.get("seconds", 0.0)}
+        result.seconds = {"grade": time.monotonic() - started, "sandbox": execution.get("seconds", 0.0),
+                          "sandbox_cpu": execution.get("cpu_seconds", 0.0)}
         return result
     finally:
         shutil.rmtree(course, ignore_errors=True)

@@ -82,7 +82,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             run = self._run(job, deadline)
         finally:
             shutil.rmtree(job, ignore_errors=True)
-        done, restarts, reached = False, 0, set()
+        done, restarts, reached, cpu = False, 0, set(), 0.0
         for line in run.stdout.decode("utf-8", "replace").splitlines():
             try:
                 record = json.loads(line)
@@ -92,6 +92,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 continue
             if record.get("done") is True:
                 done, restarts = True, int(record.get("restarts", 0)) if str(record.get("restarts", 0)).isdigit() else 0
+                cpu = float(record["cpu_seconds"]) if isinstance(record.get("cpu_seconds"), (int, float)) else 0.0
                 continue
             index = record.get("index")
             if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
@@ -108,7 +109,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else
                   "kernel-died" if restarts else "ok" if done else "lost")
         nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
-                                "sandbox_log": run.stderr[-2000:]}
+                                "cpu_seconds": cpu, "sandbox_log": run.stderr[-2000:]}
         return nb, resources
 
     def _run(self, job, deadline):
