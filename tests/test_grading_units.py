@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 from backproplab.cli import main
 from backproplab.grading.factory import (answer_cell, build_notebook, build_submission, hidden_test_cell,
                                          manual_cell, setup_cell, visible_test_cell, write_notebook)
-from backproplab.grading.grade import UsageError, find_submissions, tampering_evidence
+from backproplab.grading.grade import GradingResult, UsageError, find_submissions, stored_result, tampering_evidence
+from backproplab.grading.judge import TestVerdict
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
 from backproplab.grading.reports import class_report, export_rows
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
@@ -147,16 +148,11 @@ def test_seed_depends_on_student_lecture_and_secret(root, tmp_path):
 
 
 def _result(student, passed_visible, diagnosis):
-    tests = [
-        {"grade_id": "test_double", "exercise": "double", "hidden": False, "passed": passed_visible,
-         "diagnosis": None if passed_visible else diagnosis, "message": "m", "score": 1.0 if passed_visible else 0.0,
-         "max_score": 1.0},
-        {"grade_id": "test_double_hidden", "exercise": "double", "hidden": True, "passed": True, "diagnosis": None,
-         "message": "m", "score": 2.0, "max_score": 2.0},
-    ]
-    return {"student": student, "lecture": LECTURE, "score": sum(t["score"] for t in tests), "max_score": 3.0,
-            "manual_max_score": 1.0, "flagged": student == "eve", "flag_reasons": ["x"] if student == "eve" else [],
-            "status": "graded", "tests": tests}
+    verdicts = [TestVerdict("test_double", "double", False, passed_visible, None if passed_visible else diagnosis,
+                            "m", 1.0),
+                TestVerdict("test_double_hidden", "double", True, True, None, "m", 2.0)]
+    return GradingResult(student, LECTURE, "graded", verdicts, ["x"] if student == "eve" else [],
+                         manual_max_score=1.0, digest="d", grader_version="v")
 
 
 def test_store_and_class_report(root, tmp_path):
@@ -172,6 +168,17 @@ def test_store_and_class_report(root, tmp_path):
     assert row["common_diagnoses"] == [{"diagnosis": "transposed", "students": 2},
                                        {"diagnosis": "missing-mean", "students": 1}]
     assert {s["student"]: s["flagged"] for s in load_submissions(ws.db_path)}["eve"] is True
+
+
+def test_stored_result_round_trips_for_resumed_batches(root, tmp_path):
+    """Does a stored GradingResult come back with its verdicts, flags, digest and grader version?"""
+    ws = Workspace(tmp_path / "ws", root)
+    assert stored_result(ws, "eve", LECTURE) is None
+    save_result(ws.db_path, _result("eve", False, "transposed"))
+    back = stored_result(ws, "eve", LECTURE)
+    assert (back.score, back.max_score, back.flag_reasons, back.digest, back.grader_version) == (2.0, 3.0, ["x"], "d", "v")
+    assert [(v.grade_id, v.passed, v.diagnosis) for v in back.verdicts] == [
+        ("test_double", False, "transposed"), ("test_double_hidden", True, None)]
 
 
 def test_export_without_nbgrader_rows_uses_stored_scores(root, tmp_path):

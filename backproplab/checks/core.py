@@ -554,6 +554,54 @@ class _GradingCall:
         return False
 
 
+def _smuggled(fn, ex: Exercise) -> list[str]:
+    """Forbidden things ``fn`` carries without calling them by name, which the LibraryGuard cannot see:
+    ``fn`` being (a copy of) the library's implementation, holding it in a default argument or a
+    closure, or reaching a torch module through a global name in a NumPy exercise."""
+    import importlib
+    import types
+
+    library = {}
+    for name in ex.library_functions:
+        module_name, _, attribute = name.rpartition(".")
+        original = getattr(importlib.import_module(module_name), attribute, None)
+        original = getattr(original, "__bplab_original__", original)
+        if isinstance(original, types.FunctionType):
+            library[name] = original.__code__
+    found, seen, todo = [], set(), [fn]
+    while todo:
+        item = todo.pop()
+        code = getattr(item, "__code__", None)
+        if not isinstance(code, types.CodeType) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        for name, lib_code in library.items():
+            if code is lib_code or (code.co_filename == lib_code.co_filename and code.co_name == lib_code.co_name):
+                found.append(name)
+        held = list(getattr(item, "__defaults__", None) or ()) + list((getattr(item, "__kwdefaults__", None) or {}).values())
+        held += [cell.cell_contents for cell in (getattr(item, "__closure__", None) or ()) if _filled(cell)]
+        todo += [h for h in held if callable(h)]
+        if not ex.torch_allowed:
+            names, codes = set(), [code]
+            while codes:
+                current = codes.pop()
+                names |= set(current.co_names)
+                codes += [c for c in current.co_consts if isinstance(c, types.CodeType)]
+            globals_ = getattr(item, "__globals__", {})
+            modules = [globals_.get(n) for n in names] + held
+            if any(isinstance(m, types.ModuleType) and m.__name__.split(".")[0] == "torch" for m in modules):
+                found.append(IMPORT_BLOCKED)
+    return sorted(set(found))
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty closure cell
+        return False
+    return True
+
+
 def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
     """Grading mode: call the student's ``fn`` on the graded cases and return the outcome record
     that the grader judges outside the sandbox (codec JSON, never a verdict).
@@ -573,6 +621,8 @@ def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
     except ValueError:  # not the main thread: the cell's time limit still applies
         previous, limit = None, 0
 
+    smuggled = set(_smuggled(fn, ex))
+
     def run_all(function, namespace_patch):
         globals_ = getattr(function, "__globals__", {})
         saved = {name: globals_.get(name) for name in namespace_patch}
@@ -590,7 +640,7 @@ def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
                     outcome = Outcome(stop.status, exc_message=stop.message)
                 finally:
                     guard.uninstall()
-                outcome.forbidden = sorted(set(outcome.forbidden) | set(call.attempts))
+                outcome.forbidden = sorted(set(outcome.forbidden) | set(call.attempts) | smuggled)
                 outcomes.append(outcome.to_data())
                 if outcome.status == "timeout":
                     break

@@ -35,6 +35,7 @@ from .notebooks import read_notebook
 from .store import load_submission, load_verdicts, save_result
 
 MAX_NOTEBOOK_BYTES = 32 << 20  # a larger submission is not run: it costs only its own points
+MAX_CELLS = 2000               # likewise a notebook with more cells (the lectures have about 100)
 
 
 class UsageError(ValueError):
@@ -272,6 +273,33 @@ def _parse_submission(data: bytes):
         nbformat.validate(nb)
     except Exception as err:
         raise ValueError(f"the notebook cannot be read: {type(err).__name__}: {str(err)[:300]}") from None
+    if len(nb.cells) > MAX_CELLS:
+        raise ValueError(f"the notebook has {len(nb.cells)} cells, over the limit of {MAX_CELLS}")
+    return nb
+
+
+def graded_cells_as_released(submitted_nb, released_nb):
+    """A copy of the submission whose nbgrader cells are the release's: a graded or locked cell keeps
+    its released type and metadata, duplicates and cells the release does not know lose theirs.
+    Tampering with them is reported (``tampering_evidence``) and never stops nbgrader."""
+    import copy
+
+    released = {c.metadata["nbgrader"]["grade_id"]: c for c in released_nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id")}
+    nb, seen = copy.deepcopy(submitted_nb), set()
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            cell.metadata.pop("nbgrader", None)
+            continue
+        if grade_id not in released or grade_id in seen:
+            del cell.metadata["nbgrader"]
+            continue
+        seen.add(grade_id)
+        given = released[grade_id]
+        if cell.cell_type != given.cell_type:
+            nb.cells[index] = cell = copy.deepcopy(given)
+        cell.metadata["nbgrader"] = copy.deepcopy(given.metadata["nbgrader"])
     return nb
 
 
@@ -298,9 +326,10 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.verdicts = failed_verdicts(source_nb, "crash", str(err))
         result.flag_reasons.append(f"notebook unreadable: {err}")
         return result
+    released_nb = nbformat.reads(task.sources.release_nb, as_version=4)
     course = Path(tempfile.mkdtemp(prefix="bplab-course-"))
     try:
-        graded_nb, log = _autograde(course, task)
+        graded_nb, log = _autograde(course, task, nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
         if graded_nb is None:
             result.status = "error"
             result.verdicts = failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor")
@@ -321,7 +350,7 @@ def grade_task(task: GradingTask) -> GradingResult:
         for v in result.verdicts:
             if v.diagnosis in ("tampering", "forbidden-call"):
                 result.flag_reasons.append(f"{v.grade_id}: {v.diagnosis}")
-        result.flag_reasons += tampering_evidence(nbformat.reads(task.sources.release_nb, as_version=4), submitted_nb)
+        result.flag_reasons += tampering_evidence(released_nb, submitted_nb)
         result.late_penalty = _late_penalty(course, task)
         result.autograded_nb = nbformat.writes(graded_nb)
         result.seconds = {"grade": time.monotonic() - started, "sandbox": execution.get("seconds", 0.0),
@@ -346,8 +375,8 @@ def _course_config(course: Path, task: GradingTask):
     return c
 
 
-def _autograde(course: Path, task: GradingTask):
-    """(graded notebook or None, log) of nbgrader autograde on the task's submission."""
+def _autograde(course: Path, task: GradingTask, submission: str):
+    """(graded notebook or None, log) of nbgrader autograde on ``submission`` (notebook JSON text)."""
     import nbformat
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -358,7 +387,7 @@ def _autograde(course: Path, task: GradingTask):
     source.write_text(task.sources.source_nb, encoding="utf-8")
     submitted = course / "submitted" / task.student / task.lecture
     submitted.mkdir(parents=True)
-    (submitted / task.sources.notebook_name).write_bytes(task.submission)
+    (submitted / task.sources.notebook_name).write_text(submission, encoding="utf-8")
     if task.timestamp:
         (submitted / "timestamp.txt").write_text(task.timestamp)
     config = _course_config(course, task)

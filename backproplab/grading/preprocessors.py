@@ -25,7 +25,8 @@ from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, require_sandbox, run_sandboxed
 from .store import load_verdicts
 
-WALL_SECONDS_PER_CELL = 3      # a submission's deadline: margin + cells x this + two cell timeouts
+WALL_SECONDS_PER_CELL = 3      # a submission's deadline: margin + cells x this + two cell timeouts,
+MAX_DEADLINE = 1200            # ... and never more than this
 CELL_OUTPUT_LIMIT = 2 << 20    # bytes of outputs kept per cell
 VERDICT_KEY = "bplab"          # cell metadata holding the judge's verdict (test cells only)
 
@@ -75,7 +76,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                    "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed), "MPLBACKEND": "Agg", "BPLAB_QUIET": "1",
                                   "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                                   "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1"}}
-        deadline = 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout
+        deadline = min(MAX_DEADLINE, 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         job = Path(tempfile.mkdtemp(prefix="bplab-job-"))
         try:
             (job / "request.json").write_text(json.dumps(request))
