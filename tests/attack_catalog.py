@@ -57,7 +57,8 @@ POINTS, SECRETS, OUTSIDE, PROCESSES = "points", "secrets", "outside", "processes
 CODE_CHECKS = frozenset({POINTS, SECRETS, OUTSIDE})
 SPAWN_CHECKS = CODE_CHECKS | {PROCESSES}
 JSON_CHECKS = frozenset({POINTS, SECRETS})
-CHEAT = frozenset({"transposed", "tampering"})       # a wrong dense_backward, whatever the cheat did
+# a wrong dense_backward, whatever the cheat did; a cheat that runs the reference instead is forbidden-call
+CHEAT = frozenset({"transposed", "tampering", "forbidden-call"})
 FORBIDDEN = frozenset({"forbidden-call"})
 DIED = frozenset({"crash", "timeout"})
 
