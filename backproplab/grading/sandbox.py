@@ -113,13 +113,14 @@ def sandbox_command(argv, *, job_dir, limits: SandboxLimits, env: dict, host_uid
     outer = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
              "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
     outer += _system_binds()
+    # the scratch first: a Python installation or checkout under /tmp is bound on top of it, read-only
+    outer += ["--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/tmp"]
     for root in _readable_roots():
         outer += _parents(root) + ["--ro-bind", str(root), str(root)]
     samples = Path(backproplab.__file__).resolve().parent / "grading" / "samples"
     if samples.is_dir():  # the answer catalog: never visible to student code
         outer += ["--tmpfs", str(samples), "--remount-ro", str(samples)]
-    outer += ["--ro-bind", str(job_dir), "/job", "--proc", "/proc", "--dev", "/dev",
-              "--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    outer += ["--ro-bind", str(job_dir), "/job", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     for key, value in env.items():
         outer += ["--setenv", key, value]
     if host_uid is None:  # an unprivileged grader: one bwrap enters the user namespace itself
