@@ -494,21 +494,25 @@ def _internal_failure(task: GradingTask, trace: str) -> GradingResult:
                          digest=task.digest, grader_version=grader_version())
 
 
-class _Coverage:
-    """A Dask worker plugin: the test suite's coverage in each worker (a no-op outside `make test`)."""
+def _coverage_plugin():
+    """A Dask worker plugin: the test suite's coverage in each worker (`make test` only)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    name = "bplab-coverage"
+    class Coverage(WorkerPlugin):
+        name = "bplab-coverage"
 
-    def setup(self, worker):
-        from . import measure_if_requested
-        measure_if_requested()
+        def setup(self, worker):
+            from . import measure_if_requested
+            measure_if_requested()
 
-    def teardown(self, worker):
-        import coverage
-        current = coverage.Coverage.current()
-        if current is not None:
-            current.stop()
-            current.save()
+        def teardown(self, worker):
+            import coverage
+            current = coverage.Coverage.current()
+            if current is not None:
+                current.stop()
+                current.save()
+
+    return Coverage()
 
 
 def _client(scheduler, workers):
@@ -561,7 +565,7 @@ def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, p
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=not progress)
     try:
         if cluster is not None and os_env_measured():
-            client.register_plugin(_Coverage())
+            client.register_plugin(_coverage_plugin())
         futures = {client.submit(grade_task, tasks[i], key=tasks[i].key, retries=1): i for i in todo}
         for future in as_completed(futures):
             i = futures[future]
