@@ -370,10 +370,9 @@ def test_bplab_grade_names_each_typical_mistake_and_takes_only_its_points(lectur
                 assert (test["passed"], test["score"], test["diagnosis"]) == (False, 0, expected[name]), (student, test)
             elif name in caller_of:
                 wrong = caller_of[name]
-                # A caller may fail (e.g. training with a broken backward learns nothing) with its own diagnosis;
-                # the spec's must-break callers fail with the same one.
-                if name in spec.must_break_callers.get(wrong, ()):
-                    assert not test["passed"] and test["diagnosis"] == expected[wrong], (student, test)
+                # A caller right given a correct helper keeps its points; the spec names callers that must.
+                if name in spec.credited_callers.get(wrong, ()):
+                    assert test["passed"] and f"calls your `{wrong}`" in test["message"], (student, test)
                 assert test["passed"] or test["score"] == 0, (student, test)
             else:
                 assert test["passed"] and test["score"] == test["max_score"], (student, test)

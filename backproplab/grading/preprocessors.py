@@ -28,6 +28,8 @@ from .store import load_verdicts
 WALL_SECONDS_PER_CELL = 3      # a submission's deadline: margin + cells x this + two cell timeouts,
 MAX_DEADLINE = 1200            # ... and never more than this
 CELL_OUTPUT_LIMIT = 2 << 20    # bytes of outputs kept per cell
+RECORD_OUTPUT_LIMIT = 32 << 20  # bytes of outcome records kept per cell (a record is at most ~4 MB)
+SANDBOX_OUTPUT_LIMIT = 256 << 20  # bytes a whole run may print
 VERDICT_KEY = "bplab"          # cell metadata holding the judge's verdict (test cells only)
 
 
@@ -72,6 +74,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
         request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
+                   "record_output_limit": RECORD_OUTPUT_LIMIT,
                    "max_restarts": self.max_restarts,
                    "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed), "MPLBACKEND": "Agg", "BPLAB_QUIET": "1",
                                   "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -120,12 +123,14 @@ class SandboxedExecute(NbGraderPreprocessor):
                "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
         if self.sandboxed:
             require_sandbox()
-            return run_sandboxed([*argv, "/job/request.json"], job_dir=job, limits=limits, env=env, deadline=deadline)
+            return run_sandboxed([*argv, "/job/request.json"], job_dir=job, limits=limits, env=env, deadline=deadline,
+                                 max_output=SANDBOX_OUTPUT_LIMIT)
         from .sandbox import run_unsandboxed
         return run_unsandboxed([*argv, str(job / "request.json")], job_dir=job, limits=limits,
                                env={**env, "HOME": str(job), "TMPDIR": str(job),
                                     "JUPYTER_RUNTIME_DIR": str(job / ".runtime"), "IPYTHONDIR": str(job / ".ipython"),
-                                    "MPLCONFIGDIR": str(job / ".mpl")}, deadline=deadline)
+                                    "MPLCONFIGDIR": str(job / ".mpl")}, deadline=deadline,
+                               max_output=SANDBOX_OUTPUT_LIMIT)
 
 
 def verdict_outputs(verdict: TestVerdict) -> list:
