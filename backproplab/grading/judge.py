@@ -28,6 +28,7 @@ __all__ = ["TestCell", "TestVerdict", "find_test_cells", "judge_notebook", "fail
 @dataclass
 class TestCell:
     """A ``check(...)`` test cell of the source notebook."""
+    __test__ = False  # not a pytest class
     grade_id: str
     exercise: str
     hidden: bool
@@ -37,6 +38,7 @@ class TestCell:
 @dataclass
 class TestVerdict:
     """The verdict on one test cell: the one record from the judge to the gradebook and the feedback."""
+    __test__ = False  # not a pytest class
     grade_id: str
     exercise: str
     hidden: bool
