@@ -197,8 +197,8 @@ def test_deadline_kills_the_whole_sandbox_orphans_included(tmp_path):
         print('started', flush=True)
         while True:
             time.sleep(1)
-    """, tmp_path, deadline=3)
-    assert result.timed_out and result.stdout.startswith(b"started") and result.seconds < 10
+    """, tmp_path, deadline=10)  # room for a slow start on a busy machine; the sleeper never ends by itself
+    assert result.timed_out and result.stdout.startswith(b"started") and result.seconds < 40
     assert _host_processes_with(marker) == []
 
 
