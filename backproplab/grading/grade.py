@@ -558,13 +558,15 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
 
 
 def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress):
+    import os
+
     from dask.distributed import as_completed
     from tqdm import tqdm
 
     client, cluster = _client(scheduler, workers)
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=not progress)
     try:
-        if cluster is not None and os_env_measured():
+        if cluster is not None and os.environ.get("BPLAB_COVERAGE_RCFILE"):
             client.register_plugin(_coverage_plugin())
         futures = {client.submit(grade_task, tasks[i], key=tasks[i].key, retries=1): i for i in todo}
         for future in as_completed(futures):
@@ -590,7 +592,3 @@ def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, p
         if cluster is not None:
             cluster.close()
 
-
-def os_env_measured() -> bool:
-    import os
-    return bool(os.environ.get("BPLAB_COVERAGE_RCFILE"))

@@ -104,7 +104,7 @@ class _Unusable(ValueError):
     """An outcome record that cannot be trusted to be what check() published."""
 
 
-def _records(cell, test: TestCell):
+def _records(cell):
     records = []
     for output in cell.get("outputs", []):
         data = output.get("data", {}) if isinstance(output, dict) else {}
@@ -177,7 +177,7 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
         if len(cells) != 1:
             verdicts.append(verdict(False, "tampering", f"the test cell {test.grade_id} is missing or duplicated."))
             continue
-        records = [r for r in _records(cells[0], test)]
+        records = _records(cells[0])
         if not records:
             verdicts.append(verdict(False, *_failure_before_record(cells[0], test)))
             continue
