@@ -9,6 +9,7 @@ here, outside the sandbox), then nbgrader's SaveAutoGrades and AssignLatePenalti
 from __future__ import annotations
 
 import json
+import pkgutil
 import shutil
 import sys
 import tempfile
@@ -17,12 +18,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Int, List, Unicode
 
+from .. import __path__ as LIBRARY_PATH
 from ..checks.display import MIME_TYPE as CHECK_MIME, render_html, render_text
 from .judge import TestVerdict, judge_notebook
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
-from .sandbox import SandboxLimits, require_sandbox, run_sandboxed
+from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox
 from .store import load_verdicts
 
 WALL_SECONDS_PER_CELL = 3      # a submission's deadline: margin + cells x this + two cell timeouts,
@@ -31,6 +33,19 @@ CELL_OUTPUT_LIMIT = 2 << 20    # bytes of outputs kept per cell
 RECORD_OUTPUT_LIMIT = 32 << 20  # bytes of outcome records kept per cell (a record is at most ~4 MB)
 SANDBOX_OUTPUT_LIMIT = 256 << 20  # bytes a whole run may print
 VERDICT_KEY = "bplab"          # cell metadata holding the judge's verdict (test cells only)
+SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+               "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
+KERNEL_ENV = {"MPLBACKEND": "Agg", "BPLAB_QUIET": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "MKL_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1"}
+NOT_IN_KERNELS = ("backproplab.grading", "backproplab.cli", "backproplab.publish")
+
+
+def default_preload() -> list[str]:
+    """What the fork server imports once per sandbox: what the lectures' kernels import."""
+    library = [m.name for m in pkgutil.walk_packages(LIBRARY_PATH, "backproplab.")
+               if not m.name.startswith(NOT_IN_KERNELS)]
+    return ["numpy", "matplotlib.pyplot", "ipywidgets", "IPython.display", "ipykernel.kernelapp", "torch",
+            "backproplab", *library]
 
 
 def _clean_output(raw):
@@ -70,22 +85,17 @@ class SandboxedExecute(NbGraderPreprocessor):
     cpu_seconds = Int(SandboxLimits.cpu_seconds).tag(config=True)
     sandboxed = Bool(True, help="False only for --no-sandbox: every result is flagged unsandboxed").tag(config=True)
     max_restarts = Int(8, help="new kernels after a kernel died in a cell (the deadline still applies)").tag(config=True)
+    preload = List(Unicode(), default_value=default_preload(),
+                   help="modules imported once per sandbox, before any submission, by the kernel fork "
+                        "server (kernels start by fork)").tag(config=True)
 
     def preprocess(self, nb, resources):
         cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
         request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
-                   "record_output_limit": RECORD_OUTPUT_LIMIT,
-                   "max_restarts": self.max_restarts,
-                   "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed), "MPLBACKEND": "Agg", "BPLAB_QUIET": "1",
-                                  "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                                  "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1"}}
+                   "record_output_limit": RECORD_OUTPUT_LIMIT, "max_restarts": self.max_restarts,
+                   "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}}
         deadline = min(MAX_DEADLINE, 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
-        job = Path(tempfile.mkdtemp(prefix="bplab-job-"))
-        try:
-            (job / "request.json").write_text(json.dumps(request))
-            run = self._run(job, deadline)
-        finally:
-            shutil.rmtree(job, ignore_errors=True)
+        run = self._run(request, deadline)
         done, restarts, reached, cpu = False, 0, set(), 0.0
         for line in run.stdout.decode("utf-8", "replace").splitlines():
             try:
@@ -116,21 +126,24 @@ class SandboxedExecute(NbGraderPreprocessor):
                                 "cpu_seconds": cpu, "sandbox_log": run.stderr[-2000:]}
         return nb, resources
 
-    def _run(self, job, deadline):
+    def _run(self, request, deadline):
         limits = SandboxLimits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
-        argv = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec"]
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-               "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
+        argv = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec", "--preload", ",".join(self.preload)]
         if self.sandboxed:
             require_sandbox()
-            return run_sandboxed([*argv, "/job/request.json"], job_dir=job, limits=limits, env=env, deadline=deadline,
-                                 max_output=SANDBOX_OUTPUT_LIMIT)
-        from .sandbox import run_unsandboxed
-        return run_unsandboxed([*argv, str(job / "request.json")], job_dir=job, limits=limits,
-                               env={**env, "HOME": str(job), "TMPDIR": str(job),
-                                    "JUPYTER_RUNTIME_DIR": str(job / ".runtime"), "IPYTHONDIR": str(job / ".ipython"),
-                                    "MPLCONFIGDIR": str(job / ".mpl")}, deadline=deadline,
-                               max_output=SANDBOX_OUTPUT_LIMIT)
+            sandbox = warm_sandbox([*argv, "--sweep"], limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV})
+            return sandbox.run(request, deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT)
+        job = Path(tempfile.mkdtemp(prefix="bplab-job-"))
+        try:
+            (job / "request.json").write_text(json.dumps(request))
+            folders = {"HOME": str(job), "TMPDIR": str(job), "JUPYTER_RUNTIME_DIR": str(job / ".runtime"),
+                       "IPYTHONDIR": str(job / ".ipython"), "MPLCONFIGDIR": str(job / ".mpl")}
+            return run_unsandboxed(argv, job_dir=job, limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV, **folders},
+                                   deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT,
+                                   stdin_data=json.dumps({"job": 1, "request": str(job / "request.json")}).encode()
+                                   + b"\n")
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
 
 
 def verdict_outputs(verdict: TestVerdict) -> list:

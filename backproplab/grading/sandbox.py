@@ -19,7 +19,9 @@ the whole sandbox: its pid namespace dies with it, so no process it started surv
 """
 from __future__ import annotations
 
+import atexit
 import functools
+import json
 import os
 import random
 import resource
@@ -29,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,45 +195,187 @@ def run_sandboxed(argv, *, job_dir, limits: SandboxLimits, env: dict, deadline: 
 
 
 def run_unsandboxed(argv, *, job_dir, limits: SandboxLimits, env: dict, deadline: float,
-                    max_output: int = 64 << 20) -> SandboxRun:
+                    max_output: int = 64 << 20, stdin_data: bytes | None = None) -> SandboxRun:
     """``--no-sandbox``: the same supervision and rlimits, but student code sees the host."""
     nproc = limits.processes + _process_count(os.getuid())
     return _supervise(argv, preexec=_apply_limits(limits, nproc), deadline=deadline, max_output=max_output,
-                      cwd=job_dir, env=env)
+                      cwd=job_dir, env=env, stdin_data=stdin_data)
 
 
-def _supervise(cmd, *, preexec, deadline, max_output, cwd=None, env=None) -> SandboxRun:
+class _OutputReader:
+    """Reads a process's stdout without ever blocking past a deadline (student processes may
+    hold the pipe open) and up to a byte cap."""
+
+    def __init__(self, stream):
+        self.fd = stream.fileno()
+        os.set_blocking(self.fd, False)
+        self.pending = b""  # bytes read past the end of the last complete read
+
+    def read(self, *, until_at, max_output, stop=None):
+        """Bytes up to EOF, or up to and including the first line for which ``stop(line)`` is true.
+        Returns (data, how): how is eof | stopped | timed-out | capped."""
+        data, size, scanned = bytearray(self.pending), len(self.pending), 0
+        self.pending = b""
+        while True:
+            if stop is not None:
+                while (end := data.find(b"\n", scanned)) >= 0:
+                    line, scanned = bytes(data[scanned:end]), end + 1
+                    if stop(line):
+                        self.pending = bytes(data[scanned:])
+                        return bytes(data[:scanned]), "stopped"
+            if size >= max_output:
+                return bytes(data[:max_output]), "capped"
+            left = until_at - time.monotonic()
+            if left <= 0:
+                return bytes(data), "timed-out"
+            ready, _, _ = select.select([self.fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:  # EOF: every process holding the pipe closed it
+                return bytes(data), "eof"
+            data += chunk
+            size += len(chunk)
+
+
+def _supervise(cmd, *, preexec, deadline, max_output, cwd=None, env=None, stdin_data=None) -> SandboxRun:
     started = time.monotonic()
     with tempfile.TemporaryFile() as err_file:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file,
-                                start_new_session=True, preexec_fn=preexec, cwd=cwd, env=env)
-        chunks, size, timed_out, capped = [], 0, False, False
-        fd = proc.stdout.fileno()
-        os.set_blocking(fd, False)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin_data else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=err_file, start_new_session=True, preexec_fn=preexec,
+                                cwd=cwd, env=env)
+        if stdin_data:  # a few bytes: they fit in the pipe's buffer, so this cannot block
+            proc.stdin.write(stdin_data)
+            proc.stdin.close()
+        how = "eof"
         try:
-            while True:
-                left = started + deadline - time.monotonic()
-                if left <= 0:
-                    timed_out = True
-                    break
-                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
-                if not ready:
-                    continue
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:  # EOF: every process of the sandbox closed its stdout
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= max_output:
-                    capped = True
-                    break
+            data, how = _OutputReader(proc.stdout).read(until_at=started + deadline, max_output=max_output)
         finally:
-            _kill(proc, grace=0 if timed_out or capped else 2)
+            _kill(proc, grace=2 if how == "eof" else 0)
             proc.stdout.close()
         err_file.seek(0)
         stderr = err_file.read()[-8000:].decode("utf-8", "replace")
-    return SandboxRun(proc.returncode, b"".join(chunks)[:max_output], stderr, timed_out, capped,
-                      time.monotonic() - started)
+    return SandboxRun(proc.returncode, data, stderr, how == "timed-out", how == "capped", time.monotonic() - started)
+
+
+class WarmSandbox:
+    """One sandbox kept for a series of submissions, running ``sandbox_exec`` as a job server.
+
+    Starting a sandbox and importing numpy, matplotlib, torch and the library costs seconds; here
+    it is paid once per ``max_jobs`` submissions. Between jobs the executor kills every process
+    the job started and empties the scratch (``sandbox_exec.sweep``), so each submission starts
+    from the same clean state. Anything unusual (a deadline, an output cap, an executor that
+    died) kills the whole sandbox; the next job starts a new one. A job whose sandbox died
+    before it began (no ``started`` line: no student code of it ran) is retried once in a new one.
+    """
+
+    def __init__(self, argv, *, limits: SandboxLimits, env: dict, max_jobs: int = 40, startup_deadline: float = 300):
+        self.argv, self.limits, self.env = list(argv), limits, dict(env)
+        self.max_jobs, self.startup_deadline = max_jobs, startup_deadline
+        self.proc = self.reader = self.job_dir = self.err_file = None
+        self.jobs = 0
+        self.lock = threading.Lock()
+
+    def run(self, request: dict, *, deadline: float, max_output: int) -> SandboxRun:
+        """Run one job (a sandbox_exec request); its records, as ``run_sandboxed`` returns them."""
+        with self.lock:
+            for attempt in (1, 2):
+                if self.proc is None or self.proc.poll() is not None or self.jobs >= self.max_jobs:
+                    self._start()
+                run = self._run_job(request, deadline, max_output)
+                if run is not None:
+                    return run
+            raise RuntimeError(f"the grading sandbox died before the job began, twice: {self._stderr()[-1000:]}")
+
+    def _start(self):
+        self.close()
+        host_uid = random.randrange(*HOST_UID_RANGE) if os.geteuid() == 0 else None
+        nproc = self.limits.processes + (0 if host_uid is not None else _process_count(os.getuid()))
+        self.job_dir = tempfile.mkdtemp(prefix="bplab-jobs-")
+        os.chmod(self.job_dir, 0o755)
+        self.err_file = tempfile.TemporaryFile()
+        cmd = sandbox_command(self.argv, job_dir=self.job_dir, limits=self.limits, env=self.env, host_uid=host_uid)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err_file,
+                                     start_new_session=True, preexec_fn=_apply_limits(self.limits, nproc))
+        self.reader, self.jobs = _OutputReader(self.proc.stdout), 0
+        _, how = self.reader.read(until_at=time.monotonic() + self.startup_deadline, max_output=1 << 16,
+                                  stop=lambda line: line == b'{"ready": true}')
+        if how != "stopped":
+            message = self._stderr()[-2000:]
+            self.close()
+            raise RuntimeError(f"the grading sandbox did not start ({how}): {message}")
+
+    def _run_job(self, request, deadline, max_output):
+        started = time.monotonic()
+        self.jobs += 1
+        number = self.jobs
+        request_path = Path(self.job_dir) / f"request-{number}.json"
+        request_path.write_text(json.dumps(request))
+        request_path.chmod(0o644)
+        try:
+            self.proc.stdin.write(json.dumps({"job": number, "request": f"/job/{request_path.name}"}).encode() + b"\n")
+            self.proc.stdin.flush()
+            until_at = started + deadline
+            _, how = self.reader.read(until_at=until_at, max_output=1 << 16,
+                                      stop=lambda line: line == b'{"job": %d, "started": true}' % number)
+            if how != "stopped":
+                self.close()
+                return None
+            data, how = self.reader.read(until_at=until_at, max_output=max_output,
+                                         stop=lambda line: line.startswith(b'{"done": true, "job": %d,' % number))
+        except OSError:  # the executor is gone (a broken pipe)
+            self.close()
+            return None
+        finally:
+            request_path.unlink(missing_ok=True)
+        if how != "stopped":  # a deadline, an output cap, or a sandbox that ended: none of it is reused
+            stderr = self._stderr()
+            self.close()
+            return SandboxRun(None, data, stderr, how == "timed-out", how == "capped", time.monotonic() - started)
+        return SandboxRun(0, data, "", False, False, time.monotonic() - started)
+
+    def _stderr(self):
+        if self.err_file is None:
+            return ""
+        self.err_file.seek(0)
+        return self.err_file.read()[-8000:].decode("utf-8", "replace")
+
+    def close(self):
+        """Kill the sandbox as one unit."""
+        if self.proc is not None:
+            _kill(self.proc, grace=0)
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self.proc = None
+        if self.err_file is not None:
+            self.err_file.close()
+            self.err_file = None
+        if self.job_dir is not None:
+            shutil.rmtree(self.job_dir, ignore_errors=True)
+            self.job_dir = None
+
+
+_warm: dict = {}
+_warm_lock = threading.Lock()
+
+
+def warm_sandbox(argv, *, limits: SandboxLimits, env: dict) -> WarmSandbox:
+    """This process's warm sandbox for this command, limits and environment (one per thread
+    that grades: a Dask worker process grades one submission at a time per thread)."""
+    key = (tuple(argv), limits, tuple(sorted(env.items())), threading.get_ident())
+    with _warm_lock:
+        if key not in _warm:
+            _warm[key] = WarmSandbox(argv, limits=limits, env=env)
+        return _warm[key]
+
+
+@atexit.register
+def _close_warm_sandboxes():
+    for sandbox in list(_warm.values()):
+        sandbox.close()
 
 
 def _kill(proc, grace):

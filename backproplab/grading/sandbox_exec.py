@@ -1,14 +1,21 @@
-"""Runs a submission's code cells in a real ipykernel, inside the grading sandbox.
+"""Runs submissions' code cells in real ipykernels, inside the grading sandbox.
 
-``python -I -m backproplab.grading.sandbox_exec /job/request.json`` (started by
-``preprocessors.SandboxedExecute`` through ``sandbox.run_sandboxed``). Everything here is as
-untrusted as the student's code: it shares the sandbox with the kernel. The trusted side treats
-what it prints as data (validated JSON, size-capped) and judges nothing from it but outcomes.
+``python -I -m backproplab.grading.sandbox_exec [--sweep] [--preload MODULE,...]`` is started by
+``sandbox.WarmSandbox`` (or, with --no-sandbox, ``sandbox.run_unsandboxed``). Everything here is
+as untrusted as the student's code: it shares the sandbox with the kernels. The trusted side
+treats what it prints as data (validated JSON, size-capped) and judges nothing from it but outcomes.
 
-Request (JSON): {"cells": [[index, source], ...], "cell_timeout": s, "cell_output_limit": bytes,
-"kernel_env": {...}, "max_restarts": n}.
-Output: one JSON line per executed cell, {"index", "execution_count", "outputs", "status"} with
-status ok | error | timeout | kernel-died, then {"done": true, "restarts": n}.
+It serves one job after another: a stdin line {"job": n, "request": path} names a request file
+(JSON: {"cells": [[index, source], ...], "cell_timeout": s, "cell_output_limit": bytes,
+"record_output_limit": bytes, "kernel_env": {...}, "max_restarts": n}). Output: {"ready": true}
+once, then per job {"job": n, "started": true}, one JSON line per executed cell ({"index",
+"execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
+and {"done": true, "job": n, "restarts": n, "cpu_seconds": s}.
+
+Kernels are forked from a fork server that imported the heavy modules once (kernel_forkserver.py).
+Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
+so each submission starts from the same clean state. This process and the fork server are not
+dumpable: a kernel (same uid) can signal them, which only ends the sandbox, but not trace them.
 
 When the kernel dies in a cell (os._exit, a crash, a resource limit), the executor starts a new
 kernel, runs the cells before it again without recording them, and goes on after it: one broken
@@ -19,9 +26,13 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+from .kernel_forkserver import set_dumpable
 
 TRUNCATED = "\n[output truncated by the grader]\n"
 
@@ -75,18 +86,61 @@ class CellRecorder:
             self.outputs.append(output)
 
 
+class ForkServer:
+    """The kernel fork server (kernel_forkserver.py), started once, before any submission."""
+
+    def __init__(self, modules):
+        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "backproplab.grading.kernel_forkserver", *modules],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1)
+        ready = json.loads(self.proc.stdout.readline() or "{}")
+        if not ready.get("ready"):
+            raise RuntimeError("the kernel fork server did not start")
+        self.cpu_seconds = float(ready.get("cpu_seconds", 0.0))
+
+    def spawn(self, spec_path) -> int:
+        self.proc.stdin.write(f"{spec_path}\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
 class Kernel:
-    """A real ipykernel started by jupyter_client inside the sandbox."""
+    """A real ipykernel, forked from the fork server, driven through jupyter_client."""
 
-    def __init__(self, env):
-        from jupyter_client.manager import KernelManager
+    def __init__(self, forkserver, scratch, env, number):
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.connect import write_connection_file
 
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  stdin=subprocess.DEVNULL)
-        self.client = self.manager.client()
+        connection_file, _ = write_connection_file(str(scratch / f"kernel-{number}.json"), ip="127.0.0.1",
+                                                   key=os.urandom(16).hex().encode())
+        spec = scratch / f"kernel-{number}.spec.json"
+        spec.write_text(json.dumps({"env": env, "cwd": str(scratch), "connection_file": connection_file}))
+        self.pid = forkserver.spawn(spec)
+        self.client = BlockingKernelClient()
+        self.client.load_connection_file(connection_file)
         self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        self._wait_for_ready(timeout=60)
+
+    def _wait_for_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            msg_id = self.client.kernel_info()
+            try:
+                while True:
+                    reply = self.client.get_shell_msg(timeout=1.0)
+                    if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                        break
+            except queue.Empty:
+                continue
+            while True:  # what the kernel published while starting is not a cell's output
+                try:
+                    self.client.get_iopub_msg(timeout=0.2)
+                except queue.Empty:
+                    return
+        raise RuntimeError("the kernel did not start")
 
     def run(self, source, timeout, recorder):
         """Execute ``source``; return ok | error | timeout | kernel-died."""
@@ -100,7 +154,7 @@ class Kernel:
             try:
                 msg = self.client.get_iopub_msg(timeout=min(left, 1.0))
             except queue.Empty:
-                if not self.manager.is_alive():
+                if not self.alive():
                     return "kernel-died"
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
@@ -111,7 +165,7 @@ class Kernel:
             recorder.add(msg)
 
     def _interrupt(self, recorder):
-        self.manager.interrupt_kernel()
+        _signal(self.pid, signal.SIGINT)
         recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError", "evalue": "the cell ran out of time",
                                                        "traceback": ["CellTimeoutError: the cell ran out of time"]}})
         deadline = time.monotonic() + 5
@@ -126,14 +180,35 @@ class Kernel:
         return "kernel-died"
 
     def alive(self):
-        return self.manager.is_alive()
+        """The fork server reaps its children at once, so a dead kernel has no /proc entry."""
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
+
+    def cpu_seconds(self):
+        """CPU of the kernel and its reaped children so far (read before it is killed)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
 
     def shutdown(self):
         try:
             self.client.stop_channels()
-            self.manager.shutdown_kernel(now=True)
         except Exception:
             pass
+        _signal(-self.pid, signal.SIGKILL)
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def emit(record):
@@ -141,15 +216,18 @@ def emit(record):
     sys.stdout.flush()
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0], encoding="utf-8") as f:
-        request = json.load(f)
-    env = {**os.environ, **request["kernel_env"]}
+def run_job(request, forkserver, scratch):
+    """Run one submission's cells; emit a line per cell; return (restarts, kernel CPU seconds)."""
+    env = request["kernel_env"]
     cells, timeout = request["cells"], request["cell_timeout"]
-    started = time.monotonic()
-    kernel, restarts, broken = Kernel(env), 0, set()
-    emit({"kernel_start_seconds": round(time.monotonic() - started, 3)})
+    started_kernels, cpu = 0, 0.0
+
+    def new_kernel():
+        nonlocal started_kernels
+        started_kernels += 1
+        return Kernel(forkserver, scratch, env, started_kernels)
+
+    kernel, restarts, broken = new_kernel(), 0, set()
     for position, (index, source) in enumerate(cells):
         recorder = CellRecorder(request["cell_output_limit"], request.get("record_output_limit", 0))
         started = time.monotonic()
@@ -164,29 +242,124 @@ def main(argv=None):
                                   "or a resource limit such as memory or CPU time)"]}})
             emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
                   "status": status, "seconds": seconds})
+            cpu += kernel.cpu_seconds()
             kernel.shutdown()
             if restarts >= request["max_restarts"]:
-                break
+                return restarts, cpu
             restarts += 1
-            kernel = Kernel(env)
+            kernel = new_kernel()
             for earlier_index, earlier in cells[:position]:  # the state the next cells expect, not recorded
                 if earlier_index not in broken and kernel.run(earlier, timeout, CellRecorder(0)) == "kernel-died":
                     break
             continue
         emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
               "status": status, "seconds": seconds})
+    cpu += kernel.cpu_seconds()
     kernel.shutdown()
-    emit({"done": True, "restarts": restarts, "cpu_seconds": _cpu_seconds()})
+    return restarts, cpu
+
+
+def _stat_fields(pid):
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _ancestors():
+    pids, pid = set(), os.getppid()
+    while pid > 0:
+        pids.add(pid)
+        try:
+            pid = int(_stat_fields(pid)[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
+def sweep(protected) -> bool:
+    """Kill every process of the sandbox but the executor, its ancestors and the fork server, until
+    none is left: nothing a submission started lives on into the next one."""
+    for _ in range(400):
+        others = []
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in protected:
+                try:
+                    if _stat_fields(name)[0] not in ("Z", "X"):
+                        others.append(int(name))
+                except (OSError, IndexError):
+                    continue
+        if not others:
+            return True
+        for pid in others:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(0.005)
+    return False
+
+
+def wipe(folder, budget=1_000_000) -> bool:
+    """Empty ``folder`` (the scratch), whatever permissions or depth the submission left on what
+    it made; False when something is left (the supervisor then discards the sandbox)."""
+    stack = [os.path.join(folder, name) for name in os.listdir(folder)]
+    while stack and budget > 0:
+        budget -= 1
+        path = stack.pop()
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                children = os.listdir(path)
+                if children:
+                    stack.append(path)
+                    stack.extend(os.path.join(path, child) for child in children)
+                    continue
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            continue
+    return not os.listdir(folder)
+
+
+def main(argv=None):
+    """Serve jobs: stdin lines {"job": n, "request": path}; stdout the records of each job, between
+    {"job": n, "started": true} and {"done": true, "job": n, ...}. With --sweep (in the sandbox only),
+    every process the job started is killed and the scratch emptied before "done"."""
+    argv = sys.argv[1:] if argv is None else argv
+    set_dumpable(False)
+    sweeping = "--sweep" in argv
+    modules = argv[argv.index("--preload") + 1].split(",") if "--preload" in argv else []
+    forkserver = ForkServer([m for m in modules if m])
+    protected = {os.getpid(), forkserver.proc.pid, *_ancestors()}
+    warmup = forkserver.cpu_seconds + _cpu_seconds()
+    emit({"ready": True})
+    scratch_root = Path.cwd()
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        job = json.loads(line)
+        if not forkserver.alive():
+            return 3  # before "started": the supervisor retries the job in a new sandbox
+        emit({"job": job["job"], "started": True})
+        cpu_before = _cpu_seconds()
+        with open(job["request"], encoding="utf-8") as f:
+            request = json.load(f)
+        scratch = scratch_root / f"job-{job['job']}"
+        scratch.mkdir()
+        restarts, kernels_cpu = run_job(request, forkserver, scratch)
+        clean = not sweeping or (sweep(protected) and wipe(scratch_root))
+        emit({"done": True, "job": job["job"], "restarts": restarts,
+              "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3)})
+        warmup = 0.0
+        if not clean:
+            return 4
 
 
 def _cpu_seconds():
-    """CPU used in the sandbox (this process and its reaped kernels), for the benchmark: the host
-    cannot count it, because the sandbox's processes are reaped inside its pid namespace."""
+    """This process's CPU (the kernels' is read from /proc before they are killed)."""
     import resource
 
-    return round(sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                        resource.getrusage(resource.RUSAGE_CHILDREN))), 3)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""A warm sandbox (sandbox.WarmSandbox running sandbox_exec and kernel_forkserver) grades one
+submission after another: each job starts from the same clean state, whatever the previous
+one did, and a job that breaks the sandbox costs only its own run."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from backproplab.grading.preprocessors import KERNEL_ENV, SANDBOX_ENV
+from backproplab.grading.sandbox import SandboxLimits, WarmSandbox, sandbox_problem
+
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason="bwrap cannot run here")
+
+ARGV = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec", "--preload", "numpy", "--sweep"]
+
+
+@pytest.fixture
+def sandbox():
+    warm = WarmSandbox(ARGV, limits=SandboxLimits(), env={**SANDBOX_ENV, **KERNEL_ENV})
+    yield warm
+    warm.close()
+
+
+def job(sandbox, *cells, cell_timeout=60, deadline=120):
+    """Run ``cells`` as one job; return (the run, {cell index: its printed text}, the done record)."""
+    request = {"cells": [[i, source] for i, source in enumerate(cells)], "cell_timeout": cell_timeout,
+               "cell_output_limit": 1 << 20, "record_output_limit": 0, "max_restarts": 2,
+               "kernel_env": {"BPLAB_GRADING_SEED": "1"}}
+    run = sandbox.run(request, deadline=deadline, max_output=1 << 24)
+    records = [json.loads(line) for line in run.stdout.decode().splitlines() if line.strip()]
+    texts = {r["index"]: "".join(o.get("text", "") + o.get("evalue", "") for o in r["outputs"])
+             for r in records if "index" in r}
+    done = next((r for r in records if r.get("done")), None)
+    return run, texts, done
+
+
+CLEAN_STATE = """
+import os
+mine = {os.getpid(), os.getppid()}
+others = []
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        others.append(open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()[:80])
+    except OSError:
+        pass
+print('planted' if 'PLANTED' in globals() else 'clean-namespace')
+print('tmp:', sorted(p for p in os.listdir('/tmp') if not p.startswith('job-') and p not in ('.ipython', '.runtime')))
+print('startup:', [n for n in os.listdir('/tmp/.ipython/profile_default/startup') if n != 'README'] if os.path.isdir('/tmp/.ipython/profile_default/startup') else [])
+print('processes:', [c for c in others if 'planter' in c or 'sleep' in c])
+"""
+
+
+def test_a_job_starts_clean_whatever_the_previous_one_left(sandbox):
+    """A submission leaves a detached process that plants an IPython startup file, locked folders
+    and files in the scratch, and tries to read the executor's and fork server's memory. Does
+    the next submission in the same sandbox see none of it, and does the reading fail?"""
+    run, texts, done = job(sandbox, """
+import os, subprocess, sys, time
+planter = "import os, time\\nwhile True:\\n    d = '/tmp/.ipython/profile_default/startup'\\n    os.makedirs(d, exist_ok=True)\\n    open(d + '/00-plant.py', 'w').write('PLANTED = 1')\\n    time.sleep(0.02)"
+subprocess.Popen([sys.executable, '-c', planter, 'planter'], start_new_session=True)
+subprocess.Popen(['/bin/sh', '-c', 'trap "" HUP INT TERM; exec sleep 1000'], start_new_session=True)
+os.makedirs('/tmp/keep/locked')
+open('/tmp/keep/locked/f', 'w').write('x')
+os.chmod('/tmp/keep/locked', 0)
+os.chmod('/tmp/keep', 0o500)
+open('/tmp/leftover', 'w').write('x')
+forkserver = os.getppid()
+executor = int(open(f'/proc/{forkserver}/stat').read().rsplit(')', 1)[1].split()[1])
+for pid in (forkserver, executor):
+    for name in ('mem', 'environ'):
+        try:
+            open(f'/proc/{pid}/{name}', 'rb').read(16)
+            print('read', name, 'of', pid)
+        except OSError as err:
+            print('denied', name, type(err).__name__)
+time.sleep(0.5)
+""")
+    assert done is not None, run.stderr
+    assert "read" not in texts[0].split(), texts[0]
+    assert texts[0].count("denied") == 4
+    run, texts, done = job(sandbox, "print('next')", CLEAN_STATE)
+    assert done is not None, run.stderr
+    assert texts[1].splitlines() == ["clean-namespace", "tmp: []", "startup: []", "processes: []"], texts[1]
+
+
+def test_killing_the_fork_server_or_the_executor_costs_only_that_job(sandbox):
+    """A submission that kills the fork server, then one that kills the executor: each loses only
+    its own run; the next submission is graded normally (in a new sandbox)."""
+    run, texts, done = job(sandbox, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('after')")
+    assert texts[0].strip() == "after"  # the kernel itself lives on until the job's end
+    run, texts, done = job(sandbox, "print(6 * 7)")
+    assert done is not None and texts[0].strip() == "42", run.stderr
+    run, texts, done = job(sandbox, """
+import os, signal
+forkserver = os.getppid()
+executor = int(open(f'/proc/{forkserver}/stat').read().rsplit(')', 1)[1].split()[1])
+os.kill(executor, signal.SIGKILL)
+""", "print('never')")
+    assert done is None and 1 not in texts
+    run, texts, done = job(sandbox, "print(6 * 7)")
+    assert done is not None and texts[0].strip() == "42", run.stderr
+
+
+def test_the_deadline_kills_the_warm_sandbox_and_the_next_job_runs(sandbox):
+    """A submission that runs past its deadline is stopped there; the next one is graded."""
+    run, texts, done = job(sandbox, "import time\nwhile True:\n    time.sleep(1)", deadline=8)
+    assert run.timed_out and done is None
+    run, texts, done = job(sandbox, "print(6 * 7)")
+    assert done is not None and texts[0].strip() == "42", run.stderr
+
+
+def test_a_kernel_starts_by_fork_and_its_cpu_is_counted(sandbox):
+    """Does the second job skip the imports (no warm-up CPU), and does each job report its CPU?"""
+    first = job(sandbox, "import numpy\nprint(numpy.ones(3).sum())")[2]
+    second = job(sandbox, "import numpy\nprint(numpy.ones(3).sum())")[2]
+    assert first["cpu_seconds"] > second["cpu_seconds"] > 0
