@@ -121,6 +121,11 @@ def main():
     print(f"sandbox start-up (python -c pass): {inside:.3f} s in bwrap vs {outside:.3f} s without "
           f"(+{inside - outside:.3f} s)")
     graded = [r for r in one if "sandbox" in r.seconds]
+    kernel_start = statistics.median(r.seconds["kernel_start"] for r in graded)
+    print(f"kernel start per submission (forked from the warm sandbox's fork server): {kernel_start:.3f} s median; "
+          f"the sandbox's one-time warm-up (imports) is in the first submission's CPU: "
+          f"{max(r.seconds['sandbox_cpu'] for r in graded):.2f} s vs "
+          f"{statistics.median(r.seconds['sandbox_cpu'] for r in graded):.2f} s median")
     sandbox = statistics.median(r.seconds["sandbox"] for r in graded)
     whole = statistics.median(r.seconds["grade"] for r in graded)
     print(f"profile, 1 worker, median per submission: {whole:.2f} s in the worker = {sandbox:.2f} s kernel run "

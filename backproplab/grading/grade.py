@@ -355,7 +355,8 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.late_penalty = _late_penalty(course, task)
         result.autograded_nb = nbformat.writes(graded_nb)
         result.seconds = {"grade": time.monotonic() - started, "sandbox": execution.get("seconds", 0.0),
-                          "sandbox_cpu": execution.get("cpu_seconds", 0.0)}
+                          "sandbox_cpu": execution.get("cpu_seconds", 0.0),
+                          "kernel_start": execution.get("kernel_start_seconds", 0.0)}
         return result
     finally:
         shutil.rmtree(course, ignore_errors=True)

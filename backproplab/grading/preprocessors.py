@@ -70,6 +70,12 @@ def _clean_output(raw):
     return None
 
 
+def _number(record, key):
+    """A non-negative number from an untrusted record, else 0."""
+    value = record.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0.0
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """Autograde: run the notebook's code cells once, in a real kernel inside the grading sandbox.
 
@@ -96,7 +102,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                    "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}}
         deadline = min(MAX_DEADLINE, 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
-        done, restarts, reached, cpu = False, 0, set(), 0.0
+        done, restarts, reached, cpu, kernel_start = False, 0, set(), 0.0, 0.0
         for line in run.stdout.decode("utf-8", "replace").splitlines():
             try:
                 record = json.loads(line)
@@ -105,8 +111,8 @@ class SandboxedExecute(NbGraderPreprocessor):
             if not isinstance(record, dict):
                 continue
             if record.get("done") is True:
-                done, restarts = True, int(record.get("restarts", 0)) if str(record.get("restarts", 0)).isdigit() else 0
-                cpu = float(record["cpu_seconds"]) if isinstance(record.get("cpu_seconds"), (int, float)) else 0.0
+                done, restarts = True, int(_number(record, "restarts"))
+                cpu, kernel_start = _number(record, "cpu_seconds"), _number(record, "kernel_start_seconds")
                 continue
             index = record.get("index")
             if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
@@ -123,7 +129,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else
                   "kernel-died" if restarts else "ok" if done else "lost")
         nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
-                                "cpu_seconds": cpu, "sandbox_log": run.stderr[-2000:]}
+                                "cpu_seconds": cpu, "kernel_start_seconds": kernel_start,
+                                "sandbox_log": run.stderr[-2000:]}
         return nb, resources
 
     def _run(self, request, deadline):

@@ -10,7 +10,7 @@ It serves one job after another: a stdin line {"job": n, "request": path} names 
 "record_output_limit": bytes, "kernel_env": {...}, "max_restarts": n}). Output: {"ready": true}
 once, then per job {"job": n, "started": true}, one JSON line per executed cell ({"index",
 "execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
-and {"done": true, "job": n, "restarts": n, "cpu_seconds": s}.
+and {"done": true, "job": n, "restarts": n, "kernel_start_seconds": s, "cpu_seconds": s}.
 
 Kernels are forked from a fork server that imported the heavy modules once (kernel_forkserver.py).
 Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
@@ -217,7 +217,8 @@ def emit(record):
 
 
 def run_job(request, forkserver, scratch):
-    """Run one submission's cells; emit a line per cell; return (restarts, kernel CPU seconds)."""
+    """Run one submission's cells; emit a line per cell; return (restarts, the kernels' CPU seconds,
+    seconds to start the first kernel)."""
     env = request["kernel_env"]
     cells, timeout = request["cells"], request["cell_timeout"]
     started_kernels, cpu = 0, 0.0
@@ -227,7 +228,9 @@ def run_job(request, forkserver, scratch):
         started_kernels += 1
         return Kernel(forkserver, scratch, env, started_kernels)
 
+    started = time.monotonic()
     kernel, restarts, broken = new_kernel(), 0, set()
+    kernel_start = round(time.monotonic() - started, 3)
     for position, (index, source) in enumerate(cells):
         recorder = CellRecorder(request["cell_output_limit"], request.get("record_output_limit", 0))
         started = time.monotonic()
@@ -245,7 +248,7 @@ def run_job(request, forkserver, scratch):
             cpu += kernel.cpu_seconds()
             kernel.shutdown()
             if restarts >= request["max_restarts"]:
-                return restarts, cpu
+                return restarts, cpu, kernel_start
             restarts += 1
             kernel = new_kernel()
             for earlier_index, earlier in cells[:position]:  # the state the next cells expect, not recorded
@@ -256,7 +259,7 @@ def run_job(request, forkserver, scratch):
               "status": status, "seconds": seconds})
     cpu += kernel.cpu_seconds()
     kernel.shutdown()
-    return restarts, cpu
+    return restarts, cpu, kernel_start
 
 
 def _stat_fields(pid):
@@ -344,9 +347,9 @@ def main(argv=None):
             request = json.load(f)
         scratch = scratch_root / f"job-{job['job']}"
         scratch.mkdir()
-        restarts, kernels_cpu = run_job(request, forkserver, scratch)
+        restarts, kernels_cpu, kernel_start = run_job(request, forkserver, scratch)
         clean = not sweeping or (sweep(protected) and wipe(scratch_root))
-        emit({"done": True, "job": job["job"], "restarts": restarts,
+        emit({"done": True, "job": job["job"], "restarts": restarts, "kernel_start_seconds": kernel_start,
               "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3)})
         warmup = 0.0
         if not clean:
