@@ -11,7 +11,8 @@ Inside the sandbox (``sandbox_command``):
   (a size-limited tmpfs, also HOME and the working directory);
 - nothing else of the host: no repository, workspace, gradebook, secret, other submissions,
   home folder, or /proc of other processes; no network (a loopback of its own only);
-- limits (``SandboxLimits``): address space, CPU time, processes, file size, open files, scratch size.
+- limits (``SandboxLimits``): address space, CPU time, processes, file size, open files, scratch size;
+  a lower CPU priority (nice 10) than the grader.
 
 ``run_sandboxed`` supervises one sandbox: it enforces a wall-clock deadline and an output cap,
 never blocks on a pipe that student processes hold open (non-blocking reads, then SIGKILL of
@@ -45,6 +46,7 @@ INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Inst
                 "to grade anyway with every result flagged `unsandboxed`.")
 SANDBOX_UID = 65534              # the uid inside the sandbox (nobody)
 HOST_UID_RANGE = (3_000_000, 3_900_000)  # per-sandbox host uids when the grader runs as root
+SANDBOX_NICENESS = 10            # student code yields the CPU to the grader (deadlines, other jobs' judging)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -155,6 +157,7 @@ def _apply_limits(limits: SandboxLimits, nproc: int):
             resource.setrlimit(what, (value, value))
         # soft limit: SIGXCPU; hard limit a few seconds later: SIGKILL
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        os.nice(SANDBOX_NICENESS)
     return apply
 
 
