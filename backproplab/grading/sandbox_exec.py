@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -298,14 +299,38 @@ def sweep(protected) -> bool:
     return False
 
 
+def _mounts_under(folder):
+    """Mount points below ``folder`` (a Python installation or checkout under /tmp is bound
+    read-only into the scratch) and the folders that lead to them: the wipe keeps these."""
+    mounts, leading = set(), set()
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point.startswith(folder.rstrip("/") + "/"):
+                mounts.add(point)
+                parent = os.path.dirname(point)
+                while parent.startswith(folder.rstrip("/") + "/"):
+                    leading.add(parent)
+                    parent = os.path.dirname(parent)
+    return mounts, leading
+
+
 def wipe(folder, budget=1_000_000) -> bool:
     """Empty ``folder`` (the scratch), whatever permissions or depth the submission left on what
-    it made; False when something is left (the supervisor then discards the sandbox)."""
+    it made, keeping only read-only mounts; False when something is left (the supervisor then
+    discards the sandbox)."""
+    folder = str(folder)
+    mounts, leading = _mounts_under(folder)
     stack = [os.path.join(folder, name) for name in os.listdir(folder)]
     while stack and budget > 0:
         budget -= 1
         path = stack.pop()
         try:
+            if path in mounts:
+                continue
+            if path in leading:
+                stack.extend(os.path.join(path, child) for child in os.listdir(path))
+                continue
             if os.path.isdir(path) and not os.path.islink(path):
                 os.chmod(path, 0o700)
                 children = os.listdir(path)
@@ -318,7 +343,8 @@ def wipe(folder, budget=1_000_000) -> bool:
                 os.unlink(path)
         except OSError:
             continue
-    return not os.listdir(folder)
+    kept = mounts | leading
+    return all(os.path.join(where, name) in kept for where in (folder, *leading) for name in os.listdir(where))
 
 
 def main(argv=None):
