@@ -84,3 +84,10 @@ def test_correct_answer_passes_any_hidden_seed(lecture, exercise):
         assert failure(exercise, ns[exercise], hidden=True, seed=seed) is None
 
     passes()
+
+
+def test_oracles_agree_on_a_tiny_gradient():
+    """Seed 361165 draws a hidden model_backward case whose dB1 is ~1e-6: finite differences'
+    round-off (~1e-11) is 4e-6 of it, which must not read as an oracle disagreement."""
+    ns = namespace("04-backprop")
+    assert failure("model_backward", ns["model_backward"], hidden=True, seed=361165) is None

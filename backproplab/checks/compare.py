@@ -25,6 +25,7 @@ __all__ = ["TOLERANCES", "ORACLE_TOLERANCE", "ERROR_FLOOR", "OutputVerdict", "to
 TOLERANCES = {"float64": 1e-7, "float32": 1e-4}
 # The oracles (NumPy reference, PyTorch float64 autograd, central differences) must agree to this.
 ORACLE_TOLERANCE = 1e-6
+ORACLE_ABSOLUTE = 1e-9  # an oracle within this of the reference agrees, whatever the relative error
 # Denominator floor: two all-zero arrays compare equal instead of 0/0.
 ERROR_FLOOR = 1e-10
 
