@@ -183,17 +183,14 @@ class Kernel:
     def alive(self):
         """The fork server reaps its children at once, so a dead kernel has no /proc entry."""
         try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+            return _stat_fields(self.pid)[0] not in ("Z", "X")
         except (OSError, IndexError):
             return False
 
     def cpu_seconds(self):
         """CPU of the kernel and its reaped children so far (read before it is killed)."""
         try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            return sum(int(v) for v in _stat_fields(self.pid)[11:15]) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return 0.0
 
