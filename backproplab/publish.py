@@ -3,8 +3,8 @@
 Instructors who keep the main repository private publish this copy instead. It holds what
 students and Binder need -- the released notebooks (course/), the library, binder/, README.md,
 pyproject.toml and a licence file if there is one -- and leaves out everything that gives
-answers away or only serves instructors: solutions/ (answers and hidden tests), the answer
-catalog backproplab/grading/samples/, autograder/, tests/, docs/ and tools/.
+answers away or only serves instructors: solutions/ (answers, hidden tests and the answer
+catalogs), autograder/, tests/ and docs/. The package itself holds no answers.
 
 The reference library stays: the notebooks import it, and the checks flag answers that call
 it (diagnosis ``forbidden-call``). Students can therefore read the reference implementation
@@ -16,12 +16,11 @@ import shutil
 from pathlib import Path
 
 from .grading.notebooks import has_outputs, read_notebook
+from .grading.release import INSTRUCTOR_ONLY
 
 # What students get, relative to the repository root.
 STUDENT_PATHS = ("course", "backproplab", "binder", "README.md", "pyproject.toml")
 LICENSE_GLOB = "LICEN[CS]E*"
-# Never exported, even inside STUDENT_PATHS: the instructor's answer catalog.
-INSTRUCTOR_ONLY = ("backproplab/grading/samples",)
 # Editor and interpreter leftovers.
 IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")
@@ -34,9 +33,6 @@ class PublishError(RuntimeError):
 
 
 def _is_exported(relative: Path) -> bool:
-    posix = relative.as_posix()
-    if any(posix == p or posix.startswith(p + "/") for p in INSTRUCTOR_ONLY):
-        return False
     return not (IGNORED_NAMES.intersection(relative.parts) or relative.suffix in IGNORED_SUFFIXES)
 
 
@@ -48,7 +44,7 @@ def student_files(root) -> list[Path]:
 
     Returns:
     - sorted list of relative Paths: every file under STUDENT_PATHS and the licence files,
-      minus INSTRUCTOR_ONLY folders and editor/interpreter leftovers.
+      minus editor and interpreter leftovers.
     """
     root = Path(root)
     files = [p.relative_to(root) for p in root.glob(LICENSE_GLOB) if p.is_file()]
@@ -62,7 +58,11 @@ def student_files(root) -> list[Path]:
 
 
 def check_course_is_released(root) -> None:
-    """Raise PublishError unless every course/ notebook is a clean release: no outputs, no answer markers."""
+    """Raise PublishError unless course/ is a clean release: no instructor-only file (an answer
+    catalog), and every notebook without outputs or answer markers."""
+    for name in INSTRUCTOR_ONLY:
+        for path in sorted((Path(root) / "course").rglob(name)):
+            raise PublishError(f"{path.relative_to(root)} is instructor-only: run `bplab release`")
     for path in sorted((Path(root) / "course").rglob("*.ipynb")):
         if not _is_exported(path.relative_to(root)):
             continue

@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from backproplab.grading.answer_catalogs import load_catalog
 from backproplab.grading.demo import LECTURE, answers_with
-from backproplab.grading.factory import build_submission, write_notebook
 from backproplab.grading.grade import find_submissions, grade_batch
 from backproplab.grading.release import find_root
-from backproplab.grading.samples import catalog
 from backproplab.grading.sandbox import SandboxLimits, run_sandboxed
+from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
 
 
@@ -38,11 +38,12 @@ def children_cpu() -> float:
 def build_submissions(workspace, folder, count):
     """Write ``count`` submissions (cycling through correct answers and catalog mistakes)."""
     released = workspace.release_notebook(LECTURE)
-    mistakes = [v for v in catalog(LECTURE).VARIANTS if not v.sandbox_only]
+    catalog = load_catalog(workspace.root, LECTURE)
+    mistakes = [v for v in catalog.VARIANTS if not v.sandbox_only]
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         chosen = [mistakes[i % len(mistakes)]] if i % 2 else []
-        write_notebook(build_submission(released, answers_with(LECTURE, *chosen)), folder / f"student{i:02d}.ipynb")
+        write_notebook(build_submission(released, answers_with(catalog, *chosen)), folder / f"student{i:02d}.ipynb")
 
 
 def time_stock_nbgrader(root, submissions):

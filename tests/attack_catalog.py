@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from textwrap import dedent
 from typing import Callable
 
-from backproplab.grading.samples import catalog
+from catalog_helpers import catalog
 
 LECTURE = "04-backprop"
 CATALOG = catalog(LECTURE)
@@ -1255,21 +1255,24 @@ def dense_backward(dz, A_prev, W):
 ''')
 
 
-@attack("answer-catalog", "the answer catalog (backproplab.grading.samples) and solutions/ from inside the sandbox",
+@attack("answer-catalog", "the answer catalog (solutions/04-backprop/catalog.py) and solution notebook from inside the sandbox",
         diagnoses=CHEAT)
 def _():
-    """Imports the instructor's answer catalog (or reads it by path) and uses its correct dense_backward."""
+    """Imports the instructor's answer catalog, or reads it or the solution notebook by path beside the
+    package (an editable install's checkout), and uses the correct dense_backward."""
     return dict(suffix=r'''
         def _rt_steal():
             import glob, importlib
             ns = {"np": __import__("numpy")}
             try:
-                answers = importlib.import_module("backproplab.grading.samples.lecture04").ANSWERS
-                exec(answers["dense_backward"], ns)
+                from backproplab.grading.answer_catalogs import load_catalog
+                repo = _rt_os.path.dirname(_rt_os.path.dirname(__import__("backproplab").__file__))
+                exec(load_catalog(repo, "04-backprop").ANSWERS["dense_backward"], ns)
                 return ns["dense_backward"], "import"
             except Exception as err:
                 print("catalog import", type(err).__name__)
-            for path in glob.glob(_rt_os.path.dirname(__import__("backproplab").__file__) + "/grading/samples/*04*.py"):
+            repo = _rt_os.path.dirname(_rt_os.path.dirname(__import__("backproplab").__file__))
+            for path in glob.glob(repo + "/solutions/04-backprop/*"):
                 text = _rt_read(path, 500000)
                 if text:
                     start = text.rfind(b"\n", 0, text.find(b"def dense_backward(")) + 1

@@ -1,6 +1,9 @@
-"""Running answer-catalog sources through the checks in-process (shared by the check tests).
+"""The answer catalogs (solutions/<lecture>/catalog.py), and running their sources through the
+checks in-process (shared by the check tests).
 
 API
+  catalog(lecture) -> module (SETUP, ANSWERS, VARIANTS)   loaded once per test session
+  namespace(lecture, variant=None) -> dict   SETUP and ANSWERS (variant swapped in) exec'd, as the notebook's cells would
   failure(exercise, fn, *, hidden, seed=None) -> CheckResult | None   the failed check's result, None if it passes
   diagnosis(exercise, fn, *, hidden, seed=None) -> str | None         that result's diagnosis id
   first_failure(lecture, variant, hidden_seeds=(7,)) -> CheckResult | None
@@ -8,8 +11,33 @@ API
 """
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from backproplab.checks import CheckFailed, check
-from backproplab.grading.samples import namespace
+from backproplab.grading.answer_catalogs import Variant, load_catalog
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@cache
+def catalog(lecture: str):
+    """The catalog module of a lecture id (e.g. "04-backprop") in this repository."""
+    return load_catalog(REPO, lecture)
+
+
+def namespace(lecture: str, variant: Variant | None = None) -> dict:
+    """Exec the lecture's SETUP and ANSWERS (with ``variant`` replacing its exercise's answer)
+    into a fresh namespace, as the notebook's cells would, and return it. Runs the sources in
+    this process: trusted catalog code only."""
+    module = catalog(lecture)
+    ns: dict = {"__name__": "__bplab_answers__"}
+    exec(compile(module.SETUP, "<setup>", "exec"), ns)
+    for exercise, source in module.ANSWERS.items():
+        if variant is not None and variant.exercise == exercise:
+            source = variant.source
+        exec(compile(source, f"<answer {exercise}>", "exec"), ns)
+    return ns
 
 
 def failure(exercise, fn, *, hidden, seed=None):

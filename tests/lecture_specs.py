@@ -16,7 +16,6 @@ class LectureSpec:
     - lecture: the id, e.g. "04-backprop" (folder name in solutions/ and course/).
     - signatures: {exercise: "(arg, arg=default)"}, in notebook order (DESIGN.md and the brief).
     - manual: grade ids of the "explain in your own words" questions (markdown, manually graded).
-    - builder: tools/<file> that builds the solution notebook.
     - typical_mistakes: {exercise: catalog variant name} graded through `bplab grade`; exercises
       not named use the catalog's first kernel-detectable wrong variant.
     - credited_callers: {exercise: exercises whose correct answers call it, and which keep their
@@ -30,7 +29,6 @@ class LectureSpec:
     lecture: str
     signatures: dict
     manual: frozenset
-    builder: str
     typical_mistakes: dict = field(default_factory=dict)
     credited_callers: dict = field(default_factory=dict)
     dependent_cells: str = "quiet"
@@ -43,7 +41,6 @@ SPECS = {spec.lecture: spec for spec in (
         {"count_parameters": "(layer_sizes)", "dense_forward": "(A_prev, W, B)",
          "model_forward": "(X, params, activations)", "xor_parameters": "()"},
         frozenset({"explain_collapse", "explain_shapes"}),
-        "build_01_architecture.py",
         typical_mistakes={"count_parameters": "weights-only", "dense_forward": "W-not-transposed",
                           "model_forward": "caches-store-output", "xor_parameters": "xnor"},
         credited_callers={"dense_forward": {"model_forward"}},
@@ -54,7 +51,6 @@ SPECS = {spec.lecture: spec for spec in (
          "exp_backward": "(upstream, x, out)", "sigmoid_backward_rule": "(upstream, z, out)",
          "matmul_backward": "(s, A, B)"},
         frozenset({"explain_central_differences", "explain_gradient_accumulation"}),
-        "build_02_computation_graphs.py",
     ),
     LectureSpec(
         "03-activations",
@@ -62,7 +58,6 @@ SPECS = {spec.lecture: spec for spec in (
          "sigmoid_backward": "(dA, Z)", "tanh_backward": "(dA, Z)", "relu_backward": "(dA, Z)",
          "leaky_relu_backward": "(dA, Z, alpha=0.01)"},
         frozenset({"explain_vanishing_gradient", "explain_softmax_shift"}),
-        "build_03_activations.py",
         dependent_cells="none",  # demos fall back to the library until an answer exists
     ),
     LectureSpec(
@@ -73,7 +68,6 @@ SPECS = {spec.lecture: spec for spec in (
          "train_two_layer": "(X, Y, n_hidden, learning_rate, num_iterations, seed=0)",
          "torch_gradients": "(X, Y, params, activations)"},
         frozenset(),
-        "build_04_backprop.py",
         dependent_cells="may-fail",
         points={"visible": (1, 2), "hidden": (2, 3)},
     ),
@@ -82,7 +76,6 @@ SPECS = {spec.lecture: spec for spec in (
         {"init_std": "(method, fan_in, fan_out)", "initialize_parameters": "(layer_sizes, method, seed=None)",
          "layer_statistics": "(X, params, activation)"},
         frozenset({"explain_symmetry", "explain_he_factor"}),
-        "build_05_initialization.py",
         typical_mistakes={"init_std": "he-with-fan-out", "initialize_parameters": "seed-ignored",
                           "layer_statistics": "std-of-Z"},
         credited_callers={"init_std": {"initialize_parameters"}},
@@ -92,7 +85,6 @@ SPECS = {spec.lecture: spec for spec in (
         {"l2_penalty": "(params, lambd, m)", "l2_backward": "(W, lambd, m)", "dropout_forward": "(A, alpha, rng)",
          "dropout_backward": "(dA, mask, alpha)", "early_stopping_epoch": "(val_costs, patience=5)"},
         frozenset({"explain_dropout_scale", "explain_validation_set"}),
-        "build_06_overfitting.py",
         typical_mistakes={"l2_penalty": "missing-half", "l2_backward": "missing-1/m",
                           "dropout_forward": "alpha-as-keep-probability", "dropout_backward": "no-scale",
                           "early_stopping_epoch": "argmin-of-the-whole-curve"},

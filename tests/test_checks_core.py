@@ -232,7 +232,7 @@ def test_check_in_a_real_kernel_publishes_json_html_and_a_short_error():
     import nbclient
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from backproplab.grading.samples import catalog
+    from catalog_helpers import catalog
 
     lecture = catalog("04-backprop")
     wrong = lecture.ANSWERS["dense_backward"].replace("dz.T @ A_prev / m", "dz.T @ A_prev")

@@ -16,7 +16,7 @@ from backproplab.checks import get_exercise
 from backproplab.checks.codec import materialize
 from backproplab.checks.core import Case, Outcome
 from backproplab.gradcheck import numerical_gradient as reference_numerical_gradient
-from backproplab.grading.samples import catalog
+from catalog_helpers import catalog
 from strategies import seeds
 
 SAMPLES = catalog("02-computation-graphs")

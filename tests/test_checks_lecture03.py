@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.grading.samples import catalog
+from catalog_helpers import catalog
 from catalog_helpers import first_failure
 
 LECTURE = "03-activations"

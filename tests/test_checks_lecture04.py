@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from backproplab.checks import CheckFailed, check
-from backproplab.grading.samples import catalog, namespace
+from catalog_helpers import catalog, namespace
 from catalog_helpers import first_failure
 
 LECTURE = "04-backprop"

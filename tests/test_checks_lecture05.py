@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from backproplab.checks import DIAGNOSES, CheckFailed, check, get_exercise
 from backproplab.checks.lecture05 import STAT_MIN_ENTRIES, _hypothesis_stds, _scale_band
-from backproplab.grading.samples import catalog, namespace
+from catalog_helpers import catalog, namespace
 from catalog_helpers import diagnosis as diagnosis_of
 from strategies import seeds
 

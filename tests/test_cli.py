@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backproplab.cli import build_parser, main
-from backproplab.grading.factory import build_submission, write_notebook
+from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.notebooks import read_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def test_cli_check_missing_notebook_exits_2(tmp_path):
 def test_cli_check_names_the_mistake(tmp_path):
     """Does `bplab check` run a student notebook, report the transposed dW by name and exit 1,
     while the exercises left as stubs are reported as not implemented?"""
-    from backproplab.grading.samples import catalog
+    from catalog_helpers import catalog
     answers = catalog("04-backprop").ANSWERS
     wrong = answers["dense_backward"].replace("dW = dz.T @ A_prev / m", "dW = A_prev.T @ dz / m")
     assert wrong != answers["dense_backward"]

@@ -113,9 +113,9 @@ def test_export_student_repo_has_the_student_layout(exported):
         assert (exported / needed).exists(), needed
     lectures = sorted(p.name for p in (REPO / "course").iterdir() if p.is_dir())
     assert sorted(p.name for p in (exported / "course").iterdir() if p.is_dir()) == lectures
-    for absent in ("solutions", "autograder", "tests", "docs", "tools", ".venv", ".git",
-                   "backproplab/grading/samples"):
+    for absent in ("solutions", "autograder", "tests", "docs", ".venv", ".git"):
         assert not (exported / absent).exists(), absent
+    assert not list(exported.rglob("catalog.py")), "an answer catalog was exported"
     assert not list(exported.rglob("__pycache__")) and not list(exported.rglob("*.pyc"))
 
 
@@ -183,5 +183,16 @@ def test_export_student_repo_refuses_a_course_with_outputs(tmp_path):
     code_cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
     nbformat.write(nb, str(notebook))
     with pytest.raises(PublishError, match="has outputs"):
+        export_student_repo(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_student_repo_refuses_a_course_holding_an_answer_catalog(tmp_path):
+    """Does the export refuse a course/ that holds a lecture's catalog.py (copied there by hand)?"""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "course", root / "course")
+    lecture = next(p for p in (root / "course").iterdir() if p.is_dir())
+    shutil.copy2(REPO / "solutions" / lecture.name / "catalog.py", lecture / "catalog.py")
+    with pytest.raises(PublishError, match="instructor-only"):
         export_student_repo(root, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from backproplab.cli import main
-from backproplab.grading.factory import (answer_cell, build_notebook, build_submission, hidden_test_cell,
-                                         manual_cell, setup_cell, visible_test_cell, write_notebook)
+from backproplab.grading.submissions import build_submission, write_notebook
+from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
 from backproplab.grading.grade import GradingResult, UsageError, find_submissions, stored_result, tampering_evidence
 from backproplab.grading.judge import TestVerdict
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines

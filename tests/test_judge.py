@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from backproplab.checks import get_exercise
 from backproplab.checks.core import OUTCOMES_MIME, record_outcomes
 from backproplab.grading.judge import find_test_cells, judge_notebook
-from backproplab.grading.samples import catalog
+from catalog_helpers import catalog
 
 LECTURE04 = catalog("04-backprop")
 SEED = 2024

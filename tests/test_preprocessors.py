@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from backproplab.grading.preprocessors import JudgeOutcomes, SandboxedExecute
-from backproplab.grading.samples import catalog
+from catalog_helpers import catalog
 from test_judge import build_source
 
 pytestmark = pytest.mark.slow

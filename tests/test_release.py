@@ -7,8 +7,7 @@ import nbformat
 import pytest
 
 from backproplab.cli import main
-from backproplab.grading.factory import (answer_cell, build_notebook, hidden_test_cell, setup_cell,
-                                         visible_test_cell)
+from notebook_factory import answer_cell, build_notebook, hidden_test_cell, setup_cell, visible_test_cell
 from backproplab.grading.notebooks import dumps_normalized, has_outputs, read_notebook
 from backproplab.grading.release import discover_lectures, find_root
 
@@ -30,11 +29,13 @@ def _source_notebook():
 
 @pytest.fixture
 def course_root(tmp_path):
-    """A repository root with one lecture in solutions/ (executed: outputs left in) and a support file."""
+    """A repository root with one lecture in solutions/ (executed: outputs left in), a support file and
+    the lecture's answer catalog."""
     folder = tmp_path / "solutions" / LECTURE
     folder.mkdir(parents=True)
     nbformat.write(_source_notebook(), str(folder / "release.ipynb"))
     (folder / "data.csv").write_text("x,y\n1,2\n")
+    (folder / "catalog.py").write_text('VARIANTS = []  # return 2 * x\n')
     return tmp_path
 
 
@@ -50,6 +51,7 @@ def test_release_generates_student_version(course_root, capsys):
     assert not has_outputs(nb)
     assert text == dumps_normalized(nb) and text.endswith("\n")
     assert (course_root / "course" / LECTURE / "data.csv").read_text() == "x,y\n1,2\n"
+    assert not (course_root / "course" / LECTURE / "catalog.py").exists(), "the answer catalog was released"
     # the solutions notebook itself loses its outputs
     assert not has_outputs(read_notebook(course_root / "solutions" / LECTURE / "release.ipynb"))
     # a second run changes nothing and --check agrees
@@ -66,12 +68,14 @@ def test_release_check_names_stale_files(course_root, capsys):
     student.write_text(student.read_text().replace("YOUR CODE HERE", "edited by hand"))
     nbformat.write(_source_notebook(), str(course_root / "solutions" / LECTURE / "release.ipynb"))
     (course_root / "course" / LECTURE / "orphan.txt").write_text("not from solutions")
+    (course_root / "course" / LECTURE / "catalog.py").write_text("copied by hand")
     capsys.readouterr()
     assert main(["release", "--check", "--root", str(course_root)]) == 1
     out = capsys.readouterr().out
     assert f"course/{LECTURE}/release.ipynb (differs)" in out
     assert f"solutions/{LECTURE}/release.ipynb (has outputs)" in out
     assert f"course/{LECTURE}/orphan.txt (not in solutions/)" in out
+    assert f"course/{LECTURE}/catalog.py (not in solutions/)" in out
     assert student.read_text().count("edited by hand") == 1  # --check writes nothing
 
 

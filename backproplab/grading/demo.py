@@ -1,7 +1,7 @@
 """`bplab demo`: the instructor's workflow end to end on shipped sample submissions.
 
 In a temporary workspace: generate lecture 04's assignment with nbgrader (the release), build
-submissions from the answer catalog (backproplab/grading/samples/lecture04.py) -- a correct
+submissions from the answer catalog (solutions/04-backprop/catalog.py) -- a correct
 one, a differently written one, typical mistakes, a cheat and a crash --, grade them with the
 SQLite gradebook, print the grade table and the class report.
 """
@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .factory import build_submission, write_notebook
-from .samples import catalog
+from .answer_catalogs import load_catalog
+from .submissions import build_submission, write_notebook
 
 LECTURE = "04-backprop"
 # (student, exercise, variant name) -- variant None: the catalog's correct answers
@@ -29,17 +29,17 @@ DEMO_STUDENTS = [
 ]
 
 
-def variant(lecture, exercise, name):
-    """Return the catalog Variant of ``lecture`` called ``name`` for ``exercise``."""
-    for v in catalog(lecture).VARIANTS:
+def variant(catalog, exercise, name):
+    """Return the Variant of the catalog module ``catalog`` called ``name`` for ``exercise``."""
+    for v in catalog.VARIANTS:
         if v.exercise == exercise and v.name == name:
             return v
-    raise KeyError(f"no variant {exercise}/{name} in the {lecture} catalog")
+    raise KeyError(f"no variant {exercise}/{name} in the catalog {catalog.__file__}")
 
 
-def answers_with(lecture, *variants):
+def answers_with(catalog, *variants):
     """Return {exercise: source}: the catalog's correct answers with ``variants`` swapped in."""
-    answers = dict(catalog(lecture).ANSWERS)
+    answers = dict(catalog.ANSWERS)
     for v in variants:
         answers[v.exercise] = v.source
     return answers
@@ -48,12 +48,13 @@ def answers_with(lecture, *variants):
 def write_demo_submissions(workspace, folder):
     """Write the DEMO_STUDENTS' submissions as ``folder/<student>.ipynb``; return their paths."""
     released = workspace.release_notebook(LECTURE)
+    catalog = load_catalog(workspace.root, LECTURE)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for student, exercise, name in DEMO_STUDENTS:
-        chosen = [variant(LECTURE, exercise, name)] if exercise else []
+        chosen = [variant(catalog, exercise, name)] if exercise else []
         path = folder / f"{student}.ipynb"
-        write_notebook(build_submission(released, answers_with(LECTURE, *chosen)), path)
+        write_notebook(build_submission(released, answers_with(catalog, *chosen)), path)
         paths.append(path)
     return paths
 

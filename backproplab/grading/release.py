@@ -16,11 +16,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .answer_catalogs import CATALOG_NAME
 from .notebooks import dumps_normalized, has_outputs, read_notebook
 
 # Never part of a lecture's files (editor and interpreter leftovers).
 IGNORED_NAMES = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
 IGNORED_SUFFIXES = (".pyc",)
+# Files of solutions/<lecture>/ that only instructors see: never copied into a release.
+INSTRUCTOR_ONLY = (CATALOG_NAME,)
 
 
 class ReleaseError(RuntimeError):
@@ -64,9 +67,14 @@ def lecture_files(folder):
                   and not _is_ignored(p.relative_to(folder)))
 
 
+def released_files(folder):
+    """The files of a solutions/ lecture folder that its release holds: instructor-only ones left out."""
+    return [rel for rel in lecture_files(folder) if str(rel) not in INSTRUCTOR_ONLY]
+
+
 def copy_lecture(src, dst):
-    """Copy the lecture folder ``src`` to ``dst`` (created), skipping ignored names."""
-    for rel in lecture_files(src):
+    """Copy the released files of the lecture folder ``src`` to ``dst`` (created)."""
+    for rel in released_files(src):
         (Path(dst) / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path(src) / rel, Path(dst) / rel)
 

@@ -6,7 +6,7 @@ Inside the sandbox (``sandbox_command``):
   (a fresh unprivileged uid per sandbox, through ``setpriv``), so that its process limit is its
   own and it owns nothing on the host;
 - read-only: /usr and the libraries, the Python installation (``sys.base_prefix``, ``sys.prefix``)
-  and the ``backproplab`` package; the answer catalog (``grading/samples``) is masked;
+  and the ``backproplab`` package (which holds no answers: catalogs live in solutions/);
 - the job folder (``/job``, read-only: the request) and a private writable scratch ``/tmp``
   (a size-limited tmpfs, also HOME and the working directory);
 - nothing else of the host: no repository, workspace, gradebook, secret, other submissions,
@@ -122,9 +122,6 @@ def sandbox_command(argv, *, job_dir, limits: SandboxLimits, env: dict, host_uid
     outer += ["--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/tmp"]
     for root in _readable_roots():
         outer += _parents(root) + ["--ro-bind", str(root), str(root)]
-    samples = Path(backproplab.__file__).resolve().parent / "grading" / "samples"
-    if samples.is_dir():  # the answer catalog: never visible to student code
-        outer += ["--tmpfs", str(samples), "--remount-ro", str(samples)]
     outer += ["--ro-bind", str(job_dir), "/job", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     for key, value in env.items():
         outer += ["--setenv", key, value]

@@ -13,7 +13,7 @@ import uuid
 import nbformat
 import pytest
 
-from backproplab.grading.samples import catalog
+from catalog_helpers import catalog
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

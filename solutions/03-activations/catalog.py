@@ -7,58 +7,10 @@ Names the setup cell provides (solutions/03-activations/activations.ipynb, tag "
 from __future__ import annotations
 
 from functools import partial
-from textwrap import dedent
 
-from . import replaced, V
+from backproplab.grading.answer_catalogs import V, notebook_sources, replaced
 
-SETUP = "import numpy as np\n"
-
-ANSWERS = {
-    "sigmoid": dedent("""\
-        def sigmoid(Z):
-            Z = np.asarray(Z, dtype=float)
-            E = np.exp(-np.abs(Z))  # e^{-|z|} <= 1: cannot overflow
-            return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
-        """),
-    "tanh": dedent("""\
-        def tanh(Z):
-            return np.tanh(np.asarray(Z, dtype=float))
-        """),
-    "relu": dedent("""\
-        def relu(Z):
-            return np.maximum(np.asarray(Z, dtype=float), 0.0)
-        """),
-    "leaky_relu": dedent("""\
-        def leaky_relu(Z, alpha=0.01):
-            Z = np.asarray(Z, dtype=float)
-            return np.where(Z > 0, Z, alpha * Z)
-        """),
-    "softmax": dedent("""\
-        def softmax(Z):
-            Z = np.asarray(Z, dtype=float)
-            E = np.exp(Z - Z.max(axis=1, keepdims=True))  # exponents <= 0: no overflow
-            return E / E.sum(axis=1, keepdims=True)
-        """),
-    "sigmoid_backward": dedent("""\
-        def sigmoid_backward(dA, Z):
-            A = sigmoid(Z)
-            return dA * A * (1.0 - A)
-        """),
-    "tanh_backward": dedent("""\
-        def tanh_backward(dA, Z):
-            A = tanh(Z)
-            return dA * (1.0 - A**2)
-        """),
-    "relu_backward": dedent("""\
-        def relu_backward(dA, Z):
-            return np.where(Z > 0, dA, 0.0)
-        """),
-    "leaky_relu_backward": dedent("""\
-        def leaky_relu_backward(dA, Z, alpha=0.01):
-            return dA * np.where(Z > 0, 1.0, alpha)
-        """),
-}
-
+SETUP, ANSWERS = notebook_sources(__file__)  # the solution notebook's setup and answer cells
 
 _replace = partial(replaced, ANSWERS)  # the correct answer with one snippet replaced
 

@@ -2,62 +2,14 @@
 
 Names the setup cell provides (solutions/05-initialization/initialization.ipynb, tag "setup"):
 ``np`` (numpy), ``math``, ``ACTIVATION_FUNCTIONS`` (activation name -> g, from
-backproplab.activations). initialize_parameters uses init_std. The lecture's builder
-(tools/build_05_initialization.py) takes SETUP from here, so notebook and catalog agree.
+backproplab.activations). initialize_parameters uses init_std.
 '''
 from __future__ import annotations
 
-from textwrap import dedent
 
-from . import S, V
+from backproplab.grading.answer_catalogs import S, V, notebook_sources
 
-SETUP = dedent("""\
-    # Setup: everything the exercises need. Run this cell first.
-    import math
-
-    import numpy as np
-
-    from backproplab.activations import ACTIVATIONS
-
-    # g by name, e.g. ACTIVATION_FUNCTIONS["relu"](Z); layer_statistics (exercise 3) uses it.
-    ACTIVATION_FUNCTIONS = {name: activation.forward for name, activation in ACTIVATIONS.items()}
-    """)
-
-ANSWERS = {
-    "init_std": dedent("""\
-        def init_std(method, fan_in, fan_out):
-            if method == "zeros":
-                return 0.0
-            if method == "random":
-                return 0.01
-            if method == "xavier":
-                return math.sqrt(2.0 / (fan_in + fan_out))
-            if method == "he":
-                return math.sqrt(2.0 / fan_in)
-            raise ValueError(f"unknown method {method!r}")
-        """),
-    "initialize_parameters": dedent("""\
-        def initialize_parameters(layer_sizes, method, seed=None):
-            rng = np.random.default_rng(seed)
-            params = {}
-            for l in range(1, len(layer_sizes)):
-                fan_in, fan_out = layer_sizes[l - 1], layer_sizes[l]
-                params[f"W{l}"] = init_std(method, fan_in, fan_out) * rng.standard_normal((fan_out, fan_in))
-                params[f"B{l}"] = np.zeros((1, fan_out))
-            return params
-        """),
-    "layer_statistics": dedent("""\
-        def layer_statistics(X, params, activation):
-            g = ACTIVATION_FUNCTIONS[activation]
-            A = X
-            stds = []
-            for l in range(1, len(params) // 2 + 1):
-                A = g(A @ params[f"W{l}"].T + params[f"B{l}"])
-                stds.append(float(np.std(A)))
-            return stds
-        """),
-}
-
+SETUP, ANSWERS = notebook_sources(__file__)  # the solution notebook's setup and answer cells
 
 VARIANTS = [
     # ---- init_std ---------------------------------------------------------------------

@@ -1,11 +1,7 @@
-"""Factories for notebooks that follow ARCHITECTURE.md's conventions: source notebooks for
-tests of the pipeline, and student submissions built from a source notebook and answer code.
-"""
+"""Cells and notebooks that follow ARCHITECTURE.md's conventions, for tests that need a small
+source notebook of their own (the lectures themselves are notebooks edited in JupyterLab)."""
 from __future__ import annotations
 
-import copy
-
-import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 
@@ -54,31 +50,3 @@ def build_notebook(cells):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
-
-
-def build_submission(released_nb, answers=None, *, edit=None):
-    """Return a student submission: ``released_nb`` with answer cells filled in.
-
-    Inputs:
-    - released_nb: the student (course/) notebook, nbformat.NotebookNode.
-    - answers: dict {exercise grade_id: source str}; each replaces that answer cell's source
-      (exercises not given keep the ``raise NotImplementedError()`` stub).
-    - edit: optional callable(nb) -> None applied last, for tampering scenarios.
-
-    Returns:
-    - nbformat.NotebookNode, a new object.
-    """
-    nb = copy.deepcopy(released_nb)
-    answers = answers or {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and not meta.get("grade") and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
-    if edit is not None:
-        edit(nb)
-    return nb
-
-
-def write_notebook(nb, path):
-    """Write ``nb`` to ``path`` as is (submissions keep whatever the student left in them)."""
-    nbformat.write(nb, str(path))

@@ -2,61 +2,15 @@
 
 Names the setup cell provides (solutions/01-architecture/architecture.ipynb, tag "setup"):
 ``np`` (numpy), ``ACTIVATIONS`` (backproplab.activations) and ``ACTIVATION_FUNCTIONS``
-(activation name -> g). model_forward uses dense_forward. The lecture's builder
-(tools/build_01_architecture.py) takes SETUP from here, so notebook and catalog agree.
+(activation name -> g). model_forward uses dense_forward.
 '''
 from __future__ import annotations
 
 from functools import partial
-from textwrap import dedent
 
-from . import replaced, S, V
+from backproplab.grading.answer_catalogs import S, V, notebook_sources, replaced
 
-SETUP = dedent("""\
-    # Setup: everything the exercises need. Run this cell first.
-    import numpy as np
-
-    from backproplab.activations import ACTIVATIONS
-
-    # g[l] by name, e.g. ACTIVATION_FUNCTIONS["relu"](Z); model_forward (exercise 3) uses it.
-    ACTIVATION_FUNCTIONS = {name: activation.forward for name, activation in ACTIVATIONS.items()}
-    """)
-
-ANSWERS = {
-    "count_parameters": dedent("""\
-        def count_parameters(layer_sizes):
-            return int(sum(n_out * n_in + n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])))
-        """),
-    "dense_forward": dedent("""\
-        def dense_forward(A_prev, W, B):
-            return A_prev @ W.T + B
-        """),
-    "model_forward": dedent("""\
-        def model_forward(X, params, activations):
-            A = X
-            m = X.shape[0]
-            caches = []
-            for l in range(1, len(activations) + 1):
-                W, B = params[f"W{l}"], params[f"B{l}"]
-                Z = dense_forward(A, W, B)
-                assert Z.shape == (m, W.shape[0]), f"Z[{l}] has shape {Z.shape}, expected {(m, W.shape[0])}"
-                caches.append((A, W, B, Z))
-                A = ACTIVATION_FUNCTIONS[activations[l - 1]](Z)
-            return A, caches
-        """),
-    "xor_parameters": dedent("""\
-        def xor_parameters():
-            # h1 = relu(x1 + x2) is 0, 1, 1, 2; h2 = relu(x1 + x2 - 1) is 0, 0, 0, 1; h1 - 2 h2 is XOR.
-            # The output z = 10 (h1 - 2 h2) - 5 is -5 or +5, so sigmoid(z) is 0.007 or 0.993.
-            return {
-                "W1": np.array([[1.0, 1.0], [1.0, 1.0]]),
-                "B1": np.array([[0.0, -1.0]]),
-                "W2": np.array([[10.0, -20.0]]),
-                "B2": np.array([[-5.0]]),
-            }
-        """),
-}
-
+SETUP, ANSWERS = notebook_sources(__file__)  # the solution notebook's setup and answer cells
 
 _replace = partial(replaced, ANSWERS)  # the correct answer with one snippet replaced
 

@@ -1,56 +1,15 @@
 '''Answer catalog for 06-overfitting.
 
 Names the setup cell provides (solutions/06-overfitting/overfitting.ipynb, tag "setup"):
-``np`` (numpy) only: every exercise is a few lines of NumPy. The lecture's builder
-(tools/build_06_overfitting.py) takes SETUP from here, so notebook and catalog agree.
+``np`` (numpy) only: every exercise is a few lines of NumPy.
 '''
 from __future__ import annotations
 
 from functools import partial
-from textwrap import dedent
 
-from . import replaced, S, V
+from backproplab.grading.answer_catalogs import S, V, notebook_sources, replaced
 
-SETUP = dedent("""\
-    # Setup: everything the exercises need. Run this cell first.
-    import numpy as np
-    """)
-
-ANSWERS = {
-    "l2_penalty": dedent("""\
-        def l2_penalty(params, lambd, m):
-            squares = sum(np.sum(np.square(value)) for key, value in params.items() if key.startswith("W"))
-            return float(lambd / (2 * m) * squares)
-        """),
-    "l2_backward": dedent("""\
-        def l2_backward(W, lambd, m):
-            return lambd / m * W
-        """),
-    "dropout_forward": dedent("""\
-        def dropout_forward(A, alpha, rng):
-            mask = (rng.random(A.shape) >= alpha).astype(float)  # 1 = kept (probability 1 - alpha)
-            A_out = A * mask / (1 - alpha)
-            return A_out, mask
-        """),
-    "dropout_backward": dedent("""\
-        def dropout_backward(dA, mask, alpha):
-            return dA * mask / (1 - alpha)
-        """),
-    "early_stopping_epoch": dedent("""\
-        def early_stopping_epoch(val_costs, patience=5):
-            best_index, best = 0, val_costs[0]
-            waited = 0
-            for index in range(1, len(val_costs)):
-                if val_costs[index] < best:
-                    best_index, best, waited = index, val_costs[index], 0
-                else:
-                    waited += 1
-                    if waited >= patience:
-                        break
-            return best_index
-        """),
-}
-
+SETUP, ANSWERS = notebook_sources(__file__)  # the solution notebook's setup and answer cells
 
 _replace = partial(replaced, ANSWERS)  # the correct answer with one snippet replaced
 

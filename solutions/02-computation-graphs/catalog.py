@@ -1,54 +1,13 @@
-"""Answer catalog of lecture 02-computation-graphs (format: see samples/__init__.py).
+"""Answer catalog of lecture 02-computation-graphs (format: backproplab/grading/answer_catalogs.py).
 
 SETUP defines only ``np`` (numpy). The rule exercises follow the engine's contract
 ``rule(upstream, *input_values, out=output_value) -> tuple of input gradients``.
 """
 from __future__ import annotations
 
-from . import Variant
+from backproplab.grading.answer_catalogs import Variant, notebook_sources
 
-SETUP = """\
-# Setup: everything the answer cells use.
-import numpy as np
-"""
-
-ANSWERS = {
-    "numerical_gradient": '''\
-def numerical_gradient(f, x, h=1e-5):
-    # Nudge a private float copy, so the caller's x never changes (even if f fails).
-    x = np.array(x, dtype=float)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + h
-        f_plus = f(x)
-        x[index] = original - h
-        f_minus = f(x)
-        x[index] = original
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-''',
-    "matmul_backward": '''\
-def matmul_backward(s, A, B):
-    dA = s @ B.T   # (p, r) @ (r, q) -> (p, q), the shape of A
-    dB = A.T @ s   # (q, p) @ (p, r) -> (q, r), the shape of B
-    return dA, dB
-''',
-    "mul_backward": '''\
-def mul_backward(upstream, a, b, out):
-    return upstream * b, upstream * a
-''',
-    "exp_backward": '''\
-def exp_backward(upstream, x, out):
-    # d/dx e^x = e^x, which the forward pass already computed: reuse out.
-    return (upstream * out,)
-''',
-    "sigmoid_backward_rule": '''\
-def sigmoid_backward_rule(upstream, z, out):
-    # sigma'(z) = sigma(z) (1 - sigma(z)), and sigma(z) is out: no exp needed.
-    return (upstream * out * (1 - out),)
-''',
-}
+SETUP, ANSWERS = notebook_sources(__file__)  # the solution notebook's setup and answer cells
 
 VARIANTS = [
     # -- numerical_gradient ---------------------------------------------------------------
