@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 
-.PHONY: lab demo test setup browser-deps sandbox-deps clean
+.PHONY: lab demo test check setup browser-deps sandbox-deps clean
 
 setup: $(STAMP)
 
@@ -34,8 +34,13 @@ browser-deps:
 sandbox-deps:
 	scripts/ensure-bwrap
 
+# The fast subset, for every edit: the linter, then the tests that start no kernel, browser or nbgrader.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" tests
+
 test: $(STAMP) browser-deps sandbox-deps
-	BPLAB_COVERAGE_RCFILE=$(CURDIR)/pyproject.toml $(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
+	$(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

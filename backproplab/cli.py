@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from .grading import measure_if_requested
 from .grading.workspace import DEFAULT_WORKSPACE
 
 
@@ -48,23 +47,9 @@ def _workspace(args):
     return Workspace(path, root)
 
 
-def format_grade_table(results):
-    """Return the grade results (GradingResult list) as a terminal table: one line per submission,
-    then the failed tests with their diagnosis and the flag reasons."""
-    lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
-    for r in results:
-        lines.append(f"{r.student:<24} {r.lecture:<20} {r.score:>5g}/{r.max_score:<5g}  "
-                     f"{r.status:<12} {'FLAGGED' if r.flagged else ''}{'  (already graded)' if r.reused else ''}")
-        for v in r.verdicts:
-            if not v.passed:
-                lines.append(f"    - {v.grade_id:<34} {v.diagnosis or ''}")
-        for reason in r.flag_reasons:
-            lines.append(f"    ! {reason.splitlines()[0]}")
-    return "\n".join(lines)
-
-
 def _cmd_grade(args):
     from .grading.grade import GradingSettings, UsageError, find_submissions, grade_batch
+    from .grading.reports import format_grade_table
     from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
     try:
@@ -231,9 +216,9 @@ def build_parser():
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("export-student-repo", help="write the repository students may see (no answers)",
-                       description="Copy course/, the library (without the answer catalog), binder/, README.md, "
+                       description="Copy course/, the library, binder/, README.md, "
                                    "pyproject.toml and the licence into DIRECTORY (new or empty); "
-                                   "solutions/, hidden tests and instructor files stay out.")
+                                   "solutions/ (answers, hidden tests, answer catalogs) and instructor files stay out.")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--root", help="repository root (default: found from the current folder)")
     p.set_defaults(func=_cmd_export_student_repo)
@@ -242,7 +227,6 @@ def build_parser():
 
 def main(argv=None):
     """Run `bplab` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
-    measure_if_requested()
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors
     return args.func(args)

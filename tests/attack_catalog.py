@@ -333,7 +333,8 @@ def _():
 
 @attack("read-submissions", "its own notebook, other students' submissions, files beside them, the job folder")
 def _():
-    """Reads every notebook in the submissions folder (its own included), the files beside it, the job folder and the kernel's history."""
+    """Reads every notebook in the submissions folder (its own included), the files beside it, the job folder
+    and the kernel's history."""
     return dict(prefix=r'''
         import glob, sys
         _sub = _RT["submissions"]
@@ -651,7 +652,8 @@ def _():
 @attack("orphans", "process lifetime: a double-forked setsid'd sleep, a new-session daemon, a nohup'd sleeper",
         checks=SPAWN_CHECKS)
 def _():
-    """Double-forks a setsid'd `sleep 10000`, starts a Python daemon ignoring SIGHUP/INT/TERM and a nohup'd sleeper, all marked."""
+    """Double-forks a setsid'd `sleep 10000`, starts a Python daemon ignoring SIGHUP/INT/TERM and a nohup'd
+    sleeper, all marked."""
     return dict(prefix=r'''
         import subprocess, sys
         _rt_detach(["/bin/sleep", _RT["marker"] + "-double-fork", "10000"])
@@ -1184,7 +1186,8 @@ def _():
                         continue
                     lines[source] = json.dumps({"index": index, "execution_count": 1, "status": "ok", "outputs": [
                         {"output_type": "display_data", "metadata": {},
-                         "data": {core.OUTCOMES_MIME: record, "text/plain": "dense_backward: outcomes recorded for the grader"}}]})
+                         "data": {core.OUTCOMES_MIME: record,
+                                  "text/plain": "dense_backward: outcomes recorded for the grader"}}]})
             try:
                 out = os.open("/proc/%d/fd/1" % os.getppid(), os.O_WRONLY)
             except OSError as err:
@@ -1348,9 +1351,10 @@ def _():
 
 
 def _prefilled_outputs(nb, ctx):
-    from backproplab.checks.core import get_exercise, run_case, visible_seed
-    import backproplab.layers as layers
     from nbformat.v4 import new_output
+
+    import backproplab.layers as layers
+    from backproplab.checks.core import get_exercise, run_case, visible_seed
     ex = get_exercise(TARGET)
     seed = visible_seed(TARGET)
     outcomes = [run_case(layers.dense_backward, case, ex.args).to_data() for case in ex.draw_cases(seed, False)]

@@ -13,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backproplab.activations import (
-    ACTIVATIONS, get_activation, identity, relu_derivative, sigmoid, sigmoid_derivative, softmax,
+    ACTIVATIONS,
+    get_activation,
+    identity,
+    relu_derivative,
+    sigmoid,
+    sigmoid_derivative,
+    softmax,
 )
 from backproplab.gradcheck import numerical_gradient
 from backproplab.torch_reference import torch_activation, torch_activation_backward

@@ -36,10 +36,10 @@ import pytest
 from filelock import FileLock
 from nbformat.v4 import new_markdown_cell
 
-from attack_catalog import (ATTACKS, OUTSIDE, POINTS, PROCESSES, SECRETS, TARGET, Context, wrong_control_answers)
-from backproplab.grading.submissions import build_submission, write_notebook
+from attack_catalog import ATTACKS, OUTSIDE, POINTS, PROCESSES, SECRETS, TARGET, Context, wrong_control_answers
 from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.redact import is_hidden_test_source, leaked_lines, secret_lines
+from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
 
 REPO = Path(__file__).resolve().parents[1]

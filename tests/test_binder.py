@@ -70,7 +70,7 @@ def test_requirements_pin_every_runtime_dependency_exactly():
     """Does requirements.txt pin (==) exactly the runtime dependencies that pyproject.toml declares?"""
     pins = binder_pins()
     assert set(pins) == set(runtime_requirements())
-    for name, requirement in pins.items():
+    for requirement in pins.values():
         pinned_version(requirement)  # asserts the == form
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from backproplab.checks import DIAGNOSES, get_exercise
 from backproplab import LECTURES
-from catalog_helpers import catalog, namespace
-from catalog_helpers import failure
+from backproplab.checks import DIAGNOSES, get_exercise
+from catalog_helpers import catalog, failure, namespace
 
 HIDDEN_SEEDS = (0, 7, 11)
 VARIANT_SEED = 7

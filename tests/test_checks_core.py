@@ -11,13 +11,20 @@ from hypothesis import strategies as st
 from backproplab.checks import codec
 from backproplab.checks.compare import TOLERANCES, compare_output
 from backproplab.checks.core import (
-    EXERCISES, Case, CheckFailed, CheckResult, Exercise, OracleDisagreement, Outcome, evaluate,
-    get_exercise, run_case,
+    EXERCISES,
+    Case,
+    CheckFailed,
+    CheckResult,
+    Exercise,
+    OracleDisagreement,
+    Outcome,
+    evaluate,
+    get_exercise,
+    run_case,
 )
 from backproplab.checks.diagnoses import DIAGNOSES, require
 from backproplab.checks.display import MIME_TYPE, render_html, render_text
-from strategies import arrays, matrices, seeds, shapes
-
+from strategies import matrices, seeds, shapes
 
 # ---- codec -------------------------------------------------------------------------------
 

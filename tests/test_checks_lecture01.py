@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from backproplab.checks import DIAGNOSES, CheckFailed, check, get_exercise
 from backproplab.checks.lecture01 import XOR_ACTIVATIONS, XOR_X, XOR_Y
-from catalog_helpers import catalog, namespace
 from backproplab.model import model_forward
+from catalog_helpers import catalog, namespace
 from catalog_helpers import diagnosis as diagnosis_of
 from strategies import seeds
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from catalog_helpers import catalog
-from catalog_helpers import first_failure
+from catalog_helpers import catalog, first_failure
 
 LECTURE = "03-activations"
 CATALOG = catalog(LECTURE)

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from backproplab.checks import CheckFailed, check
-from catalog_helpers import catalog, namespace
-from catalog_helpers import first_failure
+from catalog_helpers import catalog, first_failure, namespace
 
 LECTURE = "04-backprop"
 CATALOG = catalog(LECTURE)

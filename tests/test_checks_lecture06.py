@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from backproplab.checks import check, get_exercise
 from backproplab.checks.codec import RngToken
 from backproplab.checks.lecture06 import early_stopping_index
-from catalog_helpers import catalog
-from catalog_helpers import first_failure
+from catalog_helpers import catalog, first_failure
 
 LECTURE = "06-overfitting"
 CATALOG = catalog(LECTURE)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backproplab.cli import build_parser, main
-from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.notebooks import read_notebook
+from backproplab.grading.submissions import build_submission, write_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_04 = REPO / "course" / "04-backprop" / "backprop.ipynb"

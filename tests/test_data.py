@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backproplab import data as D
-
 from strategies import seeds
 
 TOY_SETS = {

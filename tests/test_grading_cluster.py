@@ -23,10 +23,10 @@ import psutil
 import pytest
 
 from backproplab.grading.demo import answers_with, variant
-from catalog_helpers import catalog
-from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.grade import grader_version
+from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
+from catalog_helpers import catalog
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE = "04-backprop"
@@ -279,7 +279,7 @@ def test_cluster_survives_a_killed_worker(prepared, tmp_path):
             try:
                 client.wait_for_workers(2, timeout=180)
             except Exception as err:
-                raise AssertionError(f"workers did not join: {err}\n{_tail(logs / 'w1.log')}\n{_tail(logs / 'w2.log')}")
+                raise AssertionError(f"workers did not join: {err}\n{_tail(logs / 'w1.log')}\n{_tail(logs / 'w2.log')}") from err
             pids = client.run(os.getpid)  # {worker address: pid of the worker process}
             info = {w["name"]: (addr, pids[addr]) for addr, w in client.scheduler_info()["workers"].items()}
             assert set(info) == {"w1", "w2"}, info

@@ -47,6 +47,7 @@ def test_pipeline_preprocessors_are_enabled_when_registered_by_name():
     JudgeOutcomes before SaveAutoGrades?"""
     from traitlets.config import Config
     from traitlets.utils.importstring import import_item
+
     from backproplab.grading.config import configure
     config = configure(Config())
     autograde = config.Autograde.autograde_preprocessors

@@ -6,7 +6,6 @@ the CSV export and the class report. Scenario names say what each submission is.
 """
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import os
@@ -16,13 +15,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import pytest
 from filelock import FileLock
 
-from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.redact import is_hidden_test_source, leaked_lines, secret_lines
+from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
 
 REPO = Path(__file__).resolve().parents[1]

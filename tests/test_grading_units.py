@@ -2,21 +2,21 @@
 seeds, the verdict store, the class report, export and the CLI's usage errors."""
 import copy
 import csv
-import json
 
 import nbformat
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backproplab.cli import main
-from backproplab.grading.submissions import build_submission, write_notebook
-from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
 from backproplab.grading.grade import GradingResult, UsageError, find_submissions, stored_result, tampering_evidence
 from backproplab.grading.judge import TestVerdict
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
-from backproplab.grading.reports import class_report, export_rows
+from backproplab.grading.reports import class_report
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
+from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
+from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
 
 LECTURE = "99-units"
 

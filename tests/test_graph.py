@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from backproplab import graph as G
 from backproplab.gradcheck import max_relative_error, numerical_gradient
 from backproplab.model import model_backward, model_forward
-
 from strategies import arrays, kink_free_arrays, networks, seeds, shapes
 
 torch = pytest.importorskip("torch")

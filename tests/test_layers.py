@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 
 from backproplab.gradcheck import numerical_gradient
 from backproplab.layers import (
-    dense_backward, dense_forward, dropout_backward, dropout_forward, l2_backward, l2_penalty,
+    dense_backward,
+    dense_forward,
+    dropout_backward,
+    dropout_forward,
+    l2_backward,
+    l2_penalty,
 )
 from backproplab.torch_reference import torch_dense_backward, torch_dropout_backward
 from strategies import arrays, dims, finite_floats, seeds

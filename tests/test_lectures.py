@@ -14,20 +14,32 @@ import builtins
 import json
 import os
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab import LECTURES
+from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
 from lecture_specs import SPECS
 from notebook_helpers import (
-    KERNEL_ENV, REPO, answer_cells, answer_dependent_cells, check_results, course_path, error_outputs,
-    executed_once, exercises_with_tests, function_def, grade_cells, nbgrader_meta, read, setup_cells, signature,
+    KERNEL_ENV,
+    REPO,
+    answer_cells,
+    answer_dependent_cells,
+    check_results,
+    course_path,
+    error_outputs,
+    executed_once,
+    exercises_with_tests,
+    function_def,
+    grade_cells,
+    nbgrader_meta,
+    read,
+    setup_cells,
+    signature,
     solution_path,
 )
 

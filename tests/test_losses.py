@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 from backproplab.activations import identity_backward, sigmoid, sigmoid_backward, softmax, softmax_backward
 from backproplab.gradcheck import numerical_gradient
 from backproplab.losses import (
-    LOSS_FOR_OUTPUT, binary_cross_entropy, binary_cross_entropy_gradient, categorical_cross_entropy,
-    categorical_cross_entropy_gradient, loss_for_output, mse, mse_gradient, multiclass_hinge,
+    LOSS_FOR_OUTPUT,
+    binary_cross_entropy,
+    binary_cross_entropy_gradient,
+    categorical_cross_entropy,
+    categorical_cross_entropy_gradient,
+    loss_for_output,
+    mse,
+    mse_gradient,
+    multiclass_hinge,
     multiclass_hinge_gradient,
 )
 from backproplab.torch_reference import torch_loss, torch_loss_gradient

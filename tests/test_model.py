@@ -18,8 +18,17 @@ from backproplab.init import initialize_parameters
 from backproplab.layers import l2_penalty
 from backproplab.losses import loss_for_output
 from backproplab.model import (
-    accuracy, compute_cost, count_parameters, initialize_velocity, model_backward, model_forward, num_layers,
-    predict, train, update_parameters, update_parameters_momentum,
+    accuracy,
+    compute_cost,
+    count_parameters,
+    initialize_velocity,
+    model_backward,
+    model_forward,
+    num_layers,
+    predict,
+    train,
+    update_parameters,
+    update_parameters_momentum,
 )
 from backproplab.torch_reference import torch_model_gradients
 from strategies import networks

@@ -11,7 +11,13 @@ import re
 import pytest
 
 from notebook_helpers import (
-    answer_cells, code_text, executed_once, markdown_text, nbgrader_meta, read, solution_path,
+    answer_cells,
+    code_text,
+    executed_once,
+    markdown_text,
+    nbgrader_meta,
+    read,
+    solution_path,
 )
 
 LECTURE = "02-computation-graphs"
@@ -31,7 +37,8 @@ def test_every_exercise_has_a_revealable_hint(solution):
 
 
 def test_lecture_content_covers_the_brief(solution):
-    """Does the notebook teach every row of the brief (worked example, f=(x+y)z, autograd, engine, two paths, matrix rule, training, figure, widget)?"""
+    """Does the notebook teach every row of the brief (worked example, f=(x+y)z, autograd, engine, two paths,
+    matrix rule, training, figure, widget)?"""
     text, code = markdown_text(solution), code_text(solution)
     assert "Learning goals" in text
     assert "J = 2(ab + c)" in text and "assert (J, dJ_da, dJ_db, dJ_dc) == (22.0, 4.0, 6.0, 2.0)" in code
@@ -48,7 +55,8 @@ def test_lecture_content_covers_the_brief(solution):
 
 @pytest.mark.slow
 def test_solution_shows_the_widget_and_runs_the_engine_with_the_students_rules(tmp_path_factory):
-    """Does the executed solution display the graph viewer widget, train with the engine, and run the engine with the answered rules?"""
+    """Does the executed solution display the graph viewer widget, train with the engine, and run the engine
+    with the answered rules?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
     mimes = {key for c in nb.cells if c.cell_type == "code" for out in c.outputs for key in out.get("data", {})}
     assert "application/vnd.jupyter.widget-view+json" in mimes

@@ -11,7 +11,14 @@ import ast
 import pytest
 
 from notebook_helpers import (
-    answer_cells, code_text, executed_once, function_def, markdown_text, nbgrader_meta, read, solution_path,
+    answer_cells,
+    code_text,
+    executed_once,
+    function_def,
+    markdown_text,
+    nbgrader_meta,
+    read,
+    solution_path,
 )
 
 LECTURE = "03-activations"

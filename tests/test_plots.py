@@ -1,26 +1,26 @@
 """Tests for backproplab.plots (Agg backend; every figure a test opens is closed again)."""
+# ruff: noqa: E402  (the backend is chosen before pyplot is imported)
 from __future__ import annotations
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # before pyplot is imported: the imports below must follow it
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
 
-from backproplab import plots as P  # noqa: E402
-from backproplab.activations import ACTIVATIONS, sigmoid  # noqa: E402
-from backproplab.data import make_moons, xor  # noqa: E402
-from backproplab.init import initialize_parameters  # noqa: E402
-from backproplab.model import train  # noqa: E402
-
-from strategies import arrays, shapes  # noqa: E402
+from backproplab import plots as P
+from backproplab.activations import ACTIVATIONS, sigmoid
+from backproplab.data import make_moons, xor
+from backproplab.init import initialize_parameters
+from backproplab.model import train
+from strategies import arrays, shapes
 
 ELEMENTWISE = sorted(name for name, act in ACTIVATIONS.items() if act.derivative is not None)
 

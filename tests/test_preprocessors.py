@@ -65,7 +65,8 @@ def test_graded_test_cells_show_the_verdict_and_fail_only_when_wrong(source_path
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
     failed, passed = cells["test_dense_backward"], cells["test_update_parameters"]
     assert verdicts["test_dense_backward"].diagnosis == "missing-mean"
-    assert "Not yet" in failed.outputs[0]["data"]["text/html"] and "data:image/png;base64" in failed.outputs[0]["data"]["text/html"]
+    html = failed.outputs[0]["data"]["text/html"]
+    assert "Not yet" in html and "data:image/png;base64" in html
     assert [o["output_type"] for o in failed.outputs] == ["display_data", "error"]
     assert [o["output_type"] for o in passed.outputs] == ["display_data"] and "Passed" in passed.outputs[0]["data"]["text/html"]
     assert failed.metadata["bplab"]["diagnosis"] == verdicts["test_dense_backward"].diagnosis

@@ -7,9 +7,9 @@ import nbformat
 import pytest
 
 from backproplab.cli import main
-from notebook_factory import answer_cell, build_notebook, hidden_test_cell, setup_cell, visible_test_cell
 from backproplab.grading.notebooks import dumps_normalized, has_outputs, read_notebook
 from backproplab.grading.release import discover_lectures, find_root
+from notebook_factory import answer_cell, build_notebook, hidden_test_cell, setup_cell, visible_test_cell
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE = "99-release-test"

@@ -18,12 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
 
 
-def run(code, tmp_path, *, limits=SandboxLimits(), deadline=60, max_output=1 << 20):
+def run(code, tmp_path, *, limits=None, deadline=60, max_output=1 << 20):
     """Run Python ``code`` in a new sandbox; return the SandboxRun."""
     job = tmp_path / f"job-{uuid.uuid4().hex[:6]}"
     job.mkdir()
     (job / "request.json").write_text("{}")
-    return run_sandboxed([sys.executable, "-I", "-c", textwrap.dedent(code)], job_dir=job, limits=limits, env=ENV,
+    return run_sandboxed([sys.executable, "-I", "-c", textwrap.dedent(code)], job_dir=job, env=ENV,
+                         limits=limits or SandboxLimits(),
                          deadline=deadline, max_output=max_output)
 
 
@@ -87,7 +88,8 @@ def test_sees_python_and_package_but_nothing_of_the_host(tmp_path):
     out = lines(run(f"""
         import os, backproplab, numpy
         print(backproplab.__file__)
-        for path in [{str(REPO / 'solutions')!r}, {str(REPO / 'solutions' / '04-backprop' / 'catalog.py')!r}, {str(REPO / 'autograder')!r}, {str(REPO / '.git')!r},
+        for path in [{str(REPO / 'solutions')!r}, {str(REPO / 'solutions' / '04-backprop' / 'catalog.py')!r},
+                     {str(REPO / 'autograder')!r}, {str(REPO / '.git')!r},
                      {str(canary)!r}, '/home', '/root/.bash_history', '/etc/shadow', '/etc/passwd', '/var', '/srv']:
             print(path, os.path.exists(path))
         print(sorted(os.listdir('/')))

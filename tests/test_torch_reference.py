@@ -16,8 +16,13 @@ from hypothesis import strategies as st
 
 from backproplab.gradcheck import gradient_check, numerical_gradient
 from backproplab.torch_reference import (
-    torch_activation, torch_activation_backward, torch_dense_backward, torch_dropout_backward, torch_loss,
-    torch_loss_gradient, torch_model_gradients,
+    torch_activation,
+    torch_activation_backward,
+    torch_dense_backward,
+    torch_dropout_backward,
+    torch_loss,
+    torch_loss_gradient,
+    torch_model_gradients,
 )
 from strategies import arrays, dims, kink_free_arrays, networks, one_hot, probabilities, shapes
 

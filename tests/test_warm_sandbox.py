@@ -47,7 +47,8 @@ for pid in filter(str.isdigit, os.listdir('/proc')):
         pass
 print('planted' if 'PLANTED' in globals() else 'clean-namespace')
 print('tmp:', sorted(p for p in os.listdir('/tmp') if not p.startswith('job-') and p not in ('.ipython', '.runtime')))
-print('startup:', [n for n in os.listdir('/tmp/.ipython/profile_default/startup') if n != 'README'] if os.path.isdir('/tmp/.ipython/profile_default/startup') else [])
+startup = '/tmp/.ipython/profile_default/startup'
+print('startup:', [n for n in os.listdir(startup) if n != 'README'] if os.path.isdir(startup) else [])
 print('processes:', [c for c in others if 'planter' in c or 'sleep' in c])
 """
 
@@ -60,7 +61,8 @@ def test_a_job_starts_clean_whatever_the_previous_one_left(sandbox):
     assert first.splitlines()[0] == "clean-namespace" and first.splitlines()[2:] == ["startup: []", "processes: []"]
     run, texts, done = job(sandbox, """
 import os, subprocess, sys, time
-planter = "import os, time\\nwhile True:\\n    d = '/tmp/.ipython/profile_default/startup'\\n    os.makedirs(d, exist_ok=True)\\n    open(d + '/00-plant.py', 'w').write('PLANTED = 1')\\n    time.sleep(0.02)"
+planter = ("import os, time\\nwhile True:\\n    d = '/tmp/.ipython/profile_default/startup'\\n"
+           "    os.makedirs(d, exist_ok=True)\\n    open(d + '/00-plant.py', 'w').write('PLANTED = 1')\\n    time.sleep(0.02)")
 subprocess.Popen([sys.executable, '-c', planter, 'planter'], start_new_session=True)
 subprocess.Popen(['/bin/sh', '-c', 'trap "" HUP INT TERM; exec sleep 1000'], start_new_session=True)
 os.makedirs('/tmp/keep/locked')

@@ -8,27 +8,30 @@ from __future__ import annotations
 
 import importlib
 
-from .core import (  # noqa: F401
-    EXERCISES, Case, CheckFailed, CheckResult, Exercise, OracleDisagreement, Outcome, check,
-    evaluate, get_exercise, hidden_seed, register, run_case, visible_seed,
-)
-from .diagnoses import DIAGNOSES  # noqa: F401
-
 from .. import LECTURES
+from .core import (  # noqa: F401  (re-exported: the package's API)
+    EXERCISES,
+    Case,
+    CheckFailed,
+    CheckResult,
+    Exercise,
+    OracleDisagreement,
+    Outcome,
+    check,
+    evaluate,
+    get_exercise,
+    hidden_seed,
+    register,
+    run_case,
+    visible_seed,
+)
+from .diagnoses import DIAGNOSES  # noqa: F401  (re-exported: the package's API)
 
-# One module per lecture registers its exercises: lecture "04-backprop" -> checks/lecture04.py.
+# One module per lecture registers its exercises when imported: "04-backprop" -> checks/lecture04.py.
+# They import core, never this package, so loading them here closes no import circle.
 LECTURE_MODULES = tuple(f"lecture{lecture[:2]}" for lecture in LECTURES)
-_loaded = False
-
-
-def _load_lectures():
-    """Import every lecture's check module once (each registers its exercises)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in LECTURE_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+for _module in LECTURE_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 
 __all__ = ["check", "CheckFailed", "CheckResult", "EXERCISES", "DIAGNOSES", "get_exercise"]

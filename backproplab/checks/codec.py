@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .fixtures import FIXTURES
+
 __all__ = ["RngToken", "FnToken", "Opaque", "encode", "decode", "dumps", "loads", "materialize"]
 
 _ALLOWED_KINDS = "biuf"
@@ -150,8 +152,6 @@ def materialize(value):
     if isinstance(value, RngToken):
         return np.random.default_rng(value.seed)
     if isinstance(value, FnToken):
-        from .fixtures import FIXTURES
-
         return FIXTURES[value.name](**materialize(value.kwargs))
     if isinstance(value, tuple):
         return tuple(materialize(v) for v in value)

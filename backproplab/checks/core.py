@@ -304,9 +304,7 @@ def register(cls):
 
 
 def get_exercise(name: str) -> Exercise:
-    from . import _load_lectures
-
-    _load_lectures()
+    """The registered exercise ``name`` (importing ``backproplab.checks`` registers every lecture's)."""
     try:
         return EXERCISES[name]
     except KeyError:
@@ -596,9 +594,14 @@ def _smuggled(fn, ex: Exercise) -> list[str]:
     return sorted(set(found))
 
 
+def _proxy(function):
+    """A new function that calls ``function`` (the library's guard does not recognise it as the original)."""
+    return lambda *args, **kwargs: function(*args, **kwargs)
+
+
 def _filled(cell) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents
     except ValueError:  # an empty closure cell
         return False
     return True
@@ -654,8 +657,7 @@ def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
         record = {"exercise": ex.name, "hidden": hidden, "outcomes": run_all(fn, {})}
         references = _referenced_exercises(fn, ex)
         if references:  # closures over the originals: the guard never sees them as calls to the library
-            proxies = {name: (lambda original: lambda *a, **k: original(*a, **k))(original)
-                       for name, original in references.items()}
+            proxies = {name: _proxy(original) for name, original in references.items()}
             record["with_reference"] = {"exercises": sorted(proxies), "outcomes": run_all(fn, proxies)}
     finally:
         if previous is not None:

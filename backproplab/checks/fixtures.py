@@ -11,20 +11,24 @@ import numpy as np
 from ..gradcheck import model_cost_function
 from ..model import model_forward
 
-__all__ = ["FIXTURES", "draw_network", "KINKED"]
+__all__ = ["FIXTURES", "curvy_function", "draw_network", "KINKED"]
 
-# FnToken name -> factory(**kwargs) -> callable
-FIXTURES = {
-    # J(params) of an MLP on fixed X, Y: kwargs X (m, n0), Y (m, nL), activations (L names).
-    "mlp_cost": lambda X, Y, activations: model_cost_function(np.asarray(X), np.asarray(Y), list(activations)),
-    # f(x) for lecture 02's numerical_gradient: kwargs weights, frequency, curvature.
-    "lecture02_curvy": lambda **kwargs: _lecture02().curvy_function(**kwargs),
-}
+def curvy_function(weights, frequency, curvature):
+    """f(x) = sum(weights * sin(frequency * x) + 0.5 * curvature * x**2).
 
-def _lecture02():
-    from . import lecture02  # lazily: lecture02 registers exercises when imported
+    weights, curvature: arrays of x's shape; frequency: float -> f: x -> float.
+    A large frequency gives a large f'', which makes a one-sided difference's O(h) error
+    (h/2 f'') stand out from a central difference's O(h^2) error.
+    """
+    weights = np.asarray(weights, dtype=float)
+    curvature = np.asarray(curvature, dtype=float)
+    frequency = float(frequency)
 
-    return lecture02
+    def f(x):
+        x = np.asarray(x, dtype=float)
+        return float(np.sum(weights * np.sin(frequency * x) + 0.5 * curvature * x * x))
+
+    return f
 
 
 # Activations with a kink at z = 0: sampled pre-activations keep away from it.
@@ -54,3 +58,12 @@ def draw_network(rng: np.random.Generator, sizes, activations, m, *, max_tries=2
             return {"X": X, "Y": Y, "params": params, "activations": list(activations),
                     "AL": AL, "caches": [tuple(cache) for cache in caches]}
     raise RuntimeError("could not draw a kink-free network")  # our bug: margins too tight
+
+
+# FnToken name -> factory(**kwargs) -> callable
+FIXTURES = {
+    # J(params) of an MLP on fixed X, Y: kwargs X (m, n0), Y (m, nL), activations (L names).
+    "mlp_cost": lambda X, Y, activations: model_cost_function(np.asarray(X), np.asarray(Y), list(activations)),
+    # f(x) for lecture 02's numerical_gradient: kwargs weights, frequency, curvature.
+    "lecture02_curvy": curvy_function,
+}

@@ -15,8 +15,9 @@ from ..gradcheck import numerical_gradient as reference_numerical_gradient
 from .codec import FnToken
 from .compare import TOLERANCES, is_close
 from .core import Case, CaseVerdict, Exercise, register
+from .fixtures import curvy_function
 
-__all__ = ["curvy_function", "curvy_gradient", "forward_difference", "record_rule_calls",
+__all__ = ["curvy_gradient", "forward_difference", "record_rule_calls",
            "NumericalGradient", "MatmulBackward", "MulBackward", "ExpBackward", "SigmoidBackwardRule"]
 
 LECTURE = "02-computation-graphs"
@@ -24,25 +25,7 @@ FIXTURE_NAME = "lecture02_curvy"
 
 
 # ---------------------------------------------------------------------------------------
-# The scalar functions handed to numerical_gradient (also a trusted fixture, see fixtures.py)
-
-
-def curvy_function(weights, frequency, curvature):
-    """f(x) = sum(weights * sin(frequency * x) + 0.5 * curvature * x**2).
-
-    weights, curvature: arrays of x's shape; frequency: float -> f: x -> float.
-    A large frequency gives a large f'', which makes a one-sided difference's O(h) error
-    (h/2 f'') stand out from a central difference's O(h^2) error.
-    """
-    weights = np.asarray(weights, dtype=float)
-    curvature = np.asarray(curvature, dtype=float)
-    frequency = float(frequency)
-
-    def f(x):
-        x = np.asarray(x, dtype=float)
-        return float(np.sum(weights * np.sin(frequency * x) + 0.5 * curvature * x * x))
-
-    return f
+# The scalar function handed to numerical_gradient is fixtures.curvy_function; its exact gradient:
 
 
 def curvy_gradient(x, weights, frequency, curvature):
@@ -348,16 +331,17 @@ class MulBackward(BackwardRule):
                   [rng.normal(size=(m, n)), rng.normal(size=(m, n))])]
         if hidden:
             exprs.append(("J = sum(w * tanh(x * b)), x (4, 3), b (1, 3) broadcast",
-                          lambda x, b, w=_weights(rng, (4, 3)): graph.sum(w * graph.tanh(x * b)),
+                          lambda x, b, w=_weights(rng, (4, 3)): graph.sum(w * graph.tanh(x * b))  # noqa: B008  (binds this case's weights)
                           [rng.normal(size=(4, 3)), rng.normal(size=(1, 3))]))
             exprs.append(("J = sum(w * x * x), x (3, 1): x used twice",
-                          lambda x, w=_weights(rng, (3, 1)): graph.sum(w * (x * x)),
+                          lambda x, w=_weights(rng, (3, 1)): graph.sum(w * (x * x))  # noqa: B008  (binds this case's weights)
                           [rng.normal(size=(3, 1))]))
         return exprs
 
     def local_derivative_mistakes(self, case):
         upstream, a, b = case.args
-        return [("missing-upstream", {"grad_a": np.broadcast_to(b, upstream.shape), "grad_b": np.broadcast_to(a, upstream.shape)})]
+        return [("missing-upstream", {"grad_a": np.broadcast_to(b, upstream.shape),
+                                      "grad_b": np.broadcast_to(a, upstream.shape)})]
 
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
@@ -388,7 +372,7 @@ class ExpBackward(BackwardRule):
         return [(f"J = sum(w * exp(x)), x ({m}, {n})", lambda x: graph.sum(w * graph.exp(x)),
                  [rng.uniform(-2, 2, (m, n))]),
                 (f"J = sum(w * sin(exp(x @ V))), x (4, {k + 1}), V ({k + 1}, {k})",
-                 lambda x, V, w=_weights(rng, (4, k)): graph.sum(w * graph.sin(graph.exp(x @ V))),
+                 lambda x, V, w=_weights(rng, (4, k)): graph.sum(w * graph.sin(graph.exp(x @ V)))  # noqa: B008  (binds this case's weights)
                  [rng.uniform(-1, 1, (4, k + 1)), rng.uniform(-1, 1, (k + 1, k))])]
 
     def local_derivative_mistakes(self, case):
@@ -413,10 +397,10 @@ class SigmoidBackwardRule(BackwardRule):
         m, n = (1, 2) if hidden else (4, 3)
         k = 1 if hidden else 3
         return [(f"J = sum(w * sigmoid(X @ W.T + B)), X ({m}, 3), W ({n}, 3), B (1, {n})",
-                 lambda X, W, B, w=_weights(rng, (m, n)): graph.sum(w * graph.sigmoid(X @ W.T + B)),
+                 lambda X, W, B, w=_weights(rng, (m, n)): graph.sum(w * graph.sigmoid(X @ W.T + B))  # noqa: B008  (binds this case's weights)
                  [rng.normal(size=(m, 3)), rng.normal(size=(n, 3)), rng.normal(size=(1, n))]),
                 (f"J = sum(w * sigmoid(z)), z (5, {k})",
-                 lambda z, w=_weights(rng, (5, k)): graph.sum(w * graph.sigmoid(z)),
+                 lambda z, w=_weights(rng, (5, k)): graph.sum(w * graph.sigmoid(z))  # noqa: B008  (binds this case's weights)
                  [rng.normal(scale=2.0, size=(5, k))])]
 
     def local_derivative_mistakes(self, case):

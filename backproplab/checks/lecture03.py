@@ -138,7 +138,9 @@ class _Backward(_ActivationExercise):
     def mistakes(self, case):
         dA, Z = case.args
         library = self._library()
-        derivative = (lambda z: library.derivative(z, **case.kwargs))
+        def derivative(z):
+            return library.derivative(z, **case.kwargs)
+
         mistakes = [("derivative-at-output", {"dz": dA * derivative(library.forward(Z, **case.kwargs))})]
         if self.kinked and case.info.get("boundary"):
             slope = case.kwargs.get("alpha", 0.01) if self.alpha_kwarg else 0.0

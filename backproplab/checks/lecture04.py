@@ -15,8 +15,8 @@ from ..init import initialize_parameters
 from ..layers import dense_backward, dense_forward
 from ..losses import binary_cross_entropy
 from ..model import accuracy, model_backward, model_forward, update_parameters
-from .codec import FnToken, Opaque
-from .compare import ORACLE_TOLERANCE, describe_value
+from .codec import FnToken
+from .compare import describe_value
 from .core import Case, CaseVerdict, Exercise, register
 from .fixtures import draw_network
 

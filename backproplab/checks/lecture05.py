@@ -293,7 +293,7 @@ class InitializeParameters(Exercise):
                                    f"same weights, so they stay identical during training. Draw the whole "
                                    f"({W.shape[0]}, {W.shape[1]}) matrix at once.")
         judged = [(l, W, std) for l, (W, std) in enumerate(zip(weights, stds), 1) if W.size >= STAT_MIN_ENTRIES]
-        for l, W, std in judged:
+        for l, W, _ in judged:
             spread = W.std()
             if abs(W.mean()) > SIGMAS * max(spread, 1e-300) / math.sqrt(W.size):
                 return CaseVerdict(False, "wrong-values",
@@ -303,7 +303,7 @@ class InitializeParameters(Exercise):
         wrong = [(l, W, std) for l, W, std in judged if abs(_rms(W) / std - 1) > _scale_band(W.size)]
         if wrong:
             return self._scale_verdict(sizes, method, judged, wrong)
-        for l, W, std in judged:
+        for l, W, _ in judged:
             if W.size < KURTOSIS_MIN_ENTRIES:
                 continue
             excess = float(np.mean((W / _rms(W)) ** 4) - 3.0)
@@ -422,7 +422,7 @@ class LayerStatistics(Exercise):
     def mistakes(self, case):
         X, params, activation = case.args
         layers = _forward_activations(X, params, activation)
-        stds = lambda values: np.array(values)  # noqa: E731
+        stds = np.array
         mistakes = [
             ("activation-layer", {"stds": stds([np.std(Z) for Z, _ in layers])},
              "which is the std of Z[l], before the activation: measure A[l] = g(Z[l])"),

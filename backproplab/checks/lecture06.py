@@ -150,7 +150,7 @@ class L2Backward(Exercise):
                    (2 * lambd / m, "which is twice the expected value: d/dW of (lambd/(2m)) ||W||^2 is (lambd/m) W")]
         if m > 1:
             factors += [(lambd, f"which is m={m} times the expected value: the 1/m is missing"),
-                        (lambd / 2, f"which lacks the 1/m and has an extra 1/2")]
+                        (lambd / 2, "which lacks the 1/m and has an extra 1/2")]
         return [("l2-factor", {"dW_extra": factor * W}, text) for factor, text in factors]
 
 

@@ -61,10 +61,9 @@ def write_demo_submissions(workspace, folder):
 
 def run_demo(workers=2, keep=False):
     """Run the demo; return the exit code (0 when every submission was graded)."""
-    from ..cli import format_grade_table
     from .grade import find_submissions, grade_batch
     from .release import find_root
-    from .reports import class_report, format_report
+    from .reports import class_report, format_grade_table, format_report
     from .workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="bplab-demo-"))

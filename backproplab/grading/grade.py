@@ -152,7 +152,7 @@ def tampering_evidence(released_nb, submitted_nb):
             reasons.append(f"cell {grade_id} changed type")
         if meta.get("grade") and mine_meta.get("points") != meta.get("points"):
             reasons.append(f"points of {grade_id} changed from {meta.get('points')} to {mine_meta.get('points')}")
-        if bool(mine_meta.get("grade")) != bool(meta.get("grade")) or bool(mine_meta.get("solution")) != bool(meta.get("solution")):
+        if any(bool(mine_meta.get(flag)) != bool(meta.get(flag)) for flag in ("grade", "solution")):
             reasons.append(f"nbgrader flags of {grade_id} changed")
         if meta.get("locked") and mine.source != cell.source:
             reasons.append(f"locked cell {grade_id} edited")
@@ -496,27 +496,6 @@ def _internal_failure(task: GradingTask, trace: str) -> GradingResult:
                          digest=task.digest, grader_version=grader_version())
 
 
-def _coverage_plugin():
-    """A Dask worker plugin: the test suite's coverage in each worker (`make test` only)."""
-    from distributed.diagnostics.plugin import WorkerPlugin
-
-    class Coverage(WorkerPlugin):
-        name = "bplab-coverage"
-
-        def setup(self, worker):
-            from . import measure_if_requested
-            measure_if_requested()
-
-        def teardown(self, worker):
-            import coverage
-            current = coverage.Coverage.current()
-            if current is not None:
-                current.stop()
-                current.save()
-
-    return Coverage()
-
-
 def _client(scheduler, workers):
     import logging
 
@@ -560,7 +539,6 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
 
 
 def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress):
-    import os
 
     from dask.distributed import as_completed
     from tqdm import tqdm
@@ -568,8 +546,6 @@ def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, p
     client, cluster = _client(scheduler, workers)
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=not progress)
     try:
-        if cluster is not None and os.environ.get("BPLAB_COVERAGE_RCFILE"):
-            client.register_plugin(_coverage_plugin())
         futures = {client.submit(grade_task, tasks[i], key=tasks[i].key, retries=1): i for i in todo}
         for future in as_completed(futures):
             i = futures[future]

@@ -169,7 +169,7 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
         exercise = get_exercise(test.exercise)
         test_seed = hidden_seed(seed, test.exercise) if test.hidden else visible_seed(test.exercise)
 
-        def verdict(passed, diagnosis, message, difference=None):
+        def verdict(passed, diagnosis, message, difference=None, test=test):
             return TestVerdict(test.grade_id, test.exercise, test.hidden, passed, diagnosis, message, test.points,
                                difference)
 

@@ -21,7 +21,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Int, List, Unicode
 
 from .. import __path__ as LIBRARY_PATH
-from ..checks.display import MIME_TYPE as CHECK_MIME, render_html, render_text
+from ..checks.display import MIME_TYPE as CHECK_MIME
+from ..checks.display import render_html, render_text
 from .judge import TestVerdict, judge_notebook
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox

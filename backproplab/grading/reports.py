@@ -69,3 +69,18 @@ def format_report(report):
         lines.append(f"{row['lecture']:<22} {row['exercise']:<24} {row['passed']:>3}/{row['students']:<3} "
                      f"{row['pass_rate']:>4.0%}  {common}")
     return "\n".join(lines)
+
+
+def format_grade_table(results):
+    """Return the grade results (GradingResult list) as a terminal table: one line per submission,
+    then the failed tests with their diagnosis and the flag reasons."""
+    lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
+    for r in results:
+        lines.append(f"{r.student:<24} {r.lecture:<20} {r.score:>5g}/{r.max_score:<5g}  "
+                     f"{r.status:<12} {'FLAGGED' if r.flagged else ''}{'  (already graded)' if r.reused else ''}")
+        for v in r.verdicts:
+            if not v.passed:
+                lines.append(f"    - {v.grade_id:<34} {v.diagnosis or ''}")
+        for reason in r.flag_reasons:
+            lines.append(f"    ! {reason.splitlines()[0]}")
+    return "\n".join(lines)

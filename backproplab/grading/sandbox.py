@@ -279,7 +279,7 @@ class WarmSandbox:
     def run(self, request: dict, *, deadline: float, max_output: int) -> SandboxRun:
         """Run one job (a sandbox_exec request); its records, as ``run_sandboxed`` returns them."""
         with self.lock:
-            for attempt in (1, 2):
+            for _attempt in (1, 2):
                 if self.proc is None or self.proc.poll() is not None or self.jobs >= self.max_jobs:
                     self._start()
                 run = self._run_job(request, deadline, max_output)

@@ -6,7 +6,6 @@ backproplab.activations). initialize_parameters uses init_std.
 '''
 from __future__ import annotations
 
-
 from backproplab.grading.answer_catalogs import S, V, notebook_sources
 
 SETUP, ANSWERS = notebook_sources(__file__)  # the solution notebook's setup and answer cells

@@ -10,18 +10,13 @@ and a failing step leaves a screenshot in test-artifacts/<test>-<step>.png.
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from lab_server import running_lab
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,7 +24,6 @@ ARTIFACTS = REPO / "test-artifacts"
 # Offline machine: keep chromium from phoning home or waiting for the network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SERVER_START_TIMEOUT = 90  # seconds; JupyterLab builds its page list on first start
 STEP_TIMINGS: list[tuple[str, str, float, str]] = []  # (test, step, seconds, "ok"/"FAILED")
 FIXTURE_TIMINGS: list[tuple[str, float]] = []  # (what, seconds), this process only
 
@@ -56,56 +50,6 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{sum(s for *_, s, _ in STEP_TIMINGS):7.1f}  total of the steps")
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LabServer:
-    """A running JupyterLab: ``url(path)`` gives an authenticated address, ``root`` its folder."""
-
-    def __init__(self, root: Path, port: int, token: str, process: subprocess.Popen, log: Path):
-        self.root, self.port, self.token, self.process, self.log = root, port, token, process, log
-
-    @property
-    def base(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def url(self, path=""):
-        return f"{self.base}/{path.lstrip('/')}{'&' if '?' in path else '?'}token={self.token}"
-
-    def log_tail(self, lines=40):
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _wait_until_up(server: LabServer):
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {server.process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(server.url("api/status"), timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"jupyter lab did not answer within {SERVER_START_TIMEOUT}s:\n{server.log_tail()}")
-
-
-def _stop(process: subprocess.Popen):
-    """Stop the server's process group (the server and its kernels), by the group's id."""
-    if process.poll() is not None:
-        return
-    pgid = os.getpgid(process.pid)
-    os.killpg(pgid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        process.wait(timeout=15)
-
-
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
     """A JupyterLab server rooted at a temporary copy of course/ (what a student clones)."""
@@ -113,34 +57,11 @@ def lab_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab") / "course"
     shutil.copytree(REPO / "course", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     started = time.monotonic()
-    port, token = _free_port(), secrets.token_hex(16)
-    log = home / "jupyter-lab.log"
-    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}  # inline plots, as for students
-    env.update({
-        "BPLAB_QUIET": "1", "OMP_NUM_THREADS": "1",
-        # A private Jupyter home: no user settings, workspaces or runtime files leak in or out.
-        "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-        "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "mpl")})
     # Render every cell (no windowing), so that the tests find a cell by its position in the notebook.
-    tracker_settings = home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
-    tracker_settings.parent.mkdir(parents=True)
-    tracker_settings.write_text('{"windowingMode": "none"}')
-    jupyter = Path(sys.executable).parent / "jupyter"
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [str(jupyter), "lab", "--no-browser", f"--ServerApp.token={token}", f"--port={port}",
-             "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
-            cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    server = LabServer(root, port, token, process, log)
-    try:
-        _wait_until_up(server)
+    tracker = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}'}
+    with running_lab(root, home, tracker) as server:
         FIXTURE_TIMINGS.append(("start jupyter lab", time.monotonic() - started))
         yield server
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="session")
