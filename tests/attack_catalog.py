@@ -1021,7 +1021,7 @@ def _():
     return dict(prefix=r'''
         import builtins
         import backproplab.checks as _c, backproplab.checks.core as _core
-        _core.evaluate = lambda exercise, cases, outcome_for, *, seed, hidden: _core.CheckResult(
+        _core.evaluate = lambda exercise, cases, outcome_for, *, seed, hidden: _core.Verdict(
             exercise.name, hidden, True, None, "ok", seed)
         check = lambda *args, **kwargs: None
         builtins.check = _c.check = _core.check = check

@@ -4,9 +4,9 @@ checks in-process (shared by the check tests).
 API
   catalog(lecture) -> module (SETUP, ANSWERS, VARIANTS)   loaded once per test session
   namespace(lecture, variant=None) -> dict   SETUP and ANSWERS (variant swapped in) exec'd, as the notebook's cells would
-  failure(exercise, fn, *, hidden, seed=None) -> CheckResult | None   the failed check's result, None if it passes
+  failure(exercise, fn, *, hidden, seed=None) -> Verdict | None   the failed check's verdict, None if it passes
   diagnosis(exercise, fn, *, hidden, seed=None) -> str | None         that result's diagnosis id
-  first_failure(lecture, variant, hidden_seeds=(7,)) -> CheckResult | None
+  first_failure(lecture, variant, hidden_seeds=(7,)) -> Verdict | None
         the variant's (with SETUP and the other correct answers) first failing check: visible, then hidden seeds
 """
 from __future__ import annotations

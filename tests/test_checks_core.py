@@ -14,10 +14,10 @@ from backproplab.checks.core import (
     EXERCISES,
     Case,
     CheckFailed,
-    CheckResult,
     Exercise,
     OracleDisagreement,
     Outcome,
+    Verdict,
     evaluate,
     get_exercise,
     run_case,
@@ -201,11 +201,14 @@ def test_evaluate_reports_seed_outputs_and_case():
 
 def test_check_failed_renders_short_and_display_payload_has_contract_keys():
     """Is the traceback one line, and does the JSON payload hold exactly the contract's keys?"""
-    result = CheckResult("dense_backward", False, False, "transposed", "dW is transposed", 3,
-                         {"dW": False}, np.ones((2, 3)))
+    result = Verdict("dense_backward", False, False, "transposed", "dW is transposed", 3,
+                     {"dW": False}, np.ones((2, 3)))
     failure = CheckFailed(result)
     assert isinstance(failure, AssertionError) and len(failure._render_traceback_()) == 1
-    assert set(result.to_json()) == {"exercise", "hidden", "passed", "diagnosis", "message", "seed", "outputs"}
+    assert set(result.to_json()) == {"grade_id", "exercise", "hidden", "passed", "diagnosis", "message", "seed", "outputs",
+                                     "score", "max_score"}
+    assert Verdict.from_json(result.to_json()) == Verdict("dense_backward", False, False, "transposed", "dW is transposed",
+                                                          3, {"dW": False})  # the one record round-trips
     assert "transposed" in render_text(result)
     assert "<img" in render_html(result) and MIME_TYPE == "application/vnd.backproplab.check+json"
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backproplab.checks.core import Verdict
 from backproplab.cli import main
 from backproplab.grading.grade import GradingResult, UsageError, find_submissions, stored_result, tampering_evidence
-from backproplab.grading.judge import TestVerdict
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
 from backproplab.grading.reports import class_report
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
@@ -148,9 +148,9 @@ def test_seed_depends_on_student_lecture_and_secret(root, tmp_path):
 
 
 def _result(student, passed_visible, diagnosis):
-    verdicts = [TestVerdict("test_double", "double", False, passed_visible, None if passed_visible else diagnosis,
-                            "m", 1.0),
-                TestVerdict("test_double_hidden", "double", True, True, None, "m", 2.0)]
+    verdicts = [Verdict("double", False, passed_visible, None if passed_visible else diagnosis, "m",
+                        grade_id="test_double", points=1.0),
+                Verdict("double", True, True, None, "m", grade_id="test_double_hidden", points=2.0)]
     return GradingResult(student, LECTURE, "graded", verdicts, ["x"] if student == "eve" else [],
                          manual_max_score=1.0, digest="d", grader_version="v")
 

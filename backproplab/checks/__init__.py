@@ -13,10 +13,10 @@ from .core import (  # noqa: F401  (re-exported: the package's API)
     EXERCISES,
     Case,
     CheckFailed,
-    CheckResult,
     Exercise,
     OracleDisagreement,
     Outcome,
+    Verdict,
     check,
     evaluate,
     get_exercise,
@@ -34,4 +34,4 @@ for _module in LECTURE_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
 
-__all__ = ["check", "CheckFailed", "CheckResult", "EXERCISES", "DIAGNOSES", "get_exercise"]
+__all__ = ["check", "CheckFailed", "Verdict", "EXERCISES", "DIAGNOSES", "get_exercise"]

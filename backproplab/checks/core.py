@@ -33,7 +33,7 @@ from .compare import ORACLE_ABSOLUTE, ORACLE_TOLERANCE, OutputVerdict, compare_o
 from .diagnoses import require
 
 __all__ = [
-    "Case", "Outcome", "CaseVerdict", "CheckResult", "CheckFailed", "OracleDisagreement",
+    "Case", "Outcome", "CaseVerdict", "Verdict", "CheckFailed", "OracleDisagreement",
     "Exercise", "EXERCISES", "register", "get_exercise", "run_case", "evaluate", "check",
     "visible_seed", "hidden_seed", "StopStudentCode", "LibraryGuard", "record_outcomes", "OUTCOMES_MIME",
 ]
@@ -106,23 +106,39 @@ class CaseVerdict:
 
 
 @dataclass
-class CheckResult:
-    """The structured result of one check (one test cell)."""
+class Verdict:
+    """The verdict on one check: the one record from ``check()`` in the student's kernel, through
+    the judge (which places it in a test cell: ``grade_id``, ``points``), to the gradebook and the
+    feedback. ``to_json`` is its one serialized form (the check+json display data, the graded
+    notebook's cell metadata, `bplab grade --json`)."""
+    __test__ = False  # not a pytest class
 
     exercise: str
     hidden: bool
     passed: bool
     diagnosis: str | None
     message: str
-    seed: int
-    outputs: dict = field(default_factory=dict)
-    difference: np.ndarray | None = None
+    seed: int | None = None
+    outputs: dict = field(default_factory=dict)                      # output name -> bool
+    difference: np.ndarray | None = field(default=None, repr=False)  # student - expected, for the heatmap
+    grade_id: str = ""                                               # the test cell, once judged
+    points: float = 0.0                                              # that cell's points
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
 
     def to_json(self) -> dict:
-        """The payload of the ``application/vnd.backproplab.check+json`` display data."""
-        return {"exercise": self.exercise, "hidden": self.hidden, "passed": self.passed,
+        return {"grade_id": self.grade_id, "exercise": self.exercise, "hidden": self.hidden, "passed": self.passed,
                 "diagnosis": self.diagnosis, "message": self.message, "seed": self.seed,
-                "outputs": {k: bool(v) for k, v in self.outputs.items()}}
+                "outputs": {k: bool(v) for k, v in self.outputs.items()}, "score": self.score,
+                "max_score": self.points}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Verdict:
+        return cls(str(data["exercise"]), bool(data["hidden"]), bool(data["passed"]), data["diagnosis"],
+                   str(data["message"]), data.get("seed"), dict(data.get("outputs") or {}),
+                   grade_id=str(data["grade_id"]), points=float(data["max_score"]))
 
     def _ipython_display_(self):
         """Show nothing when a test cell ends in check(...): check() already showed the verdict."""
@@ -131,7 +147,7 @@ class CheckResult:
 class CheckFailed(AssertionError):
     """A failed check. nbgrader scores the cell 0; IPython shows only one short line."""
 
-    def __init__(self, result: CheckResult):
+    def __init__(self, result: Verdict):
         super().__init__(result.message)
         self.result = result
 
@@ -440,7 +456,7 @@ def _replay(exercise, hidden, seed) -> str:
     return f'(seed {seed}; replay with check("{exercise}", {exercise}{flag}, seed={seed}))'
 
 
-def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, hidden: bool) -> CheckResult:
+def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, hidden: bool) -> Verdict:
     """Judge case by case; ``outcome_for(index, case)`` supplies each Outcome (lazily, so a
     kernel check stops calling the student's function at the first failure)."""
     outputs = {}
@@ -453,12 +469,11 @@ def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, h
             kind = "hidden test" if hidden else "test"
             where = f"case {index + 1} of {len(cases)}" + (f", {case.label}" if case.label else "")
             message = f"{exercise.name} failed a {kind} ({where}): {verdict.message} {_replay(exercise.name, hidden, seed)}"
-            return CheckResult(exercise.name, hidden, False, require(verdict.diagnosis), message, seed,
-                               verdict.outputs, verdict.difference)
+            return Verdict(exercise.name, hidden, False, require(verdict.diagnosis), message, seed,
+                           verdict.outputs, verdict.difference)
     count = f"{len(cases)} {'hidden ' if hidden else ''}case{'s' if len(cases) != 1 else ''}"
     message = f"{exercise.name} passed {'all ' if len(cases) > 1 else ''}{count}."
-    return CheckResult(exercise.name, hidden, True, None, message, seed,
-                       {k: True for k in outputs})
+    return Verdict(exercise.name, hidden, True, None, message, seed, {k: True for k in outputs})
 
 
 OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"
@@ -665,7 +680,7 @@ def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
     return record
 
 
-def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> CheckResult | None:
+def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> Verdict | None:
     """Check a student's function on fresh inputs and say what is wrong, if anything.
 
     Visible tests use the exercise's fixed seed; hidden tests use ``seed``, else the

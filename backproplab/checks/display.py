@@ -1,4 +1,4 @@
-"""Showing a CheckResult: HTML (+ a heatmap of student - expected) in Jupyter, text elsewhere.
+"""Showing a Verdict: HTML (+ a heatmap of student - expected) in Jupyter, text elsewhere.
 
 Every check also publishes ``application/vnd.backproplab.check+json`` display data
 ({"exercise", "hidden", "passed", "diagnosis", "message", "seed", "outputs"}), which the

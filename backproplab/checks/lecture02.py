@@ -331,10 +331,10 @@ class MulBackward(BackwardRule):
                   [rng.normal(size=(m, n)), rng.normal(size=(m, n))])]
         if hidden:
             exprs.append(("J = sum(w * tanh(x * b)), x (4, 3), b (1, 3) broadcast",
-                          lambda x, b, w=_weights(rng, (4, 3)): graph.sum(w * graph.tanh(x * b))  # noqa: B008  (binds this case's weights)
+                          lambda x, b, w=_weights(rng, (4, 3)): graph.sum(w * graph.tanh(x * b)),  # noqa: B008  (binds this case's weights)
                           [rng.normal(size=(4, 3)), rng.normal(size=(1, 3))]))
             exprs.append(("J = sum(w * x * x), x (3, 1): x used twice",
-                          lambda x, w=_weights(rng, (3, 1)): graph.sum(w * (x * x))  # noqa: B008  (binds this case's weights)
+                          lambda x, w=_weights(rng, (3, 1)): graph.sum(w * (x * x)),  # noqa: B008  (binds this case's weights)
                           [rng.normal(size=(3, 1))]))
         return exprs
 
@@ -372,7 +372,7 @@ class ExpBackward(BackwardRule):
         return [(f"J = sum(w * exp(x)), x ({m}, {n})", lambda x: graph.sum(w * graph.exp(x)),
                  [rng.uniform(-2, 2, (m, n))]),
                 (f"J = sum(w * sin(exp(x @ V))), x (4, {k + 1}), V ({k + 1}, {k})",
-                 lambda x, V, w=_weights(rng, (4, k)): graph.sum(w * graph.sin(graph.exp(x @ V)))  # noqa: B008  (binds this case's weights)
+                 lambda x, V, w=_weights(rng, (4, k)): graph.sum(w * graph.sin(graph.exp(x @ V))),  # noqa: B008  (binds this case's weights)
                  [rng.uniform(-1, 1, (4, k + 1)), rng.uniform(-1, 1, (k + 1, k))])]
 
     def local_derivative_mistakes(self, case):
@@ -397,10 +397,10 @@ class SigmoidBackwardRule(BackwardRule):
         m, n = (1, 2) if hidden else (4, 3)
         k = 1 if hidden else 3
         return [(f"J = sum(w * sigmoid(X @ W.T + B)), X ({m}, 3), W ({n}, 3), B (1, {n})",
-                 lambda X, W, B, w=_weights(rng, (m, n)): graph.sum(w * graph.sigmoid(X @ W.T + B))  # noqa: B008  (binds this case's weights)
+                 lambda X, W, B, w=_weights(rng, (m, n)): graph.sum(w * graph.sigmoid(X @ W.T + B)),  # noqa: B008  (binds this case's weights)
                  [rng.normal(size=(m, 3)), rng.normal(size=(n, 3)), rng.normal(size=(1, n))]),
                 (f"J = sum(w * sigmoid(z)), z (5, {k})",
-                 lambda z, w=_weights(rng, (5, k)): graph.sum(w * graph.sigmoid(z))  # noqa: B008  (binds this case's weights)
+                 lambda z, w=_weights(rng, (5, k)): graph.sum(w * graph.sigmoid(z)),  # noqa: B008  (binds this case's weights)
                  [rng.normal(scale=2.0, size=(5, k))])]
 
     def local_derivative_mistakes(self, case):

@@ -29,8 +29,9 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..checks.core import Verdict
 from . import config as grading_config
-from .judge import TestVerdict, failed_verdicts
+from .judge import failed_verdicts
 from .notebooks import read_notebook
 from .store import load_submission, load_verdicts, save_result
 
@@ -205,7 +206,7 @@ class GradingResult:
     student: str
     lecture: str
     status: str                      # graded | timeout | kernel-died | output-capped | lost | unreadable | error
-    verdicts: list[TestVerdict]
+    verdicts: list[Verdict]
     flag_reasons: list[str] = field(default_factory=list)
     manual_max_score: float = 0.0
     late_penalty: float = 0.0
@@ -346,8 +347,7 @@ def grade_task(task: GradingTask) -> GradingResult:
         from .judge import find_test_cells
         for test in find_test_cells(source_nb):
             data = by_id.get(test.grade_id, {}).get("metadata", {}).get("bplab")
-            result.verdicts.append(TestVerdict.from_json(data) if data else TestVerdict(
-                test.grade_id, test.exercise, test.hidden, False, "crash", "not graded", test.points))
+            result.verdicts.append(Verdict.from_json(data) if data else test.verdict(False, "crash", "not graded"))
         for v in result.verdicts:
             if v.diagnosis in ("tampering", "forbidden-call"):
                 result.flag_reasons.append(f"{v.grade_id}: {v.diagnosis}")
@@ -480,8 +480,7 @@ def stored_result(workspace, student, lecture) -> GradingResult | None:
     row = load_submission(workspace.db_path, student, lecture)
     if row is None:
         return None
-    verdicts = [TestVerdict(v["grade_id"], v["exercise"], v["hidden"], v["passed"], v["diagnosis"], v["message"],
-                            v["max_score"]) for v in load_verdicts(workspace.db_path, student, lecture)]
+    verdicts = [Verdict.from_json(v) for v in load_verdicts(workspace.db_path, student, lecture)]
     return GradingResult(student, lecture, row["status"], verdicts, row["flag_reasons"], row["manual_max_score"] or 0.0,
                          row["late_penalty"] or 0.0, None, row["digest"] or "", row["grader_version"] or "")
 

@@ -4,7 +4,7 @@ While grading, each test cell's ``check(...)`` publishes an outcome record
 (``checks.core.OUTCOMES_MIME``: what the student's function returned on the graded cases, codec
 JSON, never a verdict). ``judge_notebook`` reads those records from the executed notebook's test
 cells, draws the same cases from the same seed, and judges them with the exercise's reference and
-oracles, in a process that never runs student code. It returns one ``TestVerdict`` per test cell
+oracles, in a process that never runs student code. It returns one ``Verdict`` per test cell
 of the trusted source notebook.
 
 A record that is missing (the check was bypassed), duplicated, malformed, or holds more outcomes
@@ -16,13 +16,11 @@ student got wrong, and passes with the reference in its place, keeps its points.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
-import numpy as np
+from ..checks.core import OUTCOMES_MIME, Outcome, Verdict, evaluate, get_exercise, hidden_seed, visible_seed
 
-from ..checks.core import OUTCOMES_MIME, Outcome, evaluate, get_exercise, hidden_seed, visible_seed
-
-__all__ = ["TestCell", "TestVerdict", "find_test_cells", "judge_notebook", "failed_verdicts"]
+__all__ = ["TestCell", "find_test_cells", "judge_notebook", "failed_verdicts"]
 
 
 @dataclass
@@ -34,32 +32,9 @@ class TestCell:
     hidden: bool
     points: float
 
-
-@dataclass
-class TestVerdict:
-    """The verdict on one test cell: the one record from the judge to the gradebook and the feedback."""
-    __test__ = False  # not a pytest class
-    grade_id: str
-    exercise: str
-    hidden: bool
-    passed: bool
-    diagnosis: str | None
-    message: str
-    points: float = 0.0
-    difference: np.ndarray | None = field(default=None, repr=False)  # student - expected, for the heatmap
-
-    @property
-    def score(self) -> float:
-        return self.points if self.passed else 0.0
-
-    def to_json(self) -> dict:
-        return {"grade_id": self.grade_id, "exercise": self.exercise, "hidden": self.hidden, "passed": self.passed,
-                "diagnosis": self.diagnosis, "message": self.message, "score": self.score, "max_score": self.points}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TestVerdict":
-        return cls(data["grade_id"], data["exercise"], bool(data["hidden"]), bool(data["passed"]), data["diagnosis"],
-                   data["message"], float(data["max_score"]))
+    def verdict(self, passed: bool, diagnosis: str | None, message: str) -> Verdict:
+        """A verdict on this test cell that no judged record produced (it failed before recording)."""
+        return Verdict(self.exercise, self.hidden, passed, diagnosis, message, grade_id=self.grade_id, points=self.points)
 
 
 def _nbgrader(cell) -> dict:
@@ -94,10 +69,9 @@ def find_test_cells(source_nb) -> list[TestCell]:
     return tests
 
 
-def failed_verdicts(source_nb, diagnosis: str, message: str) -> list[TestVerdict]:
+def failed_verdicts(source_nb, diagnosis: str, message: str) -> list[Verdict]:
     """Every test of the source failed for one reason (the submission could not be run at all)."""
-    return [TestVerdict(t.grade_id, t.exercise, t.hidden, False, diagnosis, message, t.points)
-            for t in find_test_cells(source_nb)]
+    return [t.verdict(False, diagnosis, message) for t in find_test_cells(source_nb)]
 
 
 class _Unusable(ValueError):
@@ -157,8 +131,8 @@ def _failure_before_record(cell, test: TestCell):
     return "crash", f"the test of {test.exercise} stopped with {ename}: {evalue}"
 
 
-def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool = True) -> list[TestVerdict]:
-    """One TestVerdict per test cell of ``source_nb``, judged from ``executed_nb``'s outcome records."""
+def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool = True) -> list[Verdict]:
+    """One Verdict per test cell of ``source_nb``, judged from ``executed_nb``'s outcome records."""
     by_id = {}
     for cell in executed_nb.cells:
         grade_id = _nbgrader(cell).get("grade_id")
@@ -169,17 +143,13 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
         exercise = get_exercise(test.exercise)
         test_seed = hidden_seed(seed, test.exercise) if test.hidden else visible_seed(test.exercise)
 
-        def verdict(passed, diagnosis, message, difference=None, test=test):
-            return TestVerdict(test.grade_id, test.exercise, test.hidden, passed, diagnosis, message, test.points,
-                               difference)
-
         cells = by_id.get(test.grade_id, [])
         if len(cells) != 1:
-            verdicts.append(verdict(False, "tampering", f"the test cell {test.grade_id} is missing or duplicated."))
+            verdicts.append(test.verdict(False, "tampering", f"the test cell {test.grade_id} is missing or duplicated."))
             continue
         records = _records(cells[0])
         if not records:
-            verdicts.append(verdict(False, *_failure_before_record(cells[0], test)))
+            verdicts.append(test.verdict(False, *_failure_before_record(cells[0], test)))
             continue
         record = records[0]
         cases = exercise.draw_cases(test_seed, test.hidden)
@@ -189,9 +159,9 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
                 raise _Unusable("the outcome record does not belong to this test")
             result = _judge(exercise, cases, _outcomes(record.get("outcomes"), len(cases)), test_seed, test.hidden)
         except _Unusable as err:
-            verdicts.append(verdict(False, "tampering", f"the outcomes of {test.exercise} were tampered with: {err}."))
+            verdicts.append(test.verdict(False, "tampering", f"the outcomes of {test.exercise} were tampered with: {err}."))
             continue
-        verdicts.append(verdict(result.passed, result.diagnosis, result.message, result.difference))
+        verdicts.append(replace(result, grade_id=test.grade_id, points=test.points))
         with_reference = record.get("with_reference")
         if not result.passed and isinstance(with_reference, dict):
             dependents.append((len(verdicts) - 1, exercise, cases, test_seed, with_reference))
@@ -216,12 +186,12 @@ def _credit_dependents(verdicts, dependents):
         names = ", ".join(f"`{h}`" for h in sorted(set(map(str, helpers)) & wrong))
         old = verdicts[index]
         if result.passed:
-            verdicts[index] = TestVerdict(
-                old.grade_id, old.exercise, old.hidden, True, None,
-                f"{old.exercise} is correct, but it calls your {names}, which is wrong: with a correct {names} "
-                f"it passes, so it keeps its points. (On its own it failed: {old.message})", old.points)
+            verdicts[index] = replace(
+                old, passed=True, diagnosis=None, difference=None,
+                message=f"{old.exercise} is correct, but it calls your {names}, which is wrong: with a correct {names} "
+                        f"it passes, so it keeps its points. (On its own it failed: {old.message})")
         else:  # wrong in its own right: name its own mistake, seen with a correct helper
-            verdicts[index] = TestVerdict(
-                old.grade_id, old.exercise, old.hidden, False, result.diagnosis,
-                f"{result.message} (It also calls your {names}, which is wrong; this verdict uses a correct "
-                f"{names} in its place.)", old.points, result.difference)
+            verdicts[index] = replace(
+                result, grade_id=old.grade_id, points=old.points,
+                message=f"{result.message} (It also calls your {names}, which is wrong; this verdict uses a correct "
+                        f"{names} in its place.)")

@@ -21,9 +21,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Int, List, Unicode
 
 from .. import __path__ as LIBRARY_PATH
+from ..checks.core import Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
-from .judge import TestVerdict, judge_notebook
+from .judge import judge_notebook
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox
 from .store import load_verdicts
@@ -154,10 +155,10 @@ class SandboxedExecute(NbGraderPreprocessor):
             shutil.rmtree(job, ignore_errors=True)
 
 
-def verdict_outputs(verdict: TestVerdict) -> list:
+def verdict_outputs(verdict: Verdict) -> list:
     """A test cell's outputs in the graded notebook: the verdict (HTML with the heatmap), and an
     error when it failed, which is what nbgrader's SaveAutoGrades scores 0."""
-    outputs = [new_output("display_data", data={CHECK_MIME: {**verdict.to_json(), "seed": None, "outputs": {}},
+    outputs = [new_output("display_data", data={CHECK_MIME: verdict.to_json(),
                                                 "text/html": render_html(verdict), "text/plain": render_text(verdict)})]
     if not verdict.passed:
         outputs.append(new_output("error", ename="CheckFailed", evalue=f"{verdict.exercise}: {verdict.diagnosis}",
