@@ -201,14 +201,6 @@ def test_student_release_hides_solutions_and_hidden_tests(lecture):
     assert set(exercises_with_tests(student)) == set(SPECS[lecture].signatures)
 
 
-@pytest.mark.slow
-def test_course_folder_is_in_sync_with_the_solutions():
-    """Does `bplab release --check` find every lecture's course/ folder up to date?"""
-    from backproplab.cli import main
-
-    assert main(["release", "--check", "--root", str(REPO), *SPECS]) == 0
-
-
 # ---------------------------------------------------------------------------------------
 # Real kernels (each notebook once per run; see notebook_helpers.executed_once).
 
