@@ -19,7 +19,8 @@ settings.register_profile("ci", derandomize=True, print_blob=True, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-def _measure_grading_workers():
+@pytest.fixture(scope="session", autouse=True)
+def measure_grading_workers():
     """Under pytest-cov, have every Dask worker the tests start load tests/coverage_in_workers.py."""
     import coverage
 
@@ -29,9 +30,9 @@ def _measure_grading_workers():
     os.environ["BPLAB_TEST_COVERAGE_FILE"] = os.path.abspath(current.config.data_file)
     os.environ["BPLAB_TEST_COVERAGE_CONFIG"] = current.config.config_file or ""
     os.environ["DASK_DISTRIBUTED__WORKER__PRELOAD"] = repr([os.path.join(os.path.dirname(__file__), "coverage_in_workers.py")])
+    import dask.config
 
-
-_measure_grading_workers()
+    dask.config.refresh()  # the nannies read the preload from this process's configuration
 
 
 @pytest.fixture
