@@ -76,7 +76,7 @@ def test_readme_has_commands_for_every_audience():
     assert headings[:4] == ["Quick start", "Students", "Self-study", "Instructors"]
     first_block = code_blocks("bash")[0]
     assert [words[:2] for words in map(shlex.split, first_block.splitlines())] == [
-        ["make", "lab"], ["make", "demo"], ["make", "test"]]
+        ["make", "lab"], ["make", "demo"], ["make", "test"], ["make", "check"]]
     assert len(readme_commands()) >= 15
 
 
