@@ -91,6 +91,7 @@ def running_lab(root: Path, home: Path, settings: dict | None = None):
 
     ``settings``: {relative path under the settings folder: JSON text} written before the start.
     """
+    home.mkdir(parents=True, exist_ok=True)
     port, token = _free_port(), secrets.token_hex(16)
     log = home / "jupyter-lab.log"
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}  # inline plots, as for students

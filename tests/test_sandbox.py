@@ -16,6 +16,7 @@ from backproplab.grading.sandbox import SandboxLimits, run_sandboxed, sandbox_pr
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+pytestmark = pytest.mark.slow  # real bwrap sandboxes, seconds each
 
 
 def run(code, tmp_path, *, limits=None, deadline=60, max_output=1 << 20):

@@ -11,7 +11,8 @@ import pytest
 from backproplab.grading.preprocessors import KERNEL_ENV, SANDBOX_ENV
 from backproplab.grading.sandbox import SandboxLimits, WarmSandbox, sandbox_problem
 
-pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason="bwrap cannot run here")
+# slow: real kernels in a real sandbox
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sandbox_problem() is not None, reason="bwrap cannot run here")]
 
 ARGV = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec", "--preload", "numpy", "--sweep"]
 
