@@ -538,7 +538,6 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
 
 
 def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress):
-
     from dask.distributed import as_completed
     from tqdm import tqdm
 
