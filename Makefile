@@ -40,7 +40,7 @@ check: $(STAMP)
 	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" tests
 
 test: $(STAMP) browser-deps sandbox-deps
-	$(PY) -m pytest -n 2 --dist loadfile --cov=backproplab --cov-report=term:skip-covered tests
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15 --cov=backproplab --cov-report=term:skip-covered tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov
