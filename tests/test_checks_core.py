@@ -187,6 +187,26 @@ def test_oracle_disagreement_raises_loudly_instead_of_blaming_the_student():
         evaluate(exercise, cases, lambda i, c: run_case(lambda x: 2 * x, c), seed=0, hidden=False)
 
 
+def test_expected_runs_the_oracles_once_per_case_and_hands_out_copies():
+    """Does an exercise remember a case's checked reference (oracles run once), give each caller its own
+    copy, and keep it apart from another exercise object's?"""
+    calls = []
+
+    class Counting(_Doubling):
+        def oracles(self, case):
+            calls.append(case.label)
+            return super().oracles(case)
+
+    exercise = Counting()
+    case = exercise.draw_cases(4, False)[0]
+    first = exercise.expected(case)
+    first["y"][:] = 0  # a caller that scribbles on its result
+    again = exercise.expected(exercise.draw_cases(4, False)[0])
+    assert len(calls) == 1 and np.allclose(again["y"], 2 * case.args[0])
+    Counting().expected(case)
+    assert len(calls) == 2
+
+
 def test_evaluate_reports_seed_outputs_and_case():
     """Does a failing result carry the diagnosis, per-output verdicts, the seed and the case label?"""
     exercise = _Doubling()
