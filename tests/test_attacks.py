@@ -26,7 +26,6 @@ import selectors
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.redact import is_hidden_test_source, leaked_lines, secret_lines
 from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
+from cli_command import bplab_command
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE = "04-backprop"
@@ -238,7 +238,7 @@ def _run(args, *, timeout, env=None, out_dir, name):
     out, err = out_dir / f"{name}.stdout", out_dir / f"{name}.stderr"
     started = time.monotonic()
     with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "backproplab.cli", *args], stdout=fo, stderr=fe,
+        proc = subprocess.Popen(bplab_command(*args), stdout=fo, stderr=fe,
                                 stdin=subprocess.DEVNULL, cwd=REPO, env=env, start_new_session=True)
         try:
             code = proc.wait(timeout=timeout)

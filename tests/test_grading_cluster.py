@@ -27,6 +27,7 @@ from backproplab.grading.grade import grader_version
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
 from catalog_helpers import catalog
+from cli_command import bplab_command
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE = "04-backprop"
@@ -77,8 +78,7 @@ def _workspace(prepared, tmp_path):
 
 
 def _grade_cmd(folder, workspace, *extra):
-    return [sys.executable, "-m", "backproplab.cli", "grade", str(folder), "--json", "--workspace", str(workspace),
-            "--root", str(REPO), *extra]
+    return bplab_command("grade", str(folder), "--json", "--workspace", str(workspace), "--root", str(REPO), *extra)
 
 
 def _env(**changes):

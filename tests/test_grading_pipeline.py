@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.redact import is_hidden_test_source, leaked_lines, secret_lines
 from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
+from cli_command import bplab_command
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE = "04-backprop"
@@ -180,7 +180,7 @@ def _answers(scenario):
 
 
 def _run_bplab(*args, timeout=1500):
-    proc = subprocess.run([sys.executable, "-m", "backproplab.cli", *args], capture_output=True, text=True,
+    proc = subprocess.run(bplab_command(*args), capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
     return proc
 

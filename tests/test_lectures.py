@@ -15,14 +15,13 @@ import json
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from backproplab import LECTURES
 from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
+from cli_command import bplab_command
 from lecture_specs import SPECS
 from notebook_helpers import (
     KERNEL_ENV,
@@ -323,10 +322,8 @@ def graded(tmp_path_factory):
             folder.mkdir(parents=True)
             mine = {**answers, **{v.exercise: v.source for v in variants}}
             write_notebook(build_submission(released, mine), folder / course_path(lecture).name)
-    bplab = Path(sys.executable).with_name("bplab")
-    assert bplab.exists(), "the bplab CLI is not installed"
-    done = subprocess.run([str(bplab), "grade", str(root / "submitted"), "--json", "--workers", "2",
-                           "--workspace", str(root / "workspace"), "--root", str(REPO)],
+    done = subprocess.run(bplab_command("grade", str(root / "submitted"), "--json", "--workers", "2",
+                                        "--workspace", str(root / "workspace"), "--root", str(REPO)),
                           cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, **KERNEL_ENV})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return {(r["lecture"], r["student"]): r for r in json.loads(done.stdout)}
