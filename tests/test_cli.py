@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from nbformat.v4 import new_code_cell
 
 from backproplab.cli import build_parser, main
 from backproplab.grading.notebooks import read_notebook
+from backproplab.grading.selfcheck import run_self_check
 from backproplab.grading.submissions import build_submission, write_notebook
+from cli_command import bplab_command
+from notebook_factory import build_notebook, nbgrader_metadata
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_04 = REPO / "course" / "04-backprop" / "backprop.ipynb"
@@ -56,13 +59,32 @@ def test_cli_check_names_the_mistake(tmp_path):
     notebook = tmp_path / "backprop.ipynb"
     write_notebook(build_submission(read_notebook(COURSE_04), {"binary_cross_entropy": answers["binary_cross_entropy"],
                                                                "dense_backward": wrong}), notebook)
-    # Not under coverage: a traced client loses nbclient's race for a widget cell's execute_reply
-    # about one run in three, and then waits out the cell timeout (120 s) for each such cell.
-    proc = subprocess.run([sys.executable, "-m", "backproplab.cli", "check", str(notebook), "--json"],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(bplab_command("check", str(notebook), "--json"), capture_output=True, text=True,
+                          timeout=900)
     assert proc.returncode == 1, proc.stderr[-2000:]
     verdicts = {v["exercise"]: v for v in json.loads(proc.stdout)}
     assert verdicts["binary_cross_entropy"]["passed"] is True
     assert verdicts["dense_backward"]["passed"] is False
     assert verdicts["dense_backward"]["diagnosis"] == "transposed"
     assert verdicts["update_parameters"]["diagnosis"] == "not-implemented"
+
+
+@pytest.mark.slow
+def test_self_check_goes_on_after_a_cell_that_hangs_or_kills_the_kernel(tmp_path):
+    """Does the self-check interrupt a cell that outruns its timeout, start a new kernel after one that
+    kills it, and still run and report the test cells after both?"""
+    def test_cell(grade_id, body):
+        return new_code_cell(body, metadata=nbgrader_metadata(grade_id, grade=True, locked=True, points=1))
+    notebook = tmp_path / "hostile.ipynb"
+    write_notebook(build_notebook([
+        test_cell("test_hang", "import time\nwhile True:\n    time.sleep(0.05)"),
+        test_cell("test_after_hang", "assert 1 + 1 == 2"),
+        test_cell("test_exit", "import os\nos._exit(3)"),
+        test_cell("test_after_exit", "raise NotImplementedError"),
+    ]), notebook)
+    verdicts = {v["grade_id"]: v for v in run_self_check(notebook, timeout=5)}
+    assert verdicts["test_hang"]["diagnosis"] == "crash"
+    assert verdicts["test_hang"]["message"].startswith("CellTimeoutError")
+    assert "test_after_hang" not in verdicts  # it passed: a passing cell without a check reports nothing
+    assert verdicts["test_exit"]["message"].startswith("DeadKernelError")
+    assert verdicts["test_after_exit"]["diagnosis"] == "not-implemented"

@@ -1,13 +1,21 @@
 """`bplab check NOTEBOOK`: the student's self-check. Runs the notebook top to bottom in a fresh
 kernel and collects each check's verdict from its ``application/vnd.backproplab.check+json``
-display data (published by ``check()``)."""
+display data (published by ``check()``).
+
+A cell is done when the kernel reports it idle on iopub, as in the grader's executor. nbclient waits
+for the shell channel's execute_reply instead, which after a widget cell sometimes never arrives
+(jupyter/nbclient#312): the check then sat out the whole cell timeout."""
 from __future__ import annotations
 
+import queue
+import time
 from pathlib import Path
 
 from .notebooks import read_notebook
+from .sandbox_exec import CellRecorder
 
 CHECK_MIME = "application/vnd.backproplab.check+json"
+CELL_OUTPUT_LIMIT = 50_000_000  # the student's own machine: keep everything a check publishes
 
 
 def run_self_check(path, *, timeout=120, kernel_name=None):
@@ -18,31 +26,83 @@ def run_self_check(path, *, timeout=120, kernel_name=None):
       cell that ran a check, plus one {passed: False, diagnosis: "crash"} entry per test cell that
       failed without publishing a verdict (e.g. the exercise's function is not defined).
     """
-    from nbclient import NotebookClient
-
     nb = read_notebook(path)
-    client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name=kernel_name or "",
-                            resources={"metadata": {"path": str(Path(path).resolve().parent)}})
-    if not kernel_name:
-        client.kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    client.execute()
+    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    outputs = _execute(cells, Path(path).resolve().parent, timeout,
+                       kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3"))
     verdicts = []
-    for cell in nb.cells:
+    for cell, cell_outputs in zip(cells, outputs):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type != "code":
-            continue
-        published = [o.data[CHECK_MIME] for o in cell.get("outputs", [])
-                     if o.output_type in ("display_data", "execute_result") and CHECK_MIME in o.get("data", {})]
+        published = [o["data"][CHECK_MIME] for o in cell_outputs
+                     if o["output_type"] in ("display_data", "execute_result") and CHECK_MIME in o.get("data", {})]
         for payload in published:
             verdicts.append({"grade_id": grade_id, **{k: payload.get(k) for k in
                              ("exercise", "hidden", "passed", "diagnosis", "message", "seed")}})
-        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        errors = [o for o in cell_outputs if o["output_type"] == "error"]
         if not published and errors and cell.metadata.get("nbgrader", {}).get("grade"):
             exercise = (grade_id or "").removeprefix("test_").removesuffix("_hidden")
             verdicts.append({"grade_id": grade_id, "exercise": exercise, "hidden": False, "passed": False,
-                             "diagnosis": "not-implemented" if errors[0].ename == "NotImplementedError" else "crash",
-                             "message": f"{errors[0].ename}: {errors[0].evalue}", "seed": None})
+                             "diagnosis": "not-implemented" if errors[0]["ename"] == "NotImplementedError" else "crash",
+                             "message": f"{errors[0]['ename']}: {errors[0]['evalue']}", "seed": None})
     return verdicts
+
+
+def _execute(cells, cwd, timeout, kernel_name):
+    """Run the cells in order in one new kernel; return each cell's nbformat outputs (list of dicts)."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name=kernel_name)
+    manager.start_kernel(cwd=str(cwd))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        return [_run_cell(manager, client, cell.source, timeout) for cell in cells]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _run_cell(manager, client, source, timeout):
+    recorder = CellRecorder(CELL_OUTPUT_LIMIT)
+    msg_id = client.execute(source, allow_stdin=False, stop_on_error=False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = client.get_iopub_msg(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            if not manager.is_alive():
+                recorder.add({"msg_type": "error", "content": {"ename": "DeadKernelError",
+                                                               "evalue": "the kernel died while running this cell"}})
+                manager.restart_kernel(now=True)
+                client.wait_for_ready(timeout=60)
+                return recorder.outputs
+            continue
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            return recorder.outputs
+        recorder.add(msg)
+    recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError",
+                                                   "evalue": f"the cell ran longer than {timeout} s"}})
+    manager.interrupt_kernel()
+    if not _wait_idle(client, msg_id, seconds=10):  # deaf to SIGINT: the next cells need a new kernel
+        manager.restart_kernel(now=True)
+        client.wait_for_ready(timeout=60)
+    return recorder.outputs
+
+
+def _wait_idle(client, msg_id, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            msg = client.get_iopub_msg(timeout=1.0)
+        except queue.Empty:
+            continue
+        if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"):
+            return True
+    return False
 
 
 def format_self_check(verdicts):
