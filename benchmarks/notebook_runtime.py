@@ -1,36 +1,33 @@
 """Benchmark: how long each lecture notebook takes top to bottom, and its kernel's peak memory (not a test).
 
 For every lecture it runs the instructor solution and the blank student release in a fresh python3
-kernel and prints, side by side, the wall-clock seconds and the kernel's peak RSS. The tests only
-guard against the pathological (tests/test_lectures.py: at least 3x these figures); the figures
-themselves are read here.  Usage: .venv/bin/python benchmarks/notebook_runtime.py [LECTURE ...]
+kernel (the executor of `bplab check`) and prints, side by side, the wall-clock seconds and the
+kernel's peak RSS. The tests only guard against the pathological (tests/test_lectures.py: at least
+3x these figures); the figures themselves are read here.
+Usage: .venv/bin/python benchmarks/notebook_runtime.py [LECTURE ...]
 """
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
+from backproplab.grading.notebooks import read_notebook
+from backproplab.grading.preprocessors import KERNEL_ENV
 from backproplab.grading.release import discover_lectures, find_root
+from backproplab.grading.selfcheck import execute_cells
 
 _PEAK_RSS_PROBE = "import resource as _r\nprint('peak-rss-kb', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
 
 
-def run(path: Path, allow_errors: bool) -> tuple[float, float]:
+def run(path: Path) -> tuple[float, float]:
     """(seconds, the kernel's peak RSS in MiB) of executing ``path`` in a fresh kernel."""
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_RSS_PROBE))
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent)}})
+    sources = [cell.source for cell in read_notebook(path).cells if cell.cell_type == "code"]
     started = time.perf_counter()
-    client.execute(env={**os.environ, "BPLAB_QUIET": "1", "MPLBACKEND": "Agg"})
+    outputs = execute_cells([*sources, _PEAK_RSS_PROBE], path.parent, timeout=600, env=KERNEL_ENV)
     seconds = time.perf_counter() - started
-    text = "".join(out.get("text", "") for out in nb.cells[-1].outputs if out.get("output_type") == "stream")
+    text = "".join(out.get("text", "") for out in outputs[-1] if out["output_type"] == "stream")
     return seconds, int(text.split()[-1]) / 1024
 
 
@@ -43,8 +40,8 @@ def main():
     for lecture in args.lectures or discover_lectures(root):
         solution = next((root / "solutions" / lecture).glob("*.ipynb"))
         course = root / "course" / lecture / solution.name
-        sol_s, sol_mib = run(solution, allow_errors=False)
-        stu_s, stu_mib = run(course, allow_errors=True)
+        sol_s, sol_mib = run(solution)
+        stu_s, stu_mib = run(course)
         print(f"{lecture:<24} {sol_s:>10.1f} {sol_mib:>6.0f}   {stu_s:>10.1f} {stu_mib:>6.0f}", flush=True)
     print(f"(this process: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime:.0f} s CPU in kernels)")
 

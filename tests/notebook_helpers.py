@@ -15,6 +15,7 @@ API
   exercises_with_tests(nb) -> {exercise: {"visible": [grade_id...], "hidden": [grade_id...]}}
   answer_dependent_cells(nb) -> set of indices of non-graded code cells that use an exercise's
                                  function, directly or through names such cells define
+  notebook_client(nb, timeout=, allow_errors=, cwd=) -> an nbclient client that never stalls on a reply
   execute(nb, *, allow_errors=False, timeout=120, cwd=None) -> (executed nb, seconds)
                                  real kernel via nbclient, with BPLAB_QUIET=1 and MPLBACKEND=Agg
   execute_with_peak_rss(nb, **kw) -> (executed nb, seconds, kernel peak RSS in MiB)
@@ -156,19 +157,52 @@ def answer_dependent_cells(nb):
     return dependent
 
 
+def notebook_client(nb, *, timeout, allow_errors, cwd):
+    """An nbclient client for ``nb`` (python3 kernel, run in ``cwd``) that finds each execute_reply within a second.
+
+    nbclient waits for a cell's execute_reply with one zmq poll as long as the cell timeout. After a widget cell
+    that poll sometimes misses its wake-up (jupyter/nbclient#312) and returns only when the timeout fires, with
+    the reply long there: a 300 s stall. Polling in one-second slices bounds the delay."""
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            kernel_client = await super().async_start_new_kernel_client()
+            _poll_in_slices(kernel_client.shell_channel)
+            return kernel_client
+
+    return Client(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                  resources={"metadata": {"path": str(cwd)}})
+
+
+def _poll_in_slices(channel, slice_seconds=1.0):
+    from queue import Empty
+
+    whole = channel.get_msg
+
+    async def get_msg(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = slice_seconds if deadline is None else min(slice_seconds, max(0.0, deadline - time.monotonic()))
+            try:
+                return await whole(timeout=step)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
+
+
 def execute(nb, *, allow_errors=False, timeout=120, cwd=None):
     """Run ``nb`` (a NotebookNode or a path) top to bottom in a fresh python3 kernel.
 
     Returns (the executed notebook, wall-clock seconds). The kernel gets BPLAB_QUIET=1 and
     MPLBACKEND=Agg. ``cwd`` defaults to the notebook's folder for a path, else REPO.
     """
-    from nbclient import NotebookClient
-
     if not isinstance(nb, nbformat.NotebookNode):
         cwd = cwd or Path(nb).parent
         nb = read(nb)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(cwd or REPO)}})
+    client = notebook_client(nb, timeout=timeout, allow_errors=allow_errors, cwd=cwd or REPO)
     started = time.perf_counter()
     client.execute(env={**os.environ, **KERNEL_ENV})
     return nb, time.perf_counter() - started

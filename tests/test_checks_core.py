@@ -24,6 +24,7 @@ from backproplab.checks.core import (
 )
 from backproplab.checks.diagnoses import DIAGNOSES, require
 from backproplab.checks.display import MIME_TYPE, render_html, render_text
+from notebook_helpers import execute
 from strategies import matrices, seeds, shapes
 
 # ---- codec -------------------------------------------------------------------------------
@@ -259,7 +260,6 @@ def test_kernel_check_records_calls_to_the_library_implementation():
 def test_check_in_a_real_kernel_publishes_json_html_and_a_short_error():
     """In a real Jupyter kernel, does a failing check publish the check+json payload and HTML
     with a heatmap, and end in a one-line error instead of an internal traceback?"""
-    import nbclient
     from nbformat.v4 import new_code_cell, new_notebook
 
     from catalog_helpers import catalog
@@ -268,8 +268,7 @@ def test_check_in_a_real_kernel_publishes_json_html_and_a_short_error():
     wrong = lecture.ANSWERS["dense_backward"].replace("dz.T @ A_prev / m", "dz.T @ A_prev")
     nb = new_notebook(cells=[new_code_cell(lecture.SETUP + "from backproplab.checks import check"),
                              new_code_cell(wrong), new_code_cell('check("dense_backward", dense_backward)')])
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True)
-    client.execute()
+    execute(nb, allow_errors=True)
     outputs = nb.cells[2].outputs
     payloads = [o["data"][MIME_TYPE] for o in outputs if o.output_type == "display_data" and MIME_TYPE in o["data"]]
     assert len(payloads) == 1 and payloads[0]["diagnosis"] == "missing-mean" and payloads[0]["passed"] is False

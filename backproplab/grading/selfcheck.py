@@ -7,7 +7,9 @@ for the shell channel's execute_reply instead, which after a widget cell sometim
 (jupyter/nbclient#312): the check then sat out the whole cell timeout."""
 from __future__ import annotations
 
+import os
 import queue
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +30,8 @@ def run_self_check(path, *, timeout=120, kernel_name=None):
     """
     nb = read_notebook(path)
     cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    outputs = _execute(cells, Path(path).resolve().parent, timeout,
-                       kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3"))
+    outputs = execute_cells([cell.source for cell in cells], Path(path).resolve().parent, timeout=timeout,
+                            kernel_name=kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3"))
     verdicts = []
     for cell, cell_outputs in zip(cells, outputs):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -47,20 +49,25 @@ def run_self_check(path, *, timeout=120, kernel_name=None):
     return verdicts
 
 
-def _execute(cells, cwd, timeout, kernel_name):
-    """Run the cells in order in one new kernel; return each cell's nbformat outputs (list of dicts)."""
+def execute_cells(sources, cwd, *, timeout, kernel_name="python3", env=None):
+    """Run the code ``sources`` (list of str) in order in one new kernel started in ``cwd`` (with ``env``
+    added to this process's environment); return each cell's nbformat outputs (list of dicts).
+    A cell that outruns ``timeout`` seconds is interrupted; after one that kills the kernel, the rest run
+    in a new kernel."""
     from jupyter_client.manager import KernelManager
 
-    manager = KernelManager(kernel_name=kernel_name)
-    manager.start_kernel(cwd=str(cwd))
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        return [_run_cell(manager, client, cell.source, timeout) for cell in cells]
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+    with tempfile.TemporaryDirectory(prefix="bplab-check-") as sockets:
+        # IPC sockets: no TCP port for other local users, and no warning from ipykernel about one
+        manager = KernelManager(kernel_name=kernel_name, transport="ipc", ip=str(Path(sockets) / "kernel"))
+        manager.start_kernel(cwd=str(cwd), env={**os.environ, **(env or {})})
+        client = manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            return [_run_cell(manager, client, source, timeout) for source in sources]
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
 
 
 def _run_cell(manager, client, source, timeout):
