@@ -50,6 +50,9 @@ COURSE_SECRET = "0123456789abcdef" * 4
 BATCH_TIMEOUT = 1500          # seconds the whole `bplab grade` batch may take (asserted)
 BATCH_KILL = 2400             # ... and when it is killed (later, so that a slow batch still reports)
 FEEDBACK_TIMEOUT = 900
+# Lecture 04's slowest cell takes 0.6 s alone and its kernel about 3 CPU seconds: 10 s and 30 s leave a busy
+# machine room, and an attack that runs out the clock (sleeps, spins, forks burners) costs the suite less.
+CELL_TIMEOUT, KERNEL_CPU_SECONDS = "10", "30"
 CORRECT, WRONG = "control-correct", "control-wrong"
 EVIDENCE_MARK = "BPLAB-" + "EVIDENCE"
 pytestmark = pytest.mark.slow
@@ -302,8 +305,8 @@ def run_batch(shared: Path) -> dict:
         env = dict(os.environ, BPLAB_CANARY=canaries["environment"])
         code, stdout, stderr, seconds = _run(
             ["grade", str(folder), "--json", "--workers", "2", "--workspace", str(workspace), "--root", str(REPO),
-             "--cell-timeout", "20", "--kernel-cpu-seconds", "60"], timeout=BATCH_KILL, env=env, out_dir=shared,
-            name="grade")
+             "--cell-timeout", CELL_TIMEOUT, "--kernel-cpu-seconds", KERNEL_CPU_SECONDS],
+            timeout=BATCH_KILL, env=env, out_dir=shared, name="grade")
         record.update(returncode=code, seconds=seconds, stderr=stderr[-6000:], stdout_tail=stdout[-3000:])
         try:
             record["results"] = json.loads(stdout)

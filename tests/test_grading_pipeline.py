@@ -206,7 +206,7 @@ def batch(tmp_path_factory):
             workspace.mkdir()
             (workspace / ".bplab-secret").write_text(COURSE_SECRET)  # fixed seeds: a replayable batch
             proc = _run_bplab("grade", str(folder), "--json", "--workers", "2", "--workspace", str(workspace),
-                              "--root", str(REPO), "--cell-timeout", "20", "--kernel-cpu-seconds", "60")
+                              "--root", str(REPO), "--cell-timeout", "10", "--kernel-cpu-seconds", "30")  # as test_attacks.py
             done.write_text(json.dumps({"returncode": proc.returncode, "stdout": proc.stdout,
                                         "stderr": proc.stderr, "workspace": str(workspace)}))
     data = json.loads(done.read_text())
