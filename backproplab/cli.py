@@ -84,7 +84,7 @@ def _cmd_grade(args):
 def _cmd_feedback(args):
     from .grading.feedback import generate_feedback
     workspace = _workspace(args)
-    pages = generate_feedback(workspace, args.lectures or None)
+    pages = generate_feedback(workspace, args.lectures or None, processes=args.processes)
     for page, redacted in pages.items():
         print(f"{page}" + (f" ({redacted} line(s) of hidden-test source redacted)" if redacted else ""))
     if not pages:
@@ -184,6 +184,8 @@ def build_parser():
                        description="Run nbgrader generate_feedback on autograded submissions; hidden tests and "
                                    "their tracebacks are removed and every page is scanned for hidden-test source.")
     p.add_argument("lectures", nargs="*", metavar="LECTURE", help="lecture ids (default: every graded lecture)")
+    p.add_argument("--processes", type=int, default=2, help="nbgrader processes at once, each with a share "
+                                                             "of the students (default 2)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_feedback)
 

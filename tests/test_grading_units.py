@@ -191,3 +191,17 @@ def test_export_without_nbgrader_rows_uses_stored_scores(root, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [(r["student"], r["flagged"], r["needs_manual_grading"]) for r in rows] == [("ann", "False", "True"),
                                                                                       ("eve", "True", "True")]
+
+
+@pytest.mark.parametrize("count,processes", [(0, 2), (1, 2), (5, 2), (7, 3), (3, 1), (4, 0)])
+def test_feedback_runs_split_the_students_so_each_gets_exactly_one_page(count, processes):
+    """Does every student of a lecture fall to exactly one of the parallel generate_feedback runs, with no
+    more runs than asked for, and one run for no students or ids with a comma (nbgrader's list separator)?"""
+    from backproplab.grading.feedback import _exclusions
+
+    students = [f"s{i}" for i in range(count)]
+    runs = _exclusions(students, processes)
+    assert 1 <= len(runs) <= max(processes, 1)
+    for student in students:
+        assert sum(student not in excluded for excluded in runs) == 1
+    assert _exclusions(["a,b", "c"], 2) == [[]]

@@ -3,7 +3,7 @@ every HTML page for hidden-test source (redacted if an answer cell printed some)
 from __future__ import annotations
 
 from .redact import is_hidden_test_source, leaked_lines, redact_html, secret_lines
-from .release import run_nbgrader
+from .release import run_nbgrader_together
 
 
 def _secret_lines_for(workspace, lecture):
@@ -13,8 +13,19 @@ def _secret_lines_for(workspace, lecture):
     return secret_lines(hidden, [c.source for c in released.cells])
 
 
-def generate_feedback(workspace, lectures=None):
-    """Run nbgrader generate_feedback for each graded lecture; return {html path: lines redacted}.
+def _exclusions(students, processes):
+    """For each of up to ``processes`` nbgrader runs, the students it leaves to the others (each student is
+    left out by all runs but one)."""
+    processes = max(processes, 1)
+    if any("," in student for student in students):  # nbgrader's exclusion list is comma-separated
+        processes = 1
+    shares = [students[i::processes] for i in range(min(processes, len(students)))] or [[]]
+    return [[s for other in shares if other is not mine for s in other] for mine in shares]
+
+
+def generate_feedback(workspace, lectures=None, processes=2):
+    """Run nbgrader generate_feedback for each graded lecture, its students split over ``processes``
+    nbgrader processes at once; return {html path: lines redacted}.
 
     Raises RuntimeError (release.ReleaseError) if nbgrader fails, and AssertionError if hidden
     source survived redaction (never expected)."""
@@ -23,7 +34,10 @@ def generate_feedback(workspace, lectures=None):
     redactions = {}
     for lecture in lectures or found:
         workspace.ensure_assignment(lecture)
-        run_nbgrader(["generate_feedback", lecture, "--force"], workspace.path)
+        students = sorted({p.parts[-3] for p in autograded.glob(f"*/{lecture}/*.ipynb")})
+        run_nbgrader_together([(["generate_feedback", lecture, "--force",
+                                 f"--CourseDirectory.student_id_exclude={','.join(others)}"], workspace.path)
+                               for others in _exclusions(students, processes)])
         lines = _secret_lines_for(workspace, lecture)
         for page in sorted((workspace.path / "feedback").glob(f"*/{lecture}/*.html")):
             text, count = redact_html(page.read_text(encoding="utf-8"), lines)

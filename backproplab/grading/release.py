@@ -92,14 +92,31 @@ def run_nbgrader(args, course_root, config=None):
 
     Raises ReleaseError with nbgrader's log when it exits non-zero.
     """
+    return run_nbgrader_together([(args, course_root)], config)[0]
+
+
+def run_nbgrader_together(runs, config=None):
+    """Run several ``nbgrader <args>`` at once, one process each; ``runs`` is a list of (args, course root).
+    They must not write the same files. Returns the completed processes in order.
+
+    Raises ReleaseError with the log of the first that exits non-zero, after all have ended.
+    """
     ensure_scripts_on_path()
-    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course_root}"]
-    if config:
-        cmd.append(f"--config={config}")
-    proc = subprocess.run(cmd, cwd=course_root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    started = []
+    for args, course_root in runs:
+        cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course_root}"]
+        if config:
+            cmd.append(f"--config={config}")
+        started.append((args, subprocess.Popen(cmd, cwd=course_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                               text=True)))
+    done = []
+    for args, proc in started:
+        stdout, stderr = proc.communicate()
+        done.append((args, subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)))
+    for args, proc in done:
+        if proc.returncode != 0:
+            raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return [proc for _, proc in done]
 
 
 def generate_release(root, lecture):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .config import config_file_text
 from .notebooks import read_notebook
-from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, lecture_files, run_nbgrader
+from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, lecture_files, run_nbgrader_together
 
 DEFAULT_WORKSPACE = "autograder"  # relative to the repository root
 
@@ -95,12 +95,13 @@ class Workspace:
         if source.exists():
             shutil.rmtree(source)
         copy_lecture(self.root / "solutions" / lecture, source)
-        run_nbgrader(["generate_assignment", lecture, "--force"], self.path)
-        # A gradebook with this assignment and no student in it, for per-student course directories.
+        # The workspace's gradebook, and at the same time one holding only this assignment and no student,
+        # copied for per-student course directories.
         with tempfile.TemporaryDirectory(prefix="bplab-template-") as tmp:
             copy_lecture(source, Path(tmp) / "source" / lecture)
             (Path(tmp) / "nbgrader_config.py").write_text(config_file_text())
-            run_nbgrader(["generate_assignment", lecture, "--force"], tmp)
+            generate = ["generate_assignment", lecture, "--force"]
+            run_nbgrader_together([(generate, self.path), (generate, tmp)])
             self.template_db(lecture).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(Path(tmp) / "gradebook.db", self.template_db(lecture))
         stamp.write_text(fingerprint)
