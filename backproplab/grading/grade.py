@@ -513,8 +513,9 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     """Grade ``submissions`` (list of Submission); return one GradingResult each, in the same order.
 
     ``scheduler``: the address of an existing Dask scheduler; else a LocalCluster of ``workers``
-    processes (default: the cores). Submissions already graded with the same content and grader
-    are reused unless ``regrade``. ``on_result(result)`` is called as each one is stored.
+    processes (default: the cores; never more than there are submissions to grade). Submissions
+    already graded with the same content and grader are reused unless ``regrade``.
+    ``on_result(result)`` is called as each one is stored.
     Raises SandboxUnavailable (naming the fix) when ``settings.sandboxed`` and bwrap cannot run.
     """
     import os
@@ -533,7 +534,9 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
         else:
             todo.append(i)
     if todo:
-        _run_tasks(workspace, tasks, todo, results, workers or os.cpu_count() or 1, scheduler, on_result, progress)
+        # no more workers than submissions to grade: each one warms a sandbox up (imports torch)
+        workers = min(workers or os.cpu_count() or 1, len(todo))
+        _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress)
     return results
 
 
