@@ -159,12 +159,15 @@ def _tail(path, n=3000):
         return ""
 
 
-def _sidecar_rows(db):
-    """{student: row dict} of bplab_submissions, read-only ({} while the table does not exist)."""
+def _sidecar_rows(db, *, after_a_kill=False):
+    """{student: row dict} of bplab_submissions, read-only ({} while the table does not exist).
+
+    ``after_a_kill``: open it writable, so that SQLite rolls back a transaction the SIGKILL interrupted (its
+    hot journal), as the next `bplab grade` will; read-only, that gradebook cannot be read at all."""
     if not Path(db).exists():
         return {}
     try:
-        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+        with closing(sqlite3.connect(f"file:{db}?mode={'rw' if after_a_kill else 'ro'}", uri=True, timeout=10)) as conn:
             conn.row_factory = sqlite3.Row
             rows = conn.execute("SELECT * FROM bplab_submissions").fetchall()
     except sqlite3.OperationalError:  # no table yet, or locked for longer than the timeout
@@ -351,7 +354,7 @@ def test_resume_after_sigkill_grades_only_what_is_missing(prepared, tmp_path):
         assert survivors == [], f"still alive after SIGKILL of the batch's process group: {survivors}"
     finally:
         _teardown(started)
-    before = _sidecar_rows(db)  # final: nothing writes the workspace any more
+    before = _sidecar_rows(db, after_a_kill=True)  # final: nothing writes the workspace any more
     assert 1 <= len(before) < len(STUDENTS), sorted(before)
     _skip_if_grader_changed(version, before.values())
 

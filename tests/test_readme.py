@@ -9,6 +9,8 @@ every registered diagnosis id, and the nbgrader settings shown for JupyterHub ex
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shlex
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from backproplab.checks.diagnoses import DIAGNOSES
+from backproplab.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -76,7 +79,7 @@ def test_readme_has_commands_for_every_audience():
     assert headings[:4] == ["Quick start", "Students", "Self-study", "Instructors"]
     first_block = code_blocks("bash")[0]
     assert [words[:2] for words in map(shlex.split, first_block.splitlines())] == [
-        ["make", "lab"], ["make", "demo"], ["make", "test"], ["make", "check"]]
+        ["make", "lab"], ["make", "demo"], ["make", "test"], ["make", "check"], ["make", "coverage"]]
     assert len(readme_commands()) >= 15
 
 
@@ -116,6 +119,11 @@ def test_readme_subcommands_answer_help():
         if key[0] not in HELP_PROGRAMS or key in seen:
             continue
         seen.add(key)
+        if key[0] == "bplab":  # in this process: the console script itself is tested in test_package.py
+            with pytest.raises(SystemExit) as exited, contextlib.redirect_stdout(io.StringIO()):
+                main([key[1], "--help"])
+            assert exited.value.code == 0, key
+            continue
         result = run(REPO, [executable(cwd, words), key[1], "--help"], timeout=120)
         assert result.returncode == 0, (key, result.stderr[-2000:])
     assert {("bplab", sub) for sub in ("release", "grade", "feedback", "export", "report", "check",

@@ -379,14 +379,40 @@ def _close_warm_sandboxes():
 
 
 def _kill(proc, grace):
-    """Kill the sandbox as one unit: bwrap's session (its pid namespace dies with its init)."""
+    """Kill the sandbox as one unit: bwrap's session (its pid namespace dies with its init). Returns once
+    the namespace's init is gone too: it runs in a session of its own (--new-session) and dies only after
+    bwrap (--die-with-parent), and the kernel kills every process of the namespace before it exits."""
     try:
         if grace and proc.poll() is None:
             proc.wait(timeout=grace)  # the executor exits by itself after its last line
     except subprocess.TimeoutExpired:
         pass
+    inits = _children(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in inits) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _children(pid) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc; [] once it is gone)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def _running(pid) -> bool:
+    """Alive and not yet a zombie (PID 1 of a container may never reap what it inherits)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
