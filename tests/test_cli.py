@@ -6,14 +6,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from nbformat.v4 import new_code_cell
 
 from backproplab.cli import build_parser, main
 from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.selfcheck import run_self_check
 from backproplab.grading.submissions import build_submission, write_notebook
 from cli_command import bplab_command
-from notebook_factory import build_notebook, nbgrader_metadata
+from notebook_factory import build_notebook, visible_test_cell
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_04 = REPO / "course" / "04-backprop" / "backprop.ipynb"
@@ -73,14 +72,12 @@ def test_cli_check_names_the_mistake(tmp_path):
 def test_self_check_goes_on_after_a_cell_that_hangs_or_kills_the_kernel(tmp_path):
     """Does the self-check interrupt a cell that outruns its timeout, start a new kernel after one that
     kills it, and still run and report the test cells after both?"""
-    def test_cell(grade_id, body):
-        return new_code_cell(body, metadata=nbgrader_metadata(grade_id, grade=True, locked=True, points=1))
     notebook = tmp_path / "hostile.ipynb"
     write_notebook(build_notebook([
-        test_cell("test_hang", "import time\nwhile True:\n    time.sleep(0.05)"),
-        test_cell("test_after_hang", "assert 1 + 1 == 2"),
-        test_cell("test_exit", "import os\nos._exit(3)"),
-        test_cell("test_after_exit", "raise NotImplementedError"),
+        visible_test_cell("hang", body="import time\nwhile True:\n    time.sleep(0.05)"),
+        visible_test_cell("after_hang", body="assert 1 + 1 == 2"),
+        visible_test_cell("exit", body="import os\nos._exit(3)"),
+        visible_test_cell("after_exit", body="raise NotImplementedError"),
     ]), notebook)
     verdicts = {v["grade_id"]: v for v in run_self_check(notebook, timeout=5)}
     assert verdicts["test_hang"]["diagnosis"] == "crash"

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import backproplab
 
+from .sandbox_exec import process_running, stat_fields
+
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Install it "
                 "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; the repository's `scripts/ensure-bwrap` "
                 "does it), make sure unprivileged user namespaces are enabled (sysctl "
@@ -394,25 +396,18 @@ def _kill(proc, grace):
         pass
     proc.wait()
     deadline = time.monotonic() + 10
-    while any(_running(pid) for pid in inits) and time.monotonic() < deadline:
+    while any(process_running(pid) for pid in inits) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
 def _children(pid) -> list[int]:
     """The pids whose parent is ``pid`` (from /proc; [] once it is gone)."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            pass
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if int(stat_fields(name)[1]) == pid:
+                    found.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
     return found
-
-
-def _running(pid) -> bool:
-    """Alive and not yet a zombie (PID 1 of a container may never reap what it inherits)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False

@@ -182,15 +182,12 @@ class Kernel:
 
     def alive(self):
         """The fork server reaps its children at once, so a dead kernel has no /proc entry."""
-        try:
-            return _stat_fields(self.pid)[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
+        return process_running(self.pid)
 
     def cpu_seconds(self):
         """CPU of the kernel and its reaped children so far (read before it is killed)."""
         try:
-            return sum(int(v) for v in _stat_fields(self.pid)[11:15]) / os.sysconf("SC_CLK_TCK")
+            return sum(int(v) for v in stat_fields(self.pid)[11:15]) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return 0.0
 
@@ -260,9 +257,18 @@ def run_job(request, forkserver, scratch):
     return restarts, cpu, kernel_start
 
 
-def _stat_fields(pid):
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, ...]. Raises OSError once it is gone."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         return f.read().rsplit(")", 1)[1].split()
+
+
+def process_running(pid) -> bool:
+    """Alive and not yet a zombie (a PID 1 may never reap what it inherits)."""
+    try:
+        return stat_fields(pid)[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _ancestors():
@@ -270,7 +276,7 @@ def _ancestors():
     while pid > 0:
         pids.add(pid)
         try:
-            pid = int(_stat_fields(pid)[1])
+            pid = int(stat_fields(pid)[1])
         except (OSError, IndexError, ValueError):
             break
     return pids
@@ -283,11 +289,8 @@ def sweep(protected) -> bool:
         others = []
         for name in os.listdir("/proc"):
             if name.isdigit() and int(name) not in protected:
-                try:
-                    if _stat_fields(name)[0] not in ("Z", "X"):
-                        others.append(int(name))
-                except (OSError, IndexError):
-                    continue
+                if process_running(name):
+                    others.append(int(name))
         if not others:
             return True
         for pid in others:

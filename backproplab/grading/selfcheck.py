@@ -73,43 +73,41 @@ def execute_cells(sources, cwd, *, timeout, kernel_name="python3", env=None):
 def _run_cell(manager, client, source, timeout):
     recorder = CellRecorder(CELL_OUTPUT_LIMIT)
     msg_id = client.execute(source, allow_stdin=False, stop_on_error=False)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    ended = _until_idle(manager, client, msg_id, timeout, recorder.add)
+    if ended == "died":
+        recorder.add({"msg_type": "error", "content": {"ename": "DeadKernelError",
+                                                       "evalue": "the kernel died while running this cell"}})
+        _restart(manager, client)
+    elif ended == "timeout":
+        recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError",
+                                                       "evalue": f"the cell ran longer than {timeout} s"}})
+        manager.interrupt_kernel()
+        if _until_idle(manager, client, msg_id, 10, lambda msg: None) != "idle":  # deaf to SIGINT
+            _restart(manager, client)
+    return recorder.outputs
+
+
+def _until_idle(manager, client, msg_id, seconds, on_output):
+    """Pass the cell's iopub messages to ``on_output`` until the kernel reports it idle; return idle | died | timeout."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
         try:
-            msg = client.get_iopub_msg(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+            msg = client.get_iopub_msg(timeout=min(1.0, left))
         except queue.Empty:
             if not manager.is_alive():
-                recorder.add({"msg_type": "error", "content": {"ename": "DeadKernelError",
-                                                               "evalue": "the kernel died while running this cell"}})
-                manager.restart_kernel(now=True)
-                client.wait_for_ready(timeout=60)
-                return recorder.outputs
+                return "died"
             continue
         if msg.get("parent_header", {}).get("msg_id") != msg_id:
             continue
         if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-            return recorder.outputs
-        recorder.add(msg)
-    recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError",
-                                                   "evalue": f"the cell ran longer than {timeout} s"}})
-    manager.interrupt_kernel()
-    if not _wait_idle(client, msg_id, seconds=10):  # deaf to SIGINT: the next cells need a new kernel
-        manager.restart_kernel(now=True)
-        client.wait_for_ready(timeout=60)
-    return recorder.outputs
+            return "idle"
+        on_output(msg)
+    return "timeout"
 
 
-def _wait_idle(client, msg_id, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            msg = client.get_iopub_msg(timeout=1.0)
-        except queue.Empty:
-            continue
-        if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "status"
-                and msg["content"].get("execution_state") == "idle"):
-            return True
-    return False
+def _restart(manager, client):
+    manager.restart_kernel(now=True)
+    client.wait_for_ready(timeout=60)
 
 
 def format_self_check(verdicts):
