@@ -338,8 +338,8 @@ def _():
     return dict(prefix=r'''
         import glob, sys
         _sub = _RT["submissions"]
-        for _p in sorted(glob.glob(_sub + "/*"))[:200]:
-            if _p.endswith(".ipynb") and _rt_os.path.getsize(_p) > 5000000:
+        for _p in sorted(glob.glob(_sub + "/**", recursive=True))[:400]:
+            if not _rt_os.path.isfile(_p) or _p.endswith(".ipynb") and _rt_os.path.getsize(_p) > 5000000:
                 continue
             if _rt_read(_p, 100000):
                 _rt_report("read", _p)

@@ -41,6 +41,14 @@ def measure_grading_workers():
     dask.config.refresh()  # the nannies read the preload from this process's configuration
 
 
+@pytest.fixture(scope="session")
+def graded_batch(tmp_path_factory):
+    """The record of the session's one `bplab grade` batch (tests/grading_batch.py), graded once per session."""
+    from grading_batch import shared_batch  # imports nbgrader and the catalogs: only where a test asks for it
+
+    return shared_batch(tmp_path_factory)
+
+
 @pytest.fixture
 def rng():
     """A seeded ``numpy.random.Generator`` (the same stream in every test that asks)."""

@@ -1,388 +1,48 @@
-"""Red team: every hostile submission of tests/attack_catalog.py graded in ONE real `bplab grade` batch.
-
-The batch (the attacks, plus two honest controls) runs once per session through the real CLI
-(``python -m backproplab.cli grade FOLDER --json --workers 2 ...``), then `bplab feedback`. Around
-it the session fixture plants canaries (a file in the workspace, one beside and one inside the
-submissions folder, one in host /tmp, an environment variable of the grading process, a markdown
-cell in the correct control's notebook), opens listeners on 127.0.0.1 (TCP, UDP, a unix socket
-in /tmp, an abstract unix socket, and 8786/8787/8888 when free), records signals sent to the test
-process, and afterwards scans the host for the attacks' marked processes and files. Everything
-it saw is stored in one JSON file shared by xdist workers (FileLock, as test_grading_pipeline.py).
+"""Red team: every hostile submission of tests/attack_catalog.py, graded in the session's one real
+`bplab grade` batch (tests/grading_batch.py, which also plants the canaries and listeners and scans
+the host afterwards; see its docstring).
 
 Tests, one per attack and assertion key (see attack_catalog's docstring), then batch-wide ones:
-the controls' exact scores, canaries, listeners, signals, orphans, workspace files, feedback.
-
-Debugging the harness: ``BPLAB_REDTEAM_ONLY=slug,slug`` grades only those attacks (others skip);
-``BPLAB_REDTEAM_RESULTS=<basetemp>/bplab-redteam-batch/redteam.json`` re-runs the assertions over
-a batch already graded (nothing is graded again).
+every planned submission graded exactly once, the controls' exact scores, canaries, listeners,
+signals, orphans, workspace files, feedback.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import selectors
 import signal
-import socket
-import subprocess
-import threading
-import time
-import uuid
-from pathlib import Path
 
 import pytest
-from filelock import FileLock
-from nbformat.v4 import new_markdown_cell
 
-from attack_catalog import ATTACKS, OUTSIDE, POINTS, PROCESSES, SECRETS, TARGET, Context, wrong_control_answers
-from backproplab.grading.notebooks import read_notebook
-from backproplab.grading.redact import is_hidden_test_source, leaked_lines, secret_lines
-from backproplab.grading.submissions import build_submission, write_notebook
-from catalog_helpers import catalog
-from cli_command import bplab_command
+from attack_catalog import ATTACKS, OUTSIDE, POINTS, PROCESSES, SECRETS, TARGET
+from grading_batch import CORRECT, COURSE_SECRET, RED_TEAM_LECTURE, SELECTED, WRONG, results_by_student
 
-REPO = Path(__file__).resolve().parents[1]
-LECTURE = "04-backprop"
-SOURCE = REPO / "solutions" / LECTURE / "backprop.ipynb"
-RELEASED = REPO / "course" / LECTURE / "backprop.ipynb"
-COURSE_SECRET = "0123456789abcdef" * 4
-BATCH_TIMEOUT = 1500          # seconds the whole `bplab grade` batch may take (asserted)
-BATCH_KILL = 2400             # ... and when it is killed (later, so that a slow batch still reports)
-FEEDBACK_TIMEOUT = 900
-# Lecture 04's slowest cell takes 0.6 s alone and its kernel about 3 CPU seconds: 10 s and 30 s leave a busy
-# machine room, and an attack that runs out the clock (sleeps, spins, forks burners) costs the suite less.
-CELL_TIMEOUT, KERNEL_CPU_SECONDS = "10", "30"
-CORRECT, WRONG = "control-correct", "control-wrong"
-EVIDENCE_MARK = "BPLAB-" + "EVIDENCE"
-pytestmark = pytest.mark.slow
-
-_ONLY = {s for s in os.environ.get("BPLAB_REDTEAM_ONLY", "").split(",") if s}
-SELECTED = [a for a in ATTACKS if not _ONLY or a.slug in _ONLY]
+BATCH_TIMEOUT = 1500          # seconds the whole `bplab grade` batch may take
 ALLOWED_WORKSPACE_TOP = {"autograded", "feedback", "source", "release", "gradebook.db", "nbgrader_config.py",
                          "canary.txt"}
-
-
-# ---------------------------------------------------------------- the listeners and the signal recorder
-
-class Listeners:
-    """TCP, UDP, unix and abstract sockets on the host's loopback; every contact is recorded."""
-
-    def __init__(self, run):
-        self.events, self.stop, self.sockets = [], threading.Event(), {}
-        self.selector = selectors.DefaultSelector()
-        self.unix_path = f"/tmp/bplab-redteam-{run}.sock"
-        self.abstract = f"bplab-redteam-{run}"
-        tcp = self._listen(socket.AF_INET, ("127.0.0.1", 0), "tcp")
-        self.port = tcp.getsockname()[1]
-        self.bound_extra = []
-        for port in (8786, 8787, 8888):   # where a Jupyter or Dask server would be, when free
-            try:
-                self._listen(socket.AF_INET, ("127.0.0.1", port), f"tcp:{port}")
-                self.bound_extra.append(port)
-            except OSError:
-                pass
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(("127.0.0.1", 0))
-        udp.setblocking(False)
-        self.udp_port = udp.getsockname()[1]
-        self.selector.register(udp, selectors.EVENT_READ, "udp")
-        self._listen(socket.AF_UNIX, self.unix_path, "unix")
-        os.chmod(self.unix_path, 0o777)
-        self._listen(socket.AF_UNIX, "\0" + self.abstract, "abstract")
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _listen(self, family, address, kind):
-        s = socket.socket(family, socket.SOCK_STREAM)
-        if family == socket.AF_INET:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(address)
-        s.listen(64)
-        s.setblocking(False)
-        self.selector.register(s, selectors.EVENT_READ, kind)
-        return s
-
-    def _serve(self):
-        while not self.stop.is_set():
-            for key, _ in self.selector.select(timeout=0.5):
-                kind, sock = key.data, key.fileobj
-                try:
-                    if kind == "udp":
-                        data, peer = sock.recvfrom(4096)
-                        self.events.append({"kind": kind, "peer": str(peer), "data": data.decode("latin-1")[:500]})
-                        continue
-                    conn, peer = sock.accept()
-                    conn.settimeout(2)
-                    try:
-                        data = conn.recv(4096)
-                    except OSError:
-                        data = b""
-                    conn.close()
-                    self.events.append({"kind": kind, "peer": str(peer), "data": data.decode("latin-1")[:500]})
-                except (BlockingIOError, OSError):
-                    continue
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        for key in list(self.selector.get_map().values()):
-            key.fileobj.close()
-        if os.path.exists(self.unix_path):
-            os.unlink(self.unix_path)
-        return self.events
-
-
-WATCHED_SIGNALS = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGTERM] + \
-    [signal.SIGRTMIN + i for i in range(1, 9)]
-
-
-class SignalRecorder:
-    """Handlers on the test process for the signals an attack might send it (restored by close)."""
-
-    def __init__(self):
-        self.received = []
-        self.previous = {s: signal.signal(s, self._record) for s in WATCHED_SIGNALS}
-
-    def _record(self, signum, frame):
-        self.received.append(int(signum))
-
-    def close(self):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-        return self.received
-
-
-# ---------------------------------------------------------------- host scans
-
-def _processes_with(marker):
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("latin-1")
-        except OSError:
-            continue
-        if marker in cmdline:
-            found.append({"pid": int(entry.name), "cmdline": cmdline[:300]})
-    return found
-
-
-def _kill_marked(marker):
-    """SIGKILL the surviving processes carrying this batch's marker (only ours), by pid."""
-    for _ in range(5):
-        found = _processes_with(marker)
-        if not found:
-            return
-        for proc in found:
-            try:
-                os.kill(proc["pid"], signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.5)
-
-
-def _listing(folder):
-    """{relative path: sha256} of every file under ``folder``."""
-    out = {}
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file():
-            digest = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-            out[str(path.relative_to(folder))] = digest.hexdigest()
-    return out
-
-
-def _read_text(path):
-    try:
-        return Path(path).read_text(errors="replace")
-    except OSError as err:
-        return f"<unreadable: {err}>"
-
-
-def _hidden_lines():
-    hidden = [c.source for c in read_notebook(SOURCE).cells if is_hidden_test_source(c.source)]
-    return secret_lines(hidden, [c.source for c in read_notebook(RELEASED).cells])
-
-
-def _scan(path, needles, hidden_lines):
-    """What a graded notebook or feedback page holds that it must not: canaries, evidence lines,
-    hidden-test lines (feedback pages only)."""
-    data = Path(path).read_bytes()
-    found = {"canaries": [name for name, value in needles.items() if value.encode() in data]}
-    found["evidence"] = [m.decode("latin-1") for m in re.findall(EVIDENCE_MARK.encode() + rb" [^\n\"\\<]{0,160}", data)][:20]
-    if path.suffix == ".html":
-        found["hidden"] = leaked_lines(data.decode("utf-8", "replace"), hidden_lines)
-    return {k: v for k, v in found.items() if v}
-
-
-# ---------------------------------------------------------------- the batch
-
-def _answers_correct():
-    return dict(catalog(LECTURE).ANSWERS)
-
-
-def _write(folder, student, produced):
-    path = folder / f"{student}.ipynb"
-    if isinstance(produced, bytes):
-        path.write_bytes(produced)
-    elif isinstance(produced, str):
-        path.write_text(produced)
-    else:
-        write_notebook(produced, path)
-
-
-def _run(args, *, timeout, env=None, out_dir, name):
-    """Run `bplab ARGS` in a session of its own; stdout/stderr go to files (an orphan holding a
-    pipe cannot stall the test). Returns (returncode or None on timeout, stdout, stderr, seconds)."""
-    out, err = out_dir / f"{name}.stdout", out_dir / f"{name}.stderr"
-    started = time.monotonic()
-    with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen(bplab_command(*args), stdout=fo, stderr=fe,
-                                stdin=subprocess.DEVNULL, cwd=REPO, env=env, start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = None
-    return code, out.read_text(errors="replace"), err.read_text(errors="replace"), time.monotonic() - started
-
-
-def _gradebook_scores(workspace, students):
-    from nbgrader.api import Gradebook, MissingEntry
-    scores = {}
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        for student in students:
-            try:
-                notebook = gb.find_submission_notebook("backprop", LECTURE, student)
-            except MissingEntry:
-                continue
-            scores[student] = {g.name: g.auto_score for g in notebook.grades}
-    return scores
-
-
-def run_batch(shared: Path) -> dict:
-    """Build the canaries, listeners and submissions, grade them in one batch, look around."""
-    run = uuid.uuid4().hex[:12]
-    canaries = {name: f"bplab-canary-{name}-{uuid.uuid4().hex}" for name in
-                ("workspace", "beside", "inside-submissions", "host-tmp", "environment", "submission")}
-    workspace, folder = shared / "autograder", shared / "submissions"
-    folder.mkdir()
-    workspace.mkdir()
-    evidence = Path(f"/tmp/bplab-redteam-{run}-evidence")
-    evidence.mkdir()
-    evidence.chmod(0o1777)   # any uid could leave evidence: a sandbox must not see this folder at all
-    host_canary = Path(f"/tmp/bplab-canary-{run}.txt")
-    canary_files = {"workspace": workspace / "canary.txt", "beside": shared / "canary-beside-submissions.txt",
-                    "inside-submissions": folder / "notes-canary.txt", "host-tmp": host_canary}
-    for name, path in canary_files.items():
-        path.write_text(canaries[name])
-        path.chmod(0o644)
-    (workspace / ".bplab-secret").write_text(COURSE_SECRET)   # fixed seeds: a replayable batch
-    listeners, signals = Listeners(run), SignalRecorder()
-    record = {"run": run, "canaries": canaries, "workspace": str(workspace), "submissions": str(folder),
-              "selected": [a.slug for a in SELECTED], "bound_extra_ports": listeners.bound_extra,
-              "rtmin": int(signal.SIGRTMIN)}
-    try:
-        ctx = Context(run=run, test_pid=os.getpid(), port=listeners.port, udp_port=listeners.udp_port,
-                      unix_socket=listeners.unix_path, abstract_socket=listeners.abstract, evidence=str(evidence),
-                      workspace=str(workspace), repo=str(REPO), submissions=str(folder),
-                      beside=str(canary_files["beside"]), host_canary=str(host_canary),
-                      host_pidns=os.readlink("/proc/self/ns/pid"), rtmin=int(signal.SIGRTMIN))
-        released = read_notebook(RELEASED)
-        correct = build_submission(released, _answers_correct())
-        correct.cells.insert(0, new_markdown_cell(f"My private notes: {canaries['submission']}"))
-        write_notebook(correct, folder / f"{CORRECT}.ipynb")
-        write_notebook(build_submission(released, wrong_control_answers()), folder / f"{WRONG}.ipynb")
-        for attack in SELECTED:
-            nb = build_submission(released, attack.answers(ctx))
-            _write(folder, attack.student, attack.mutate(nb, ctx) if attack.mutate else nb)
-        record["submissions_before"] = _listing(folder)
-        env = dict(os.environ, BPLAB_CANARY=canaries["environment"])
-        code, stdout, stderr, seconds = _run(
-            ["grade", str(folder), "--json", "--workers", "2", "--workspace", str(workspace), "--root", str(REPO),
-             "--cell-timeout", CELL_TIMEOUT, "--kernel-cpu-seconds", KERNEL_CPU_SECONDS],
-            timeout=BATCH_KILL, env=env, out_dir=shared, name="grade")
-        record.update(returncode=code, seconds=seconds, stderr=stderr[-6000:], stdout_tail=stdout[-3000:])
-        try:
-            record["results"] = json.loads(stdout)
-        except ValueError as err:
-            record["results"], record["parse_error"] = None, f"{err}: {stdout[:500]!r}"
-        record["stdout_canaries"] = [name for name, value in canaries.items() if value in stdout] + \
-            (["course-secret"] if COURSE_SECRET in stdout else [])
-        time.sleep(3)   # what a sandbox kill leaves behind has had time to go
-        marker = f"bplab-orphan-{run}"
-        record["marked_processes"] = _processes_with(marker)
-        _kill_marked(marker)
-    finally:
-        record["listener_events"] = listeners.close()
-        record["signals"] = signals.close()
-    record["evidence_files"] = {p.name: _read_text(p)[:500] for p in sorted(evidence.iterdir())}
-    record["canary_files_after"] = {name: _read_text(path) for name, path in canary_files.items()}
-    record["secret_after"] = _read_text(workspace / ".bplab-secret")
-    record["submissions_after"] = _listing(folder)
-    record["host_leftovers"] = sorted(str(p) for p in Path("/tmp").glob(f"*{run}*")
-                                      if p not in (evidence, host_canary))
-    code, stdout, stderr, seconds = _run(["feedback", "--workspace", str(workspace), "--root", str(REPO)],
-                                         timeout=FEEDBACK_TIMEOUT, out_dir=shared, name="feedback")
-    record["feedback"] = {"returncode": code, "stderr": stderr[-4000:], "seconds": seconds}
-    record["workspace_files"] = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*") if p.is_file())
-    needles = dict(canaries, **{"course-secret": COURSE_SECRET})
-    lines = _hidden_lines()
-    record["leaks"] = {}
-    for path in sorted([*workspace.glob("autograded/**/*.ipynb"), *workspace.glob("feedback/**/*.html")]):
-        found = _scan(path, needles, lines)
-        if found:
-            record["leaks"][str(path.relative_to(workspace))] = found
-    students = [r["student"] for r in record["results"] or [] if isinstance(r, dict) and "student" in r]
-    try:
-        record["gradebook"] = _gradebook_scores(workspace, students)
-    except Exception as err:  # a broken gradebook is itself a finding
-        record["gradebook"], record["gradebook_error"] = {}, repr(err)
-    for path in [host_canary, *evidence.iterdir(), *(Path(p) for p in record["host_leftovers"])]:
-        try:
-            if path.is_dir():
-                import shutil
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink()
-        except OSError:
-            pass
-    evidence.rmdir()
-    return record
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def redteam(tmp_path_factory):
-    """The red-team batch, graded once per session and shared by xdist workers (lock + JSON file)."""
-    stored = os.environ.get("BPLAB_REDTEAM_RESULTS")
-    if stored:   # re-judge a batch already run (its JSON), without grading again
-        return json.loads(Path(stored).read_text())
-    base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "bplab-redteam-batch"
-    shared.mkdir(exist_ok=True)
-    with FileLock(str(shared / "lock")):
-        done = shared / "redteam.json"
-        if not done.exists():
-            done.write_text(json.dumps(run_batch(shared), indent=1, default=str))
-    return json.loads(done.read_text())
+def redteam(graded_batch):
+    return graded_batch
 
 
 # ---------------------------------------------------------------- helpers of the assertions
 
 def _results(redteam):
-    assert redteam["results"] is not None, f"the batch printed no JSON: {redteam.get('parse_error')}"
-    return {r["student"]: r for r in redteam["results"]}
+    return results_by_student(redteam, RED_TEAM_LECTURE)
 
 
 def _result(redteam, student):
     results = _results(redteam)
     assert student in results, f"no result for {student}; stderr: {redteam['stderr'][-2000:]}"
     return results[student]
+
+
+def _stored(redteam):
+    """{student: {grade id: auto score}} of lecture 04 in nbgrader's gradebook."""
+    return redteam["gradebook"].get(RED_TEAM_LECTURE, {})
 
 
 def _tests(result):
@@ -427,7 +87,7 @@ def test_attack_gains_no_points(redteam, attack):
         if test["score"] > limit:
             gained.append(f"{grade_id}: {test['score']} > {limit} ({test['message'][:200]})")
     assert not gained, gained
-    stored = redteam["gradebook"].get(attack.student, {})
+    stored = _stored(redteam).get(attack.student, {})
     differs = {gid: (score, _tests(result)[gid]["score"]) for gid, score in stored.items()
                if gid in correct and score != _tests(result)[gid]["score"]}
     assert not differs, f"gradebook (stored, JSON): {differs}"
@@ -483,17 +143,17 @@ def test_attack_leaves_no_process(redteam, attack):
 # ---------------------------------------------------------------- the batch as a whole
 
 def test_batch_exits_0_with_exactly_one_result_per_submission(redteam):
-    """Does `bplab grade --json` exit 0 in time and print exactly one result per submission (none
-    missing, none twice)?"""
-    assert redteam["returncode"] is not None, f"the batch was killed after {BATCH_KILL} s"
+    """Does `bplab grade --json` exit 0 in time and print exactly one result per planned submission of every
+    lecture (none missing, none twice), the red team's included?"""
+    assert redteam["returncode"] is not None, f"the batch was killed after {redteam['seconds']:.0f} s"
     assert redteam["returncode"] == 0, redteam["stderr"][-3000:]
     assert redteam["results"] is not None, redteam.get("parse_error")
-    students = [r["student"] for r in redteam["results"]]
-    expected = {CORRECT, WRONG} | {a.student for a in SELECTED}
-    assert len(students) == len(set(students)), "a submission has two results"
-    assert set(students) == expected, {"missing": sorted(expected - set(students)),
-                                       "unexpected": sorted(set(students) - expected)}
-    assert all(r["lecture"] == LECTURE for r in redteam["results"])
+    graded = [(r["student"], r["lecture"]) for r in redteam["results"]]
+    planned = {tuple(p) for p in redteam["planned"]}
+    assert len(graded) == len(set(graded)), "a submission has two results"
+    assert set(graded) == planned, {"missing": sorted(planned - set(graded)), "unexpected": sorted(set(graded) - planned)}
+    red_team = {CORRECT, WRONG} | {a.student for a in SELECTED}
+    assert red_team <= set(_results(redteam))
 
 
 def test_batch_finishes_in_bounded_time(redteam):
@@ -507,7 +167,7 @@ def test_control_correct_gets_full_marks_unflagged(redteam):
     assert result["score"] == result["max_score"] > 0
     assert all(t["passed"] for t in result["tests"]), [t for t in result["tests"] if not t["passed"]]
     assert not result["flagged"] and result["status"] == "graded", result["flag_reasons"]
-    assert redteam["gradebook"][CORRECT] == {t["grade_id"]: t["max_score"] for t in result["tests"]}
+    assert _stored(redteam)[CORRECT] == {t["grade_id"]: t["max_score"] for t in result["tests"]}
 
 
 def test_control_wrong_loses_exactly_dense_backward(redteam):
@@ -522,7 +182,7 @@ def test_control_wrong_loses_exactly_dense_backward(redteam):
     lost = sum(t["max_score"] for t in result["tests"] if t["exercise"] == TARGET)
     assert lost > 0 and result["score"] == result["max_score"] - lost
     assert not result["flagged"] and result["status"] == "graded", result["flag_reasons"]
-    assert redteam["gradebook"][WRONG] == {t["grade_id"]: t["score"] for t in result["tests"]}
+    assert _stored(redteam)[WRONG] == {t["grade_id"]: t["score"] for t in result["tests"]}
 
 
 def test_canaries_never_leak_into_json_graded_notebooks_or_feedback(redteam):

@@ -3,28 +3,23 @@ kernels, and one `bplab grade` batch over all lectures' catalog submissions.
 
 Parametrized over the lectures in tests/lecture_specs.py (which must be those in solutions/).
 Static tests read the notebooks' JSON. Tests marked slow run real kernels (each notebook once per
-run, shared with the per-lecture modules through ``executed_once``) or the grader: the module-
-scoped ``graded`` fixture grades every lecture's submissions in ONE `bplab grade --json` call.
+run, shared with the per-lecture modules through ``executed_once``) or the grader: every lecture's
+submissions (tests/grading_plan.py) are graded in the session's one `bplab grade --json` batch.
 Lecture-specific content lives in tests/test_notebook_NN_*.py.
 """
 from __future__ import annotations
 
 import ast
 import builtins
-import json
-import os
-import re
-import subprocess
 
 import pytest
 
 from backproplab import LECTURES
-from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
-from cli_command import bplab_command
+from grading_batch import results_by_student
+from grading_plan import PLAN, callers
 from lecture_specs import SPECS
 from notebook_helpers import (
-    KERNEL_ENV,
     REPO,
     answer_cells,
     answer_dependent_cells,
@@ -255,55 +250,8 @@ def test_student_version_fails_only_in_test_cells_as_not_implemented(lecture, tm
 
 
 # ---------------------------------------------------------------------------------------
-# One `bplab grade` batch for every lecture.
+# The session's one `bplab grade` batch (tests/grading_batch.py) over every lecture's plan (tests/grading_plan.py).
 
-def callers(lecture):
-    """{exercise: the exercises whose correct answers call it, directly or through another exercise}."""
-    answers = catalog(lecture).ANSWERS
-    direct = {e: {user for user, source in answers.items() if user != e and re.search(rf"\b{e}\(", source)}
-              for e in answers}
-    closure = {}
-    for exercise in answers:
-        found, todo = set(), [exercise]
-        while todo:
-            for user in direct[todo.pop()] - found:
-                found.add(user)
-                todo.append(user)
-        closure[exercise] = found
-    return closure
-
-
-def mistakes(lecture):
-    """The wrong answers graded per exercise: the typical one (named in the spec, else the catalog's first a
-    kernel can detect), then the first forbidden call, if the catalog has one."""
-    spec, variants = SPECS[lecture], catalog(lecture).VARIANTS
-    chosen = []
-    for exercise in spec.signatures:
-        wrong = [v for v in variants if v.exercise == exercise and v.expected_diagnosis]
-        name = spec.typical_mistakes.get(exercise)
-        typical = next(v for v in wrong if not v.sandbox_only and (name is None or v.name == name))
-        chosen.append(typical)
-        chosen += [v for v in wrong if v.expected_diagnosis == "forbidden-call"][:1]
-    return chosen
-
-
-def submissions(lecture):
-    """{student: [Variant, ...]}: "correct", then wrong answers packed into as few submissions as keeps each lost
-    point attributable: no two wrong answers in one submission affect (own or call) the same exercise."""
-    affected = {e: {e} | users for e, users in callers(lecture).items()}
-    groups = []  # [(variants, exercises they affect)]
-    for variant in mistakes(lecture):
-        mine = affected[variant.exercise]
-        group = next((g for g in groups if not g[1] & mine), None)
-        if group is None:
-            groups.append(([variant], set(mine)))
-        else:
-            group[0].append(variant)
-            group[1].update(mine)
-    return {"correct": [], **{f"wrong-{n}": variants for n, (variants, _) in enumerate(groups, 1)}}
-
-
-PLAN = {lecture: submissions(lecture) for lecture in SPECS}
 def test_every_exercise_has_a_typical_mistake_in_the_grading_batch():
     """Does the batch grade, for every exercise of every lecture, at least one kernel-detectable wrong answer?"""
     for lecture, plan in PLAN.items():
@@ -312,21 +260,11 @@ def test_every_exercise_has_a_typical_mistake_in_the_grading_batch():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """{(lecture, student): result} from ONE `bplab grade --json --workers 2` over submitted/<student>/<lecture>/."""
-    root = tmp_path_factory.mktemp("grading")
-    for lecture, plan in PLAN.items():
-        released, answers = read(course_path(lecture)), catalog(lecture).ANSWERS
-        for student, variants in plan.items():
-            folder = root / "submitted" / student / lecture
-            folder.mkdir(parents=True)
-            mine = {**answers, **{v.exercise: v.source for v in variants}}
-            write_notebook(build_submission(released, mine), folder / course_path(lecture).name)
-    done = subprocess.run(bplab_command("grade", str(root / "submitted"), "--json", "--workers", "2",
-                                        "--workspace", str(root / "workspace"), "--root", str(REPO)),
-                          cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, **KERNEL_ENV})
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return {(r["lecture"], r["student"]): r for r in json.loads(done.stdout)}
+def graded(graded_batch):
+    """{(lecture, student): result} of every lecture's planned submissions."""
+    assert graded_batch["returncode"] == 0, graded_batch["stderr"][-4000:]
+    return {(lecture, student): result for lecture in PLAN
+            for student, result in results_by_student(graded_batch, lecture).items() if student in PLAN[lecture]}
 
 
 @pytest.mark.slow
@@ -334,7 +272,7 @@ def graded(tmp_path_factory):
 def test_bplab_grade_gives_the_correct_submission_full_marks(lecture, graded):
     """Does `bplab grade` grade every planned submission, and give the catalog's correct answers every
     auto-graded point on every exercise, and flag nothing?"""
-    assert {student for lec, student in graded if lec == lecture} == set(PLAN[lecture])
+    assert {student for lec, student in graded if lec == lecture} == set(PLAN[lecture])  # graded, none missing
     correct = graded[lecture, "correct"]
     assert correct["status"] == "graded"
     assert correct["flag_reasons"] == [] and correct["flagged"] is False
