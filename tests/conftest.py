@@ -41,6 +41,17 @@ def measure_grading_workers():
     dask.config.refresh()  # the nannies read the preload from this process's configuration
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """For `--dist loadgroup` (make test): the tests of the session's grading batch form one group, so that they run
+    on the xdist worker that grades it and no other worker waits idle on its lock; every other test file is a group
+    of its own (its module fixtures computed once), as `--dist loadfile` would have it."""
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            group = "grading-batch" if "graded_batch" in item.fixturenames else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def graded_batch(tmp_path_factory):
     """The record of the session's one `bplab grade` batch (tests/grading_batch.py), graded once per session."""
