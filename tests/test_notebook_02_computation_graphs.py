@@ -63,3 +63,36 @@ def test_solution_shows_the_widget_and_runs_the_engine_with_the_students_rules(t
     streams = "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.outputs)
     assert "engine == model_backward == torch" in streams
     assert "Your rules are not finished yet" not in streams
+
+
+def _first_figure_cells(nb):
+    """The code cells from the top through the first cell that calls draw_graph (the lecture's first figure)."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cells.append(cell)
+        if "draw_graph(" in cell.source and "import" not in cell.source:
+            return cells
+    raise AssertionError("no cell calls draw_graph")
+
+
+@pytest.mark.slow
+def test_first_graph_figure_renders_as_an_image_in_a_fresh_inline_kernel(solution):
+    """Does the J graph cell show a PNG (not "<Figure size ...>") when run, as a student would, in a fresh kernel
+    with Jupyter's default inline backend (no MPLBACKEND=Agg, which hides the bug)?"""
+    import os
+
+    import nbformat
+
+    from notebook_helpers import REPO, notebook_client
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in _first_figure_cells(solution)])
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    notebook_client(nb, timeout=120, allow_errors=False, cwd=REPO).execute(env={**env, "BPLAB_QUIET": "1"})
+    outputs = nb.cells[-1].outputs
+    assert any("image/png" in out.get("data", {}) for out in outputs), outputs
+    texts = [out.get("data", {}).get("text/plain", "") for out in outputs]
+    assert len([out for out in outputs if "image/png" in out.get("data", {})]) == 1, "shown twice"
+    assert not any(text.startswith("<Figure") and "image/png" not in out.get("data", {})
+                   for text, out in zip(texts, outputs))
