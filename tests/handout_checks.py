@@ -8,8 +8,9 @@ API
                                           (with LaTeX) and "Hint 3 of 3: the code", each collapsed; no other hints
   handed_out_code(nb, allowed=()) -> [str]  graded solution lines (or their right-hand sides) that appear verbatim
                                           in a docstring, a hint or any markdown cell of the notebook; a bare tuple
-                                          of names (the return statement's spec) and ``allowed`` snippets (an API the
-                                          lecture teaches in its prose) do not count
+                                          of names (the return statement's spec), an exercise's own signature (a call
+                                          of another exercise, as its heading writes it) and ``allowed`` snippets (an
+                                          API the lecture teaches in its prose) do not count
 """
 from __future__ import annotations
 
@@ -65,8 +66,13 @@ def handed_out_code(nb, allowed=()) -> list[str]:
     for _, cell in answer_cells(nb):
         tree = ast.parse(cell.source)
         texts += [ast.get_docstring(node) or "" for node in tree.body if isinstance(node, ast.FunctionDef)]
+    signatures = set()
+    for _, cell in answer_cells(nb):
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.FunctionDef):
+                signatures.add(f"{node.name}({', '.join(a.arg for a in node.args.args)})")
     found = []
     for _, cell in answer_cells(nb):
-        for snippet in _solution_snippets(cell.source) - set(allowed):
+        for snippet in _solution_snippets(cell.source) - set(allowed) - signatures:
             found += [f"{nbgrader_meta(cell)['grade_id']}: {snippet!r}" for text in texts if snippet in text]
     return found
