@@ -630,29 +630,60 @@ def graph_layout(root: Var) -> dict[int, tuple[float, float]]:
     return position
 
 
+_GraphFigure = None  # the Figure subclass draw_graph makes, created on first use
+
+
+def _graph_figure_class():
+    """A matplotlib Figure that Jupyter shows as a PNG whatever the backend (created lazily: matplotlib
+    is imported only when a graph is drawn)."""
+    global _GraphFigure
+    if _GraphFigure is None:
+        from matplotlib.figure import Figure
+
+        class GraphFigure(Figure):
+            """A pyplot-free Figure (never registered, so it cannot leak) that renders itself in Jupyter.
+
+            A plain pyplot-free Figure shows as ``<Figure size ... with 1 Axes>`` in a fresh kernel: IPython's
+            PNG formatter for figures is installed only once pyplot has loaded the inline backend, which
+            creating a pyplot figure does and this figure does not. ``_repr_png_`` is what IPython uses when
+            no formatter is installed; when one is (the inline backend is active), the formatter wins and the
+            figure is still shown once."""
+
+            def _repr_png_(self):
+                import io
+
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", bbox_inches="tight")
+                return buffer.getvalue()
+
+        _GraphFigure = GraphFigure
+    return _GraphFigure
+
+
 def draw_graph(root: Var, ax=None):
     """Draw the computation graph below ``root``; returns the matplotlib Figure.
 
     Each node is a box with its label (name or expression), its op, its forward value and its
     gradient; arrows go from inputs to the op's output, layered left (leaves) to right (root).
-    ax: an existing Axes to draw into, or None for a new figure sized to the graph.
+    A constant (e.g. the 2 of ``2 * v``) shows its value only: it is not a variable, so its
+    gradient, which the op's backward rule returns like any input's, is of no use.
+    ax: an existing Axes to draw into, or None for a new figure sized to the graph; that figure
+    is pyplot-free and shows itself as a PNG when it is a notebook cell's value (or displayed).
     """
-    from matplotlib.figure import Figure
-
     order = topological_order(root)
     position = graph_layout(root)
     n_columns = 1 + max(x for x, _ in position.values())
     n_rows = max(builtins.sum(1 for p in position.values() if p[0] == x) for x in range(int(n_columns)))
     if ax is None:
-        # A pyplot-free Figure: it is not registered anywhere, so it cannot leak; Jupyter shows it.
-        fig = Figure(figsize=(max(4.0, 2.6 * n_columns), max(2.5, 1.5 * n_rows)))
+        fig = _graph_figure_class()(figsize=(max(4.0, 2.6 * n_columns), max(2.5, 1.5 * n_rows)))
         ax = fig.add_subplot()
     fig = ax.figure
     boxes = {}
     for node in order:
         x, y = position[id(node)]
         kind = node.op or ("const" if node.is_constant else "leaf")
-        text = (f"{node.label}  [{kind}]\nvalue {_short(node._value)}\ngrad {_short(node._grad)}")
+        gradient = "no grad (constant)" if node.is_constant else f"grad {_short(node._grad)}"
+        text = f"{node.label}  [{kind}]\nvalue {_short(node._value)}\n{gradient}"
         color = "#dbe9f6" if node.op is None else "#fde9c9"
         if node is root:
             color = "#d7f0d2"

@@ -67,8 +67,7 @@ SPECS = {spec.lecture: spec for spec in (
          "gradient_check": "(cost_fn, params, grads, h=1e-05)",
          "train_two_layer": "(X, Y, n_hidden, learning_rate, num_iterations, seed=0)",
          "torch_gradients": "(X, Y, params, activations)"},
-        frozenset(),
-        dependent_cells="may-fail",
+        frozenset({"explain_bias_gradient", "explain_gradient_check"}),
         points={"visible": (1, 2), "hidden": (2, 3)},
     ),
     LectureSpec(

@@ -355,7 +355,12 @@ def test_draw_graph_draws_one_box_and_one_arrow_per_node_and_edge():
     assert sum(1 for text in ax.texts if not text.get_text()) == edges  # arrows are empty annotations
     assert any(label.startswith("J") and "value 22" in label and "grad 1" in label for label in labels)
     assert any(label.startswith("a ") and "grad 4" in label for label in labels)
+    # The constant 2 of 2 * v is no variable: its box shows no gradient (the text speaks of a
+    # mul node with a constant input, not of a gradient 11 for "2").
+    assert [label for label in labels if "[const]" in label] == ["2  [const]\nvalue 2\nno grad (constant)"]
     fig.canvas.draw()  # the arrows' box-relative coordinates resolve at draw time
+    # Jupyter shows the pyplot-free figure through _repr_png_ when no inline formatter is installed yet.
+    assert fig._repr_png_().startswith(b"\x89PNG")
     assert plt.get_fignums() == open_before  # no pyplot figure leaked
 
 

@@ -2,7 +2,8 @@
 
 The conventions every lecture shares (exercises and signatures, test cells, setup, release,
 real kernels, `bplab grade` on catalog submissions, forbidden calls included) are tested in
-tests/test_lectures.py. Tests marked slow read the executed solution (``executed_once``).
+tests/test_lectures.py. Tests marked slow read the executed solution (``executed_once``) or run the
+first figure in a fresh kernel with the inline backend.
 """
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ import re
 
 import pytest
 
+from handout_checks import handed_out_code, hint_ladder_problems
 from notebook_helpers import (
-    answer_cells,
     code_text,
     executed_once,
     markdown_text,
-    nbgrader_meta,
     read,
     solution_path,
 )
@@ -28,12 +28,22 @@ def solution():
     return read(solution_path(LECTURE))
 
 
-def test_every_exercise_has_a_revealable_hint(solution):
-    """Does a collapsed <details> hint sit between each exercise's heading and its answer cell?"""
-    for index, cell in answer_cells(solution):
-        before = [c for c in solution.cells[max(0, index - 3):index] if c.cell_type == "markdown"]
-        after = [c for c in solution.cells[index + 1:index + 2] if c.cell_type == "markdown"]
-        assert any("<details>" in c.source for c in before + after), nbgrader_meta(cell)["grade_id"]
+def test_every_exercise_has_the_hint_ladder_and_no_handed_out_code(solution):
+    """Does each answer cell follow its statement and a three-level hint ladder (nudge, math, code), and do no
+    docstring, hint, rule table or other prose hold a graded line of code?"""
+    assert hint_ladder_problems(solution) == []
+    assert handed_out_code(solution) == []
+
+
+def test_rule_table_gives_local_derivatives_not_the_graded_rules(solution):
+    """Does the rule table show the math of mul, exp and sigmoid (their code is the exercise), with worked rules only
+    for ops the students do not write?"""
+    table = next(c.source for c in solution.cells if c.cell_type == "markdown" and "| op | forward |" in c.source)
+    assert "`(upstream * b, upstream * a)`" not in table and "`(upstream * out,)`" not in table
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    for op in ("mul", "exp", "sigmoid"):
+        assert "upstream" not in rows[op] and "yours" in rows[op], rows[op]
+    assert "`(upstream, upstream)`" in rows["add"]
 
 
 def test_lecture_content_covers_the_brief(solution):
@@ -51,6 +61,8 @@ def test_lecture_content_covers_the_brief(solution):
     assert "engine_forward" in code and "costs.append" in code           # a network trained with the engine
     assert "plt.subplots" in code and "widgets.interactive" in code and "FloatSlider" in code
     assert re.search(r"\$[^$]*\(m, n_0\)", text)                          # DESIGN.md's shapes
+    # The J graph draws 2v as a mul node with a `const` input (which gets no gradient): the text says the same.
+    assert "scale by 2" not in text and "`const`" in text and "mul node" in text
 
 
 @pytest.mark.slow
@@ -62,4 +74,42 @@ def test_solution_shows_the_widget_and_runs_the_engine_with_the_students_rules(t
     assert "application/vnd.jupyter.widget-view+json" in mimes
     streams = "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.outputs)
     assert "engine == model_backward == torch" in streams
-    assert "Your rules are not finished yet" not in streams
+    assert "Solve exercises 2, 3 and 4 first" not in streams
+
+
+def _first_figure_cells(nb):
+    """The code cells from the top through the first cell that calls draw_graph (the lecture's first figure)."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cells.append(cell)
+        if "draw_graph(" in cell.source and "import" not in cell.source:
+            return cells
+    raise AssertionError("no cell calls draw_graph")
+
+
+@pytest.mark.slow
+def test_first_graph_figure_renders_as_an_image_in_a_fresh_inline_kernel(solution):
+    """Does the J graph cell show a PNG (not "<Figure size ...>") when run, as a student would, in a fresh kernel
+    with Jupyter's default inline backend (no MPLBACKEND=Agg, which hides the bug)?"""
+    import os
+
+    import nbformat
+
+    from notebook_helpers import REPO, notebook_client
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in _first_figure_cells(solution)])
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    notebook_client(nb, timeout=120, allow_errors=False, cwd=REPO).execute(env={**env, "BPLAB_QUIET": "1"})
+    outputs = nb.cells[-1].outputs
+    assert any("image/png" in out.get("data", {}) for out in outputs), outputs
+    texts = [out.get("data", {}).get("text/plain", "") for out in outputs]
+    assert len([out for out in outputs if "image/png" in out.get("data", {})]) == 1, "shown twice"
+    assert not any(text.startswith("<Figure") and "image/png" not in out.get("data", {})
+                   for text, out in zip(texts, outputs))
+
+
+def test_title_reads_lecture_02(solution):
+    """Is the title numbered like the other lectures' ("# Lecture 02: ...")?"""
+    assert solution.cells[0].source.startswith("# Lecture 02: ")
