@@ -145,6 +145,8 @@ def plot_layer_statistics(activations, grad_norms=None, fig=None):
     grad_norms: optional list or dict of one number per layer (e.g. ||dW[l]||_F).
     Draws one histogram of each layer's activation values (titled with mean and std) and,
     with grad_norms, a bar chart of the norms. -> fig.
+    The panels are placed with fixed margins (no tight_layout, which measured every tick label and took
+    most of an explorer's redraw).
     """
     labels, arrays = _per_layer(activations, "A")
     if not arrays:
@@ -164,11 +166,12 @@ def plot_layer_statistics(activations, grad_norms=None, fig=None):
         norm_labels, norms = _per_layer(grad_norms, "dW")
         ax = axes[-1]
         ax.bar(range(len(norms)), np.asarray(norms, dtype=float), color="#ff7f0e")
-        ax.set_xticks(range(len(norms)), norm_labels, fontsize="x-small")
+        step = 1 if len(norms) <= 12 else 5  # a label per layer would crowd (and slow) a deep network's panel
+        ax.set_xticks(range(0, len(norms), step), norm_labels[::step], fontsize="x-small")
         ax.set_title("gradient norm per layer", fontsize="small")
         if len(norms) and min(norms) > 0:
             ax.set_yscale("log")  # norms often span orders of magnitude (vanishing gradients)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.5 / panels, right=1 - 0.1 / panels, bottom=0.12, top=0.78, wspace=0.45)
     return fig
 
 

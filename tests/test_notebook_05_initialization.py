@@ -6,11 +6,30 @@ Tests marked slow read the executed notebooks (each runs once per test run: ``ex
 """
 from __future__ import annotations
 
+import ast
+import re
+
 import pytest
 
-from notebook_helpers import code_text, executed_once, read, solution_path, widget_outputs
+from notebook_helpers import (
+    answer_cells,
+    code_text,
+    executed_once,
+    function_def,
+    markdown_text,
+    nbgrader_meta,
+    read,
+    solution_path,
+    widget_outputs,
+)
 
 LECTURE = "05-initialization"
+HINT_LADDER = re.compile(
+    r"<details><summary><b>Hint 1 of 3</b>: a nudge</summary>\n\n(?P<nudge>.+?)\n\n</details>\n\n"
+    r"<details><summary><b>Hint 2 of 3</b>: the math</summary>\n\n(?P<math>.+?)\n\n</details>\n\n"
+    r"<details><summary><b>Hint 3 of 3</b>: the code</summary>\n\n(?P<code>.+?)\n\n</details>", re.DOTALL)
+# Formulas the answers compute; a docstring states shapes and meaning, never these.
+FORMULAS = ("sqrt(2", "2 / fan_in", "fan_in + fan_out", "@ W", "W[l].T", "np.std(A", "std^2")
 
 
 @pytest.fixture(scope="module")
@@ -38,4 +57,52 @@ def test_explorer_draws_without_error(version, tmp_path_factory):
     outputs = widget_outputs(nb)
     assert [out for out in outputs if out.get("output_type") == "error"] == []
     printed = "".join(out.get("text", "") for out in outputs if out.get("output_type") == "stream")
-    assert "std(A[10])" in printed and "||dW[1]||" in printed
+    assert "std(A[10])" in printed and "rms(dz[1])" in printed
+
+
+def test_every_exercise_has_the_hint_ladder_directly_before_its_answer(solution):
+    """Is the cell right before every answer cell one markdown cell holding exactly the three collapsed hints
+    (a nudge, the math, the code), with no other hint cell left elsewhere?"""
+    for index, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        hints = solution.cells[index - 1]
+        assert hints.cell_type == "markdown" and HINT_LADDER.fullmatch(hints.source), name
+        assert "$" in HINT_LADDER.fullmatch(hints.source)["math"], name
+    ladders = [c for c in solution.cells if c.cell_type == "markdown" and "<details>" in c.source]
+    assert len(ladders) == len(answer_cells(solution))
+
+
+def test_docstrings_state_shapes_and_meaning_not_the_formula(solution):
+    """Does every answer's docstring give shapes or sizes, and none of the formulas its answer computes?"""
+    for _, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        doc = ast.get_docstring(function_def(cell.source, name))
+        assert "n_{l-1}" in doc, name
+        assert not [f for f in FORMULAS if f in doc], (name, doc)
+
+
+def _cell_with(nb, needle):
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and needle in c.source)
+
+
+def test_gradient_figure_shows_dz_per_layer_and_the_hand_checkable_chain_is_predicted_first(solution):
+    """Does the vanishing/exploding figure plot rms(dz[l]) per layer (asserting the per-layer factors), does the
+    four-unit sigmoid chain (slope 1/4, w = 8: doubling, 16 in all) follow a "Predict before you run" question,
+    and is the explorer quick (a smaller batch, cached, sliders that redraw on release)?"""
+    figure = solution.cells[_cell_with(solution, 'cases = [("sigmoid", "xavier"')].source
+    assert "rms(dz[l])" in figure and "per_layer" in figure and 'grads[f"dz{l}"]' in code_text(solution)
+    chain = _cell_with(solution, "w, biases = 8.0")
+    assert "Predict before you run" in solution.cells[chain - 1].source
+    assert "upstream == 16.0" in solution.cells[chain].source
+    explorer = solution.cells[_cell_with(solution, "def initialization_explorer(")].source
+    assert "functools.lru_cache" in explorer and "X_deep[:200]" in explorer
+    assert explorer.count("continuous_update=False") == 2
+
+
+def test_zero_start_text_says_no_weight_learns_and_the_heatmap_draws_units_as_rows(solution):
+    """Does the lecture say that zeros with tanh stop all weight learning (and assert it), with the explorer's hint
+    no longer claiming "all but the last layer", and draw W1 (6, 2) itself so that rows are units?"""
+    text, code = markdown_text(solution), code_text(solution)
+    assert "No weight ever changes" in text and "all but the\nlast layer exactly 0" not in text
+    assert 'not trained["zeros"]["W1"].any() and not trained["zeros"]["W2"].any()' in code
+    assert 'ax.imshow(params["W1"],' in code and 'imshow(params["W1"].T' not in code
