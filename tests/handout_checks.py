@@ -1,5 +1,5 @@
-"""Checks that a lecture's exercises ask for derivations, not transcription (issue 10), shared by the
-lecture modules tests/test_notebook_01_*.py, 02 and 04.
+"""Checks that a lecture's exercises ask for derivations, not transcription (issue 10), run for every lecture by
+tests/test_lectures.py.
 
 API
   LADDER                                  the hint ladder's exact format (a compiled regex)
@@ -11,6 +11,9 @@ API
                                           of names (the return statement's spec), an exercise's own signature (a call
                                           of another exercise, as its heading writes it) and ``allowed`` snippets (an
                                           API the lecture teaches in its prose) do not count
+  graded_lines_in(released, solution, allowed=()) -> [(grade id, line)]
+                                          the solution's lines of math (or their expressions) found anywhere in the
+                                          released notebook: prose, hints, docstrings and demo code alike
 """
 from __future__ import annotations
 
@@ -76,3 +79,39 @@ def handed_out_code(nb, allowed=()) -> list[str]:
         for snippet in _solution_snippets(cell.source) - set(allowed) - signatures:
             found += [f"{nbgrader_meta(cell)['grade_id']}: {snippet!r}" for text in texts if snippet in text]
     return found
+
+
+MATH = re.compile(r" [-+*/@] |\*\*|\.T\b|\.(sum|mean)\(|np\.(sum|mean|log|exp|maximum|minimum|where|clip|tanh|sqrt|abs|"
+                  r"dot|einsum|outer|matmul|sign)\(")
+
+
+def _math_lines(source: str) -> list[str]:
+    """An answer's lines of math (an operator or a NumPy math call outside subscripts) between the SOLUTION markers,
+    comments dropped: the lines a student must derive."""
+    inside, lines = False, []
+    for raw in source.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if "### BEGIN SOLUTION" in raw:
+            inside = True
+        elif "### END SOLUTION" in raw:
+            inside = False
+        elif inside and MATH.search(re.sub(r"\[[^\]]*\]", "[]", line)):
+            lines.append(line)
+    return lines
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _needles(line: str) -> set[str]:
+    """The line, and its expression (after ``=`` or ``return``) when that is long enough to be telling."""
+    expression = _squeezed(re.split(r"^return |(?<![=!<>])=(?!=)", line, maxsplit=1)[-1])
+    return {_squeezed(line)} | ({expression} if len(expression) >= 8 else set())
+
+
+def graded_lines_in(released, solution, allowed=()) -> list[tuple[str, str]]:
+    text = _squeezed("\n".join(cell.source for cell in released.cells))
+    return [(nbgrader_meta(cell)["grade_id"], line) for _, cell in answer_cells(solution)
+            for line in _math_lines(cell.source)
+            if line not in allowed and any(needle in text for needle in _needles(line))]

@@ -24,6 +24,8 @@ class LectureSpec:
       "none" (there are none), "quiet" (they exist and do not fail), "may-fail" (they exist and
       may fail with NotImplementedError).
     - points: None (any points > 0) or {"visible": allowed values, "hidden": allowed values}.
+    - taught: snippets of answers the lecture's prose may show on purpose (an API it teaches, a call of an
+      earlier exercise): tests/handout_checks.py's handed_out_code does not count them.
     """
 
     lecture: str
@@ -33,6 +35,7 @@ class LectureSpec:
     credited_callers: dict = field(default_factory=dict)
     dependent_cells: str = "quiet"
     points: dict | None = None
+    taught: frozenset = frozenset()
 
 
 SPECS = {spec.lecture: spec for spec in (
@@ -59,6 +62,7 @@ SPECS = {spec.lecture: spec for spec in (
          "leaky_relu_backward": "(dA, Z, alpha=0.01)"},
         frozenset({"explain_vanishing_gradient", "explain_softmax_shift"}),
         dependent_cells="none",  # demos fall back to the library until an answer exists
+        taught=frozenset({"A = sigmoid(Z)"}),  # sigmoid_backward reuses exercise 1
     ),
     LectureSpec(
         "04-backprop",
@@ -69,6 +73,7 @@ SPECS = {spec.lecture: spec for spec in (
          "torch_gradients": "(X, Y, params, activations)"},
         frozenset({"explain_bias_gradient", "explain_gradient_check"}),
         points={"visible": (1, 2), "hidden": (2, 3)},
+        taught=frozenset({"Z.retain_grad()"}),  # the PyTorch API torch_gradients is about
     ),
     LectureSpec(
         "05-initialization",
@@ -78,6 +83,9 @@ SPECS = {spec.lecture: spec for spec in (
         typical_mistakes={"init_std": "he-with-fan-out", "initialize_parameters": "seed-ignored",
                           "layer_statistics": "std-of-Z"},
         credited_callers={"init_std": {"initialize_parameters"}},
+        # the statement fixes where the random numbers come from and what the biases start at; the setup's registry
+        taught=frozenset({"rng = np.random.default_rng(seed)", "np.random.default_rng(seed)", "np.zeros((1, fan_out))",
+                          "g = ACTIVATION_FUNCTIONS[activation]", "ACTIVATION_FUNCTIONS[activation]"}),
     ),
     LectureSpec(
         "06-overfitting",

@@ -18,6 +18,7 @@ from backproplab import LECTURES
 from catalog_helpers import catalog
 from grading_batch import results_by_student
 from grading_plan import PLAN, callers
+from handout_checks import graded_lines_in, handed_out_code, hint_ladder_problems
 from lecture_specs import SPECS
 from notebook_helpers import (
     REPO,
@@ -247,6 +248,26 @@ def test_student_version_fails_only_in_test_cells_as_not_implemented(lecture, tm
         assert [(r["passed"], r["diagnosis"]) for r in check_results(cell)] == [(False, "not-implemented")], grade_id
         assert error_outputs(cell), f"{grade_id} must fail so that nbgrader scores it 0"
     assert seconds < TIME_GUARD_SECONDS and peak_mib < MEMORY_GUARD_MIB
+
+
+# ---------------------------------------------------------------------------------------
+# Exercises are derivations: a three-level hint ladder, no graded code in prose, docstrings or the release.
+
+@lectures
+def test_every_exercise_has_the_hint_ladder_and_no_handed_out_code(lecture):
+    """Does each answer cell follow its statement and a three-level hint ladder (a nudge, the math, the code),
+    and do no prose, hint or docstring show a graded line (tests/handout_checks.py)?"""
+    solution = read(solution_path(lecture))
+    assert hint_ladder_problems(solution) == []
+    assert handed_out_code(solution, allowed=SPECS[lecture].taught) == []
+
+
+@lectures
+def test_the_student_release_hands_out_no_graded_line(lecture):
+    """Does no line of a solution's math, nor its expression, appear anywhere in the student notebook (docstrings,
+    hints, tables, prose, demo code)?"""
+    released = read(course_path(lecture))
+    assert graded_lines_in(released, read(solution_path(lecture)), allowed=SPECS[lecture].taught) == []
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ Tests marked slow read the executed solution (it runs once per test run: ``execu
 from __future__ import annotations
 
 import ast
-import re
 
 import pytest
 
@@ -23,10 +22,6 @@ from notebook_helpers import (
 )
 
 LECTURE = "03-activations"
-HINT_LADDER = re.compile(
-    r"<details><summary><b>Hint 1 of 3</b>: a nudge</summary>\n\n(?P<nudge>.+?)\n\n</details>\n\n"
-    r"<details><summary><b>Hint 2 of 3</b>: the math</summary>\n\n(?P<math>.+?)\n\n</details>\n\n"
-    r"<details><summary><b>Hint 3 of 3</b>: the code</summary>\n\n(?P<code>.+?)\n\n</details>", re.DOTALL)
 # Formulas the answers compute; a docstring states shapes and meaning, never these.
 FORMULAS = ("dz = ", "dA *", "max(0", "alpha * z", "1 - tanh", "sigma'", "subtract", "np.", "1 / (1")
 
@@ -54,17 +49,6 @@ def test_every_docstring_states_the_batch_shape(solution):
         assert "(m, n)" in (ast.get_docstring(function_def(cell.source, name)) or ""), \
             f"{name}'s docstring states no shapes"
 
-
-def test_every_exercise_has_the_hint_ladder_directly_before_its_answer(solution):
-    """Is the cell right before every answer cell one markdown cell holding exactly the three collapsed hints
-    (a nudge, the math, the code), with no other hint cell left elsewhere (none after an answer)?"""
-    for index, cell in answer_cells(solution):
-        name = nbgrader_meta(cell)["grade_id"]
-        hints = solution.cells[index - 1]
-        assert hints.cell_type == "markdown" and HINT_LADDER.fullmatch(hints.source), name
-        assert "$" in HINT_LADDER.fullmatch(hints.source)["math"], name
-    ladders = [c for c in solution.cells if c.cell_type == "markdown" and "<details>" in c.source]
-    assert len(ladders) == len(answer_cells(solution))
 
 
 def test_docstrings_state_shapes_and_meaning_not_the_formula(solution):

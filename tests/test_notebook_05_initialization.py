@@ -7,7 +7,6 @@ Tests marked slow read the executed notebooks (each runs once per test run: ``ex
 from __future__ import annotations
 
 import ast
-import re
 
 import pytest
 
@@ -24,10 +23,6 @@ from notebook_helpers import (
 )
 
 LECTURE = "05-initialization"
-HINT_LADDER = re.compile(
-    r"<details><summary><b>Hint 1 of 3</b>: a nudge</summary>\n\n(?P<nudge>.+?)\n\n</details>\n\n"
-    r"<details><summary><b>Hint 2 of 3</b>: the math</summary>\n\n(?P<math>.+?)\n\n</details>\n\n"
-    r"<details><summary><b>Hint 3 of 3</b>: the code</summary>\n\n(?P<code>.+?)\n\n</details>", re.DOTALL)
 # Formulas the answers compute; a docstring states shapes and meaning, never these.
 FORMULAS = ("sqrt(2", "2 / fan_in", "fan_in + fan_out", "@ W", "W[l].T", "np.std(A", "std^2")
 
@@ -59,17 +54,6 @@ def test_explorer_draws_without_error(version, tmp_path_factory):
     printed = "".join(out.get("text", "") for out in outputs if out.get("output_type") == "stream")
     assert "std(A[10])" in printed and "rms(dz[1])" in printed
 
-
-def test_every_exercise_has_the_hint_ladder_directly_before_its_answer(solution):
-    """Is the cell right before every answer cell one markdown cell holding exactly the three collapsed hints
-    (a nudge, the math, the code), with no other hint cell left elsewhere?"""
-    for index, cell in answer_cells(solution):
-        name = nbgrader_meta(cell)["grade_id"]
-        hints = solution.cells[index - 1]
-        assert hints.cell_type == "markdown" and HINT_LADDER.fullmatch(hints.source), name
-        assert "$" in HINT_LADDER.fullmatch(hints.source)["math"], name
-    ladders = [c for c in solution.cells if c.cell_type == "markdown" and "<details>" in c.source]
-    assert len(ladders) == len(answer_cells(solution))
 
 
 def test_docstrings_state_shapes_and_meaning_not_the_formula(solution):

@@ -6,7 +6,6 @@ real kernels, `bplab grade` on catalog submissions) are tested in tests/test_lec
 from __future__ import annotations
 
 import ast
-import re
 
 import numpy as np
 import pytest
@@ -24,10 +23,6 @@ from notebook_helpers import (
 )
 
 LECTURE = "06-overfitting"
-HINT_LADDER = re.compile(
-    r"<details><summary><b>Hint 1 of 3</b>: a nudge</summary>\n\n(?P<nudge>.+?)\n\n</details>\n\n"
-    r"<details><summary><b>Hint 2 of 3</b>: the math</summary>\n\n(?P<math>.+?)\n\n</details>\n\n"
-    r"<details><summary><b>Hint 3 of 3</b>: the code</summary>\n\n(?P<code>.+?)\n\n</details>", re.DOTALL)
 # Formulas the answers compute; a docstring states shapes and meaning, never these.
 FORMULAS = ("/ (1 - alpha)", "lambd / m", "lambd / (2", "(lambd / m)", "* mask", "argmin")
 
@@ -51,17 +46,6 @@ def test_lecture_has_figures_an_explorer_torch_and_the_briefs_topics(solution):
     for needed in ("L1", "augmentation", "1 - \\alpha", "patience", "Momentum", "(1-\\beta)"):
         assert needed in text, needed
 
-
-def test_every_exercise_has_the_hint_ladder_directly_before_its_answer(solution):
-    """Is the cell right before every answer cell one markdown cell holding exactly the three collapsed hints
-    (a nudge, the math, the code), with no other hint cell left elsewhere?"""
-    for index, cell in answer_cells(solution):
-        name = nbgrader_meta(cell)["grade_id"]
-        hints = solution.cells[index - 1]
-        assert hints.cell_type == "markdown" and HINT_LADDER.fullmatch(hints.source), name
-        assert "$" in HINT_LADDER.fullmatch(hints.source)["math"], name
-    ladders = [c for c in solution.cells if c.cell_type == "markdown" and "<details>" in c.source]
-    assert len(ladders) == len(answer_cells(solution))
 
 
 def test_docstrings_state_shapes_and_meaning_not_the_formula(solution):
