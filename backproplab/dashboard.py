@@ -128,9 +128,11 @@ def training_dashboard(X, Y, *, output="sigmoid", steps=60, record_every=5, seed
 
     X: (m, n0); Y: (m, nL). Returns the widget (display it, or make it a cell's last expression).
     """
+    import io
+
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import clear_output, display
+    from IPython.display import Image, clear_output, display
 
     init = widgets.ToggleButtons(options=list(INIT_METHODS), value="xavier", description="init")
     activation = widgets.ToggleButtons(options=["tanh", "relu", "sigmoid"], value="tanh", description="activation")
@@ -144,11 +146,13 @@ def training_dashboard(X, Y, *, output="sigmoid", steps=60, record_every=5, seed
     def redraw(trace):
         if len(trace.steps) % 4 != 1 and trace.steps[-1] != steps:   # a few frames: each costs ~0.2 s
             return
+        fig = plot_training_trace(trace)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=80)   # a PNG whatever the backend (a Figure needs pyplot's inline one)
+        plt.close(fig)
         with out:
             clear_output(wait=True)
-            fig = plot_training_trace(trace)
-            display(fig)
-            plt.close(fig)
+            display(Image(data=png.getvalue(), format="png"))
 
     def train(_=None):
         button.disabled = True

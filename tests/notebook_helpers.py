@@ -226,6 +226,22 @@ def widget_outputs(nb):
             for out in model.get("state", {}).get("outputs", [])]
 
 
+def dashboard_problems(nb) -> list[str]:
+    """What is wrong with the per-layer training dashboard's cell (backproplab.dashboard) in an executed notebook:
+    no such cell, no widget shown, an error, or no figure drawn into an Output widget."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and "training_dashboard(" in c.source
+             and "import" not in c.source.splitlines()[-1]]
+    if len(cells) != 1:
+        return [f"{len(cells)} cells call training_dashboard"]
+    outputs = cells[0].get("outputs", [])
+    problems = [f"error: {o.get('evalue')}" for o in outputs if o["output_type"] == "error"]
+    if not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs):
+        problems.append("the cell shows no widget")
+    if not any("image/png" in o.get("data", {}) for o in widget_outputs(nb)):
+        problems.append("no figure drawn in an Output widget")
+    return problems
+
+
 _PEAK_RSS_PROBE = ("import resource as _bplab_resource\n"
                    "print('bplab-peak-rss-kb', _bplab_resource.getrusage(_bplab_resource.RUSAGE_SELF).ru_maxrss)")
 

@@ -13,6 +13,7 @@ import pytest
 from notebook_helpers import (
     answer_cells,
     code_text,
+    dashboard_problems,
     executed_once,
     function_def,
     markdown_text,
@@ -90,3 +91,11 @@ def test_zero_start_text_says_no_weight_learns_and_the_heatmap_draws_units_as_ro
     assert "No weight ever changes" in text and "all but the\nlast layer exactly 0" not in text
     assert 'not trained["zeros"]["W1"].any() and not trained["zeros"]["W2"].any()' in code
     assert 'ax.imshow(params["W1"],' in code and 'imshow(params["W1"].T' not in code
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["solution", "course"])
+def test_the_per_layer_dashboard_trains_and_draws(version, tmp_path_factory):
+    """Does the per-layer training dashboard show its widget and draw its figure, in both versions?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, version)
+    assert dashboard_problems(nb) == []

@@ -15,6 +15,8 @@ from notebook_helpers import (
     _global_stores,
     answer_cells,
     code_text,
+    dashboard_problems,
+    executed_once,
     function_def,
     markdown_text,
     nbgrader_meta,
@@ -113,3 +115,11 @@ def test_augmentation_jitters_the_six_patients_instead_of_drawing_new_ones(solut
     cell = next(c.source for c in solution.cells if c.cell_type == "code" and "X_aug =" in c.source)
     assert "np.repeat(X_train" in cell and "Y_aug = np.repeat(Y_train" in cell
     assert "train(X_aug, Y_aug" in cell
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["solution", "course"])
+def test_the_per_layer_dashboard_trains_and_draws(version, tmp_path_factory):
+    """Does the per-layer training dashboard show its widget and draw its figure, in both versions?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, version)
+    assert dashboard_problems(nb) == []
