@@ -24,5 +24,5 @@ from .model import model_backward, model_forward, train, update_parameters  # no
 __version__ = "0.1.0"
 LECTURES = (
     "01-architecture", "02-computation-graphs", "03-activations",
-    "04-backprop", "05-initialization", "06-overfitting",
+    "04-backprop", "05-initialization", "06-overfitting", "07-multiclass",
 )

@@ -96,4 +96,12 @@ SPECS = {spec.lecture: spec for spec in (
                           "dropout_forward": "alpha-as-keep-probability", "dropout_backward": "no-scale",
                           "early_stopping_epoch": "argmin-of-the-whole-curve"},
     ),
+    LectureSpec(
+        "07-multiclass",
+        {"softmax_backward": "(dA, Z)", "softmax_cross_entropy": "(AL, Y)",
+         "torch_train": "(X, Y, params, learning_rate, epochs, batch_size)"},
+        frozenset({"explain_jacobian_vector_product", "explain_zero_grad"}),
+        typical_mistakes={"softmax_backward": "diagonal-only", "softmax_cross_entropy": "sum-not-mean",
+                          "torch_train": "no-zero-grad"},
+    ),
 )}

@@ -49,6 +49,10 @@ DIAGNOSES: dict[str, str] = {
     "swapped-outputs": "the right gradients were returned in the wrong order (e.g. (dB, dA) for (dA, dB))",
     # Training
     "no-learning": "training did not reduce the cost or reach the expected accuracy",
+    # Multi-class outputs and PyTorch training (lecture 07)
+    "jacobian-diagonal": "only the diagonal of a Jacobian was used (an elementwise derivative where outputs are coupled)",
+    "missing-zero-grad": "gradients accumulated across steps (optimizer.zero_grad() missing)",
+    "double-softmax": "softmax applied before a loss that applies it itself (nn.CrossEntropyLoss takes raw scores)",
     # Integrity and running
     "forbidden-call": "torch or the library's own implementation was used in a NumPy exercise",
     "tampering": "the grading machinery was tampered with",
