@@ -103,5 +103,8 @@ SPECS = {spec.lecture: spec for spec in (
         frozenset({"explain_jacobian_vector_product", "explain_zero_grad"}),
         typical_mistakes={"softmax_backward": "diagonal-only", "softmax_cross_entropy": "sum-not-mean",
                           "torch_train": "no-zero-grad"},
+        # softmax_backward reuses lecture 03's softmax; the prose teaches PyTorch's loop, torch_train assembles it
+        taught=frozenset({"A = softmax(Z)", "optimizer.zero_grad()", "loss.backward()", "optimizer.step()",
+                          "nn.CrossEntropyLoss()", "torch.optim.SGD(model.parameters(), lr=learning_rate)"}),
     ),
 )}
