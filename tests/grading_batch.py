@@ -251,7 +251,7 @@ def _run(args, *, timeout, env=None, out_dir, name):
 
 
 def _gradebook_scores(workspace, results):
-    """{lecture: {student: {grade id: auto score}}} as nbgrader's gradebook holds them."""
+    """{lecture: {student: {test cell's grade id: auto score}}} as nbgrader's gradebook holds them."""
     from nbgrader.api import Gradebook, MissingEntry
     scores = {}
     with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
@@ -261,7 +261,9 @@ def _gradebook_scores(workspace, results):
                 notebook = gb.find_submission_notebook(course_path(lecture).stem, lecture, student)
             except MissingEntry:
                 continue
-            scores.setdefault(lecture, {})[student] = {g.name: g.auto_score for g in notebook.grades}
+            # code cells only: the manually graded answers have no auto score
+            scores.setdefault(lecture, {})[student] = {g.name: g.auto_score for g in notebook.grades
+                                                       if g.cell_type == "code"}
     return scores
 
 

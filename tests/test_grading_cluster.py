@@ -224,7 +224,8 @@ def _assert_workspace(workspace, results):
         for student, result in results.items():
             assert gb.find_submission(LECTURE, student).score == result["score"]
             notebook = gb.find_submission_notebook("backprop", LECTURE, student)
-            assert {g.name: g.auto_score for g in notebook.grades} == {t["grade_id"]: t["score"] for t in result["tests"]}
+            auto = {g.name: g.auto_score for g in notebook.grades if g.cell_type == "code"}   # not the explain answers
+            assert auto == {t["grade_id"]: t["score"] for t in result["tests"]}
     graded = sorted(p.relative_to(workspace / "autograded").parts[0]
                     for p in (workspace / "autograded").glob(f"*/{LECTURE}/*.ipynb"))
     assert graded == sorted(STUDENTS)
