@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -359,5 +360,11 @@ def test_ratio_map_masks_zero_expected_entries_and_names_a_partial_factor():
     pattern = pattern_of(result)
     assert pattern["show"] == "difference+ratio" and pattern["title"] == "student / expected: 8.00 in 10 of 11 entries"
     assert "student &minus; expected" in render_html(result)
+    student[2, 3] -= 1.0
+    student[0, 0] = 0.5  # off only where expected is 0: the factor holds wherever there is a ratio
+    assert pattern_of(replace(result, difference=student - expected))["title"] == (
+        "student / expected: 8.00 wherever expected is not 0")
+    zeroed = replace(result, difference=np.where(expected == 0, 1.0, 0.0) - expected)  # 0 where expected is not
+    assert pattern_of(zeroed)["show"] == "difference"  # a factor 0 is nothing computed, not a scale
     assert ratio_map(student, expected.T[:3]) is None and ratio_map(student, np.zeros_like(expected)) is None
     assert pattern_of(Verdict("dense_backward", False, False, "transposed", "", 3)) is None

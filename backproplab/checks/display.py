@@ -118,7 +118,8 @@ def pattern_of(result) -> dict | None:
     ratio = None
     if expected is not None and np.shape(expected) == np.shape(difference):
         ratio = ratio_map(np.asarray(expected) + difference, expected)
-    scaled = ratio is not None and abs(ratio.median - 1.0) > 1e-3
+    # a factor other than 1 (the right value) and 0 (nothing computed: the difference says more)
+    scaled = ratio is not None and abs(ratio.median - 1.0) > 1e-3 and abs(ratio.median) > 1e-3
     if scaled and ratio.constant:
         factor = factor_text(ratio.median)
         return {"show": "ratio", "ratio": ratio, "title": f"student / expected: {factor} everywhere",
@@ -126,10 +127,11 @@ def pattern_of(result) -> dict | None:
                             f"{'; grey: the expected entry is 0' if ratio.counted < ratio.ratio.size else ''}):")}
     if scaled and 2 * ratio.matching >= ratio.counted:
         factor = factor_text(ratio.median)
-        return {"show": "difference+ratio", "ratio": ratio,
-                "title": f"student / expected: {factor} in {ratio.matching} of {ratio.counted} entries",
+        where = ("wherever expected is not 0" if ratio.matching == ratio.counted else
+                 f"in {ratio.matching} of {ratio.counted} entries")
+        return {"show": "difference+ratio", "ratio": ratio, "title": f"student / expected: {factor} {where}",
                 "caption": (f"Where your result differs (student &minus; expected), and student / expected, "
-                            f"which is {factor} in {ratio.matching} of {ratio.counted} entries:")}
+                            f"which is {factor} {where}:")}
     return {"show": "difference", "ratio": None, "title": "",
             "caption": "Where your result differs (student &minus; expected):"}
 
