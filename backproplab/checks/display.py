@@ -91,6 +91,8 @@ def _ratio_panel(ax, ratio, title):
     ax.set_yticks(range(values.shape[0]))
     ax.set_xlabel(f"column (of {values.shape[1]})")
     ax.set_ylabel(f"row (of {values.shape[0]})")
+    if len(title) > 34 and ": " in title:  # e.g. "student / expected:\n8.00 in 14 of 15 entries"
+        title = title.replace(": ", ":\n", 1)
     ax.set_title(title, fontsize=10)
 
 
