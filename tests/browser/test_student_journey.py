@@ -204,3 +204,4 @@ def test_student_journey(lab_server, journey):
         assert 'check("dense_backward", dense_backward)' in message.inner_text()
         dialog.get_by_role("button", name=re.compile("ok", re.I)).click()
         dialog.wait_for(state="detached")
+        assert page.get_by_text(NEWS_POPUP).count() == 0  # not later either
