@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml
 # JupyterLab refuses to run as root (containers, Binder-like VMs) without --allow-root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Students' JupyterLab: binder/jupyter-student/ joins Jupyter's config path (after the user's own ~/.jupyter,
+# which it leaves alone): no news pop-up, none of nbgrader's instructor parts (Create Assignment, Formgrader,
+# Course List); Validate stays. binder/postBuild does the same on Binder. Instructors run .venv/bin/jupyter lab.
+STUDENT_CONFIG := $(CURDIR)/binder/jupyter-student
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(ROOT_FLAG)
+	JUPYTER_CONFIG_PATH="$(STUDENT_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(ROOT_FLAG)
 
 demo: $(STAMP) sandbox-deps
 	$(VENV)/bin/bplab demo

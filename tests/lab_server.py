@@ -20,6 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+# The students' Jupyter configuration (no news pop-up, no instructor parts of nbgrader): `make lab`
+# adds it to Jupyter's config path, binder/postBuild applies the same to Binder's environment.
+STUDENT_CONFIG = Path(__file__).resolve().parents[1] / "binder" / "jupyter-student"
 SERVER_START_TIMEOUT = 90  # seconds; JupyterLab builds its page list on first start
 
 
@@ -86,10 +89,12 @@ def _stop(process: subprocess.Popen):
 
 
 @contextlib.contextmanager
-def running_lab(root: Path, home: Path, settings: dict | None = None):
+def running_lab(root: Path, home: Path, settings: dict | None = None, config_path: Path | None = None):
     """Run ``jupyter lab`` rooted at ``root`` with a private Jupyter home under ``home``.
 
     ``settings``: {relative path under the settings folder: JSON text} written before the start.
+    ``config_path``: a Jupyter config folder added to the search path after the private home
+    (``JUPYTER_CONFIG_PATH``), as ``make lab`` adds the students' one (STUDENT_CONFIG).
     """
     home.mkdir(parents=True, exist_ok=True)
     port, token = _free_port(), secrets.token_hex(16)
@@ -101,6 +106,9 @@ def running_lab(root: Path, home: Path, settings: dict | None = None):
         "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "mpl")})
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    if config_path is not None:
+        env["JUPYTER_CONFIG_PATH"] = str(config_path)
     for relative, text in (settings or {}).items():
         path = home / "settings" / relative
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,8 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 INSTRUCTOR_LAB_PLUGINS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
                           "@jupyter/nbgrader:create-assignment"}
 INSTRUCTOR_SERVER_EXTENSIONS = {"nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"}
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"  # JupyterLab's news pop-up (and update check)
+STUDENT_CONFIG = BINDER / "jupyter-student"  # what `make lab` adds to JUPYTER_CONFIG_PATH
 
 
 def runtime_requirements():
@@ -108,23 +110,47 @@ def test_postbuild_installs_the_package_without_dependencies():
     assert "set -euo pipefail" in (BINDER / "postBuild").read_text()
 
 
-def test_postbuild_disables_only_the_instructor_side_of_nbgrader():
-    """Does postBuild disable formgrader, course list and create assignment (lab + server), and keep validate?"""
+def postbuild_disabled():
+    """({lab plugins}, {server extensions}) that postBuild disables."""
     lab = {cmd[-1] for cmd in postbuild_commands() if cmd[:3] == ["jupyter", "labextension", "disable"]}
     server = {cmd[-1] for cmd in postbuild_commands() if cmd[:4] == ["jupyter", "server", "extension", "disable"]}
-    assert lab == INSTRUCTOR_LAB_PLUGINS
+    return lab, server
+
+
+def test_postbuild_disables_only_the_news_and_the_instructor_side_of_nbgrader():
+    """Does postBuild disable the news pop-up and formgrader, course list and create assignment (lab +
+    server), and keep validate?"""
+    lab, server = postbuild_disabled()
+    assert lab == INSTRUCTOR_LAB_PLUGINS | {NEWS_PLUGIN}
     assert server == INSTRUCTOR_SERVER_EXTENSIONS
     assert not any("validate" in name for name in lab | server)
 
 
+def test_binder_and_make_lab_give_students_the_same_jupyterlab():
+    """Does postBuild disable exactly what the students' config folder of `make lab` disables, at the
+    sys_prefix level that Binder's server reads?"""
+    import json
+
+    lab, server = postbuild_disabled()
+    page_config = json.loads((STUDENT_CONFIG / "labconfig" / "page_config.json").read_text())
+    server_config = json.loads((STUDENT_CONFIG / "jupyter_server_config.json").read_text())
+    assert {name for name, off in page_config["disabledExtensions"].items() if off} == lab
+    assert {name for name, on in server_config["ServerApp"]["jpserver_extensions"].items() if not on} == server
+    levels = {cmd[3] for cmd in postbuild_commands() if cmd[:3] == ["jupyter", "labextension", "disable"]}
+    assert levels == {"--level=sys_prefix"}
+
+
 def test_disabled_names_exist_in_the_installed_nbgrader():
-    """Are the names postBuild disables real nbgrader 0.9.6 plugin ids and server extension modules?"""
+    """Are the names postBuild disables real nbgrader 0.9.6 (and JupyterLab) plugin ids and server extension modules?"""
     bundle = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader" / "static"
     javascript = "".join(p.read_text(errors="replace") for p in bundle.glob("*.js"))
     for plugin in INSTRUCTOR_LAB_PLUGINS | {"@jupyter/nbgrader:validate-assignment"}:
         assert f'"{plugin}"' in javascript, plugin
     for module in INSTRUCTOR_SERVER_EXTENSIONS | {"nbgrader.server_extensions.validate_assignment"}:
         assert importlib.util.find_spec(module) is not None, module
+    core = "".join(p.read_text(errors="replace") for p in (Path(sys.prefix) / "share" / "jupyter" / "lab" / "static")
+                   .glob("jlab_core.*.js"))
+    assert f'"{NEWS_PLUGIN}"' in core, NEWS_PLUGIN
 
 
 def test_start_limits_threads_and_runs_the_command():

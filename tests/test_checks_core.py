@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backproplab.checks import codec
-from backproplab.checks.compare import TOLERANCES, compare_output
+from backproplab.checks.compare import TOLERANCES, compare_output, ratio_map
 from backproplab.checks.core import (
     EXERCISES,
     Case,
@@ -23,7 +24,8 @@ from backproplab.checks.core import (
     run_case,
 )
 from backproplab.checks.diagnoses import DIAGNOSES, require
-from backproplab.checks.display import MIME_TYPE, render_html, render_text
+from backproplab.checks.display import MIME_TYPE, pattern_of, render_html, render_text
+from catalog_helpers import catalog, failure, first_failure, namespace
 from notebook_helpers import execute
 from strategies import matrices, seeds, shapes
 
@@ -230,6 +232,9 @@ def test_check_failed_renders_short_and_display_payload_has_contract_keys():
                                      "score", "max_score"}
     assert Verdict.from_json(result.to_json()) == Verdict("dense_backward", False, False, "transposed", "dW is transposed",
                                                           3, {"dW": False})  # the one record round-trips
+    with_expected = Verdict("dense_backward", False, False, "missing-mean", "dW", 3, {"dW": False}, np.ones((2, 3)),
+                            expected=np.ones((2, 3)))
+    assert with_expected.to_json() == {**result.to_json(), "diagnosis": "missing-mean", "message": "dW"}  # arrays stay out
     assert "transposed" in render_text(result)
     assert "<img" in render_html(result) and MIME_TYPE == "application/vnd.backproplab.check+json"
 
@@ -276,3 +281,90 @@ def test_check_in_a_real_kernel_publishes_json_html_and_a_short_error():
     assert "<img" in html and "m=7 times" in html
     errors = [o for o in outputs if o.output_type == "error"]
     assert len(errors) == 1 and errors[0].ename == "CheckFailed" and len(errors[0].traceback) == 1
+
+
+# ---- the mistake's pattern under a failed check (ratio map or difference) --------------------------------
+
+def _catalog_variant(lecture, exercise, name):
+    (found,) = [v for v in catalog(lecture).VARIANTS if v.exercise == exercise and v.name == name]
+    return found
+
+
+def test_missing_one_over_m_shows_student_over_expected_equal_to_m_everywhere():
+    """Does the catalog's "dW-without-1/m" show a ratio map (not the noisy difference) that is m in
+    every entry, with m in its title, on the visible case and on hidden cases of other sizes?"""
+    variant = _catalog_variant("04-backprop", "dense_backward", "dW-without-1/m")
+    fn = namespace("04-backprop", variant)["dense_backward"]
+    exercise = get_exercise("dense_backward")
+    for hidden, seed in [(False, None), (True, 7), (True, 11)]:
+        result = failure("dense_backward", fn, hidden=hidden, seed=seed)
+        m = exercise.draw_cases(result.seed, hidden)[0].m  # the first case fails
+        assert result.diagnosis == "missing-mean" and m > 1
+        pattern = pattern_of(result)
+        assert pattern["show"] == "ratio" and pattern["ratio"].constant
+        assert pattern["ratio"].median == pytest.approx(m, rel=1e-9)
+        assert np.allclose(pattern["ratio"].ratio[np.isfinite(pattern["ratio"].ratio)], m)
+        assert pattern["title"] == f"student / expected: {m:.2f} everywhere"
+        html = render_html(result)
+        assert f"{m:.2f} everywhere" in html and f"{m:.2f} times the expected one in every entry" in html
+        assert "<img" in html and "student &minus; expected" not in html  # the difference (noise) is left out
+
+
+def test_extra_one_over_m_and_a_flipped_sign_read_as_constant_factors():
+    """Do "1/m-in-dz" and "y-minus-a" (model_backward) show 1/m and -1 everywhere?"""
+    for name, diagnosis in [("1/m-in-dz", "extra-mean"), ("y-minus-a", "sign-flipped")]:
+        result = first_failure("04-backprop", _catalog_variant("04-backprop", "model_backward", name))
+        pattern = pattern_of(result)
+        assert result.diagnosis == diagnosis and pattern["show"] == "ratio", name
+        factor = -1.0 if diagnosis == "sign-flipped" else 1 / get_exercise("model_backward").draw_cases(result.seed,
+                                                                                                     False)[0].m
+        assert pattern["ratio"].median == pytest.approx(factor, rel=1e-9)
+    assert "1/7.00 everywhere" in render_html(first_failure("04-backprop", _catalog_variant(
+        "04-backprop", "model_backward", "1/m-in-dz")))
+
+
+def test_transposed_answer_claims_no_constant_ratio():
+    """Is the catalog's "dW-transposed" never shown as a constant ratio: on the non-square cases (no
+    same-shape map at all) and on a square dW, where the difference map (not a ratio) shows it?"""
+    variant = _catalog_variant("04-backprop", "dense_backward", "dW-transposed")
+    result = first_failure("04-backprop", variant)
+    assert result.diagnosis == "transposed" and pattern_of(result) is None
+    assert "everywhere" not in render_html(result)
+    fn = namespace("04-backprop", variant)["dense_backward"]
+    exercise = get_exercise("dense_backward")
+    square = [exercise._case(np.random.default_rng(seed), 6, 4, 4, "n_prev = n = 4") for seed in range(5)]
+    for case in square:
+        verdict = evaluate(exercise, [case], lambda i, c: run_case(fn, c), seed=0, hidden=False)
+        pattern = pattern_of(verdict)
+        assert not verdict.passed and verdict.difference.shape == (4, 4)
+        assert np.allclose(verdict.expected + verdict.difference, verdict.expected.T)
+        assert pattern["show"] == "difference" and pattern["ratio"] is None
+        html = render_html(verdict)
+        assert "student &minus; expected" in html and "everywhere" not in html and "<img" in html
+
+
+def test_ratio_map_masks_zero_expected_entries_and_names_a_partial_factor():
+    """Is student / expected left out where the expected entry is 0, and is a factor that holds in most
+    entries but not all shown beside the difference with its count?"""
+    expected = np.arange(1.0, 13.0).reshape(3, 4)
+    expected[0, 0] = 0.0
+    student = 8 * expected
+    student[0, 0] = 0.5  # no ratio there (expected is 0): the ratio is still 8 "everywhere" it exists
+    assert ratio_map(student, expected).constant is False  # 0.5 where 0 is expected is a real error
+    student[0, 0] = 0.0
+    full = ratio_map(student, expected)
+    assert full.constant and np.isnan(full.ratio[0, 0]) and full.counted == 11 and full.median == 8
+    student[2, 3] += 1.0
+    result = Verdict("dense_backward", False, False, "wrong-values", "dW is wrong", 3, {"dW": False},
+                     student - expected, expected=expected)
+    pattern = pattern_of(result)
+    assert pattern["show"] == "difference+ratio" and pattern["title"] == "student / expected: 8.00 in 10 of 11 entries"
+    assert "student &minus; expected" in render_html(result)
+    student[2, 3] -= 1.0
+    student[0, 0] = 0.5  # off only where expected is 0: the factor holds wherever there is a ratio
+    assert pattern_of(replace(result, difference=student - expected))["title"] == (
+        "student / expected: 8.00 wherever expected is not 0")
+    zeroed = replace(result, difference=np.where(expected == 0, 1.0, 0.0) - expected)  # 0 where expected is not
+    assert pattern_of(zeroed)["show"] == "difference"  # a factor 0 is nothing computed, not a scale
+    assert ratio_map(student, expected.T[:3]) is None and ratio_map(student, np.zeros_like(expected)) is None
+    assert pattern_of(Verdict("dense_backward", False, False, "transposed", "", 3)) is None

@@ -176,3 +176,19 @@ def test_find_test_cells_reads_check_calls_with_ast(source_nb):
     assert [(c.exercise, c.hidden) for c in cells][:2] == [("binary_cross_entropy", False),
                                                           ("binary_cross_entropy", True)]
     assert {c.points for c in cells} == {1.0, 2.0}
+
+
+def test_judged_missing_one_over_m_shows_the_constant_ratio_in_the_graded_notebook(source_nb, monkeypatch):
+    """Does the grader's verdict on "dW-without-1/m" (judged outside the kernel) put the ratio map, m
+    everywhere, into the test cell's HTML, while the stored JSON record keeps its fields?"""
+    from backproplab.grading.preprocessors import verdict_outputs
+
+    missing = _variant("dense_backward", "dW-without-1/m").source
+    verdicts = by_id(judge_notebook(source_nb, executed(source_nb, correct(dense_backward=missing), monkeypatch), seed=SEED))
+    for grade_id in ("test_dense_backward", "test_dense_backward_hidden"):
+        verdict = verdicts[grade_id]
+        m = get_exercise("dense_backward").draw_cases(verdict.seed, verdict.hidden)[0].m
+        html = verdict_outputs(verdict)[0]["data"]["text/html"]
+        assert verdict.diagnosis == "missing-mean" and f"student / expected: {m:.2f} everywhere" in html
+        assert set(verdict.to_json()) == {"grade_id", "exercise", "hidden", "passed", "diagnosis", "message", "seed",
+                                          "outputs", "score", "max_score"}

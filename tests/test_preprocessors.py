@@ -58,8 +58,9 @@ def test_hostile_answer_gets_zero_only_on_its_exercise(source_path, variant):
 
 
 def test_graded_test_cells_show_the_verdict_and_fail_only_when_wrong(source_path):
-    """Does each test cell of the graded notebook show the verdict (HTML with the heatmap for a wrong
-    matrix) and carry an error only when it failed, for nbgrader's SaveAutoGrades?"""
+    """Does each test cell of the graded notebook show the verdict (HTML with the mistake's figure for a
+    wrong matrix: the ratio map m everywhere for a missing 1/m) and carry an error only when it failed,
+    for nbgrader's SaveAutoGrades?"""
     wrong = LECTURE04.ANSWERS["dense_backward"].replace("dW = dz.T @ A_prev / m", "dW = dz.T @ A_prev")
     nb, verdicts = grade(source_path, {"dense_backward": wrong})
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
@@ -67,6 +68,7 @@ def test_graded_test_cells_show_the_verdict_and_fail_only_when_wrong(source_path
     assert verdicts["test_dense_backward"].diagnosis == "missing-mean"
     html = failed.outputs[0]["data"]["text/html"]
     assert "Not yet" in html and "data:image/png;base64" in html
+    assert "student / expected: 7.00 everywhere" in html  # the visible case's m = 7: the ratio map, not noise
     assert [o["output_type"] for o in failed.outputs] == ["display_data", "error"]
     assert [o["output_type"] for o in passed.outputs] == ["display_data"] and "Passed" in passed.outputs[0]["data"]["text/html"]
     assert failed.metadata["bplab"]["diagnosis"] == verdicts["test_dense_backward"].diagnosis

@@ -18,8 +18,8 @@ from ..gradcheck import relative_error
 from .codec import Opaque
 from .diagnoses import require
 
-__all__ = ["TOLERANCES", "ORACLE_TOLERANCE", "ERROR_FLOOR", "OutputVerdict", "tolerance_for",
-           "output_error", "is_close", "compare_output", "describe_value"]
+__all__ = ["TOLERANCES", "ORACLE_TOLERANCE", "ERROR_FLOOR", "OutputVerdict", "RatioMap", "tolerance_for",
+           "output_error", "is_close", "compare_output", "describe_value", "ratio_map"]
 
 # Largest relative error a correct answer may have, by the dtype the student computed in.
 TOLERANCES = {"float64": 1e-7, "float32": 1e-4}
@@ -40,6 +40,9 @@ class OutputVerdict:
     detail: str = ""
     # Same-shape differences for the heatmap (student - expected); never shipped to students raw.
     difference: np.ndarray | None = None
+    # The expected values ``difference`` is measured from (student = expected + difference), for the
+    # ratio map student / expected; set together with ``difference``.
+    expected: np.ndarray | None = None
 
 
 def tolerance_for(value) -> float:
@@ -100,6 +103,38 @@ def _constant_ratio(student, expected, tol):
     if abs(ratio - 1.0) > 1e-3 and is_close(student, ratio * expected, max(tol, 1e-6)):
         return ratio
     return None
+
+
+@dataclass
+class RatioMap:
+    """student / expected entry by entry: what makes a scaling mistake visible (a missing 1/m is
+    m in every entry, where student - expected looks like noise)."""
+
+    ratio: np.ndarray   # student / expected; NaN where the expected entry is ~0 (no ratio there)
+    median: float       # the median of the ratios
+    matching: int       # entries (of those with a ratio) where student == median * expected
+    counted: int        # entries with a ratio
+    constant: bool      # student == median * expected as a whole (within the tolerance): "scaled by median"
+
+
+def ratio_map(student, expected, tol=TOLERANCES["float32"]) -> RatioMap | None:
+    """The ratio map of two same-shape arrays, or None when the shapes differ or every expected
+    entry is ~0. Entries whose expected value is within 1e-6 of the largest one are masked (NaN).
+    ``constant`` uses the comparison's own criterion (relative error over the whole array <= tol),
+    so a ratio called constant here is one a check would call a factor."""
+    student = np.asarray(student, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    if student.shape != expected.shape or expected.size == 0 or not np.all(np.isfinite(student)):
+        return None
+    mask = np.abs(expected) > 1e-6 * max(float(np.max(np.abs(expected))), ERROR_FLOOR)
+    if not mask.any():
+        return None
+    ratio = np.full(expected.shape, np.nan)
+    ratio[mask] = student[mask] / expected[mask]
+    median = float(np.median(ratio[mask]))
+    matching = int(np.sum(~_wrong_entries(student, median * expected, tol)[mask]))
+    constant = is_close(student, median * expected, tol)
+    return RatioMap(ratio, median, matching, int(mask.sum()), constant)
 
 
 def _values_summary(name, student, expected, tol, with_ratio=True) -> str:
@@ -198,9 +233,10 @@ def compare_output(name, student, expected, *, m, hypotheses=(), formula=""):
     for diagnosis, predicted, *explanation in hypotheses:
         predicted = np.asarray(predicted, dtype=float)
         if predicted.shape == student_f.shape and is_close(student_f, predicted, tol):
-            difference = student_f - expected if student_f.shape == expected.shape else None
+            same = student_f.shape == expected.shape
             text = explanation[0] if explanation else pattern_text(diagnosis, m)
-            return OutputVerdict(name, False, require(diagnosis), f"{name} is wrong: {text}.{hint}", difference)
+            return OutputVerdict(name, False, require(diagnosis), f"{name} is wrong: {text}.{hint}",
+                                 student_f - expected if same else None, expected if same else None)
     if student_f.shape != expected.shape:
         return _shape_verdict(name, student_f, expected, hint, tol)
     difference = student_f - expected
@@ -211,9 +247,10 @@ def compare_output(name, student, expected, *, m, hypotheses=(), formula=""):
         if is_close(student_f, predicted, tol):
             return OutputVerdict(name, False, diagnosis,
                                  f"{name} is wrong: {_values_summary(name, student_f, expected, tol, False)}, "
-                                 f"{pattern_text(diagnosis, m)}.{hint}", difference)
+                                 f"{pattern_text(diagnosis, m)}.{hint}", difference, expected)
     return OutputVerdict(name, False, "wrong-values",
-                         f"{name} is wrong: {_values_summary(name, student_f, expected, tol)}.{hint}", difference)
+                         f"{name} is wrong: {_values_summary(name, student_f, expected, tol)}.{hint}", difference,
+                         expected)
 
 
 def _shape_verdict(name, student, expected, hint, tol):

@@ -117,6 +117,7 @@ class CaseVerdict:
     message: str = ""
     outputs: dict = field(default_factory=dict)  # output name -> bool
     difference: np.ndarray | None = None          # student - expected of the first wrong matrix
+    expected: np.ndarray | None = None            # that matrix's expected values (for student / expected)
 
 
 @dataclass
@@ -137,6 +138,9 @@ class Verdict:
     difference: np.ndarray | None = field(default=None, repr=False)  # student - expected, for the heatmap
     grade_id: str = ""                                               # the test cell, once judged
     points: float = 0.0                                              # that cell's points
+    # the expected values ``difference`` is measured from, for the ratio map student / expected (judge and
+    # kernel only, like ``difference``: not part of to_json)
+    expected: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def score(self) -> float:
@@ -335,8 +339,10 @@ def combine(verdicts: list[OutputVerdict], case: Case) -> CaseVerdict:
         message += f" The same pattern shows in {', '.join(same)}."
     if different:
         message += " Also: " + " ".join(different[:2]) + (" ..." if len(different) > 2 else "")
-    difference = next((v.difference for v in failed if v.difference is not None and v.difference.ndim == 2), None)
-    return CaseVerdict(False, first.diagnosis, message, outputs, difference)
+    shown = next((v for v in failed if v.difference is not None and v.difference.ndim == 2), None)
+    if shown is None:
+        return CaseVerdict(False, first.diagnosis, message, outputs)
+    return CaseVerdict(False, first.diagnosis, message, outputs, shown.difference, shown.expected)
 
 
 def register(cls):
@@ -499,7 +505,7 @@ def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, h
             where = f"case {index + 1} of {len(cases)}" + (f", {case.label}" if case.label else "")
             message = f"{exercise.name} failed a {kind} ({where}): {verdict.message} {_replay(exercise.name, hidden, seed)}"
             return Verdict(exercise.name, hidden, False, require(verdict.diagnosis), message, seed,
-                           verdict.outputs, verdict.difference)
+                           verdict.outputs, verdict.difference, expected=verdict.expected)
     count = f"{len(cases)} {'hidden ' if hidden else ''}case{'s' if len(cases) != 1 else ''}"
     message = f"{exercise.name} passed {'all ' if len(cases) > 1 else ''}{count}."
     return Verdict(exercise.name, hidden, True, None, message, seed, {k: True for k in outputs})

@@ -235,7 +235,7 @@ class DenseForward(Exercise):
         predicted = _predicted_value(_dense_predictions(*case.args), outputs["Z"], FORMULA_Z)
         if predicted is None:
             return verdict
-        predicted.outputs, predicted.difference = verdict.outputs, verdict.difference
+        predicted.outputs, predicted.difference, predicted.expected = verdict.outputs, verdict.difference, verdict.expected
         return predicted
 
 
@@ -388,9 +388,10 @@ class ModelForward(Exercise):
             predicted = _predicted_value(_model_predictions(*case.args), outputs["AL"], FORMULA_FORWARD)
             if predicted is not None:
                 predicted.outputs = {"AL": False, "caches": False}
-                predicted.difference = AL.difference
+                predicted.difference, predicted.expected = AL.difference, AL.expected
                 return predicted
-            return CaseVerdict(False, AL.diagnosis, AL.detail, {"AL": False, "caches": False}, AL.difference)
+            return CaseVerdict(False, AL.diagnosis, AL.detail, {"AL": False, "caches": False}, AL.difference,
+                               AL.expected)
         caches = _caches_verdict(outputs["caches"], expected["caches"])
         if caches is not None:
             caches.outputs = {"AL": True, "caches": False}

@@ -187,7 +187,7 @@ def _credit_dependents(verdicts, dependents):
         old = verdicts[index]
         if result.passed:
             verdicts[index] = replace(
-                old, passed=True, diagnosis=None, difference=None,
+                old, passed=True, diagnosis=None, difference=None, expected=None,
                 message=f"{old.exercise} is correct, but it calls your {names}, which is wrong: with a correct {names} "
                         f"it passes, so it keeps its points. (On its own it failed: {old.message})")
         else:  # wrong in its own right: name its own mistake, seen with a correct helper

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_server import running_lab
+from lab_server import STUDENT_CONFIG, running_lab
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,14 +52,15 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
-    """A JupyterLab server rooted at a temporary copy of course/ (what a student clones)."""
+    """A JupyterLab server rooted at a temporary copy of course/ (what a student clones), configured
+    as `make lab` configures it (the students' Jupyter config folder on JUPYTER_CONFIG_PATH)."""
     home = tmp_path_factory.mktemp("lab-home")
     root = tmp_path_factory.mktemp("lab") / "course"
     shutil.copytree(REPO / "course", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     started = time.monotonic()
     # Render every cell (no windowing), so that the tests find a cell by its position in the notebook.
     tracker = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}'}
-    with running_lab(root, home, tracker) as server:
+    with running_lab(root, home, tracker, config_path=STUDENT_CONFIG) as server:
         FIXTURE_TIMINGS.append(("start jupyter lab", time.monotonic() - started))
         yield server
 

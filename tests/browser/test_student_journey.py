@@ -1,7 +1,9 @@
 """A new student's first session, in JupyterLab in a real browser (Debian's chromium).
 
-Open lecture 04, run everything, fix ``dense_backward`` (first right, then with the classic
-missing 1/m), play with lecture 03's activation explorer, and press nbgrader's Validate button.
+Open lecture 04 in JupyterLab as `make lab` configures it (no news pop-up, none of nbgrader's
+instructor tools), run everything, fix ``dense_backward`` (first right, then with the classic
+missing 1/m, whose feedback shows student / expected = m everywhere), play with lecture 03's
+activation explorer, and press nbgrader's Validate button.
 The answers typed in come from the instructor's answer catalog, so they stay in step with the
 checks. Fixtures (server, browser, step timing and failure screenshots): conftest.py here.
 """
@@ -95,6 +97,25 @@ def verdict(cell, pattern, timeout=KERNEL_TIMEOUT):
     return output
 
 
+NEWS_POPUP = "official Jupyter news"  # JupyterLab's "Would you like to get notified about official Jupyter news?"
+INSTRUCTOR_ENTRIES = ("Formgrader", "Course List", "Create assignment")
+
+
+def assert_student_lab(page):
+    """No news pop-up and no nbgrader instructor tool: neither the Create Assignment side panel nor
+    Formgrader / Course List / Create assignment in the Nbgrader menu, which keeps Assignment List."""
+    assert page.get_by_text(NEWS_POPUP).count() == 0, "JupyterLab's news pop-up is shown"
+    assert page.locator("#nbgrader-create_assignemnt").count() == 0  # (sic) nbgrader's id for the panel
+    assert page.locator(".jp-SideBar .lm-TabBar-tab").filter(has_text=re.compile("Create Assignment", re.I)).count() == 0
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    menu = page.locator("#jp-mainmenu-nbgrader")
+    menu.get_by_text("Assignment List").wait_for()
+    entries = [text.strip() for text in menu.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()]
+    page.keyboard.press("Escape")
+    menu.wait_for(state="detached")
+    assert "Assignment List" in entries and not set(INSTRUCTOR_ENTRIES) & set(entries), entries
+
+
 def test_student_journey(lab_server, journey):
     """Does JupyterLab give a new student the checks' feedback, a live explorer widget and Validate's report?"""
     page = journey.page
@@ -118,6 +139,9 @@ def test_student_journey(lab_server, journey):
         assert "is not implemented yet" in feedback.inner_text()
         wait_for_idle_kernel(page)
 
+    with journey.step("1b no news pop-up and no instructor tools"):
+        assert_student_lab(page)
+
     with journey.step("2 type a correct dense_backward"):
         replace_cell_source(page, cells.nth(dense_answer), correct)
         run_cell_and_next(page)
@@ -130,10 +154,13 @@ def test_student_journey(lab_server, journey):
         run_cell_and_next(page)
         failed = verdict(cells.nth(dense_test), r"Not yet\W+missing-mean")
         assert "1/m" in failed.inner_text()
-        heatmap = failed.locator("img").first
-        heatmap.wait_for()
-        assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
-        assert heatmap.evaluate("img => img.complete && img.naturalWidth > 0")
+        m = int(re.search(r"m=(\d+) times", failed.inner_text()).group(1))
+        assert f"Your result is {m:.2f} times the expected one in every entry" in failed.inner_text()
+        ratio_map = failed.locator("img").first
+        ratio_map.wait_for()
+        assert ratio_map.get_attribute("alt") == f"student / expected: {m:.2f} everywhere"
+        assert ratio_map.get_attribute("src").startswith("data:image/png;base64,")
+        assert ratio_map.evaluate("img => img.complete && img.naturalWidth > 0")
         wait_for_idle_kernel(page)
 
     # Step 4 in a second browser tab, as a student would: lecture 04 stays open for step 5.
@@ -177,3 +204,4 @@ def test_student_journey(lab_server, journey):
         assert 'check("dense_backward", dense_backward)' in message.inner_text()
         dialog.get_by_role("button", name=re.compile("ok", re.I)).click()
         dialog.wait_for(state="detached")
+        assert page.get_by_text(NEWS_POPUP).count() == 0  # not later either
