@@ -5,10 +5,16 @@ Notation (DESIGN.md, batch-first, as ``torch.nn.Linear``):
   Z = Z[l] = A_prev @ W.T + B: (m, n_l)
 ``dz`` is the per-example gradient of the loss w.r.t. Z, with no 1/m; the 1/m of the
 mean cost enters dW and dB.
+
+Dtypes: float32 in gives float32 out (float64 stays float64; mixed inputs promote as in
+NumPy; integer or bool inputs become float64, except in dense_forward, which computes
+A_prev @ W.T + B in whatever dtype NumPy gives). Scalars (alpha, lambd) never promote.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .activations import add_into, as_float_array, as_weak_scalar
 
 __all__ = [
     "dense_forward", "dense_backward",
@@ -17,12 +23,34 @@ __all__ = [
 ]
 
 
+def _divide_into(fresh, m):
+    """``fresh / m``, in place when ``fresh`` is a float array the caller owns (bit for bit the same)."""
+    if isinstance(fresh, np.ndarray) and fresh.dtype.kind == "f":
+        fresh /= m
+        return fresh
+    return fresh / m
+
+
 def dense_forward(A_prev, W, B):
     """Z = A_prev @ W.T + B.
 
     A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}); B: (1, n_l) -> Z: (m, n_l).
     """
-    return np.asarray(A_prev) @ np.asarray(W).T + np.asarray(B)
+    # Into the fresh product when it fits: no second (m, n_l) array.
+    return add_into(np.asarray(A_prev) @ np.asarray(W).T, np.asarray(B))
+
+
+def dense_weight_gradients(dz, A_prev):
+    """(dW, dB) = ((1/m) dz.T @ A_prev, (1/m) dz.sum(axis=0, keepdims=True)), dense_backward's
+    parameter gradients alone (model_backward needs no dA[0] for the first layer).
+
+    The 1/m scales dz (m x n_l numbers) before the product rather than dW (n_l x n_{l-1}):
+    the same numbers, bit for bit when m is a power of two (unless a product underflows to a
+    subnormal number), and within rounding otherwise.
+    """
+    A_prev = np.asarray(A_prev)
+    scaled = np.divide(dz, A_prev.shape[0])  # a float array even for integer dz
+    return scaled.T @ A_prev, scaled.sum(axis=0, keepdims=True)
 
 
 def dense_backward(dz, A_prev, W):
@@ -34,11 +62,8 @@ def dense_backward(dz, A_prev, W):
       dB      = (1/m) dz.sum(axis=0, keepdims=True)    (1, n_l)
     """
     dz = np.asarray(dz)
-    A_prev = np.asarray(A_prev)
-    m = A_prev.shape[0]
     dA_prev = dz @ np.asarray(W)
-    dW = dz.T @ A_prev / m
-    dB = dz.sum(axis=0, keepdims=True) / m
+    dW, dB = dense_weight_gradients(dz, A_prev)
     return dA_prev, dW, dB
 
 
@@ -48,20 +73,29 @@ def dropout_forward(A, alpha, rng):
     A: (m, n); alpha: drop rate in [0, 1); rng: ``numpy.random.Generator`` ->
       A_out (m, n) = A * mask / (1 - alpha), and mask (m, n) of 1.0 (kept) / 0.0 (dropped).
     Scaling by 1/(1 - alpha) keeps E[A_out] = A, so nothing changes at test time.
+    The mask has A's dtype; it is drawn from float64 uniforms whatever that dtype, so a
+    seed gives the same mask in float32 and float64.
     """
+    alpha = as_weak_scalar(alpha)
     if not 0.0 <= alpha < 1.0:
         raise ValueError(f"the dropout rate alpha must be in [0, 1); got {alpha}")
-    A = np.asarray(A, dtype=float)
-    mask = (rng.random(A.shape) >= alpha).astype(float)
-    return A * mask / (1.0 - alpha), mask
+    A = as_float_array(A)
+    mask = (rng.random(A.shape) >= alpha).astype(A.dtype)
+    return _divide_into(A * mask, 1.0 - alpha), mask
 
 
 def dropout_backward(dA, mask, alpha):
     """Backward of inverted dropout: the same mask and the same 1/(1 - alpha) scale.
 
     dA: (m, n); mask: (m, n) of 1/0 or booleans; alpha: drop rate -> dA_prev: (m, n).
+    The mask, an indicator, never changes dA's dtype.
     """
-    return np.asarray(dA, dtype=float) * np.asarray(mask, dtype=float) / (1.0 - alpha)
+    dA = as_float_array(dA)
+    mask = np.asarray(mask)
+    if mask.dtype != dA.dtype:
+        mask = mask.astype(dA.dtype)
+    dA_prev = dA * mask
+    return _divide_into(dA_prev, 1.0 - as_weak_scalar(alpha))
 
 
 def l2_penalty(params, lambd, m):
@@ -78,4 +112,4 @@ def l2_backward(W, lambd, m):
 
     W: (n_l, n_{l-1}) -> dW_extra: (n_l, n_{l-1}), to be added to dW[l].
     """
-    return lambd / m * np.asarray(W, dtype=float)
+    return as_weak_scalar(lambd) / m * as_float_array(W)

@@ -8,10 +8,16 @@ Output-layer pairings where dz[L] = A[L] - Y: sigmoid + BCE, softmax + CE, ident
 
 Logs are clamped at -100, as ``torch.nn.BCELoss`` does, so a saturated output
 (a = 0 or a = 1) gives a large finite cost rather than log(0) = -inf.
+
+Dtypes: the gradients keep their inputs' float dtype (float32 AL and Y give float32 dA[L];
+mixed inputs promote as in NumPy; integer or bool inputs become float64). Costs are Python
+floats whatever the dtype.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .activations import as_float_array, as_weak_scalar
 
 __all__ = [
     "mse", "mse_gradient",
@@ -28,12 +34,13 @@ PROB_FLOOR = 1e-12
 
 def _clamped_log(P):
     with np.errstate(divide="ignore"):
-        return np.maximum(np.log(P), LOG_FLOOR)
+        logs = np.log(P)
+    return np.maximum(logs, LOG_FLOOR, out=logs) if isinstance(logs, np.ndarray) else np.maximum(logs, LOG_FLOOR)
 
 
 def _as_pair(AL, Y):
-    AL = np.asarray(AL, dtype=float)
-    Y = np.asarray(Y, dtype=float)
+    AL = as_float_array(AL)
+    Y = as_float_array(Y)
     if AL.shape != Y.shape:
         raise ValueError(f"AL has shape {AL.shape} but Y has shape {Y.shape}; both must be (m, nL)")
     return AL, Y
@@ -64,7 +71,9 @@ def binary_cross_entropy(AL, Y):
 def binary_cross_entropy_gradient(AL, Y):
     """dA[L] = -y/a + (1 - y)/(1 - a) per example. AL, Y: (m, nL) -> (m, nL)."""
     AL, Y = _as_pair(AL, Y)
-    A = np.clip(AL, PROB_FLOOR, 1.0 - PROB_FLOOR)
+    # 1 - PROB_FLOOR rounds to 1 in float32: there the floor is the gap below 1 (6e-8).
+    floor = max(PROB_FLOOR, float(np.finfo(AL.dtype).epsneg))
+    A = np.clip(AL, floor, 1.0 - floor)
     return -Y / A + (1.0 - Y) / (1.0 - A)
 
 
@@ -90,7 +99,7 @@ def multiclass_hinge(S, Y, margin=1.0):
     """
     S, Y = _as_pair(S, Y)
     correct = np.sum(S * Y, axis=1, keepdims=True)
-    margins = np.maximum(0.0, S - correct + margin) * (1.0 - Y)
+    margins = np.maximum(0.0, S - correct + as_weak_scalar(margin)) * (1.0 - Y)
     return float(np.sum(margins) / S.shape[0])
 
 
@@ -101,7 +110,7 @@ def multiclass_hinge_gradient(S, Y, margin=1.0):
     """
     S, Y = _as_pair(S, Y)
     correct = np.sum(S * Y, axis=1, keepdims=True)
-    violated = ((S - correct + margin) > 0) * (1.0 - Y)
+    violated = ((S - correct + as_weak_scalar(margin)) > 0) * (1.0 - Y)
     return violated - Y * violated.sum(axis=1, keepdims=True)
 
 

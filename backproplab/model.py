@@ -8,6 +8,11 @@ that dz[L] = A[L] - Y.
 Cache format: ``model_forward`` returns ``caches``, a list of L tuples
 ``(A_prev, W, B, Z)`` with A_prev = A[l-1]: (m, n_{l-1}), W = W[l]: (n_l, n_{l-1}),
 B = B[l]: (1, n_l) and Z = Z[l]: (m, n_l), in layer order.
+
+Dtypes: a network computes in its parameters' dtype, float64 by default (from
+``initialize_parameters``), float32 with ``initialize_parameters(..., dtype=np.float32)``;
+X and Y are cast to it, as ``torch.nn.Module.to(dtype)`` would need. Parameters of mixed
+float dtypes promote as in NumPy, integer ones count as float64.
 """
 from __future__ import annotations
 
@@ -16,13 +21,20 @@ import sys
 
 import numpy as np
 
-from .activations import get_activation
-from .layers import dense_backward, dense_forward, dropout_backward, dropout_forward, l2_backward, l2_penalty
+from .activations import add_into, as_float_array, as_weak_scalar, get_activation, multiply_into
+from .layers import (
+    dense_forward,
+    dense_weight_gradients,
+    dropout_backward,
+    dropout_forward,
+    l2_backward,
+    l2_penalty,
+)
 from .losses import loss_for_output
 
 __all__ = [
-    "count_parameters", "num_layers", "model_forward", "model_backward", "compute_cost", "predict", "accuracy",
-    "update_parameters", "initialize_velocity", "update_parameters_momentum", "train",
+    "count_parameters", "num_layers", "network_dtype", "model_forward", "model_backward", "compute_cost", "predict",
+    "accuracy", "update_parameters", "initialize_velocity", "update_parameters_momentum", "train",
 ]
 
 
@@ -34,6 +46,17 @@ def count_parameters(layer_sizes) -> int:
 def num_layers(params) -> int:
     """L, the number of weight layers in a params dict."""
     return sum(1 for key in params if key.startswith("W"))
+
+
+def network_dtype(params):
+    """The dtype a network computes in: NumPy's promotion of its weights' and biases' float
+    dtypes, where integer (or bool) arrays count as float64; float64 when there are none."""
+    dtypes = []
+    for key, value in params.items():
+        dtype = np.asarray(value).dtype if key[:1] in ("W", "B") else None
+        if dtype is not None and dtype.kind in "biuf":
+            dtypes.append(dtype if dtype.kind == "f" else np.dtype(np.float64))
+    return np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
 
 
 def model_forward(X, params, activations, dropout=0.0, rng=None):
@@ -50,7 +73,7 @@ def model_forward(X, params, activations, dropout=0.0, rng=None):
         raise ValueError(f"params have {L} layers but {len(activations)} activations were given")
     if dropout > 0 and rng is None:
         rng = np.random.default_rng()
-    A = np.asarray(X, dtype=float)
+    A = np.asarray(X, dtype=network_dtype(params))  # no copy when X has the dtype already
     caches = []
     for l in range(1, L + 1):
         W, B = params[f"W{l}"], params[f"B{l}"]
@@ -66,6 +89,19 @@ def model_forward(X, params, activations, dropout=0.0, rng=None):
     return A, caches
 
 
+def _hidden_backward(name, dA, Z):
+    """dz = dA * g'(Z) for hidden activation ``name``: bit for bit its backward(dA, Z), but for
+    ReLU and identity written into ``dA`` (a fresh array nobody else holds).
+
+    g' comes from the cache's Z even where the next layer's A_prev = g(Z) would spare sigmoid and
+    tanh recomputing g: the checks call model_backward with A in place of Z (lecture 04's
+    derivative-at-output mistake), and those results must stay what they were."""
+    Z = np.asarray(Z)
+    if name in ("relu", "identity") and isinstance(dA, np.ndarray) and dA.dtype == Z.dtype:
+        return multiply_into(dA, Z > 0) if name == "relu" else dA
+    return get_activation(name).backward(dA, Z)
+
+
 def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
     """Backward propagation through the whole network.
 
@@ -74,32 +110,37 @@ def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
     dz[L] = AL - Y (the output activation's paired loss); then, going down,
     dA[l-1] = dz[l] @ W[l] and dz[l-1] = dA[l-1] * g'(Z[l-1]).
     ``lambd`` adds the L2 term (lambd/m) W[l] to every dW[l].
+    The grads have AL's dtype (Y is cast to it). dA[0], which no gradient needs, is not computed.
     """
     L = len(caches)
     loss_for_output(activations[-1])  # validates the pairing that makes dz[L] = AL - Y
-    m = np.asarray(AL).shape[0]
+    AL = as_float_array(AL)
+    m = AL.shape[0]
+    lambd = as_weak_scalar(lambd)
     grads = {}
-    dz = np.asarray(AL, dtype=float) - np.asarray(Y, dtype=float)
+    dz = AL - np.asarray(Y, dtype=AL.dtype)
     for l in range(L, 0, -1):
         A_prev, W, B, Z = caches[l - 1][:4]
         grads[f"dz{l}"] = dz
-        dA_prev, dW, dB = dense_backward(dz, A_prev, W)
+        dW, dB = dense_weight_gradients(dz, A_prev)
         if lambd:
-            dW = dW + l2_backward(W, lambd, m)
+            dW = add_into(dW, l2_backward(W, lambd, m))
         grads[f"dW{l}"], grads[f"dB{l}"] = dW, dB
         if l > 1:
+            dA_prev = dz @ np.asarray(W)
             below = caches[l - 2]
             # Only caches from a forward pass with dropout carry a fifth item, the mask.
             if dropout > 0 and len(below) > 4 and below[4] is not None:
                 dA_prev = dropout_backward(dA_prev, below[4], dropout)
-            dz = get_activation(activations[l - 2]).backward(dA_prev, below[3])
+            dz = _hidden_backward(activations[l - 2], dA_prev, below[3])
     return grads
 
 
 def compute_cost(AL, Y, activations, params=None, lambd=0.0):
     """The cost of the loss paired with the output activation, plus L2 if lambd > 0. -> float."""
     cost, _ = loss_for_output(activations[-1])
-    J = cost(AL, Y)
+    AL = as_float_array(AL)
+    J = cost(AL, np.asarray(Y, dtype=AL.dtype))
     if lambd:
         J += l2_penalty(params, lambd, np.asarray(Y).shape[0])
     return J
@@ -114,9 +155,9 @@ def predict(X, params, activations):
     AL, _ = model_forward(X, params, activations)
     out = activations[-1]
     if out == "sigmoid":
-        return (AL > 0.5).astype(float)
+        return (AL > 0.5).astype(AL.dtype)
     if out == "softmax":
-        return np.eye(AL.shape[1])[AL.argmax(axis=1)]
+        return np.eye(AL.shape[1], dtype=AL.dtype)[AL.argmax(axis=1)]
     return AL
 
 
@@ -126,12 +167,23 @@ def accuracy(X, Y, params, activations) -> float:
     return float(np.mean(np.all(np.isclose(P, Y), axis=1)))
 
 
+def _step(value, scale, direction):
+    """value - scale * direction, in one new array (the product's, when the result fits it)."""
+    value = np.asarray(value)
+    step = np.multiply(direction, scale)
+    if isinstance(step, np.ndarray) and np.result_type(value, step) == step.dtype and step.shape == value.shape:
+        return np.subtract(value, step, out=step)
+    return value - step
+
+
 def update_parameters(params, grads, learning_rate):
     """One gradient-descent step: W[l] -= lr dW[l], B[l] -= lr dB[l].
 
-    Returns a new dict; the arrays in ``params`` are not modified.
+    Returns a new dict; the arrays in ``params`` are not modified. The new arrays keep the
+    params' dtype (float32 stays float32 for any learning-rate scalar).
     """
-    return {key: value - learning_rate * grads["d" + key] for key, value in params.items()}
+    learning_rate = as_weak_scalar(learning_rate)
+    return {key: _step(value, learning_rate, grads["d" + key]) for key, value in params.items()}
 
 
 def initialize_velocity(params):
@@ -144,8 +196,9 @@ def update_parameters_momentum(params, grads, velocity, learning_rate, beta=0.9)
 
     Returns (new params, new velocity); the inputs are not modified.
     """
-    new_velocity = {key: beta * v + (1 - beta) * grads[key] for key, v in velocity.items()}
-    new_params = {key: value - learning_rate * new_velocity["d" + key] for key, value in params.items()}
+    learning_rate, beta = as_weak_scalar(learning_rate), as_weak_scalar(beta)
+    new_velocity = {key: add_into(np.multiply(v, beta), np.multiply(grads[key], 1 - beta)) for key, v in velocity.items()}
+    new_params = {key: _step(value, learning_rate, new_velocity["d" + key]) for key, value in params.items()}
     return new_params, new_velocity
 
 
@@ -177,13 +230,16 @@ def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_siz
     "epoch", "train_cost", "train_acc", and with validation data "val_cost", "val_acc".
     Accuracies are None for identity (regression) outputs.
     A progress bar appears for long runs (``progress`` None = automatic, silent in tests).
+    Training runs in the params' dtype (``network_dtype``): float32 params train in float32,
+    with X and Y cast once.
     """
     rng = np.random.default_rng(seed)
-    X = np.asarray(X, dtype=float)
-    Y = np.asarray(Y, dtype=float)
+    dtype = network_dtype(params)
+    X = np.asarray(X, dtype=dtype)
+    Y = np.asarray(Y, dtype=dtype)
     m = X.shape[0]
     batch_size = batch_size or m
-    params = {key: np.array(value, dtype=float) for key, value in params.items()}
+    params = {key: np.array(value, dtype=dtype) for key, value in params.items()}
     velocity = initialize_velocity(params)
     classify = activations[-1] != "identity"
     history = {"epoch": [], "train_cost": [], "train_acc": []}

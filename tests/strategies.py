@@ -1,9 +1,10 @@
 """Shared hypothesis strategies for Backprop Lab's tests (a stable API: others import it).
 
 Every float is bounded and finite (no NaN, no infinity, no subnormals), and every array is
-float64 in DESIGN.md's batch-first layout. Shapes are random and, by default, non-square
-(m != n) so that a transposed result shows as a shape error, while m = 1 and n = 1 still
-occur. Keep the sizes small: finite differences cost two forward passes per entry.
+float64 in DESIGN.md's batch-first layout (``cast`` makes a float32 copy of a drawn case).
+Shapes are random and, by default, non-square (m != n) so that a transposed result shows as
+a shape error, while m = 1 and n = 1 still occur. Keep the sizes small: finite differences
+cost two forward passes per entry.
 
 Public API
 ----------
@@ -25,6 +26,10 @@ Networks
     ``HIDDEN_ACTIVATIONS``, ``OUTPUT_ACTIVATIONS``    names from ``backproplab.activations``
     ``labels_for(output, m, nL)``                     a Y strategy matching an output activation
     ``networks(...)``                                 a ``Network(X, Y, params, activations)``
+Dtypes
+    ``FLOAT_DTYPES``                                  float32 and float64, the dtypes the library keeps
+    ``cast(value, dtype)``                            a copy of arrays (in tuples, lists, dicts, a
+                                                      Network) in another dtype; other values as they are
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ __all__ = [
     "finite_floats", "dims", "shapes", "seeds",
     "arrays", "matrices", "kink_free_arrays", "probabilities",
     "binary_labels", "one_hot", "labels_for", "layer_sizes", "networks",
+    "FLOAT_DTYPES", "cast",
 ]
 
 MAX_DIM = 5
@@ -166,3 +172,24 @@ def networks(draw, min_layers=1, max_layers=4, hidden=HIDDEN_ACTIVATIONS, output
     X = rng.uniform(-2.0, 2.0, (m, sizes[0]))
     Y = draw(labels_for(output, m, sizes[-1]))
     return Network(X, Y, params, activations)
+
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def cast(value, dtype):
+    """A copy of ``value`` with every float ndarray in ``dtype``: arrays inside tuples, lists, dicts
+    and a ``Network`` too (its activation names stay). Other values (names, ints) come back as they are.
+
+    Casting a float32 case back to float64 gives the float64 computation on the very same numbers,
+    so float32 results can be compared with it at float32's precision.
+    """
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype) if value.dtype.kind == "f" else value
+    if isinstance(value, Network):
+        return Network(*(cast(item, dtype) for item in value))
+    if isinstance(value, dict):
+        return {key: cast(item, dtype) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(cast(item, dtype) for item in value)
+    return value

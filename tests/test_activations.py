@@ -14,8 +14,12 @@ from hypothesis import strategies as st
 
 from backproplab.activations import (
     ACTIVATIONS,
+    elu,
+    elu_derivative,
     get_activation,
     identity,
+    leaky_relu,
+    leaky_relu_derivative,
     relu_derivative,
     sigmoid,
     sigmoid_derivative,
@@ -23,12 +27,15 @@ from backproplab.activations import (
 )
 from backproplab.gradcheck import numerical_gradient
 from backproplab.torch_reference import torch_activation, torch_activation_backward
-from strategies import arrays, kink_free_arrays, shapes
+from strategies import arrays, cast, kink_free_arrays, shapes
 
 # Torch and NumPy compute the same float64 formulas: they agree to rounding.
 TORCH_RTOL, TORCH_ATOL = 1e-10, 1e-12
 # Central differences with h = 1e-5 are accurate to about h^2 * |g'''| plus rounding 1e-16/h.
 FD_RTOL, FD_ATOL = 1e-6, 1e-8
+# float32 against float64 on the same (float32) inputs: a few roundings of 6e-8 each, on values
+# and derivatives of size <= 3 here; a dtype bug (a float64 constant, a wrong formula) is far off.
+F32_RTOL, F32_ATOL = 1e-5, 1e-6
 
 ALL_NAMES = sorted(ACTIVATIONS)
 ELEMENTWISE = sorted(name for name, act in ACTIVATIONS.items() if act.derivative is not None)
@@ -160,3 +167,68 @@ def test_get_activation_unknown_name_lists_choices():
     """Does an unknown activation name raise ValueError naming the valid choices?"""
     with pytest.raises(ValueError, match="relu"):
         get_activation("swish")
+
+
+def _functions(name):
+    """(label, f(dA, Z)) for the forward, derivative and backward of activation ``name``."""
+    act = get_activation(name)
+    functions = [("forward", lambda dA, Z: act.forward(Z)), ("backward", act.backward)]
+    if act.derivative is not None:
+        functions.append(("derivative", lambda dA, Z: act.derivative(Z)))
+    return functions
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+@given(case=backward_cases())
+def test_activations_keep_the_float_dtype(name, case):
+    """Do g, g' and backward give float32 for float32 inputs, close to float64's on the same numbers,
+    and float64 for float64 inputs?"""
+    dA32, Z32 = cast(case, np.float32)
+    for label, f in _functions(name):
+        got32 = f(dA32, Z32)
+        assert got32.dtype == np.float32, label
+        got64 = f(*cast((dA32, Z32), np.float64))
+        assert got64.dtype == np.float64, label
+        np.testing.assert_allclose(got32, got64, rtol=F32_RTOL, atol=F32_ATOL, err_msg=label)
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_activations_turn_integers_into_float64_and_promote_mixed_floats(name):
+    """Do integer inputs give float64, and float32 dA with float64 Z (or the reverse) float64, as in NumPy?"""
+    Z = np.array([[2, -1, 0], [-3, 1, 4]])
+    dA = np.array([[1, 2, 3], [-1, -2, -3]])
+    for label, f in _functions(name):
+        assert f(dA, Z).dtype == np.float64, label
+    act = get_activation(name)
+    assert act.backward(dA.astype(np.float32), Z.astype(np.float64)).dtype == np.float64
+    assert act.backward(dA.astype(np.float64), Z.astype(np.float32)).dtype == np.float64
+
+
+@pytest.mark.parametrize("function", [leaky_relu, leaky_relu_derivative, elu, elu_derivative])
+def test_numpy_scalar_alpha_keeps_float32(function):
+    """Does an alpha given as np.float64 (not a Python float) leave float32 results float32?"""
+    Z = np.array([[-2.0, 0.5], [1.0, -0.25]], dtype=np.float32)
+    got = function(Z, np.float64(0.2))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, function(Z.astype(np.float64), 0.2), rtol=F32_RTOL)
+
+
+@given(Z=shapes().flatmap(lambda shape: arrays(shape, -40, 40)))
+def test_branch_free_forms_equal_the_branches(Z):
+    """Are sigmoid, leaky ReLU and ELU (and their derivatives), computed without np.where, the
+    piecewise formulas' values exactly (up to the sign of zero)?"""
+    E = np.exp(-np.abs(Z))
+    np.testing.assert_array_equal(sigmoid(Z), np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E)))
+    np.testing.assert_array_equal(leaky_relu(Z, 0.2), np.where(Z > 0, Z, 0.2 * Z))
+    np.testing.assert_array_equal(leaky_relu_derivative(Z, 0.2), np.where(Z > 0, 1.0, 0.2))
+    np.testing.assert_array_equal(elu(Z, 0.7), np.where(Z > 0, Z, 0.7 * np.expm1(np.minimum(Z, 0.0))))
+    np.testing.assert_array_equal(elu_derivative(Z, 0.7), np.where(Z > 0, 1.0, 0.7 * np.exp(np.minimum(Z, 0.0))))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "elu"])
+def test_zero_dimensional_inputs_still_work(name):
+    """Does a 0-d input (the graph engine's scalars) give the same value as a 1-element array?"""
+    act = get_activation(name)
+    for z in (0.75, -1.5):
+        assert float(act.forward(np.float64(z))) == act.forward(np.array([z]))[0]
+        assert float(act.backward(2.0, np.array(z))) == act.backward(np.array([2.0]), np.array([z]))[0]

@@ -6,8 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backproplab.gradcheck import gradient_check, max_relative_error, numerical_gradient, relative_error
-from strategies import arrays, finite_floats, matrices, shapes
+from backproplab.gradcheck import (
+    gradient_check,
+    max_relative_error,
+    model_cost_function,
+    numerical_gradient,
+    relative_error,
+)
+from backproplab.model import model_backward, model_forward
+from strategies import arrays, cast, finite_floats, matrices, networks, shapes
 
 
 def _torch_gradient(x):
@@ -151,3 +158,32 @@ def test_gradient_check_accepts_right_and_flags_wrong_gradients(shape):
     for key in params:
         assert params[key] is arrays_before[key]
         np.testing.assert_array_equal(params[key], snapshot[key])
+
+
+@given(x=matrices(-3, 3))
+def test_numerical_gradient_keeps_the_float_dtype(x):
+    """Is the gradient of a float32 x float32 (close to autograd's, at float32's coarser
+    differences), of a float64 x float64, and of an integer x float64?"""
+    x32 = x.astype(np.float32)
+    grad32 = numerical_gradient(_f, x32, h=1e-2)
+    assert grad32.dtype == np.float32
+    assert numerical_gradient(_f, x).dtype == np.float64
+    assert numerical_gradient(_f, np.round(x).astype(int)).dtype == np.float64
+    # h = 1e-2: truncation h^2 |f'''| / 6 ~ 1e-3, rounding 6e-8 |f| / h ~ 1e-4 (|f| <= 27 per entry).
+    np.testing.assert_allclose(grad32, _torch_gradient(x32.astype(np.float64)), rtol=1e-2, atol=1e-2)
+
+
+@given(net=networks(max_layers=2, hidden=("sigmoid", "tanh")))
+def test_gradient_check_of_a_float32_network(net):
+    """For a float32 network, does gradient_check (differences taken in float64 at the float32
+    parameters) accept the float32 backprop gradients, leaving the float32 params as they were?"""
+    net32 = cast(net, np.float32)
+    AL, caches = model_forward(net32.X, net32.params, net32.activations)
+    grads = model_backward(AL, net32.Y, caches, net32.activations)
+    snapshot = {key: value.copy() for key, value in net32.params.items()}
+    errors = gradient_check(model_cost_function(net32.X, net32.Y, net32.activations), net32.params, grads)
+    # float32 gradients carry relative errors of order 1e-6; a wrong gradient is at 1e-1 or more.
+    assert max(errors.values()) < 1e-3, errors
+    for key, value in net32.params.items():
+        assert value.dtype == np.float32
+        np.testing.assert_array_equal(value, snapshot[key])

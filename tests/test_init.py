@@ -127,3 +127,30 @@ def test_zeros_initialization_keeps_hidden_units_identical_after_training():
         np.testing.assert_allclose(B, np.broadcast_to(B[:, :1], B.shape), rtol=0, atol=1e-12)
     # The output layer did learn (so the check above is not about nothing moving).
     assert np.any(params["W3"] != 0) or np.any(params["B3"] != 0)
+
+
+@pytest.mark.parametrize("method", INIT_METHODS)
+@given(sizes=layer_sizes(), seed=seeds())
+def test_initialize_parameters_dtype(method, sizes, seed):
+    """Is float64 the default, and does dtype=np.float32 give float32 arrays holding the float64
+    draws of the same seed, rounded?"""
+    params64 = initialize_parameters(sizes, method, seed)
+    params32 = initialize_parameters(sizes, method, seed, dtype=np.float32)
+    assert set(params32) == set(params64)
+    for key in params64:
+        assert params64[key].dtype == np.float64 and params32[key].dtype == np.float32, key
+        np.testing.assert_array_equal(params32[key], params64[key].astype(np.float32), err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", [int, np.int32, bool, "U3"])
+def test_initialize_parameters_rejects_non_float_dtypes(dtype):
+    """Does a non-float dtype raise ValueError (integer weights could not learn)?"""
+    with pytest.raises(ValueError, match="float"):
+        initialize_parameters([2, 3], "he", seed=0, dtype=dtype)
+
+
+def test_float32_init_trains_a_float32_network():
+    """Does a float32 initialization make model_forward compute in float32 on float64 data?"""
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    AL, caches = model_forward(X, initialize_parameters([4, 3, 2], "he", seed=0, dtype=np.float32), ["relu", "softmax"])
+    assert AL.dtype == np.float32 and all(cache[3].dtype == np.float32 for cache in caches)

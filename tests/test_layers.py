@@ -21,16 +21,20 @@ from backproplab.layers import (
     l2_penalty,
 )
 from backproplab.torch_reference import torch_dense_backward, torch_dropout_backward
-from strategies import arrays, dims, finite_floats, seeds
+from strategies import FLOAT_DTYPES, arrays, cast, dims, finite_floats, seeds
 
 TORCH_RTOL, TORCH_ATOL = 1e-10, 1e-12
 FD_RTOL, FD_ATOL = 1e-6, 1e-8
+# float32 against float64 on the same numbers: sums of up to 5 products of size <= 9 carry a few
+# roundings of 6e-8 relative each, i.e. errors of order 1e-6 absolute.
+F32_RTOL, F32_ATOL = 1e-5, 1e-5
 
 
 @st.composite
-def dense_cases(draw):
-    """(dz, A_prev, W, B) for one layer with m, n_{l-1}, n_l drawn independently (1 included)."""
-    m, n_prev, n = draw(dims()), draw(dims()), draw(dims())
+def dense_cases(draw, batch_sizes=None):
+    """(dz, A_prev, W, B) for one layer with m, n_{l-1}, n_l drawn independently (1 included);
+    ``batch_sizes`` (a strategy) draws m instead."""
+    m, n_prev, n = draw(dims() if batch_sizes is None else batch_sizes), draw(dims()), draw(dims())
     return (draw(arrays((m, n), -3, 3)), draw(arrays((m, n_prev), -3, 3)),
             draw(arrays((n, n_prev), -3, 3)), draw(arrays((1, n), -3, 3)))
 
@@ -183,3 +187,81 @@ def test_l2_backward_matches_finite_differences(case):
     params, lambd, m = case
     expected = numerical_gradient(lambda W: l2_penalty({**params, "W1": W}, lambd, m), params["W1"].copy())
     np.testing.assert_allclose(l2_backward(params["W1"], lambd, m), expected, rtol=FD_RTOL, atol=FD_ATOL)
+
+
+@given(case=dense_cases())
+def test_dense_layer_keeps_the_float_dtype(case):
+    """Do dense_forward and dense_backward give float32 for float32 inputs, close to float64's on the
+    same numbers, and float64 for float64 inputs?"""
+    dz, A_prev, W, B = cast(case, np.float32)
+    results32 = [dense_forward(A_prev, W, B), *dense_backward(dz, A_prev, W)]
+    dz64, A64, W64, B64 = cast((dz, A_prev, W, B), np.float64)
+    results64 = [dense_forward(A64, W64, B64), *dense_backward(dz64, A64, W64)]
+    for name, got32, got64 in zip(("Z", "dA_prev", "dW", "dB"), results32, results64):
+        assert got32.dtype == np.float32 and got64.dtype == np.float64, name
+        np.testing.assert_allclose(got32, got64, rtol=F32_RTOL, atol=F32_ATOL, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@given(case=dense_cases(batch_sizes=st.sampled_from([1, 2, 4, 8])))
+def test_dense_layer_is_bit_for_bit_the_formulas(dtype, case):
+    """With a power-of-two batch m, is the lean dense layer (bias added in place, 1/m applied to dz)
+    exactly A_prev @ W.T + B, dz @ W, dz.T @ A_prev / m and dz.sum(axis=0, keepdims=True) / m?
+    (Entries below 1e-3 are zeroed: scaling a float32 product that underflows to a subnormal
+    is not exact, the one exception.)"""
+    dz, A_prev, W, B = (np.where(np.abs(x) < 1e-3, 0.0, x).astype(dtype) for x in case)
+    m = A_prev.shape[0]
+    np.testing.assert_array_equal(dense_forward(A_prev, W, B), A_prev @ W.T + B)
+    dA_prev, dW, dB = dense_backward(dz, A_prev, W)
+    np.testing.assert_array_equal(dA_prev, dz @ W)
+    np.testing.assert_array_equal(dW, dz.T @ A_prev / m)
+    np.testing.assert_array_equal(dB, dz.sum(axis=0, keepdims=True) / m)
+
+
+def test_dense_layer_leaves_its_inputs_alone():
+    """Do the in-place steps (the bias added into the product) leave A_prev, W and B unchanged?"""
+    rng = np.random.default_rng(0)
+    A_prev, W, B, dz = rng.normal(size=(3, 4)), rng.normal(size=(2, 4)), rng.normal(size=(1, 2)), rng.normal(size=(3, 2))
+    before = [x.copy() for x in (A_prev, W, B, dz)]
+    dense_forward(A_prev, W, B)
+    dense_backward(dz, A_prev, W)
+    for x, y in zip((A_prev, W, B, dz), before):
+        np.testing.assert_array_equal(x, y)
+
+
+@given(case=dropout_cases())
+def test_dropout_keeps_the_float_dtype_and_the_mask(case):
+    """In float32, are A_out, the mask and dA_prev float32, with the float64 run's mask for the same
+    seed (uniforms are drawn in float64) and values close to it, also for an np.float64 rate?"""
+    A, alpha, seed = case
+    A32 = A.astype(np.float32)
+    A_out32, mask32 = dropout_forward(A32, np.float64(alpha), np.random.default_rng(seed))
+    A_out64, mask64 = dropout_forward(A32.astype(np.float64), alpha, np.random.default_rng(seed))
+    assert A_out32.dtype == mask32.dtype == np.float32 and A_out64.dtype == mask64.dtype == np.float64
+    np.testing.assert_array_equal(mask32, mask64)
+    np.testing.assert_allclose(A_out32, A_out64, rtol=F32_RTOL, atol=F32_ATOL)
+    dA32 = (A32 - 1.0).astype(np.float32)
+    for mask in (mask32, mask64, mask32.astype(bool)):  # the mask, an indicator, never sets the dtype
+        got = dropout_backward(dA32, mask, np.float64(alpha))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, dropout_backward(dA32.astype(np.float64), mask64, alpha),
+                                   rtol=F32_RTOL, atol=F32_ATOL)
+
+
+def test_dropout_turns_integers_into_float64():
+    """Do integer activations and upstream gradients give float64 results, as before?"""
+    A_out, mask = dropout_forward(np.ones((2, 3), dtype=int), 0.5, np.random.default_rng(0))
+    assert A_out.dtype == mask.dtype == np.float64
+    assert dropout_backward(np.ones((2, 3), dtype=int), mask, 0.5).dtype == np.float64
+
+
+@pytest.mark.parametrize("lambd", [0.7, np.float64(0.7)])
+def test_l2_keeps_the_float_dtype(lambd):
+    """Is l2_backward of a float32 W float32 (close to float64's), whatever lambd's type, and l2_penalty a float?"""
+    W = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    got = l2_backward(W, lambd, 5)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, l2_backward(W.astype(np.float64), 0.7, 5), rtol=F32_RTOL)
+    penalty = l2_penalty({"W1": W, "B1": np.zeros((1, 3), np.float32)}, 0.7, 5)
+    assert type(penalty) is float
+    assert penalty == pytest.approx(l2_penalty({"W1": W.astype(np.float64)}, 0.7, 5), rel=1e-6)

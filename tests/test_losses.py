@@ -27,10 +27,13 @@ from backproplab.losses import (
     multiclass_hinge_gradient,
 )
 from backproplab.torch_reference import torch_loss, torch_loss_gradient
-from strategies import arrays, binary_labels, dims, one_hot, probabilities, shapes
+from strategies import arrays, binary_labels, cast, dims, one_hot, probabilities, shapes
 
 TORCH_RTOL, TORCH_ATOL = 1e-10, 1e-12
 FD_RTOL, FD_ATOL = 1e-6, 1e-7
+# float32 against float64 on the same numbers: gradients up to 1/0.01 = 100 and costs of a few
+# roundings each (6e-8 relative); a dtype bug or a wrong formula is far off.
+F32_RTOL, F32_ATOL = 1e-5, 1e-6
 
 LOSSES = {
     "mse": (mse, mse_gradient),
@@ -155,3 +158,47 @@ def test_multiclass_hinge_counts_each_violated_margin():
     np.testing.assert_array_equal(multiclass_hinge_gradient(met, Y), np.zeros((1, 3)))
     np.testing.assert_array_equal(multiclass_hinge_gradient(violated, Y), [[-1.0, 1.0, 0.0]])
     assert multiclass_hinge(violated, Y) == pytest.approx(violated[0, 1] - violated[0, 0] + 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@given(data=st.data())
+def test_losses_keep_the_float_dtype(name, data):
+    """Is each loss gradient float32 for float32 AL and Y, close to float64's on the same numbers, and
+    float64 for float64; and is each cost a Python float close to the float64 cost?"""
+    AL, Y = cast(data.draw(loss_cases(name)), np.float32)
+    cost, gradient = LOSSES[name]
+    got32, got64 = gradient(AL, Y), gradient(*cast((AL, Y), np.float64))
+    assert got32.dtype == np.float32 and got64.dtype == np.float64
+    np.testing.assert_allclose(got32, got64, rtol=F32_RTOL, atol=F32_ATOL)
+    J32, J64 = cost(AL, Y), cost(*cast((AL, Y), np.float64))
+    assert type(J32) is float and type(J64) is float
+    assert J32 == pytest.approx(J64, rel=F32_RTOL, abs=F32_ATOL)
+
+
+def test_hinge_margin_as_numpy_scalar_keeps_float32():
+    """Does a margin given as np.float64 leave the float32 hinge gradient float32?"""
+    S = np.array([[0.0, 0.5, -2.0]], dtype=np.float32)
+    Y = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    got = multiclass_hinge_gradient(S, Y, margin=np.float64(1.0))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, [[-1.0, 1.0, 0.0]])
+
+
+def test_binary_cross_entropy_gradient_saturated_float32_is_finite_without_warnings():
+    """In float32, where 1 - 1e-12 rounds to 1, do outputs exactly 0 and 1 still give finite gradients,
+    with no division by zero, equal to the clamped formula at float32's largest value below 1?"""
+    AL = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    Y = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        dA = binary_cross_entropy_gradient(AL, Y)
+    assert dA.dtype == np.float32 and np.all(np.isfinite(dA))
+    below_one = np.nextafter(np.float32(1), np.float32(0))
+    np.testing.assert_allclose(dA[1, 0], 1 / (1 - below_one), rtol=1e-6)  # y = 0, a = 1
+
+
+def test_integer_labels_become_float64():
+    """Do integer AL and Y (e.g. 0/1 labels as ints) give float64 gradients, as before?"""
+    AL, Y = np.array([[1, 0], [0, 1]]), np.array([[1, 0], [1, 0]])
+    assert mse_gradient(AL, Y).dtype == np.float64
+    assert categorical_cross_entropy_gradient(AL, Y).dtype == np.float64

@@ -15,7 +15,7 @@ from backproplab.activations import get_activation
 from backproplab.data import make_moons, xor
 from backproplab.gradcheck import gradient_check, model_cost_function, numerical_gradient
 from backproplab.init import initialize_parameters
-from backproplab.layers import l2_penalty
+from backproplab.layers import dense_backward, dropout_backward, l2_penalty
 from backproplab.losses import loss_for_output
 from backproplab.model import (
     accuracy,
@@ -24,6 +24,7 @@ from backproplab.model import (
     initialize_velocity,
     model_backward,
     model_forward,
+    network_dtype,
     num_layers,
     predict,
     train,
@@ -31,7 +32,7 @@ from backproplab.model import (
     update_parameters_momentum,
 )
 from backproplab.torch_reference import torch_model_gradients
-from strategies import networks
+from strategies import FLOAT_DTYPES, cast, networks
 
 TORCH_RTOL, TORCH_ATOL = 1e-9, 1e-11
 # Central differences (h = 1e-5), entry by entry: truncation O(h^2) is ~1e-10 of an entry, and
@@ -40,13 +41,20 @@ TORCH_RTOL, TORCH_ATOL = 1e-9, 1e-11
 # get an absolute floor far below any real mistake (a missing 1/m or a transpose is off by O(1)).
 FD_RTOL, FD_ATOL = 1e-5, 1e-8
 KINKED = {"relu", "leaky_relu", "elu"}
+# A float32 network against the float64 one on the same numbers: up to 4 layers of roundings
+# (6e-8 relative each) that grow through the weights, on values of order 1-10.
+F32_RTOL, F32_ATOL = 1e-4, 1e-5
 
 
 def _assume_away_from_kinks(net, caches, margin=1e-3):
-    """Discard draws with a kinked activation's pre-activation within ``margin`` of 0."""
+    """Discard draws with a kinked activation's pre-activation within ``margin`` of 0, and with a
+    sigmoid output within 1e-5 of 1: there 1 - a keeps only a few digits, and the central
+    differences of log(1 - a) lose ~1e-12 / (1 - a) to rounding (seen: 2e-4 at 1 - a = 1e-8)."""
     for (_, _, _, Z, *_), name in zip(caches, net.activations):
         if name in KINKED:
             assume(np.min(np.abs(Z)) > margin)
+    if net.activations[-1] == "sigmoid":
+        assume(np.max(caches[-1][3]) < 11.0)  # sigmoid(11) = 1 - 1.7e-5
 
 
 def _assert_matches_central_differences(cost, params, grads):
@@ -330,3 +338,119 @@ def test_train_progress_bar_only_when_asked_or_long(capsys, monkeypatch):
     assert not model._progress_wanted(False, 10**6)
     monkeypatch.setenv("BPLAB_QUIET", "1")
     assert not model._progress_wanted(None, 10**6)
+
+
+def _arrays_of(caches):
+    return [item for cache in caches for item in cache if isinstance(item, np.ndarray)]
+
+
+@given(net=networks(), lambd=st.sampled_from([0.0, 0.7]), dropout=st.sampled_from([0.0, 0.3]),
+       seed=st.integers(0, 1000))
+def test_float32_network_stays_float32(net, lambd, dropout, seed):
+    """With float32 X, Y and params, are AL, every cached array (and dropout mask) and every gradient
+    float32, close to the float64 network's on the same numbers, and the cost a float close to its?"""
+    net32 = cast(net, np.float32)
+    results = {}
+    for dtype, case in ((np.float32, net32), (np.float64, cast(net32, np.float64))):
+        AL, caches = model_forward(case.X, case.params, case.activations, dropout=dropout,
+                                   rng=np.random.default_rng(seed))
+        grads = model_backward(AL, case.Y, caches, case.activations, lambd=lambd, dropout=dropout)
+        assert AL.dtype == dtype and all(a.dtype == dtype for a in _arrays_of(caches))
+        assert all(g.dtype == dtype for g in grads.values())
+        cost = compute_cost(AL, case.Y, case.activations, case.params, lambd)
+        assert type(cost) is float
+        results[dtype] = AL, grads, cost
+    (AL32, grads32, cost32), (AL64, grads64, cost64) = results[np.float32], results[np.float64]
+    np.testing.assert_allclose(AL32, AL64, rtol=F32_RTOL, atol=F32_ATOL)
+    for key in grads64:
+        np.testing.assert_allclose(grads32[key], grads64[key], rtol=F32_RTOL, atol=F32_ATOL, err_msg=key)
+    assert cost32 == pytest.approx(cost64, rel=F32_RTOL, abs=F32_ATOL)
+
+
+def _z_replaced_by_a(caches):
+    """The caches with each hidden Z[l] replaced by A[l] (the next cache's A_prev), as lecture 04's check
+    builds them to predict the derivative-at-output mistake."""
+    return [(A_prev, W, B, caches[l + 1][0], *rest) if l + 1 < len(caches) else (A_prev, W, B, Z, *rest)
+            for l, (A_prev, W, B, Z, *rest) in enumerate(caches)]
+
+
+@pytest.mark.parametrize("z_replaced", [False, True], ids=["forward-caches", "Z-replaced-by-A"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@given(net=networks(min_layers=2), dropout=st.sampled_from([0.0, 0.3]), seed=st.integers(0, 1000))
+def test_model_backward_is_bit_for_bit_the_layer_functions(dtype, z_replaced, net, dropout, seed):
+    """Is every gradient of model_backward (ReLU's mask applied in place, no dA[0]) exactly what
+    dense_backward, dropout_backward and the activations' backward give from the cache's Z, layer by
+    layer, also when Z is not g^-1(A_prev) (the checks' derivative-at-output caches)?"""
+    net = cast(net, dtype)
+    AL, caches = model_forward(net.X, net.params, net.activations, dropout=dropout, rng=np.random.default_rng(seed))
+    if z_replaced:
+        caches = _z_replaced_by_a(caches)
+    grads = model_backward(AL, net.Y, caches, net.activations, dropout=dropout)
+    dz = AL - net.Y
+    for l in range(len(caches), 0, -1):
+        A_prev, W, _, _ = caches[l - 1][:4]
+        np.testing.assert_array_equal(grads[f"dz{l}"], dz, err_msg=f"dz{l}")
+        dA_prev, dW, dB = dense_backward(dz, A_prev, W)
+        np.testing.assert_array_equal(grads[f"dW{l}"], dW, err_msg=f"dW{l}")
+        np.testing.assert_array_equal(grads[f"dB{l}"], dB, err_msg=f"dB{l}")
+        if l > 1:
+            below = caches[l - 2]
+            if dropout:
+                dA_prev = dropout_backward(dA_prev, below[4], dropout)
+            dz = get_activation(net.activations[l - 2]).backward(dA_prev, below[3])
+
+
+@given(net=networks(max_layers=2))
+def test_network_dtype_is_the_parameters_and_data_follow_it(net):
+    """Do float32 params make a float32 network even for float64 X and Y (cast as torch's .to(dtype)
+    would need), float64 params keep float32 X in float64, and integer params count as float64?"""
+    params32 = cast(net.params, np.float32)
+    assert network_dtype(params32) == np.float32 and network_dtype(net.params) == np.float64
+    AL, caches = model_forward(net.X, params32, net.activations)
+    assert AL.dtype == np.float32 and caches[0][0].dtype == np.float32
+    grads = model_backward(AL, net.Y, caches, net.activations)
+    assert all(g.dtype == np.float32 for g in grads.values())
+    AL64, _ = model_forward(net.X.astype(np.float32), net.params, net.activations)
+    assert AL64.dtype == np.float64
+    mixed = {**params32, "B1": net.params["B1"]}
+    assert network_dtype(mixed) == np.float64
+    integer = {key: np.round(value).astype(int) for key, value in net.params.items()}
+    assert network_dtype(integer) == np.float64 and model_forward(net.X, integer, net.activations)[0].dtype == np.float64
+    assert predict(net.X, params32, net.activations).dtype == np.float32
+
+
+@pytest.mark.parametrize("learning_rate,beta", [(0.3, 0.9), (np.float64(0.3), np.float64(0.9))])
+def test_updates_keep_the_float_dtype(learning_rate, beta):
+    """Do update_parameters and momentum keep float32 params and velocities float32 for Python or NumPy
+    scalars, close to float64's, with inputs unchanged; and in float64 equal p - lr * dp exactly?"""
+    params, grads = _params_and_grads()
+    params32, grads32 = cast(params, np.float32), cast(grads, np.float32)
+    snapshot = {key: value.copy() for key, value in {**params32, **grads32}.items()}
+    new32 = update_parameters(params32, grads32, learning_rate)
+    moved32, velocity32 = update_parameters_momentum(params32, grads32, initialize_velocity(params32), learning_rate, beta)
+    for key, value in {**params32, **grads32}.items():
+        np.testing.assert_array_equal(value, snapshot[key])
+    new64 = update_parameters(cast(params32, np.float64), cast(grads32, np.float64), 0.3)
+    moved64, velocity64 = update_parameters_momentum(cast(params32, np.float64), cast(grads32, np.float64),
+                                                     initialize_velocity(params), 0.3, 0.9)
+    for got, expected in ((new32, new64), (moved32, moved64), (velocity32, velocity64)):
+        for key in expected:
+            assert got[key].dtype == np.float32 and expected[key].dtype == np.float64
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-6, atol=1e-7, err_msg=key)
+    for key in params:
+        np.testing.assert_array_equal(update_parameters(params, grads, 0.3)[key], params[key] - 0.3 * grads["d" + key])
+
+
+def test_train_in_float32_matches_float64():
+    """Does train keep float32 params float32 (with float64 data cast once) and reach the float64
+    run's costs and accuracy on the moons?"""
+    X, Y = make_moons(m=100)
+    start = initialize_parameters([2, 8, 8, 1], "he", seed=0)
+    runs = {}
+    for dtype in FLOAT_DTYPES:
+        params, history = train(X, Y, cast(start, dtype), ["tanh", "relu", "sigmoid"], learning_rate=0.5,
+                                epochs=60, batch_size=25, momentum=0.9, lambd=0.01, record_every=20)
+        assert all(value.dtype == dtype for value in params.values())
+        runs[dtype] = history
+    np.testing.assert_allclose(runs[np.float32]["train_cost"], runs[np.float64]["train_cost"], rtol=1e-3)
+    assert runs[np.float32]["train_acc"] == runs[np.float64]["train_acc"]
