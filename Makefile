@@ -45,7 +45,7 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" tests
 
-TEST_RUN := $(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests
+TEST_RUN := $(PY) -m pytest -n 2 --dist loadfile --durations=15 tests
 
 test: $(STAMP) browser-deps sandbox-deps
 	$(TEST_RUN)

@@ -41,15 +41,31 @@ def measure_grading_workers():
     dask.config.refresh()  # the nannies read the preload from this process's configuration
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+# The test files that read the session's grading batch (the `graded_batch` fixture): one xdist worker runs them all,
+# the one that grades the batch, while the other goes on with the rest instead of waiting on the batch's lock.
+GRADING_BATCH_FILES = ("test_attacks.py", "test_grading_pipeline.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """For `--dist loadgroup` (make test): the tests of the session's grading batch form one group, so that they run
-    on the xdist worker that grades it and no other worker waits idle on its lock; every other test file is a group
-    of its own (its module fixtures computed once), as `--dist loadfile` would have it."""
-    for item in items:
-        if not any(item.iter_markers("xdist_group")):
-            group = "grading-batch" if "graded_batch" in item.fixturenames else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
+    """A test that reads the grading batch must live in GRADING_BATCH_FILES (so that it is scheduled with them)."""
+    stray = [item.nodeid for item in items if "graded_batch" in item.fixturenames
+             and item.path.name not in GRADING_BATCH_FILES]
+    if stray:
+        raise pytest.UsageError(f"tests reading graded_batch outside {GRADING_BATCH_FILES}: {stray[:5]}")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that GRADING_BATCH_FILES form one unit of scheduling."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GradingBatchFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = super()._split_scope(nodeid)
+            return "grading-batch" if path.rsplit("/", 1)[-1] in GRADING_BATCH_FILES else path
+
+    return GradingBatchFilesTogether(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """`bplab grade`, `feedback`, `export` and `report` end to end: real nbgrader, real kernels, the real gradebook.
 
+Every lecture's catalog submissions: the correct answers get full marks, each typical mistake its diagnosis and
+only its points.
+
 The tests assert over the session's one grading batch (tests/grading_batch.py): every lecture's
 catalog submissions (tests/grading_plan.py), lecture 04's differently written answers and a wrong
 helper beside a wrong caller, and the red team's attacks (tests/attack_catalog.py), whose
@@ -19,6 +22,7 @@ from backproplab.grading.notebooks import read_notebook
 from cli_command import bplab_command
 from grading_batch import results_by_student
 from grading_plan import EVERY_DIAGNOSIS_LECTURE, PLAN, WRITTEN_DIFFERENTLY, callers
+from lecture_specs import SPECS
 from notebook_helpers import course_path, solution_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,3 +173,60 @@ def test_export_and_report(batch, tmp_path):
                       if any(t["exercise"] == "dense_backward" and not t["passed"] for t in r["tests"])]
     assert report[LECTURE, "dense_backward"]["students"] == len(lecture_04)
     assert report[LECTURE, "dense_backward"]["passed"] == len(lecture_04) - len(dense_failures)
+
+
+# ---------------------------------------------------------------------------------------
+# The session's one `bplab grade` batch (tests/grading_batch.py) over every lecture's plan (tests/grading_plan.py).
+
+@pytest.fixture(scope="module")
+def graded(graded_batch):
+    """{(lecture, student): result} of every lecture's planned submissions."""
+    assert graded_batch["returncode"] == 0, graded_batch["stderr"][-4000:]
+    return {(lecture, student): result for lecture in PLAN
+            for student, result in results_by_student(graded_batch, lecture).items() if student in PLAN[lecture]}
+
+
+@pytest.mark.parametrize("lecture", list(SPECS))
+def test_bplab_grade_gives_the_correct_submission_full_marks(lecture, graded):
+    """Does `bplab grade` grade every planned submission, and give the catalog's correct answers every
+    auto-graded point on every exercise, and flag nothing?"""
+    assert {student for lec, student in graded if lec == lecture} == set(PLAN[lecture])  # graded, none missing
+    correct = graded[lecture, "correct"]
+    assert correct["status"] == "graded"
+    assert correct["flag_reasons"] == [] and correct["flagged"] is False
+    assert all(t["passed"] and t["diagnosis"] is None for t in correct["tests"]), correct["tests"]
+    assert correct["score"] == correct["max_score"] == sum(t["max_score"] for t in correct["tests"]) > 0
+    assert {t["exercise"] for t in correct["tests"]} == set(SPECS[lecture].signatures)
+
+
+@pytest.mark.parametrize("lecture", list(SPECS))
+def test_bplab_grade_names_each_typical_mistake_and_takes_only_its_points(lecture, graded):
+    """Does every wrong answer get its expected diagnosis on its exercise's visible and hidden tests, scoring 0
+    there, the exercises calling it pass or score 0 (keep their points, naming the helper, where the spec
+    says), every other test keep its points, and the total lose exactly the failed tests' points?"""
+    spec, users = SPECS[lecture], callers(lecture)
+    full = graded[lecture, "correct"]["max_score"]
+    for student, variants in PLAN[lecture].items():
+        if not variants:
+            continue
+        result = graded[lecture, student]
+        expected = {v.exercise: v.expected_diagnosis for v in variants}
+        caller_of = {user: e for e in expected for user in users[e]}
+        by_exercise = {}
+        for test in result["tests"]:
+            by_exercise.setdefault(test["exercise"], []).append(test)
+            name = test["exercise"]
+            if name in expected:
+                assert (test["passed"], test["score"], test["diagnosis"]) == (False, 0, expected[name]), (student, test)
+            elif name in caller_of:
+                wrong = caller_of[name]
+                # A caller right given a correct helper keeps its points; the spec names callers that must.
+                if name in spec.credited_callers.get(wrong, ()):
+                    assert test["passed"] and f"calls your `{wrong}`" in test["message"], (student, test)
+                assert test["passed"] or test["score"] == 0, (student, test)
+            else:
+                assert test["passed"] and test["score"] == test["max_score"], (student, test)
+        assert all(len(by_exercise[e]) == 2 for e in expected), (student, result["tests"])
+        lost = sum(t["max_score"] - t["score"] for t in result["tests"])
+        assert lost == sum(t["max_score"] for t in result["tests"] if not t["passed"]) > 0
+        assert result["max_score"] == full and result["score"] == pytest.approx(full - lost), student

@@ -3,8 +3,8 @@ kernels, and one `bplab grade` batch over all lectures' catalog submissions.
 
 Parametrized over the lectures in tests/lecture_specs.py (which must be those in solutions/).
 Static tests read the notebooks' JSON. Tests marked slow run real kernels (each notebook once per
-run, shared with the per-lecture modules through ``executed_once``) or the grader: every lecture's
-submissions (tests/grading_plan.py) are graded in the session's one `bplab grade --json` batch.
+run, shared with the per-lecture modules through ``executed_once``). Grading every lecture's catalog
+submissions through `bplab grade` is tested in tests/test_grading_pipeline.py.
 Lecture-specific content lives in tests/test_notebook_NN_*.py.
 """
 from __future__ import annotations
@@ -16,8 +16,7 @@ import pytest
 
 from backproplab import LECTURES
 from catalog_helpers import catalog
-from grading_batch import results_by_student
-from grading_plan import PLAN, callers
+from grading_plan import PLAN
 from handout_checks import graded_lines_in, handed_out_code, hint_ladder_problems
 from lecture_specs import SPECS
 from notebook_helpers import (
@@ -271,66 +270,10 @@ def test_the_student_release_hands_out_no_graded_line(lecture):
 
 
 # ---------------------------------------------------------------------------------------
-# The session's one `bplab grade` batch (tests/grading_batch.py) over every lecture's plan (tests/grading_plan.py).
+# What the session's grading batch grades (tests/grading_plan.py; graded in tests/test_grading_pipeline.py).
 
 def test_every_exercise_has_a_typical_mistake_in_the_grading_batch():
     """Does the batch grade, for every exercise of every lecture, at least one kernel-detectable wrong answer?"""
     for lecture, plan in PLAN.items():
         graded = {v.exercise for variants in plan.values() for v in variants if not v.sandbox_only}
         assert graded == set(SPECS[lecture].signatures), lecture
-
-
-@pytest.fixture(scope="module")
-def graded(graded_batch):
-    """{(lecture, student): result} of every lecture's planned submissions."""
-    assert graded_batch["returncode"] == 0, graded_batch["stderr"][-4000:]
-    return {(lecture, student): result for lecture in PLAN
-            for student, result in results_by_student(graded_batch, lecture).items() if student in PLAN[lecture]}
-
-
-@pytest.mark.slow
-@lectures
-def test_bplab_grade_gives_the_correct_submission_full_marks(lecture, graded):
-    """Does `bplab grade` grade every planned submission, and give the catalog's correct answers every
-    auto-graded point on every exercise, and flag nothing?"""
-    assert {student for lec, student in graded if lec == lecture} == set(PLAN[lecture])  # graded, none missing
-    correct = graded[lecture, "correct"]
-    assert correct["status"] == "graded"
-    assert correct["flag_reasons"] == [] and correct["flagged"] is False
-    assert all(t["passed"] and t["diagnosis"] is None for t in correct["tests"]), correct["tests"]
-    assert correct["score"] == correct["max_score"] == sum(t["max_score"] for t in correct["tests"]) > 0
-    assert {t["exercise"] for t in correct["tests"]} == set(SPECS[lecture].signatures)
-
-
-@pytest.mark.slow
-@lectures
-def test_bplab_grade_names_each_typical_mistake_and_takes_only_its_points(lecture, graded):
-    """Does every wrong answer get its expected diagnosis on its exercise's visible and hidden tests, scoring 0
-    there, the exercises calling it pass or score 0 (keep their points, naming the helper, where the spec
-    says), every other test keep its points, and the total lose exactly the failed tests' points?"""
-    spec, users = SPECS[lecture], callers(lecture)
-    full = graded[lecture, "correct"]["max_score"]
-    for student, variants in PLAN[lecture].items():
-        if not variants:
-            continue
-        result = graded[lecture, student]
-        expected = {v.exercise: v.expected_diagnosis for v in variants}
-        caller_of = {user: e for e in expected for user in users[e]}
-        by_exercise = {}
-        for test in result["tests"]:
-            by_exercise.setdefault(test["exercise"], []).append(test)
-            name = test["exercise"]
-            if name in expected:
-                assert (test["passed"], test["score"], test["diagnosis"]) == (False, 0, expected[name]), (student, test)
-            elif name in caller_of:
-                wrong = caller_of[name]
-                # A caller right given a correct helper keeps its points; the spec names callers that must.
-                if name in spec.credited_callers.get(wrong, ()):
-                    assert test["passed"] and f"calls your `{wrong}`" in test["message"], (student, test)
-                assert test["passed"] or test["score"] == 0, (student, test)
-            else:
-                assert test["passed"] and test["score"] == test["max_score"], (student, test)
-        assert all(len(by_exercise[e]) == 2 for e in expected), (student, result["tests"])
-        lost = sum(t["max_score"] - t["score"] for t in result["tests"])
-        assert lost == sum(t["max_score"] for t in result["tests"] if not t["passed"]) > 0
-        assert result["max_score"] == full and result["score"] == pytest.approx(full - lost), student
