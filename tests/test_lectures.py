@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 
 import pytest
 
@@ -137,6 +138,18 @@ def test_manual_questions_are_graded_markdown_answer_cells(lecture):
     for cell in manual.values():
         meta = nbgrader_meta(cell)
         assert cell.cell_type == "markdown" and meta["points"] > 0 and meta["schema_version"] == 3
+
+
+@lectures
+def test_every_manual_answer_has_a_model_answer_and_a_mark_scheme_worth_its_points(lecture):
+    """Does each "explain" cell hold a model answer, then nbgrader's mark scheme (formgrader shows it to the
+    grader) with one "N point(s): ..." line per criterion, adding up to the cell's points?"""
+    for grade_id, cell in _manual_cells(read(solution_path(lecture))).items():
+        answer, _, rest = cell.source.partition("=== BEGIN MARK SCHEME ===")
+        scheme, end, _ = rest.partition("=== END MARK SCHEME ===")
+        assert len(answer.strip()) > 150 and end, f"{grade_id}: model answer, then the mark scheme"
+        awarded = [float(n) for n in re.findall(r"^(\d+(?:\.\d+)?) points?: \S", scheme, re.M)]
+        assert awarded and sum(awarded) == nbgrader_meta(cell)["points"], (grade_id, scheme)
 
 
 @lectures
