@@ -141,6 +141,13 @@ def test_manual_questions_are_graded_markdown_answer_cells(lecture):
 
 
 @lectures
+def test_prose_writes_layer_quantities_in_math_not_code_font(lecture):
+    """Does the prose write W[l], dz[l], A[l-1] ... as LaTeX ($W^{[l]}$), DESIGN.md's notation, never in code font?"""
+    prose = "\n".join(c.source for c in read(solution_path(lecture)).cells if c.cell_type == "markdown")
+    assert re.findall(r"`d?[A-Z]\[l(?: ?[-+] ?1)?\]`|`dz\[l(?: ?- ?1)?\]`", prose) == []
+
+
+@lectures
 def test_every_manual_answer_has_a_model_answer_and_a_mark_scheme_worth_its_points(lecture):
     """Does each "explain" cell hold a model answer, then nbgrader's mark scheme (formgrader shows it to the
     grader) with one "N point(s): ..." line per criterion, adding up to the cell's points?"""
