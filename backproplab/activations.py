@@ -9,8 +9,7 @@ All functions are numerically stable: |z| = 1000 gives finite values and no warn
 
 Dtypes: every function keeps the floating dtype of its inputs (float32 in, float32 out;
 float64 stays float64); mixed float inputs promote as NumPy does, and integer or bool
-inputs become float64. ``as_float_array`` and ``as_weak_scalar`` implement this for the
-whole library.
+inputs become float64 (backproplab/arrays.py implements this for the whole library).
 """
 from __future__ import annotations
 
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from .arrays import add_into, as_float_array, as_weak_scalar, float_dtype_of, multiply_into
 
 __all__ = [
     "sigmoid", "sigmoid_derivative", "sigmoid_backward",
@@ -29,45 +30,6 @@ __all__ = [
     "softmax", "softmax_backward",
     "Activation", "ACTIVATIONS", "get_activation",
 ]
-
-
-def as_float_array(x):
-    """``x`` as an ndarray of a floating dtype: a float array as it is (no copy), anything
-    else (lists, scalars, integer or bool arrays) converted to float64."""
-    x = np.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype(np.float64)
-
-
-def _float_dtype(x):
-    """The dtype ``as_float_array(x)`` would have, without converting ``x``."""
-    dtype = np.asarray(x).dtype
-    return dtype if dtype.kind == "f" else np.dtype(np.float64)
-
-
-def as_weak_scalar(value):
-    """A NumPy scalar hyperparameter (``np.float64(0.1)``) as the Python number it holds.
-
-    Under NumPy >= 2 (NEP 50) a Python float leaves a float32 array float32, while a
-    ``np.float64`` scalar would promote it to float64. Anything else is returned as it is.
-    """
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _fits(fresh, other) -> bool:
-    """Can ``fresh op other`` be written into ``fresh``: same dtype and shape as the result?"""
-    return (isinstance(fresh, np.ndarray) and np.result_type(fresh, other) == fresh.dtype
-            and np.broadcast(fresh, other).shape == fresh.shape)
-
-
-def multiply_into(fresh, other):
-    """``other * fresh``, written into ``fresh`` (a temporary the caller owns and nobody else
-    sees) when the product has its dtype and shape; a new array otherwise."""
-    return np.multiply(other, fresh, out=fresh) if _fits(fresh, other) else other * fresh
-
-
-def add_into(fresh, other):
-    """``fresh + other``, written into ``fresh`` when it fits (see ``multiply_into``)."""
-    return np.add(fresh, other, out=fresh) if _fits(fresh, other) else fresh + other
 
 
 def sigmoid(Z):
@@ -134,7 +96,7 @@ def relu(Z):
 
 def relu_derivative(Z):
     """1 where z > 0, else 0 (0 at the kink z = 0, as in PyTorch). Z: (m, n) -> (m, n)."""
-    return (np.asarray(Z) > 0).astype(_float_dtype(Z))
+    return (np.asarray(Z) > 0).astype(float_dtype_of(Z))
 
 
 def relu_backward(dA, Z):
@@ -200,12 +162,12 @@ def identity(Z):
 
 def identity_derivative(Z):
     """g'(z) = 1. Z: (m, n) -> ones (m, n)."""
-    return np.ones(np.shape(Z), dtype=_float_dtype(Z))
+    return np.ones(np.shape(Z), dtype=float_dtype_of(Z))
 
 
 def identity_backward(dA, Z):
     """dz = dA, a float copy. dA, Z: (m, n) -> dz: (m, n), of the dtype dA * g'(Z) would have."""
-    return np.array(dA, dtype=np.result_type(_float_dtype(dA), _float_dtype(Z)))
+    return np.array(dA, dtype=np.result_type(float_dtype_of(dA), float_dtype_of(Z)))
 
 
 def softmax(Z):

@@ -42,10 +42,6 @@ class TrainingTrace:
     activation: str
 
 
-def _frobenius(array):
-    return float(np.sqrt(np.sum(np.square(array))))
-
-
 def trace_training(X, Y, hidden_sizes, activation, init, *, output="sigmoid", learning_rate=0.1, steps=100,
                    record_every=5, seed=0, on_record=None):
     """Train a fully connected network with full-batch gradient descent and record the per-layer statistics.
@@ -78,9 +74,9 @@ def trace_training(X, Y, hidden_sizes, activation, init, *, output="sigmoid", le
             outputs = [caches[l][0] for l in range(1, L)] + [AL]   # A[l] is the input cached by layer l + 1
             rows["steps"].append(step)
             rows["cost"].append(compute_cost(AL, Y, activations))
-            rows["grad"].append([_frobenius(grads[f"dz{l}"]) / m for l in range(1, L + 1)])
+            rows["grad"].append([np.linalg.norm(grads[f"dz{l}"]) / m for l in range(1, L + 1)])
             rows["spread"].append([float(np.std(A)) for A in outputs])
-            rows["ratio"].append([learning_rate * _frobenius(grads[f"dW{l}"]) / max(_frobenius(params[f"W{l}"]), 1e-300)
+            rows["ratio"].append([learning_rate * np.linalg.norm(grads[f"dW{l}"]) / max(np.linalg.norm(params[f"W{l}"]), 1e-300)
                                   for l in range(1, L + 1)])
             if on_record is not None:
                 on_record(snapshot())

@@ -14,21 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import add_into, as_float_array, as_weak_scalar
+from .arrays import add_into, as_float_array, as_weak_scalar, divide_into
 
 __all__ = [
     "dense_forward", "dense_backward",
     "dropout_forward", "dropout_backward",
     "l2_penalty", "l2_backward",
 ]
-
-
-def _divide_into(fresh, m):
-    """``fresh / m``, in place when ``fresh`` is a float array the caller owns (bit for bit the same)."""
-    if isinstance(fresh, np.ndarray) and fresh.dtype.kind == "f":
-        fresh /= m
-        return fresh
-    return fresh / m
 
 
 def dense_forward(A_prev, W, B):
@@ -81,7 +73,7 @@ def dropout_forward(A, alpha, rng):
         raise ValueError(f"the dropout rate alpha must be in [0, 1); got {alpha}")
     A = as_float_array(A)
     mask = (rng.random(A.shape) >= alpha).astype(A.dtype)
-    return _divide_into(A * mask, 1.0 - alpha), mask
+    return divide_into(A * mask, 1.0 - alpha), mask
 
 
 def dropout_backward(dA, mask, alpha):
@@ -95,7 +87,7 @@ def dropout_backward(dA, mask, alpha):
     if mask.dtype != dA.dtype:
         mask = mask.astype(dA.dtype)
     dA_prev = dA * mask
-    return _divide_into(dA_prev, 1.0 - as_weak_scalar(alpha))
+    return divide_into(dA_prev, 1.0 - as_weak_scalar(alpha))
 
 
 def l2_penalty(params, lambd, m):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import as_float_array, as_weak_scalar
+from .arrays import as_float_array, as_weak_scalar
 
 __all__ = [
     "mse", "mse_gradient",

@@ -21,7 +21,8 @@ import sys
 
 import numpy as np
 
-from .activations import add_into, as_float_array, as_weak_scalar, get_activation, multiply_into
+from .activations import get_activation
+from .arrays import add_into, as_float_array, as_weak_scalar, multiply_into
 from .layers import (
     dense_forward,
     dense_weight_gradients,

@@ -46,7 +46,7 @@ from backproplab.grading.submissions import build_submission, write_notebook
 from catalog_helpers import catalog
 from cli_command import bplab_command
 from grading_plan import EXTRA_04, PLAN
-from notebook_helpers import KERNEL_ENV, course_path, solution_path
+from notebook_helpers import KERNEL_ENV, course_path, shared_run_folder, solution_path
 
 REPO = Path(__file__).resolve().parents[1]
 RED_TEAM_LECTURE = "04-backprop"
@@ -386,9 +386,7 @@ def shared_batch(tmp_path_factory) -> dict:
     stored = os.environ.get("BPLAB_BATCH_RESULTS")
     if stored:   # re-judge a batch already run (its JSON), without grading again
         return json.loads(Path(stored).read_text())
-    base = tmp_path_factory.getbasetemp()
-    # xdist workers' base temps are folders of this session's base temp: share that one
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "bplab-grading-batch"
+    shared = shared_run_folder(tmp_path_factory) / "bplab-grading-batch"
     shared.mkdir(exist_ok=True)
     with FileLock(str(shared / "lock")):
         done = shared / "batch.json"

@@ -52,8 +52,8 @@ def hint_ladder_problems(nb) -> list[str]:
 def _solution_snippets(source: str) -> set[str]:
     """The graded lines of an answer (between the SOLUTION markers), and each assignment's and return's right-hand
     side, stripped; comments and short fragments (under 12 characters) are left out."""
-    body = source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
     snippets = set()
+    body = _solution_body(source)
     for line in body.splitlines():
         line = line.split("  #", 1)[0].strip()
         if not line or line.startswith("#"):
@@ -85,19 +85,16 @@ MATH = re.compile(r" [-+*/@] |\*\*|\.T\b|\.(sum|mean)\(|np\.(sum|mean|log|exp|ma
                   r"dot|einsum|outer|matmul|sign)\(")
 
 
+def _solution_body(source: str) -> str:
+    """The answer cell's code between ``### BEGIN SOLUTION`` and ``### END SOLUTION``."""
+    return source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+
+
 def _math_lines(source: str) -> list[str]:
     """An answer's lines of math (an operator or a NumPy math call outside subscripts) between the SOLUTION markers,
     comments dropped: the lines a student must derive."""
-    inside, lines = False, []
-    for raw in source.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if "### BEGIN SOLUTION" in raw:
-            inside = True
-        elif "### END SOLUTION" in raw:
-            inside = False
-        elif inside and MATH.search(re.sub(r"\[[^\]]*\]", "[]", line)):
-            lines.append(line)
-    return lines
+    lines = (raw.split("#", 1)[0].strip() for raw in _solution_body(source).splitlines())
+    return [line for line in lines if MATH.search(re.sub(r"\[[^\]]*\]", "[]", line))]
 
 
 def _squeezed(text: str) -> str:
