@@ -1,4 +1,4 @@
-"""The `bplab` command line: release, check, grade, feedback, export, report, demo.
+"""The `bplab` command line: release, check, assign, collect, grade, feedback, export, report, demo.
 
 Exit codes: 0 success (a graded batch counts as success even if students failed),
 1 internal failure (or, for `release --check` and `check`, "not clean"/"a check failed"),
@@ -66,7 +66,8 @@ def _cmd_grade(args):
         print("bplab grade: --workers must be at least 1", file=sys.stderr)
         return 2
     settings = GradingSettings(cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
-                               sandboxed=not args.no_sandbox, credit_dependents=workspace.credit_dependents())
+                               sandboxed=not args.no_sandbox, credit_dependents=workspace.credit_dependents(),
+                               late_policy=workspace.late_policy())
     try:
         results = grade_batch(workspace, submissions, workers=args.workers, scheduler=args.scheduler,
                               settings=settings, regrade=args.regrade or bool(args.student),
@@ -82,13 +83,69 @@ def _cmd_grade(args):
 
 
 def _cmd_feedback(args):
+    from .grading.exchange import ExchangeError, release_feedback
     from .grading.feedback import generate_feedback
+    from .grading.release import ReleaseError
     workspace = _workspace(args)
     pages = generate_feedback(workspace, args.lectures or None, processes=args.processes)
     for page, redacted in pages.items():
         print(f"{page}" + (f" ({redacted} line(s) of hidden-test source redacted)" if redacted else ""))
     if not pages:
         print("bplab feedback: nothing graded yet (run `bplab grade` first)", file=sys.stderr)
+    if not args.release:
+        return 0
+    if not args.lectures:
+        print("bplab feedback: --release needs the lecture ids", file=sys.stderr)
+        return 2
+    try:
+        for lecture in args.lectures:
+            count = release_feedback(workspace, lecture)
+            print(f"released {count} feedback page(s) of {lecture}: students run `nbgrader fetch_feedback {lecture}`")
+    except (ExchangeError, ReleaseError) as err:
+        print(f"bplab feedback: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ExchangeError) else 1
+    return 0
+
+
+def _cmd_assign(args):
+    from nbgrader.utils import parse_utc
+
+    from .grading.exchange import ExchangeError, assign
+    from .grading.release import ReleaseError
+    workspace = _workspace(args)
+    if args.lecture not in workspace.lectures():
+        print(f"bplab assign: unknown lecture {args.lecture!r} (known: {', '.join(workspace.lectures())})",
+              file=sys.stderr)
+        return 2
+    try:
+        duedate = parse_utc(args.due) if args.due else None
+    except (ValueError, OverflowError) as err:
+        print(f"bplab assign: cannot read the due date {args.due!r}: {err}", file=sys.stderr)
+        return 2
+    try:
+        exchange = assign(workspace, args.lecture, duedate)
+    except (ExchangeError, ReleaseError) as err:
+        print(f"bplab assign: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ExchangeError) else 1
+    due = f", due {duedate:%Y-%m-%d %H:%M:%S} UTC" if duedate else ""
+    print(f"released {args.lecture} to {exchange.course}{due}: students run `nbgrader fetch_assignment {args.lecture}`")
+    return 0
+
+
+def _cmd_collect(args):
+    from .grading.exchange import ExchangeError, collect
+    from .grading.release import ReleaseError
+    workspace = _workspace(args)
+    try:
+        collected = collect(workspace, args.lecture)
+    except (ExchangeError, ReleaseError) as err:
+        print(f"bplab collect: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ExchangeError) else 1
+    for line in collected.forged:
+        print(f"bplab collect: {line}", file=sys.stderr)
+    for student, timestamp in collected.submissions.items():
+        print(f"{student:<24} submitted {timestamp}")
+    print(f"{len(collected.submissions)} submission(s) of {args.lecture} in {workspace.path / 'submitted'}")
     return 0
 
 
@@ -186,8 +243,27 @@ def build_parser():
     p.add_argument("lectures", nargs="*", metavar="LECTURE", help="lecture ids (default: every graded lecture)")
     p.add_argument("--processes", type=int, default=2, help="nbgrader processes at once, each with a share "
                                                              "of the students (default 2)")
+    p.add_argument("--release", action="store_true",
+                   help="then release the pages through nbgrader's exchange (nbgrader release_feedback)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_feedback)
+
+    p = sub.add_parser("assign", help="release a lecture to the students through nbgrader's exchange",
+                       description="Generate the lecture's assignment in the workspace, set its due date and run "
+                                   "nbgrader release_assignment. The exchange (c.Exchange.root, "
+                                   "c.CourseDirectory.course_id in the workspace's nbgrader_config.py) must be "
+                                   "mode 1777; a missing one is created so.")
+    p.add_argument("lecture", metavar="LECTURE")
+    p.add_argument("--due", metavar="DATE", help='due date, e.g. "2026-12-08 23:59:00 UTC" (no zone: UTC)')
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_assign)
+
+    p = sub.add_parser("collect", help="collect each student's latest submission from nbgrader's exchange",
+                       description="Set aside submissions whose owner is not the student they name, then run "
+                                   "nbgrader collect --update into the workspace's submitted/.")
+    p.add_argument("lecture", metavar="LECTURE")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_collect)
 
     p = sub.add_parser("export", help="write grades to CSV (one row per student x lecture)",
                        description="Write score, max_score, flagged, needs_manual_grading and status per student x lecture.")

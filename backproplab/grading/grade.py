@@ -27,6 +27,7 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from ..checks.core import Verdict
@@ -173,6 +174,7 @@ class GradingSettings:
     cpu_seconds: int = grading_config.KERNEL_CPU_SECONDS
     sandboxed: bool = True
     credit_dependents: bool = True
+    late_policy: str = "{}"  # nbgrader config sections of the late penalty, JSON (Workspace.late_policy)
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ class LectureSources:
     source_nb: str       # solutions/<lecture>/<name>.ipynb (JSON text)
     release_nb: str      # the students' version (JSON text)
     template_db: bytes   # an nbgrader gradebook holding only this assignment
+    duedate: str | None = None  # the assignment's due date in the workspace gradebook (UTC, ISO)
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ class GradingResult:
 # and judge the notebook. Editing anything else (the CLI, reports, release) regrades nothing.
 _GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/grade.py", "grading/judge.py",
                   "grading/preprocessors.py", "grading/sandbox.py", "grading/sandbox_exec.py",
-                  "grading/kernel_forkserver.py")
+                  "grading/kernel_forkserver.py", "grading/late.py")
 _NOT_GRADING = {"cli.py", "publish.py"}
 
 
@@ -374,6 +377,7 @@ def _course_config(course: Path, task: GradingTask):
     c.SandboxedExecute.sandboxed = task.settings.sandboxed
     c.JudgeOutcomes.credit_dependents = task.settings.credit_dependents
     c.JudgeOutcomes.source_path = str(course / "source" / task.lecture / task.sources.notebook_name)
+    c.merge(Config(json.loads(task.settings.late_policy)))
     return c
 
 
@@ -384,6 +388,11 @@ def _autograde(course: Path, task: GradingTask, submission: str):
     from nbgrader.coursedir import CourseDirectory
 
     (course / "gradebook.db").write_bytes(task.sources.template_db)
+    if task.sources.duedate:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            gb.update_or_create_assignment(task.lecture, duedate=datetime.fromisoformat(task.sources.duedate))
     source = course / "source" / task.lecture / task.sources.notebook_name
     source.parent.mkdir(parents=True)
     source.write_text(task.sources.source_nb, encoding="utf-8")
@@ -415,16 +424,27 @@ def _late_penalty(course: Path, task: GradingTask) -> float:
 
 # ---------------------------------------------------------------- the batch (the client)
 
-def write_final_scores(workspace, result: GradingResult):
+# Files nbgrader's submit and collect put beside a notebook: feedback needs them to reach the student.
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+def write_final_scores(workspace, result: GradingResult, submitted_folder: Path | None = None):
     """Write ``result`` into the workspace gradebook (nbgrader's tables: one score per test cell,
-    manual cells left "needs manual grading") and the sidecar tables (verdicts, flags, digest)."""
+    manual cells left "needs manual grading") and the sidecar tables (verdicts, flags, digest).
+
+    ``submitted_folder``: the folder the notebook came from; its SUBMISSION_FILES go beside the
+    graded notebook (so that `nbgrader release_feedback` finds the student's submission secret)."""
     from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
 
     scores = {v.grade_id: v.score for v in result.verdicts}
+    kept = {name: (submitted_folder / name).read_text() for name in SUBMISSION_FILES
+            if submitted_folder is not None and (submitted_folder / name).is_file()}
     with warnings.catch_warnings(), Gradebook(workspace.db_url) as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy autoflush chatter inside nbgrader's API
         gb.update_or_create_student(result.student)
-        submission = gb.update_or_create_submission(result.lecture, result.student)
+        stamp = {"timestamp": parse_utc(kept["timestamp.txt"].strip())} if "timestamp.txt" in kept else {}
+        submission = gb.update_or_create_submission(result.lecture, result.student, **stamp)
         for notebook in submission.notebooks:
             notebook.late_submission_penalty = result.late_penalty or None
             for grade in notebook.grades:
@@ -440,15 +460,22 @@ def write_final_scores(workspace, result: GradingResult):
             workspace.source_notebook_path(result.lecture).name
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.write_text(result.autograded_nb, encoding="utf-8")
+        for name, text in kept.items():
+            (keep.parent / name).write_text(text)
     save_result(workspace.db_path, result)
 
 
 def lecture_sources(workspace, lecture) -> LectureSources:
+    from nbgrader.api import Gradebook
+
     workspace.ensure_assignment(lecture)
+    with Gradebook(workspace.db_url) as gb:
+        duedate = gb.find_assignment(lecture).duedate
     return LectureSources(lecture, workspace.source_notebook_path(lecture).name,
                           workspace.source_notebook_path(lecture).read_text(encoding="utf-8"),
                           workspace.release_notebook_path(lecture).read_text(encoding="utf-8"),
-                          workspace.template_db(lecture).read_bytes())
+                          workspace.template_db(lecture).read_bytes(),
+                          duedate.isoformat() if duedate else None)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -465,13 +492,14 @@ def make_tasks(workspace, submissions, settings: GradingSettings) -> list[Gradin
     for sub in submissions:
         data = _read_bytes(sub.path)
         src = sources[sub.lecture]
-        digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
-            [settings.cell_timeout, settings.sandboxed, settings.credit_dependents]).encode()).hexdigest()
         stamp = sub.path.parent / "timestamp.txt"
+        timestamp = stamp.read_text().strip() if stamp.is_file() else None
+        digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
+            [settings.cell_timeout, settings.sandboxed, settings.credit_dependents, settings.late_policy,
+             src.duedate, timestamp]).encode()).hexdigest()
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
-                                 workspace.seed(sub.student, sub.lecture), src, settings, grader_version(),
-                                 stamp.read_text().strip() if stamp.is_file() else None))
+                                 workspace.seed(sub.student, sub.lecture), src, settings, grader_version(), timestamp))
     return tasks
 
 
@@ -536,11 +564,12 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     if todo:
         # no more workers than submissions to grade: each one warms a sandbox up (imports torch)
         workers = min(workers or os.cpu_count() or 1, len(todo))
-        _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress)
+        folders = [sub.path.parent for sub in submissions]
+        _run_tasks(workspace, tasks, folders, todo, results, workers, scheduler, on_result, progress)
     return results
 
 
-def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, progress):
+def _run_tasks(workspace, tasks, folders, todo, results, workers, scheduler, on_result, progress):
     from dask.distributed import as_completed
     from tqdm import tqdm
 
@@ -557,7 +586,7 @@ def _run_tasks(workspace, tasks, todo, results, workers, scheduler, on_result, p
             except Exception:
                 result = _internal_failure(tasks[i], traceback.format_exc(limit=5))
             try:
-                write_final_scores(workspace, result)
+                write_final_scores(workspace, result, folders[i])
             except Exception:
                 result.status = "error"
                 result.flag_reasons.append("could not store the grade:\n" + traceback.format_exc(limit=5))

@@ -77,7 +77,8 @@ def format_grade_table(results):
     lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
     for r in results:
         lines.append(f"{r.student:<24} {r.lecture:<20} {r.score:>5g}/{r.max_score:<5g}  "
-                     f"{r.status:<12} {'FLAGGED' if r.flagged else ''}{'  (already graded)' if r.reused else ''}")
+                     f"{r.status:<12} {'FLAGGED' if r.flagged else ''}{'  (already graded)' if r.reused else ''}"
+                     f"{f'  (late: -{r.late_penalty:g})' if r.late_penalty else ''}")
         for v in r.verdicts:
             if not v.passed:
                 lines.append(f"    - {v.grade_id:<34} {v.diagnosis or ''}")

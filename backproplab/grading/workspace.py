@@ -13,6 +13,7 @@ Layout (all git-ignored except nbgrader_config.py and README.md):
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import shutil
 import tempfile
@@ -106,12 +107,27 @@ class Workspace:
             shutil.copy2(Path(tmp) / "gradebook.db", self.template_db(lecture))
         stamp.write_text(fingerprint)
 
-    def credit_dependents(self):
-        """The course policy ``c.JudgeOutcomes.credit_dependents`` of this workspace's nbgrader_config.py (default True)."""
+    def config(self):
+        """This workspace's nbgrader_config.py as a traitlets Config (course id, exchange, course policy)."""
         from traitlets.config.loader import PyFileConfigLoader
 
-        config = PyFileConfigLoader("nbgrader_config.py", str(self.path)).load_config()
-        return bool(config.JudgeOutcomes.get("credit_dependents", True))
+        return PyFileConfigLoader("nbgrader_config.py", str(self.path)).load_config()
+
+    def credit_dependents(self):
+        """The course policy ``c.JudgeOutcomes.credit_dependents`` of this workspace's nbgrader_config.py (default True)."""
+        return bool(self.config().JudgeOutcomes.get("credit_dependents", True))
+
+    def late_policy(self):
+        """The late-submission policy of nbgrader_config.py as JSON text: the ``AssignLatePenalties``
+        section and that of its plugin class (nbgrader's LateSubmissionPlugin unless configured)."""
+        config = self.config()
+        plugin = config.AssignLatePenalties.get("plugin_class", "nbgrader.plugins.LateSubmissionPlugin")
+        plugin_name = plugin if isinstance(plugin, str) else f"{plugin.__module__}.{plugin.__qualname__}"
+        sections = {"AssignLatePenalties": {"plugin_class": plugin_name}}
+        section = config.get(plugin_name.rsplit(".", 1)[-1])
+        if section:
+            sections[plugin_name.rsplit(".", 1)[-1]] = dict(section)
+        return json.dumps(sections, sort_keys=True)
 
     def source_notebook(self, lecture):
         return read_notebook(self.source_notebook_path(lecture))
