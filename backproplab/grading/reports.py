@@ -26,7 +26,8 @@ def export_rows(workspace):
     """Return one dict per graded student x lecture with EXPORT_COLUMNS.
 
     ``score`` and ``max_score`` come from nbgrader's gradebook, so manual grades and overrides
-    given later in formgrader count; ``flagged`` and ``status`` from `bplab grade`.
+    given later in formgrader count; ``score`` less the late penalty, as `nbgrader export` does it
+    (nbgrader's own submission score leaves the penalty out); ``flagged`` and ``status`` from `bplab grade`.
     """
     from nbgrader.api import Gradebook
     rows = []
@@ -34,7 +35,8 @@ def export_rows(workspace):
         for sub in load_submissions(workspace.db_path):
             nb_sub = nbgrader_submission(gb, sub["lecture"], sub["student"])
             if nb_sub is not None:
-                score, max_score, manual = nb_sub.score, nb_sub.max_score, nb_sub.needs_manual_grade
+                score = max(0.0, nb_sub.score - (nb_sub.late_submission_penalty or 0.0))
+                max_score, manual = nb_sub.max_score, nb_sub.needs_manual_grade
             else:
                 score, max_score, manual = sub["score"], sub["max_score"], bool(sub["manual_max_score"])
             rows.append({"student": sub["student"], "lecture": sub["lecture"], "score": score,
