@@ -251,7 +251,7 @@ def _canvas_notes(grade_rows, roster, missing) -> list[str]:
         by_case = {student.casefold(): student for student in roster.students}
         hints = [f"{s} (roster has {by_case[s.casefold()]!r})" if s.casefold() in by_case else s for s in missing]
         notes.append(f"{len(missing)} graded student(s) not in the roster, written with empty Canvas ids "
-                     f"(Canvas will ask whom they are): {', '.join(hints)}")
+                     f"(add them to the roster and export again): {', '.join(hints)}")
     manual = sorted({(r["student"], r["lecture"]) for r in grade_rows if r["needs_manual_grading"]})
     if manual:
         notes.append(f"{len(manual)} submission(s) still need manual grading in formgrader; their scores "
