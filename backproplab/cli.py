@@ -149,11 +149,20 @@ def _cmd_collect(args):
     return 0
 
 
+EXPORT_NOT_IN_ROSTER = 3  # `bplab export` wrote the file, but graded students are missing from the roster
+
+
 def _cmd_export(args):
-    from .grading.reports import write_export
-    n = write_export(_workspace(args), args.file)
-    print(f"wrote {n} row(s) to {args.file}")
-    return 0
+    from .grading.lms_export import ExportError, export_grades
+    try:
+        outcome = export_grades(_workspace(args), args.file, args.format, args.roster)
+    except ExportError as err:
+        print(f"bplab export: {err}", file=sys.stderr)
+        return 2
+    for note in outcome.notes:
+        print(f"bplab export: {note}", file=sys.stderr)
+    print(f"wrote {outcome.rows} row(s) to {args.file} ({args.format})")
+    return EXPORT_NOT_IN_ROSTER if outcome.not_in_roster else 0
 
 
 def _cmd_report(args):
@@ -265,9 +274,20 @@ def build_parser():
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_collect)
 
-    p = sub.add_parser("export", help="write grades to CSV (one row per student x lecture)",
-                       description="Write score, max_score, flagged, needs_manual_grading and status per student x lecture.")
-    p.add_argument("file", help="CSV file to write")
+    p = sub.add_parser("export", help="write grades to CSV: per student x lecture, for Canvas, or per test",
+                       description="Write the grades to a CSV file. --format csv (default): score, max_score, "
+                                   "flagged, needs_manual_grading and status per student x lecture. canvas: "
+                                   "Canvas's gradebook import CSV, one column per lecture. long: one row per "
+                                   "student x graded cell with its exercise, diagnosis and score, for pandas.",
+                       epilog=f"Exit codes: 0 written; 2 bad input (nothing written); {EXPORT_NOT_IN_ROSTER} "
+                              "written, but graded students are missing from --roster (listed on stderr, their "
+                              "rows have empty Canvas ids).")
+    p.add_argument("file", help="CSV file to write (replaced whole, or left as it was on an error)")
+    p.add_argument("--format", choices=("csv", "canvas", "long"), default="csv", help="what to write (default csv)")
+    p.add_argument("--roster", metavar="ROSTER.csv",
+                   help="canvas only: who each student is in Canvas, either a CSV with student_id (the nbgrader "
+                        "id) and any of name, canvas_id, sis_user_id, sis_login_id, section, or Canvas's own "
+                        "gradebook export (its SIS Login ID is taken as the nbgrader id)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_export)
 

@@ -3,27 +3,41 @@ the most common diagnoses per exercise), read from the workspace gradebook."""
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from .store import load_submissions, load_verdicts
 
 EXPORT_COLUMNS = ("student", "lecture", "score", "max_score", "flagged", "needs_manual_grading", "status")
 
 
+def nbgrader_submission(gb, lecture, student):
+    """nbgrader's SubmittedAssignment of ``student`` and ``lecture`` in the open Gradebook ``gb``, or None."""
+    from nbgrader.api import MissingEntry
+    try:
+        return gb.find_submission(lecture, student)
+    except MissingEntry:
+        return None
+
+
 def export_rows(workspace):
     """Return one dict per graded student x lecture with EXPORT_COLUMNS.
 
     ``score`` and ``max_score`` come from nbgrader's gradebook, so manual grades and overrides
-    given later in formgrader count; ``flagged`` and ``status`` from `bplab grade`.
+    given later in formgrader count; ``score`` less the late penalty, as `nbgrader export` does it
+    (nbgrader's own submission score leaves the penalty out); ``flagged`` and ``status`` from `bplab grade`.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
     rows = []
     with Gradebook(workspace.db_url) as gb:
         for sub in load_submissions(workspace.db_path):
-            try:
-                nb_sub = gb.find_submission(sub["lecture"], sub["student"])
-                score, max_score, manual = nb_sub.score, nb_sub.max_score, nb_sub.needs_manual_grade
-            except MissingEntry:
+            nb_sub = nbgrader_submission(gb, sub["lecture"], sub["student"])
+            if nb_sub is not None:
+                score = max(0.0, nb_sub.score - (nb_sub.late_submission_penalty or 0.0))
+                max_score, manual = nb_sub.max_score, nb_sub.needs_manual_grade
+            else:
                 score, max_score, manual = sub["score"], sub["max_score"], bool(sub["manual_max_score"])
             rows.append({"student": sub["student"], "lecture": sub["lecture"], "score": score,
                          "max_score": max_score, "flagged": sub["flagged"], "needs_manual_grading": bool(manual),
@@ -31,13 +45,52 @@ def export_rows(workspace):
     return rows
 
 
+class ExportError(Exception):
+    """An export that cannot be written as asked (bad roster, unwritable path); nothing was written."""
+
+
+def _new_file_mode(path):
+    """The mode ``open(path, "w")`` would give: the old file's if there is one, else 666 less the umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def check_output_path(path):
+    """Raise ExportError unless a file ``path`` can be created: its folder exists and it is no folder."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ExportError(f"cannot write {path}: it is a folder")
+
+
+def write_csv(path, rows):
+    """Write ``rows`` (lists of cells, the header first) to the CSV file ``path`` all at once: into a
+    temporary file beside it, then renamed, so that a failure leaves no partial file behind."""
+    path = Path(path)
+    check_output_path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+        os.chmod(tmp, _new_file_mode(path))  # mkstemp makes it 600
+        os.replace(tmp, path)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise ExportError(f"cannot write {path}: {err.strerror or err}") from err
+        raise
+
+
 def write_export(workspace, path):
-    """Write ``export_rows`` to the CSV file ``path``; return the number of rows."""
+    """Write ``export_rows`` to the CSV file ``path`` (EXPORT_COLUMNS); return the number of rows."""
     rows = export_rows(workspace)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(path, [list(EXPORT_COLUMNS)] + [[row[column] for column in EXPORT_COLUMNS] for row in rows])
     return len(rows)
 
 
