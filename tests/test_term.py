@@ -17,6 +17,8 @@ test-artifacts/term-transcript.txt.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shlex
@@ -44,6 +46,10 @@ README_EXCHANGE = "/srv/nbgrader/exchange"
 README_DUE = "2026-12-08 23:59:00 UTC"
 SECTION = "### A term on a JupyterHub, through nbgrader's exchange"
 ON_TIME, TWICE, LATE = "ana.lopez", "o.brien-2", "Kim_3"
+ROSTER = f"""student_id,name,canvas_id,sis_user_id,sis_login_id,section
+{ON_TIME},"Lopez, Ana",1001,S-1001,alopez,Mon lab
+{TWICE},"O'Brien, Pat",1002,S-1002,pobrien,Tue lab
+"""
 
 FILL_ANSWERS = '''\
 """Put answers into a notebook's answer cells, as a student typing them in JupyterLab would."""
@@ -262,6 +268,13 @@ def _run_term(base, accounts):
     for argv in _readme_commands(".venv/bin/bplab collect") + _readme_commands(".venv/bin/bplab grade") + \
             _readme_commands(".venv/bin/bplab feedback") + _readme_commands(".venv/bin/bplab status"):
         after_due[argv[1]] = term.instructor(argv + (["--json"] if argv[1] == "grade" else []))
+    # The registrar's roster knows two of the three: Kim_3 joined late and is missing from it.
+    (term.instructor_repo / "roster.csv").write_text(ROSTER)
+    exports, export_files = {}, {}
+    for argv in _readme_commands(".venv/bin/bplab export"):
+        kind, written = argv[argv.index("--format") + 1], term.instructor_repo / argv[-1]
+        exports[kind] = term.instructor(argv)
+        export_files[kind] = written.read_text() if written.exists() else ""
     grade_json = json.loads(after_due["grade"].stdout) if after_due["grade"].returncode == 0 else []
     table = term.instructor(_readme_commands(".venv/bin/bplab grade")[0])  # again: every one reused, as a table
 
@@ -274,7 +287,8 @@ def _run_term(base, accounts):
         "first_stamps": first_stamps, "cached_stamps": {n: _cached_timestamps(term, n) for n in term.homes},
         "snooped": json.loads(snooped.stdout), "snooped_after": json.loads(snooped_after.stdout),
         "forged": forged, "forged_name": forged_name, "after_due": after_due, "grade_json": grade_json,
-        "table": table, "fetched": fetched, "pages": {n: [p.read_text() for p in found] for n, found in pages.items()},
+        "table": table, "exports": exports, "export_files": export_files, "fetched": fetched,
+        "pages": {n: [p.read_text() for p in found] for n, found in pages.items()},
         "page_paths": pages, "gradebook": _gradebook(term.workspace), "workspace": term.workspace,
         "inbound": sorted(p.name for p in (course / "inbound").iterdir()), "homes": dict(term.homes),
     }
@@ -420,8 +434,33 @@ def test_status_counts_the_term(term):
     assert re.search(rf"{LECTURE}\s+3\s+3", status.stdout), status.stdout
 
 
+def test_canvas_export_maps_the_roster_and_reports_who_is_missing(term):
+    """Does the Canvas file carry Canvas's header, the roster's ids with each final score (late penalty taken),
+    and Kim_3, missing from the roster, still written and named on stderr with exit code 3?"""
+    proc = term["exports"]["canvas"]
+    assert proc.returncode == 3, proc.stderr
+    assert LATE in proc.stderr and ON_TIME not in proc.stderr
+    rows = list(csv.reader(io.StringIO(term["export_files"]["canvas"])))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", LECTURE]
+    assert rows[1][0] == "Points Possible"
+    by_login = {row[3] or row[0]: row for row in rows[2:]}
+    assert by_login["alopez"][:5] == ["Lopez, Ana", "1001", "S-1001", "alopez", "Mon lab"]
+    for login, student in (("alopez", ON_TIME), ("pobrien", TWICE), (LATE, LATE)):
+        assert float(by_login[login][5]) == pytest.approx(term["gradebook"][student]["score"]), student
+    assert by_login[LATE][1:3] == ["", ""]
+
+
+def test_long_export_has_a_row_per_graded_cell_with_the_diagnosis(term):
+    proc = term["exports"]["long"]
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(term["export_files"]["long"])))
+    assert {r["student"] for r in rows} == {ON_TIME, TWICE, LATE}
+    wrong = [(r["exercise"], r["diagnosis"]) for r in rows if r["student"] == TWICE and r["passed"] == "False"]
+    assert wrong and set(wrong) == {("dense_backward", "missing-mean")}
+
+
 def test_readme_names_every_step_the_term_ran():
     """Is every instructor and student command of the test one of README's (the test reads them from there)?"""
     verbs = {tuple(argv[:2]) for argv in _readme_commands(".venv/bin/bplab") + _readme_commands("nbgrader")}
-    assert {(".venv/bin/bplab", v) for v in ("assign", "collect", "grade", "feedback", "status")} <= verbs
+    assert {(".venv/bin/bplab", v) for v in ("assign", "collect", "grade", "feedback", "status", "export")} <= verbs
     assert {("nbgrader", v) for v in ("fetch_assignment", "submit", "fetch_feedback")} <= verbs
