@@ -52,10 +52,16 @@ def _cmd_grade(args):
     from .grading.reports import format_grade_table
     from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
+    problems, failure = [], None
     try:
-        submissions = find_submissions(args.path, workspace, args.lecture)
+        submissions = find_submissions(args.path, workspace, args.lecture, problems=problems)
     except UsageError as err:
-        print(f"bplab grade: {err}", file=sys.stderr)
+        submissions, failure = [], err
+    for problem in problems:  # not graded; the rest of the batch still is
+        if not args.student or problem.student == args.student:
+            print(f"bplab grade: {problem}", file=sys.stderr)
+    if failure is not None:
+        print(f"bplab grade: {failure}", file=sys.stderr)
         return 2
     if args.student:
         submissions = [s for s in submissions if s.student == args.student]
@@ -74,10 +80,11 @@ def _cmd_grade(args):
     except SandboxUnavailable as err:
         print(f"bplab grade: {err}", file=sys.stderr)
         return 2
+    notes = {(s.student, s.lecture): s.notes for s in submissions if s.notes}
     if args.json:
-        print(json.dumps([r.to_json() for r in results], indent=1))
+        print(json.dumps([dict(r.to_json(), notes=notes.get((r.student, r.lecture), [])) for r in results], indent=1))
     else:
-        print(format_grade_table(results))
+        print(format_grade_table(results, notes))
     return 1 if any(r.status == "error" for r in results) else 0
 
 
