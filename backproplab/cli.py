@@ -1,4 +1,4 @@
-"""The `bplab` command line: release, check, grade, feedback, export, report, demo.
+"""The `bplab` command line: release, check, grade, status, feedback, export, report, demo.
 
 Exit codes: 0 success (a graded batch counts as success even if students failed),
 1 internal failure (or, for `release --check` and `check`, "not clean"/"a check failed"),
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .grading.workspace import DEFAULT_WORKSPACE
+from .grading.workspace import DEFAULT_WORKSPACE, ForeignGradebook
 
 
 def _cmd_release(args):
@@ -44,7 +44,9 @@ def _workspace(args):
     from .grading.workspace import Workspace
     root = Path(args.root) if args.root else find_root()
     path = Path(args.workspace) if args.workspace else root / DEFAULT_WORKSPACE
-    return Workspace(path, root)
+    workspace = Workspace(path, root)
+    workspace.check_gradebook()  # another course's gradebook: main() refuses (exit 2) before anything writes it
+    return workspace
 
 
 def _cmd_grade(args):
@@ -103,6 +105,18 @@ def _cmd_export(args):
     from .grading.reports import write_export
     n = write_export(_workspace(args), args.file)
     print(f"wrote {n} row(s) to {args.file}")
+    return 0
+
+
+def _cmd_status(args):
+    from .grading.grade import UsageError
+    from .grading.status import format_status, workspace_status
+    try:
+        status = workspace_status(_workspace(args), args.lectures or None)
+    except UsageError as err:
+        print(f"bplab status: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(status, indent=1) if args.json else format_status(status))
     return 0
 
 
@@ -231,6 +245,15 @@ def build_parser():
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--root", help="repository root (default: found from the current folder)")
     p.set_defaults(func=_cmd_export_student_repo)
+
+    p = sub.add_parser("status", help="per lecture: submitted, graded, out of date, flagged, manual grading, feedback",
+                       description="Per lecture, count the students who submitted (the workspace's submitted/), "
+                                   "are graded, have a grade out of date (the notebook changed since), are flagged, "
+                                   "need manual grading and have feedback; then name who to act on.")
+    p.add_argument("lectures", nargs="*", metavar="LECTURE", help="lecture ids (default: every lecture)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON (student ids per lecture)")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_status)
     return parser
 
 
@@ -238,7 +261,11 @@ def main(argv=None):
     """Run `bplab` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ForeignGradebook as err:
+        print(f"bplab {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
