@@ -1,4 +1,4 @@
-"""The `bplab` command line: release, check, grade, status, feedback, export, report, demo.
+"""The `bplab` command line: release, check, grade, status, feedback, export, report, demo, binder-badge.
 
 Exit codes: 0 success (a graded batch counts as success even if students failed),
 1 internal failure (or, for `release --check` and `check`, "not clean"/"a check failed"),
@@ -120,6 +120,20 @@ def _cmd_status(args):
     return 0
 
 
+def _cmd_binder_badge(args):
+    from .publish import PublishError, binder_badge, set_binder_badge
+    try:
+        badge = set_binder_badge(args.readme, args.repository, args.ref) if args.readme else \
+            binder_badge(args.repository, args.ref)
+    except PublishError as err:
+        print(f"bplab binder-badge: {err}", file=sys.stderr)
+        return 2
+    print(badge)
+    if args.readme:
+        print(f"bplab binder-badge: wrote the badge into {args.readme}", file=sys.stderr)
+    return 0
+
+
 def _cmd_report(args):
     from .grading.reports import class_report, format_report
     report = class_report(_workspace(args), top=args.top)
@@ -151,7 +165,7 @@ def _cmd_export_student_repo(args):
     from .grading.release import find_root
     from .publish import PublishError, export_student_repo
     try:
-        files = export_student_repo(Path(args.root) if args.root else find_root(), args.directory)
+        files = export_student_repo(Path(args.root) if args.root else find_root(), args.directory, binder=args.binder)
     except PublishError as err:
         print(f"bplab export-student-repo: {err}", file=sys.stderr)
         return 2
@@ -243,6 +257,8 @@ def build_parser():
                                    "pyproject.toml and the licence into DIRECTORY (new or empty); "
                                    "solutions/ (answers, hidden tests, answer catalogs) and instructor files stay out.")
     p.add_argument("directory", metavar="DIR")
+    p.add_argument("--binder", metavar="ORG/REPO",
+                   help="the GitHub repository the export goes to: its README's Binder badge points there")
     p.add_argument("--root", help="repository root (default: found from the current folder)")
     p.set_defaults(func=_cmd_export_student_repo)
 
@@ -254,6 +270,15 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print the status as JSON (student ids per lecture)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("binder-badge", help="print (or write into a README) the Binder badge of a repository",
+                       description="Print the markdown of the Binder badge that opens course/ of the GitHub "
+                                   "repository ORG/REPO in JupyterLab; with --readme, rewrite that README's badge "
+                                   "line in place and drop the placeholder sentence after it.")
+    p.add_argument("repository", metavar="ORG/REPO", help="the public GitHub repository students open")
+    p.add_argument("--ref", default="HEAD", help="branch, tag or commit (default: HEAD, the default branch)")
+    p.add_argument("--readme", metavar="PATH", help="rewrite the badge line of this README in place")
+    p.set_defaults(func=_cmd_binder_badge)
     return parser
 
 
