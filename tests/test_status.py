@@ -70,6 +70,9 @@ def _foreign_gradebook(workspace_path, course_id, assignment):
     """A gradebook.db made by nbgrader's Gradebook API holding ``assignment`` of ``course_id``."""
     from nbgrader.api import Gradebook
 
+    from backproplab.grading.release import ensure_scripts_on_path
+
+    ensure_scripts_on_path()  # nbgrader runs `alembic` to create a gradebook
     workspace_path.mkdir(parents=True, exist_ok=True)
     with Gradebook(f"sqlite:///{workspace_path / 'gradebook.db'}", course_id=course_id) as gb:
         gb.add_assignment(assignment)
