@@ -1,4 +1,5 @@
-"""The `bplab` command line: release, check, assign, collect, grade, feedback, export, report, demo.
+"""The `bplab` command line: release, check, assign, collect, grade, status, feedback, export, report, demo,
+binder-badge.
 
 Exit codes: 0 success (a graded batch counts as success even if students failed),
 1 internal failure (or, for `release --check` and `check`, "not clean"/"a check failed"),
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .grading.workspace import DEFAULT_WORKSPACE
+from .grading.workspace import DEFAULT_WORKSPACE, ForeignGradebook
 
 
 def _cmd_release(args):
@@ -44,18 +45,26 @@ def _workspace(args):
     from .grading.workspace import Workspace
     root = Path(args.root) if args.root else find_root()
     path = Path(args.workspace) if args.workspace else root / DEFAULT_WORKSPACE
-    return Workspace(path, root)
+    workspace = Workspace(path, root)
+    workspace.check_gradebook()  # another course's gradebook: main() refuses (exit 2) before anything writes it
+    return workspace
 
 
 def _cmd_grade(args):
-    from .grading.grade import GradingSettings, UsageError, find_submissions, grade_batch
+    from .grading.grade import UsageError, course_settings, find_submissions, grade_batch
     from .grading.reports import format_grade_table
     from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
+    problems, failure = [], None
     try:
-        submissions = find_submissions(args.path, workspace, args.lecture)
+        submissions = find_submissions(args.path, workspace, args.lecture, problems=problems)
     except UsageError as err:
-        print(f"bplab grade: {err}", file=sys.stderr)
+        submissions, failure = [], err
+    for problem in problems:  # not graded; the rest of the batch still is
+        if not args.student or problem.student == args.student:
+            print(f"bplab grade: {problem}", file=sys.stderr)
+    if failure is not None:
+        print(f"bplab grade: {failure}", file=sys.stderr)
         return 2
     if args.student:
         submissions = [s for s in submissions if s.student == args.student]
@@ -65,9 +74,8 @@ def _cmd_grade(args):
     if args.workers is not None and args.workers < 1:
         print("bplab grade: --workers must be at least 1", file=sys.stderr)
         return 2
-    settings = GradingSettings(cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
-                               sandboxed=not args.no_sandbox, credit_dependents=workspace.credit_dependents(),
-                               late_policy=workspace.late_policy())
+    settings = course_settings(workspace, cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
+                               sandboxed=not args.no_sandbox)
     try:
         results = grade_batch(workspace, submissions, workers=args.workers, scheduler=args.scheduler,
                               settings=settings, regrade=args.regrade or bool(args.student),
@@ -75,10 +83,11 @@ def _cmd_grade(args):
     except SandboxUnavailable as err:
         print(f"bplab grade: {err}", file=sys.stderr)
         return 2
+    notes = {(s.student, s.lecture): s.notes for s in submissions if s.notes}
     if args.json:
-        print(json.dumps([r.to_json() for r in results], indent=1))
+        print(json.dumps([dict(r.to_json(), notes=notes.get((r.student, r.lecture), [])) for r in results], indent=1))
     else:
-        print(format_grade_table(results))
+        print(format_grade_table(results, notes))
     return 1 if any(r.status == "error" for r in results) else 0
 
 
@@ -165,6 +174,32 @@ def _cmd_export(args):
     return EXPORT_NOT_IN_ROSTER if outcome.not_in_roster else 0
 
 
+def _cmd_status(args):
+    from .grading.grade import UsageError
+    from .grading.status import format_status, workspace_status
+    try:
+        status = workspace_status(_workspace(args), args.lectures or None)
+    except UsageError as err:
+        print(f"bplab status: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(status, indent=1) if args.json else format_status(status))
+    return 0
+
+
+def _cmd_binder_badge(args):
+    from .publish import PublishError, binder_badge, set_binder_badge
+    try:
+        badge = set_binder_badge(args.readme, args.repository, args.ref) if args.readme else \
+            binder_badge(args.repository, args.ref)
+    except PublishError as err:
+        print(f"bplab binder-badge: {err}", file=sys.stderr)
+        return 2
+    print(badge)
+    if args.readme:
+        print(f"bplab binder-badge: wrote the badge into {args.readme}", file=sys.stderr)
+    return 0
+
+
 def _cmd_report(args):
     from .grading.reports import class_report, format_report
     report = class_report(_workspace(args), top=args.top)
@@ -196,7 +231,7 @@ def _cmd_export_student_repo(args):
     from .grading.release import find_root
     from .publish import PublishError, export_student_repo
     try:
-        files = export_student_repo(Path(args.root) if args.root else find_root(), args.directory)
+        files = export_student_repo(Path(args.root) if args.root else find_root(), args.directory, binder=args.binder)
     except PublishError as err:
         print(f"bplab export-student-repo: {err}", file=sys.stderr)
         return 2
@@ -318,8 +353,28 @@ def build_parser():
                                    "pyproject.toml and the licence into DIRECTORY (new or empty); "
                                    "solutions/ (answers, hidden tests, answer catalogs) and instructor files stay out.")
     p.add_argument("directory", metavar="DIR")
+    p.add_argument("--binder", metavar="ORG/REPO",
+                   help="the GitHub repository the export goes to: its README's Binder badge points there")
     p.add_argument("--root", help="repository root (default: found from the current folder)")
     p.set_defaults(func=_cmd_export_student_repo)
+
+    p = sub.add_parser("status", help="per lecture: submitted, graded, out of date, flagged, manual grading, feedback",
+                       description="Per lecture, count the students who submitted (the workspace's submitted/), "
+                                   "are graded, have a grade out of date (the notebook changed since), are flagged, "
+                                   "need manual grading and have feedback; then name who to act on.")
+    p.add_argument("lectures", nargs="*", metavar="LECTURE", help="lecture ids (default: every lecture)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON (student ids per lecture)")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("binder-badge", help="print (or write into a README) the Binder badge of a repository",
+                       description="Print the markdown of the Binder badge that opens course/ of the GitHub "
+                                   "repository ORG/REPO in JupyterLab; with --readme, rewrite that README's badge "
+                                   "line in place and drop the placeholder sentence after it.")
+    p.add_argument("repository", metavar="ORG/REPO", help="the public GitHub repository students open")
+    p.add_argument("--ref", default="HEAD", help="branch, tag or commit (default: HEAD, the default branch)")
+    p.add_argument("--readme", metavar="PATH", help="rewrite the badge line of this README in place")
+    p.set_defaults(func=_cmd_binder_badge)
     return parser
 
 
@@ -327,7 +382,11 @@ def main(argv=None):
     """Run `bplab` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ForeignGradebook as err:
+        print(f"bplab {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ of exercises the library also provides; that is by design, not a leak this expor
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 from .grading.notebooks import has_outputs, read_notebook
 from .grading.release import INSTRUCTOR_ONLY
@@ -28,8 +30,48 @@ IGNORED_SUFFIXES = (".pyc", ".pyo")
 ANSWER_MARKERS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
 
 
+# The README's Binder badge opens JupyterLab on course/ of a GitHub repository at a ref.
+BINDER_BADGE = "[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/{repository}/{ref}?urlpath=lab/tree/course)"
+BINDER_PLACEHOLDER = "YOUR-ORG/backprop-lab"  # the repository the main README's badge names until an instructor sets it
+_BADGE_LINE = re.compile(r"^\[!\[Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\(https://mybinder\.org/v2/gh/\S*\)$", re.M)
+_PLACEHOLDER_SENTENCE = re.compile(r"\(Your instructor replaces [^)]*\)[ \t]*")
+# GitHub's rules: an owner of letters, digits and single inner hyphens (at most 39); a repository of
+# letters, digits, '.', '_' and '-' (at most 100), not '.' or '..'.
+_GITHUB_REPOSITORY = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
+_GIT_REF = re.compile(r"(?!.*\.\.)(?!.*//)(?![-/.])[A-Za-z0-9._/-]{1,200}(?<![/.])")
+
+
 class PublishError(RuntimeError):
     """The export was refused (the message says why); nothing was written."""
+
+
+def binder_badge(repository, ref="HEAD") -> str:
+    """The README's Binder badge (markdown) for the GitHub ``repository`` ("ORG/REPO") at ``ref``
+    (a branch, tag or commit; default HEAD, the default branch).
+
+    Raises PublishError when ``repository`` is not a GitHub repository name or ``ref`` not a git ref."""
+    if not _GITHUB_REPOSITORY.fullmatch(repository or ""):
+        raise PublishError(f"{repository!r} is not a GitHub repository: expected ORG/REPO, e.g. my-school/backprop-lab")
+    if not _GIT_REF.fullmatch(ref or ""):
+        raise PublishError(f"{ref!r} is not a branch, tag or commit")
+    return BINDER_BADGE.format(repository=repository, ref=quote(ref, safe=""))  # Binder wants a/b as a%2Fb
+
+
+def set_binder_badge(readme, repository, ref="HEAD") -> str:
+    """Rewrite the Binder badge line of the markdown file ``readme`` in place to ``binder_badge(repository,
+    ref)`` and drop the "(Your instructor replaces ...)" sentence; return the badge.
+
+    Raises PublishError (changing nothing) when the names are invalid or ``readme`` is missing or has no badge line."""
+    badge = binder_badge(repository, ref)
+    readme = Path(readme)
+    if not readme.is_file():
+        raise PublishError(f"{readme} does not exist")
+    text = readme.read_text(encoding="utf-8")
+    if not _BADGE_LINE.search(text):
+        raise PublishError(f"{readme} has no Binder badge line to rewrite (like {binder_badge(BINDER_PLACEHOLDER)})")
+    text = _BADGE_LINE.sub(lambda _: badge, text, count=1)
+    readme.write_text(_PLACEHOLDER_SENTENCE.sub("", text, count=1), encoding="utf-8")
+    return badge
 
 
 def _is_exported(relative: Path) -> bool:
@@ -74,12 +116,14 @@ def check_course_is_released(root) -> None:
             raise PublishError(f"{path.relative_to(root)} has outputs: run `bplab release`")
 
 
-def export_student_repo(root, destination) -> list[Path]:
+def export_student_repo(root, destination, binder=None) -> list[Path]:
     """Write the student repository into ``destination``.
 
     Inputs:
     - root: the main repository's root (Path or str), holding course/ and backproplab/.
     - destination: a folder that does not exist yet or is empty (Path or str).
+    - binder: optional "ORG/REPO", the GitHub repository the export will be pushed to: its
+      README's Binder badge then points there (``set_binder_badge``).
 
     Returns:
     - sorted list of the written files, relative to ``destination``.
@@ -94,9 +138,13 @@ def export_student_repo(root, destination) -> list[Path]:
         raise PublishError(f"{destination} exists and is not an empty folder")
     if destination == root or root in destination.parents:
         raise PublishError("the destination must lie outside the repository")
+    if binder is not None:
+        binder_badge(binder)  # refused before anything is written
     check_course_is_released(root)
     files = student_files(root)
     for relative in files:
         (destination / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / relative, destination / relative)
+    if binder is not None:
+        set_binder_badge(destination / "README.md", binder)
     return files

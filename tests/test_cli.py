@@ -16,7 +16,7 @@ from notebook_factory import build_notebook, visible_test_cell
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_04 = REPO / "course" / "04-backprop" / "backprop.ipynb"
-COMMANDS = ["release", "grade", "feedback", "export", "report", "check", "demo"]
+COMMANDS = ["release", "grade", "status", "feedback", "export", "report", "check", "demo", "binder-badge"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

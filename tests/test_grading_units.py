@@ -125,6 +125,90 @@ def test_find_submissions_usage_errors(root, tmp_path):
         find_submissions(tmp_path / "ann.ipynb", ws, lecture="no-such-lecture")
 
 
+def _submit(submitted, student, lecture, *names):
+    """Write a blank submission of the units lecture as each of ``names`` in submitted/<student>/<lecture>/."""
+    folder = submitted / student / lecture
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        write_notebook(build_submission(_released()), folder / name)
+    return folder
+
+
+def test_find_submissions_grades_a_renamed_notebook_with_a_note(root, tmp_path):
+    """Is the only notebook of a lecture folder graded whatever its name, with a note naming it, in the
+    submitted/ layout, in one student's folder and passed on its own?"""
+    ws = Workspace(tmp_path / "ws", root)
+    submitted = tmp_path / "submitted"
+    folder = _submit(submitted, "ann", LECTURE, "Copy of units.ipynb")
+    _submit(submitted, "bob", LECTURE, "units.ipynb")
+    ann, bob = find_submissions(submitted, ws)
+    assert (ann.student, ann.lecture, ann.path.name) == ("ann", LECTURE, "Copy of units.ipynb")
+    assert ann.notes == ["submitted as 'Copy of units.ipynb', not units.ipynb"]
+    assert (bob.student, bob.notes) == ("bob", [])
+    assert [(s.student, s.notes) for s in find_submissions(submitted / "ann", ws)] == [("ann", ann.notes)]
+    (alone,) = find_submissions(folder / "Copy of units.ipynb", ws)
+    assert (alone.student, alone.lecture, alone.notes) == ("ann", LECTURE, ann.notes)
+
+
+def test_find_submissions_of_several_notebooks_grades_the_lecture_s_own_and_names_the_rest(root, tmp_path):
+    """With several notebooks in a folder, is the one named like the lecture graded and are the others named
+    in a note; with none of that name, is the folder reported as ambiguous while the batch goes on?"""
+    ws = Workspace(tmp_path / "ws", root)
+    submitted = tmp_path / "submitted"
+    _submit(submitted, "ann", LECTURE, "units.ipynb", "units (1).ipynb")
+    _submit(submitted, "bob", LECTURE, "Copy of units.ipynb", "units (1).ipynb")
+    _submit(submitted, "cid", LECTURE, "units.ipynb")
+    problems = []
+    found = find_submissions(submitted, ws, problems=problems)
+    assert [(s.student, s.path.name, s.notes) for s in found] == [
+        ("ann", "units.ipynb", ["graded units.ipynb; also submitted, not graded: 'units (1).ipynb'"]),
+        ("cid", "units.ipynb", [])]
+    (problem,) = problems
+    assert (problem.student, problem.lecture, problem.path) == ("bob", LECTURE, submitted / "bob" / LECTURE)
+    assert "'Copy of units.ipynb', 'units (1).ipynb'" in problem.reason and "none named units.ipynb" in problem.reason
+    with pytest.raises(UsageError, match="none named units.ipynb"):  # a caller that cannot report problems
+        find_submissions(submitted, ws)
+
+
+def test_find_submissions_reports_a_lecture_this_repository_does_not_have(root, tmp_path):
+    """Is a folder of a lecture the repository does not have reported by student and folder while the rest is
+    found, a batch of nothing else a usage error, and a checkpoint folder ignored?"""
+    ws = Workspace(tmp_path / "ws", root)
+    submitted = tmp_path / "submitted"
+    _submit(submitted, "ann", "08-rnn", "rnn.ipynb")
+    _submit(submitted, "ann", ".ipynb_checkpoints", "units-checkpoint.ipynb")
+    problems = []
+    with pytest.raises(UsageError, match="nothing gradable"):
+        find_submissions(submitted, ws, problems=problems)
+    assert [(p.student, p.lecture, p.path) for p in problems] == [("ann", "08-rnn", submitted / "ann" / "08-rnn")]
+    assert f"'08-rnn' is not a lecture of this repository ({LECTURE})" in problems[0].reason
+    _submit(submitted, "bob", LECTURE, "units.ipynb")
+    problems = []
+    assert [(s.student, s.lecture) for s in find_submissions(submitted, ws, problems=problems)] == [("bob", LECTURE)]
+    assert [p.student for p in problems] == ["ann"]
+
+
+def test_cli_grade_of_an_unknown_lecture_names_it_and_exits_2(root, tmp_path):
+    """Does `bplab grade` (a process of its own) on submitted/ holding only a lecture the repository does not
+    have print one line per folder and the reason, and exit 2 having graded nothing?"""
+    import subprocess
+
+    from cli_command import bplab_command
+
+    submitted = tmp_path / "submitted"
+    _submit(submitted, "ann", "08-rnn", "rnn.ipynb")
+    _submit(submitted, "bob", LECTURE, "a.ipynb", "b.ipynb")
+    proc = subprocess.run(bplab_command("grade", str(submitted), "--root", str(root), "--workspace", str(tmp_path / "ws")),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"bplab grade: {submitted / 'ann' / '08-rnn'}: not graded: '08-rnn' is not a lecture of this repository ({LECTURE})",
+        f"bplab grade: {submitted / 'bob' / LECTURE}: not graded: 2 notebooks, none named units.ipynb ('a.ipynb', "
+        f"'b.ipynb'); keep one, or name the one to grade units.ipynb",
+        f"bplab grade: nothing gradable under {submitted}"]
+    assert not (tmp_path / "ws" / "gradebook.db").exists()
+
+
 def test_cli_grade_usage_error_exits_2(root, tmp_path, capsys):
     """Does `bplab grade` exit 2 (not 1) when the path does not exist?"""
     assert main(["grade", str(tmp_path / "missing"), "--root", str(root), "--workspace", str(tmp_path / "ws")]) == 2

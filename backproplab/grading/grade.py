@@ -46,10 +46,25 @@ class UsageError(ValueError):
 
 @dataclass
 class Submission:
-    """One notebook to grade: ``student`` id, ``lecture`` id and the file ``path``."""
+    """One notebook to grade: ``student`` id, ``lecture`` id and the file ``path``; ``notes`` tell the
+    instructor what was unusual but did not stop grading (e.g. "submitted as 'Copy of backprop.ipynb'")."""
     student: str
     lecture: str | None
     path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubmissionProblem:
+    """A submitted folder or notebook that is not graded: ``student`` and ``lecture`` as the layout names
+    them (None when it does not), the ``path`` and the ``reason`` (one line, naming the fix)."""
+    student: str | None
+    lecture: str | None
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
 
 
 # ---------------------------------------------------------------- finding submissions
@@ -64,40 +79,111 @@ def _grade_ids(path):
     return {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
 
 
-def find_submissions(path, workspace, lecture=None):
+def _visible(paths):
+    """``paths`` sorted, without hidden ones (.ipynb_checkpoints/, editors' dot files)."""
+    return sorted(p for p in paths if not p.name.startswith("."))
+
+
+def _folders(folder):
+    return _visible(p for p in folder.iterdir() if p.is_dir())
+
+
+def _notebooks(folder):
+    return _visible(p for p in folder.glob("*.ipynb") if p.is_file())
+
+
+def _student_id_problem(student, lecture, path):
+    if not student or student.startswith(".") or "+" in student:
+        return SubmissionProblem(student, lecture, path, f"{student!r} cannot be a student id: not graded")
+    return None
+
+
+def _renamed_note(path, expected):
+    return [] if path.name == expected else [f"submitted as {path.name!r}, not {expected}"]
+
+
+def _lecture_folder(student, folder, workspace, known, problems):
+    """The Submission in nbgrader collect's ``<student>/<lecture>/`` folder, or None with the reason
+    appended to ``problems``. One notebook under any name is graded (its lecture is the folder's);
+    of several, the one with the lecture's name, else none."""
+    lecture, notebooks = folder.name, _notebooks(folder)
+    if lecture not in known:
+        if notebooks:  # any other folder is not a submission
+            problems.append(SubmissionProblem(student, lecture, folder, f"not graded: {lecture!r} is not a lecture of "
+                                                                         f"this repository ({', '.join(known)})"))
+        return None
+    problem = _student_id_problem(student, lecture, folder)
+    if problem:
+        problems.append(problem)
+        return None
+    expected = workspace.source_notebook_path(lecture).name
+    names = [p.name for p in notebooks]
+    if len(notebooks) == 1:
+        return Submission(student, lecture, notebooks[0], _renamed_note(notebooks[0], expected))
+    if expected in names:
+        others = ", ".join(repr(name) for name in names if name != expected)
+        return Submission(student, lecture, folder / expected, [f"graded {expected}; also submitted, not graded: {others}"])
+    if not notebooks:
+        problems.append(SubmissionProblem(student, lecture, folder, "holds no notebook: nothing to grade"))
+    else:
+        problems.append(SubmissionProblem(student, lecture, folder, f"not graded: {len(names)} notebooks, none named "
+                                          f"{expected} ({', '.join(map(repr, names))}); keep one, or name the one to "
+                                          f"grade {expected}"))
+    return None
+
+
+def _collected(path, workspace, known, lecture, problems):
+    """The Submissions of nbgrader's ``submitted/`` layout (``path`` = submitted/ or one student's folder),
+    or None when ``path`` is laid out otherwise. ``lecture`` (optional) selects that lecture's folders."""
+    students = _folders(path)
+    by_student = {student: _folders(student) for student in students}
+    if any(f.name in known for folders in by_student.values() for f in folders) or (
+            not _notebooks(path) and any(_notebooks(f) for folders in by_student.values() for f in folders)):
+        pairs = [(student.name, folder) for student, folders in by_student.items() for folder in folders]
+    elif any(f.name in known for f in students) or (not _notebooks(path) and any(_notebooks(f) for f in students)):
+        pairs = [(path.name, folder) for folder in students]  # one student's folder: submitted/<student>/
+    else:
+        return None
+    found = [_lecture_folder(student, folder, workspace, known, problems)
+             for student, folder in pairs if lecture is None or folder.name == lecture]
+    return [sub for sub in found if sub is not None]
+
+
+def find_submissions(path, workspace, lecture=None, problems=None):
     """Return the Submissions under ``path``: one notebook, a folder of ``<student>.ipynb``, or
     nbgrader's ``submitted/<student>/<lecture>/`` layout (``path`` = submitted/ or one student's folder).
 
-    The lecture comes from ``lecture``, else the layout, else the notebook's grade ids.
+    The lecture comes from ``lecture``, else the layout, else the notebook's grade ids; in the
+    ``submitted/`` layout, ``lecture`` selects that lecture's folders. What cannot be graded (a folder of a lecture
+    this repository does not have, several notebooks none of which has the lecture's name, a bad
+    student id) is appended to the list ``problems`` as SubmissionProblems and the rest is returned;
+    without ``problems`` the first one raises UsageError.
     Raises UsageError when nothing gradable is found.
     """
     path = Path(path)
     known = workspace.lectures()
-    found = []
+    if lecture and lecture not in known:
+        raise UsageError(f"unknown lecture {lecture!r} (known: {', '.join(known)})")
+    skipped = []
     if path.is_file():
         if path.suffix != ".ipynb":
             raise UsageError(f"{path} is not a notebook")
-        if path.parent.name in known:
-            found.append(Submission(path.parent.parent.name, path.parent.name, path))
+        if path.parent.name in known:  # submitted/<student>/<lecture>/<notebook>
+            own = lecture or path.parent.name
+            found = [Submission(path.parent.parent.name, own, path,
+                                _renamed_note(path, workspace.source_notebook_path(own).name))]
         else:
-            found.append(Submission(path.stem, None, path))
+            found = [Submission(path.stem, None, path)]
     elif path.is_dir():
-        layout = sorted(path.glob("*/*/*.ipynb"))
-        own = sorted(path.glob("*/*.ipynb"))
-        if any(p.parent.name in known for p in layout):
-            found += [Submission(p.parent.parent.name, p.parent.name, p) for p in layout if p.parent.name in known]
-        elif any(p.parent.name in known for p in own):  # one student's folder: submitted/<student>/
-            found += [Submission(path.name, p.parent.name, p) for p in own if p.parent.name in known]
-        else:
-            found += [Submission(p.stem, None, p) for p in sorted(path.glob("*.ipynb"))]
+        found = _collected(path, workspace, known, lecture, skipped)
+        if found is None:
+            found = [Submission(p.stem, None, p) for p in _notebooks(path)]
     else:
         raise UsageError(f"{path} does not exist")
-    if not found:
-        raise UsageError(f"no notebooks found under {path}")
     sources = {lec: {c.metadata.get("nbgrader", {}).get("grade_id") for c in workspace.source_notebook(lec).cells} - {None}
                for lec in known}
     for sub in found:
-        if lecture:
+        if sub.lecture is None and lecture:
             sub.lecture = lecture
         elif sub.lecture is None:
             ids = _grade_ids(sub.path)
@@ -105,21 +191,23 @@ def find_submissions(path, workspace, lecture=None):
             if best is not None and ids & sources[best]:
                 sub.lecture = best
     inferred = {s.lecture for s in found if s.lecture}
+    gradable = []
     for sub in found:
-        if sub.lecture is None:
-            if len(inferred) != 1:
-                raise UsageError(f"cannot tell which lecture {sub.path} belongs to; pass --lecture")
+        if sub.lecture is None and len(inferred) == 1:
             sub.lecture = next(iter(inferred))
-    if lecture and lecture not in known:
-        raise UsageError(f"unknown lecture {lecture!r} (known: {', '.join(known)})")
-    seen = set()
-    for sub in found:
-        if (sub.student, sub.lecture) in seen:
-            raise UsageError(f"two submissions of {sub.lecture} for student {sub.student!r}")
-        if not sub.student or sub.student.startswith(".") or "+" in sub.student:
-            raise UsageError(f"{sub.path}: {sub.student!r} cannot be a student id")
-        seen.add((sub.student, sub.lecture))
-    return found
+        problem = (SubmissionProblem(sub.student, None, sub.path, "cannot tell which lecture it belongs to; pass --lecture")
+                   if sub.lecture is None else _student_id_problem(sub.student, sub.lecture, sub.path))
+        if problem:
+            skipped.append(problem)
+        else:
+            gradable.append(sub)
+    if skipped and problems is None:
+        raise UsageError(str(skipped[0]))
+    if problems is not None:
+        problems.extend(skipped)
+    if not gradable:
+        raise UsageError(f"nothing gradable under {path}" if skipped else f"no notebooks found under {path}")
+    return gradable
 
 
 # ---------------------------------------------------------------- tampering
@@ -175,6 +263,13 @@ class GradingSettings:
     sandboxed: bool = True
     credit_dependents: bool = True
     late_policy: str = "{}"  # nbgrader config sections of the late penalty, JSON (Workspace.late_policy)
+
+
+def course_settings(workspace, **limits) -> GradingSettings:
+    """GradingSettings with the course policy of the workspace's nbgrader_config.py (credit for dependents,
+    the late penalty) and ``limits`` (cell_timeout, cpu_seconds, sandboxed ...)."""
+    return GradingSettings(credit_dependents=workspace.credit_dependents(), late_policy=workspace.late_policy(),
+                           **limits)
 
 
 @dataclass(frozen=True)

@@ -124,9 +124,11 @@ def format_report(report):
     return "\n".join(lines)
 
 
-def format_grade_table(results):
+def format_grade_table(results, notes=None):
     """Return the grade results (GradingResult list) as a terminal table: one line per submission,
-    then the failed tests with their diagnosis and the flag reasons."""
+    then the failed tests with their diagnosis, the flag reasons and the ``notes`` ({(student,
+    lecture): [str]}, e.g. a renamed notebook: worth knowing, not a flag)."""
+    notes = notes or {}
     lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
     for r in results:
         lines.append(f"{r.student:<24} {r.lecture:<20} {r.score:>5g}/{r.max_score:<5g}  "
@@ -137,4 +139,6 @@ def format_grade_table(results):
                 lines.append(f"    - {v.grade_id:<34} {v.diagnosis or ''}")
         for reason in r.flag_reasons:
             lines.append(f"    ! {reason.splitlines()[0]}")
+        for note in notes.get((r.student, r.lecture), []):
+            lines.append(f"    note: {note}")
     return "\n".join(lines)

@@ -16,7 +16,9 @@ import hashlib
 import json
 import secrets
 import shutil
+import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from .config import config_file_text
@@ -24,6 +26,34 @@ from .notebooks import read_notebook
 from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, lecture_files, run_nbgrader_together
 
 DEFAULT_WORKSPACE = "autograder"  # relative to the repository root
+
+
+# The course id nbgrader stores when none is configured: '' (CourseDirectory) or "default_course" (Gradebook).
+_NO_COURSE_ID = ("", "default_course")
+
+
+class ForeignGradebook(ValueError):
+    """The workspace's gradebook.db belongs to another course (the message names what it holds and what was expected)."""
+
+
+def _same_course(stored, expected):
+    """Whether an assignment's stored course id is the workspace's (``expected``); nbgrader's defaults are one id."""
+    return (stored or "") == expected or ((stored or "") in _NO_COURSE_ID and expected in _NO_COURSE_ID)
+
+
+def _course_words(course_id):
+    return "no course id" if (course_id or "") in _NO_COURSE_ID else f"course {course_id!r}"
+
+
+def gradebook_assignments(db_path):
+    """[(assignment name, course id)] of nbgrader's gradebook at ``db_path``, read without writing
+    (nbgrader's Gradebook adds a course row on opening); [] when there is no gradebook or no assignment table."""
+    if not Path(db_path).is_file():
+        return []
+    with closing(sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='assignment'").fetchone():
+            return []
+        return conn.execute("SELECT name, course_id FROM assignment ORDER BY name").fetchall()
 
 
 class Workspace:
@@ -128,6 +158,29 @@ class Workspace:
         if section:
             sections[plugin_name.rsplit(".", 1)[-1]] = dict(section)
         return json.dumps(sections, sort_keys=True)
+
+    def course_id(self):
+        """``c.CourseDirectory.course_id`` of this workspace's nbgrader_config.py ('' when not set, as in nbgrader)."""
+        return str(self.config().CourseDirectory.get("course_id", "")).strip()
+
+    def check_gradebook(self):
+        """Raise ForeignGradebook, reading but never writing gradebook.db, when it holds assignments of
+        another course id than this workspace's or assignments that are not lectures of this repository."""
+        assignments = gradebook_assignments(self.db_path)
+        expected = self.course_id()
+        others = {name: course for name, course in assignments if not _same_course(course, expected)}
+        if others:
+            held = ", ".join(f"{name} ({_course_words(course)})" for name, course in sorted(others.items()))
+            raise ForeignGradebook(
+                f"{self.db_path} belongs to another course: it holds {held}, but this workspace has "
+                f"{_course_words(expected)} (c.CourseDirectory.course_id in {self.path / 'nbgrader_config.py'}); "
+                f"nothing was written to it")
+        strangers = sorted(name for name, _ in assignments if name not in self.lectures())
+        if strangers:
+            raise ForeignGradebook(
+                f"{self.db_path} holds assignments {', '.join(strangers)}, which are not lectures of {self.root} "
+                f"(expected only {', '.join(self.lectures()) or 'none'}): is it another course's gradebook? "
+                f"nothing was written to it")
 
     def source_notebook(self, lecture):
         return read_notebook(self.source_notebook_path(lecture))

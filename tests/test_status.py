@@ -1,0 +1,185 @@
+"""`bplab status` (backproplab/grading/status.py) on a real workspace gradebook, and the refusal of a
+gradebook that belongs to another course (Workspace.check_gradebook) by every command that opens it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import nbformat
+import pytest
+
+from backproplab.checks.core import Verdict
+from backproplab.cli import main
+from backproplab.grading.grade import GradingResult, GradingSettings, Submission, make_tasks, write_final_scores
+from backproplab.grading.status import format_status, workspace_status
+from backproplab.grading.submissions import build_submission, write_notebook
+from backproplab.grading.workspace import ForeignGradebook, Workspace
+from cli_command import bplab_command
+from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
+
+LECTURE = "99-units"
+NOTEBOOK = "units.ipynb"
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A repository root with one lecture: a test per exercise and an explain-in-your-own-words cell (manual)."""
+    folder = tmp_path / "repo" / "solutions" / LECTURE
+    folder.mkdir(parents=True)
+    nbformat.write(build_notebook([
+        setup_cell("import numpy as np"),
+        answer_cell("double", "def double(x):\n    return 2 * x"),
+        visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
+    ]), str(folder / NOTEBOOK))
+    return tmp_path / "repo"
+
+
+def _cli(root, workspace, *args):
+    return subprocess.run(bplab_command(*args, "--root", str(root), "--workspace", str(workspace)),
+                          capture_output=True, text=True, timeout=300)
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- an empty workspace
+
+def test_status_of_a_new_workspace_says_nothing_is_submitted(root, tmp_path):
+    """Does `bplab status` (a process of its own) on a new workspace say nothing is submitted and exit 0,
+    create no gradebook, and give zero of everything as JSON?"""
+    workspace = tmp_path / "ws"
+    proc = _cli(root, workspace, "status")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("nothing submitted yet")
+    assert not (workspace / "gradebook.db").exists()
+    (row,) = json.loads(_cli(root, workspace, "status", "--json").stdout)["lectures"]
+    assert row["lecture"] == LECTURE and all(value == [] for key, value in row.items() if key != "lecture")
+
+
+def test_status_of_an_unknown_lecture_exits_2(root, tmp_path, capsys):
+    """Is a lecture the repository does not have a usage error of `bplab status`?"""
+    assert main(["status", "08-rnn", "--root", str(root), "--workspace", str(tmp_path / "ws")]) == 2
+    assert capsys.readouterr().err == f"bplab status: unknown lecture '08-rnn' (known: {LECTURE})\n"
+
+
+# ---------------------------------------------------------------- a gradebook of another course
+
+def _foreign_gradebook(workspace_path, course_id, assignment):
+    """A gradebook.db made by nbgrader's Gradebook API holding ``assignment`` of ``course_id``."""
+    from nbgrader.api import Gradebook
+
+    from backproplab.grading.release import ensure_scripts_on_path
+
+    ensure_scripts_on_path()  # nbgrader runs `alembic` to create a gradebook
+    workspace_path.mkdir(parents=True, exist_ok=True)
+    with Gradebook(f"sqlite:///{workspace_path / 'gradebook.db'}", course_id=course_id) as gb:
+        gb.add_assignment(assignment)
+        gb.add_student("ann")
+    return workspace_path / "gradebook.db"
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "grades.csv"], ["feedback"], ["grade", "submitted"],
+                                     ["report"]])
+def test_commands_refuse_a_gradebook_of_another_course_id(root, tmp_path, command, capsys, monkeypatch):
+    """Does every command that opens the gradebook refuse one whose assignment belongs to another course id
+    (exit 2, one line naming the gradebook, what it holds and what was expected) and leave it unchanged?"""
+    monkeypatch.chdir(tmp_path)
+    gradebook = _foreign_gradebook(tmp_path / "ws", "nn-2025", LECTURE)
+    before = _digest(gradebook)
+    assert main([*command, "--root", str(root), "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"bplab {command[0]}: {gradebook} belongs to another course: it holds {LECTURE} (course 'nn-2025'), "
+                   f"but this workspace has no course id (c.CourseDirectory.course_id in {tmp_path / 'ws'}/nbgrader_config.py); "
+                   f"nothing was written to it\n")
+    assert _digest(gradebook) == before and not (tmp_path / "grades.csv").exists()
+
+
+def test_cli_status_refuses_a_gradebook_of_assignments_that_are_no_lectures(root, tmp_path):
+    """Does `bplab status` (a process of its own) refuse a gradebook holding an assignment this repository has no
+    lecture of, even under the workspace's course id, naming it and the lectures expected?"""
+    gradebook = _foreign_gradebook(tmp_path / "ws", "", "hw1-regression")
+    before = _digest(gradebook)
+    proc = _cli(root, tmp_path / "ws", "status")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"bplab status: {gradebook} holds assignments hw1-regression, which are not lectures of "
+                           f"{root} (expected only {LECTURE}): is it another course's gradebook? nothing was written to it\n")
+    assert _digest(gradebook) == before
+
+
+def test_a_gradebook_of_the_workspace_s_own_course_id_is_accepted(root, tmp_path):
+    """Is a gradebook whose assignments carry the course id set in the workspace's nbgrader_config.py accepted,
+    and the same gradebook refused by a workspace without that course id?"""
+    _foreign_gradebook(tmp_path / "ws", "nn-2026", LECTURE)
+    ws = Workspace(tmp_path / "ws", root)
+    with pytest.raises(ForeignGradebook, match="it holds 99-units \\(course 'nn-2026'\\), but this workspace has no course id"):
+        ws.check_gradebook()
+    config = ws.path / "nbgrader_config.py"
+    config.write_text(config.read_text() + "get_config().CourseDirectory.course_id = 'nn-2026'\n")
+    assert ws.course_id() == "nn-2026"
+    ws.check_gradebook()
+    assert main(["status", "--root", str(root), "--workspace", str(ws.path)]) == 0
+
+
+# ---------------------------------------------------------------- a class in progress (real nbgrader)
+
+def _graded(student, digest, flag_reasons=()):
+    verdicts = [Verdict("double", False, True, None, "ok", grade_id="test_double", points=1.0),
+                Verdict("double", True, False, "transposed", "m", grade_id="test_double_hidden", points=2.0)]
+    return GradingResult(student, LECTURE, "graded", verdicts, list(flag_reasons), manual_max_score=1.0,
+                         digest=digest, grader_version="v")
+
+
+@pytest.mark.slow
+def test_status_counts_and_names_each_student_s_state(root, tmp_path):
+    """On a real gradebook (nbgrader generate_assignment, then grades written as `bplab grade` writes them): are
+    submitted, graded, out of date (the notebook changed after grading), flagged, needing manual grading (until
+    the explanation is graded by hand), with feedback, not graded and ungradable students counted and named,
+    a renamed notebook noted, and a folder of a lecture the repository lacks listed?"""
+    from nbgrader.api import Gradebook
+
+    ws = Workspace(tmp_path / "ws", root)
+    ws.ensure_assignment(LECTURE)
+    submitted = ws.path / "submitted"
+    released = ws.release_notebook(LECTURE)
+    paths = {}
+    for student, name in [("ann", NOTEBOOK), ("bob", NOTEBOOK), ("cid", NOTEBOOK), ("eve", "Copy of units.ipynb")]:
+        paths[student] = submitted / student / LECTURE / name
+        paths[student].parent.mkdir(parents=True)
+        write_notebook(build_submission(released), paths[student])
+    for name in ("a.ipynb", "b.ipynb"):  # dan's folder is ambiguous
+        (submitted / "dan" / LECTURE).mkdir(parents=True, exist_ok=True)
+        write_notebook(build_submission(released), submitted / "dan" / LECTURE / name)
+    (submitted / "fay" / "08-rnn").mkdir(parents=True)
+    write_notebook(build_submission(released), submitted / "fay" / "08-rnn" / "rnn.ipynb")
+
+    settings = GradingSettings(credit_dependents=ws.credit_dependents())  # what a plain `bplab grade` uses
+    tasks = make_tasks(ws, [Submission(s, LECTURE, paths[s]) for s in ("ann", "bob", "eve")], settings)
+    for task in tasks:
+        write_final_scores(ws, _graded(task.student, task.digest, ["cell test_double deleted"] if task.student == "eve" else []))
+    write_notebook(build_submission(released, {"double": "def double(x):\n    return x + x"}), paths["bob"])
+    with Gradebook(ws.db_url) as gb:  # ann's explanation graded by hand, as in formgrader
+        grade = gb.find_grade("explain_double", "units", LECTURE, "ann")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    (ws.path / "feedback" / "ann" / LECTURE).mkdir(parents=True)
+    (ws.path / "feedback" / "ann" / LECTURE / "units.html").write_text("<html></html>")
+
+    (row,) = workspace_status(ws)["lectures"]
+    assert row == {
+        "lecture": LECTURE, "submitted": ["ann", "bob", "cid", "dan", "eve"], "graded": ["ann", "bob", "eve"],
+        "out_of_date": ["bob"], "flagged": ["eve"], "needs_manual_grading": ["bob", "eve"], "feedback": ["ann"],
+        "not_graded": ["cid", "dan"],
+        "cannot_grade": [f"submitted/dan/{LECTURE}: not graded: 2 notebooks, none named units.ipynb ('a.ipynb', "
+                         f"'b.ipynb'); keep one, or name the one to grade units.ipynb"],
+        "notes": ["eve: submitted as 'Copy of units.ipynb', not units.ipynb"]}
+    table = format_status(workspace_status(ws))
+    assert table.splitlines()[1].split() == [LECTURE, "5", "3", "1", "1", "2", "1"]
+    for line in ("  submitted, not graded (2): cid, dan", "  out of date (run `bplab grade`) (1): bob",
+                 "  needs manual grading (formgrader) (2): bob, eve",
+                 f"  submitted/fay/08-rnn: not graded: '08-rnn' is not a lecture of this repository ({LECTURE})"):
+        assert line in table.splitlines()
+    proc = _cli(root, ws.path, "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(json.dumps(workspace_status(ws)))
