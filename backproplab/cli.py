@@ -95,6 +95,9 @@ def _cmd_feedback(args):
     from .grading.exchange import ExchangeError, release_feedback
     from .grading.feedback import generate_feedback
     from .grading.release import ReleaseError
+    if args.release and not args.lectures:
+        print("bplab feedback: --release needs the lecture ids", file=sys.stderr)
+        return 2
     workspace = _workspace(args)
     pages = generate_feedback(workspace, args.lectures or None, processes=args.processes)
     for page, redacted in pages.items():
@@ -103,9 +106,6 @@ def _cmd_feedback(args):
         print("bplab feedback: nothing graded yet (run `bplab grade` first)", file=sys.stderr)
     if not args.release:
         return 0
-    if not args.lectures:
-        print("bplab feedback: --release needs the lecture ids", file=sys.stderr)
-        return 2
     try:
         for lecture in args.lectures:
             count = release_feedback(workspace, lecture)

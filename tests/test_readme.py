@@ -179,8 +179,12 @@ def test_readme_jupyterhub_settings_exist_in_nbgrader():
     """Are the nbgrader settings of the README's JupyterHub section real traits of nbgrader's classes?"""
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange.default.exchange import Exchange
+    from nbgrader.preprocessors import AssignLatePenalties
 
-    classes = {"CourseDirectory": CourseDirectory, "Exchange": Exchange}
+    from backproplab.grading.late import PercentPerDayLate
+
+    classes = {"CourseDirectory": CourseDirectory, "Exchange": Exchange, "AssignLatePenalties": AssignLatePenalties,
+               "PercentPerDayLate": PercentPerDayLate}
     settings = re.findall(r"^c\.(\w+)\.(\w+) = ", "".join(code_blocks("python")), flags=re.M)
     assert settings
     for class_name, trait in settings:

@@ -428,10 +428,11 @@ def test_no_feedback_page_shows_hidden_test_source(term):
 
 
 def test_status_counts_the_term(term):
-    """Does `bplab status` count three submitted, three graded, and manual grading still to do?"""
+    """Does `bplab status` count three submitted and graded, none out of date or flagged, three with the explain
+    answers still to grade by hand and three feedback pages?"""
     status = term["after_due"]["status"]
     assert status.returncode == 0, status.stderr
-    assert re.search(rf"{LECTURE}\s+3\s+3", status.stdout), status.stdout
+    assert re.search(rf"^{LECTURE}\s+3\s+3\s+0\s+0\s+3\s+3$", status.stdout, flags=re.M), status.stdout
 
 
 def test_canvas_export_maps_the_roster_and_reports_who_is_missing(term):
