@@ -11,7 +11,7 @@ import pytest
 
 from backproplab.checks.core import Verdict
 from backproplab.cli import main
-from backproplab.grading.grade import GradingResult, GradingSettings, Submission, make_tasks, write_final_scores
+from backproplab.grading.grade import GradingResult, Submission, course_settings, make_tasks, write_final_scores
 from backproplab.grading.status import format_status, workspace_status
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import ForeignGradebook, Workspace
@@ -154,7 +154,7 @@ def test_status_counts_and_names_each_student_s_state(root, tmp_path):
     (submitted / "fay" / "08-rnn").mkdir(parents=True)
     write_notebook(build_submission(released), submitted / "fay" / "08-rnn" / "rnn.ipynb")
 
-    settings = GradingSettings(credit_dependents=ws.credit_dependents())  # what a plain `bplab grade` uses
+    settings = course_settings(ws)  # what a plain `bplab grade` uses
     tasks = make_tasks(ws, [Submission(s, LECTURE, paths[s]) for s in ("ann", "bob", "eve")], settings)
     for task in tasks:
         write_final_scores(ws, _graded(task.student, task.digest, ["cell test_double deleted"] if task.student == "eve" else []))
