@@ -277,23 +277,6 @@ def test_export_without_nbgrader_rows_uses_stored_scores(root, tmp_path):
                                                                                       ("eve", "True", "True")]
 
 
-@pytest.mark.slow
-def test_export_subtracts_the_late_penalty_from_nbgrader_scores(root, tmp_path):
-    """With nbgrader's rows (real generate_assignment), is the exported score nbgrader's total less
-    the late penalty (which nbgrader's submission score leaves out), never below 0?"""
-    from backproplab.grading.grade import write_final_scores
-    from backproplab.grading.reports import export_rows
-
-    ws = Workspace(tmp_path / "ws", root)
-    ws.ensure_assignment(LECTURE)
-    for student, penalty in [("ann", 0.5), ("bob", 10.0), ("cid", 0.0)]:
-        result = _result(student, True, None)
-        result.late_penalty = penalty
-        write_final_scores(ws, result)
-    assert {r["student"]: (r["score"], r["max_score"]) for r in export_rows(ws)} == {
-        "ann": (2.5, 4.0), "bob": (0.0, 4.0), "cid": (3.0, 4.0)}
-
-
 @pytest.mark.parametrize("count,processes", [(0, 2), (1, 2), (5, 2), (7, 3), (3, 1), (4, 0)])
 def test_feedback_runs_split_the_students_so_each_gets_exactly_one_page(count, processes):
     """Does every student of a lecture fall to exactly one of the parallel generate_feedback runs, with no

@@ -25,11 +25,10 @@ OTHER_LECTURE = "98-extra"  # only ever in the sidecar tables
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's own spelling and order
 
 
-@pytest.fixture
-def root(tmp_path):
-    """A repository root with LECTURE: a visible (1 point) and a hidden (2 points) test of `double`
-    and an explain cell (1 point, graded by hand)."""
-    folder = tmp_path / "repo" / "solutions" / LECTURE
+def _repository(base):
+    """A repository root under ``base`` with LECTURE: a visible (1 point) and a hidden (2 points) test of
+    `double` and an explain cell (1 point, graded by hand)."""
+    folder = base / "repo" / "solutions" / LECTURE
     folder.mkdir(parents=True)
     source = build_notebook([
         setup_cell("import numpy as np"),
@@ -37,7 +36,12 @@ def root(tmp_path):
         visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
     ])
     nbformat.write(source, str(folder / "units.ipynb"))
-    return tmp_path / "repo"
+    return base / "repo"
+
+
+@pytest.fixture
+def root(tmp_path):
+    return _repository(tmp_path)
 
 
 def _result(student, lecture=LECTURE, passed_visible=True, diagnosis=None, late_penalty=0.0):
@@ -228,15 +232,16 @@ def test_write_csv_failing_midway_leaves_old_file_and_no_temporary(tmp_path):
         write_csv(tmp_path, [["a"]])
 
 
-@pytest.fixture
-def graded(root, tmp_path):
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
     """A workspace whose nbgrader gradebook holds LECTURE (real generate_assignment) with:
     ann: all tests passed, explain cell given 1 point in "formgrader" (manual_score);
     o.brien-2: visible test failed ("transposed"), explain cell not graded yet, 0.5 late penalty;
     Ana_Lopez: visible test failed, overridden to full marks by hand."""
     from nbgrader.api import Gradebook
 
-    ws = Workspace(tmp_path / "ws", root)
+    base = tmp_path_factory.mktemp("graded")
+    ws = Workspace(base / "ws", _repository(base))
     ws.ensure_assignment(LECTURE)
     write_final_scores(ws, _result("ann"))
     write_final_scores(ws, _result("o.brien-2", passed_visible=False, diagnosis="transposed", late_penalty=0.5))

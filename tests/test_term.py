@@ -26,6 +26,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -33,6 +34,7 @@ import nbformat
 import pytest
 
 from backproplab.grading.redact import is_hidden_test_source, leaked_lines, secret_lines
+from backproplab.grading.store import load_submissions
 from catalog_helpers import catalog
 from cli_command import bplab_command
 from unix_accounts import StudentAccounts, can_create_accounts, run_as, student_python
@@ -173,11 +175,14 @@ def _answers(wrong=()):
     return answers
 
 
-def _fetch_fill_submit(term, name, answers, *, fetch=True):
-    (fetch_cmd,) = [c for c in _readme_commands("nbgrader fetch_assignment")]
-    (submit_cmd,) = [c for c in _readme_commands("nbgrader submit")]
-    if fetch:
-        assert term.student(name, fetch_cmd).returncode == 0, term.transcript[-1]
+def _each_student(action, names):
+    """Run ``action(name)`` for every student at once, as a class would; return {name: result}."""
+    with ThreadPoolExecutor(len(names)) as pool:
+        return dict(zip(names, pool.map(action, names)))
+
+
+def _fill_and_submit(term, name, answers):
+    (submit_cmd,) = _readme_commands("nbgrader submit")
     answers_file = term.give(name, "answers.json", json.dumps(answers))
     fill = term.student(name, [term.python, str(term.base / "fill_answers.py"), str(answers_file),
                                str(term.homes[name] / LECTURE / NOTEBOOK)])
@@ -235,13 +240,19 @@ def _run_term(base, accounts):
     released = term.instructor(assign_now)
     assert released.returncode == 0, term.transcript[-1]
 
-    for name in (ON_TIME, TWICE, LATE):  # everyone fetches early
-        assert term.student(name, _readme_commands("nbgrader fetch_assignment")[0]).returncode == 0, term.transcript[-1]
+    (fetch,) = _readme_commands("nbgrader fetch_assignment")
+    fetched_assignment = _each_student(lambda name: term.student(name, fetch), list(term.homes))
+    assert all(proc.returncode == 0 for proc in fetched_assignment.values()), term.transcript
     typical = "dW-without-1/m"
-    _fetch_fill_submit(term, ON_TIME, _answers(), fetch=False)
-    _fetch_fill_submit(term, TWICE, _answers([typical, "dB-no-keepdims"]), fetch=False)
-    first_stamps = _cached_timestamps(term, TWICE)
-    _fetch_fill_submit(term, TWICE, _answers([typical]), fetch=False)
+    on_time = {ON_TIME: [_answers()], TWICE: [_answers([typical, "dB-no-keepdims"]), _answers([typical])]}
+
+    def work_on_time(name):
+        stamps = []
+        for answers in on_time[name]:  # o.brien-2 submits, then submits again
+            _fill_and_submit(term, name, answers)
+            stamps.append(_cached_timestamps(term, name))
+        return stamps
+    first_stamps = _each_student(work_on_time, list(on_time))[TWICE][0]
 
     # The due date passes: the instructor moves it to now, as README says `bplab assign --due` does.
     due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
@@ -249,7 +260,7 @@ def _run_term(base, accounts):
     assert moved.returncode == 0, term.transcript[-1]
     while datetime.now(timezone.utc) <= due:
         time.sleep(0.1)
-    _fetch_fill_submit(term, LATE, _answers(), fetch=False)
+    _fill_and_submit(term, LATE, _answers())
 
     # Kim_3 pokes at the exchange, then forges a newer submission in ana.lopez's name.
     course = term.exchange / "backprop-lab"
@@ -267,7 +278,7 @@ def _run_term(base, accounts):
     after_due = {}
     for argv in _readme_commands(".venv/bin/bplab collect") + _readme_commands(".venv/bin/bplab grade") + \
             _readme_commands(".venv/bin/bplab feedback") + _readme_commands(".venv/bin/bplab status"):
-        after_due[argv[1]] = term.instructor(argv + (["--json"] if argv[1] == "grade" else []))
+        after_due[argv[1]] = term.instructor(argv)
     # The registrar's roster knows two of the three: Kim_3 joined late and is missing from it.
     (term.instructor_repo / "roster.csv").write_text(ROSTER)
     exports, export_files = {}, {}
@@ -275,10 +286,9 @@ def _run_term(base, accounts):
         kind, written = argv[argv.index("--format") + 1], term.instructor_repo / argv[-1]
         exports[kind] = term.instructor(argv)
         export_files[kind] = written.read_text() if written.exists() else ""
-    grade_json = json.loads(after_due["grade"].stdout) if after_due["grade"].returncode == 0 else []
-    table = term.instructor(_readme_commands(".venv/bin/bplab grade")[0])  # again: every one reused, as a table
 
-    fetched = {name: term.student(name, _readme_commands("nbgrader fetch_feedback")[0]) for name in term.homes}
+    (fetch_feedback,) = _readme_commands("nbgrader fetch_feedback")
+    fetched = _each_student(lambda name: term.student(name, fetch_feedback), list(term.homes))
     snooped_after = term.student(LATE, [term.python, str(base / "snoop.py"), json.dumps(targets)])
     pages = {name: sorted((home / LECTURE / "feedback").glob(f"*/{NOTEBOOK.replace('.ipynb', '.html')}"))
              for name, home in term.homes.items()}
@@ -286,8 +296,8 @@ def _run_term(base, accounts):
         "refused": refused, "root_setup": root_setup, "released": released, "moved": moved, "due": due,
         "first_stamps": first_stamps, "cached_stamps": {n: _cached_timestamps(term, n) for n in term.homes},
         "snooped": json.loads(snooped.stdout), "snooped_after": json.loads(snooped_after.stdout),
-        "forged": forged, "forged_name": forged_name, "after_due": after_due, "grade_json": grade_json,
-        "table": table, "exports": exports, "export_files": export_files, "fetched": fetched,
+        "forged": forged, "forged_name": forged_name, "after_due": after_due, "graded": _graded_rows(term.workspace),
+        "exports": exports, "export_files": export_files, "fetched": fetched,
         "pages": {n: [p.read_text() for p in found] for n, found in pages.items()},
         "page_paths": pages, "gradebook": _gradebook(term.workspace), "workspace": term.workspace,
         "inbound": sorted(p.name for p in (course / "inbound").iterdir()), "homes": dict(term.homes),
@@ -302,6 +312,11 @@ def _cached_timestamps(term, name):
     """The timestamps of ``name``'s submissions, from nbgrader's cache in their home."""
     cache = term.homes[name] / ".local" / "share" / "jupyter" / "nbgrader_cache" / "backprop-lab"
     return sorted(p.name.split("+")[2] for p in cache.glob(f"*+{LECTURE}+*"))
+
+
+def _graded_rows(workspace):
+    """What `bplab grade` stored per student (the sidecar table): score after the penalty, penalty, flags."""
+    return {row["student"]: row for row in load_submissions(workspace / "gradebook.db") if row["lecture"] == LECTURE}
 
 
 def _gradebook(workspace):
@@ -366,13 +381,13 @@ def _manual_points():
 
 
 def test_every_student_graded_once_in_the_gradebook(term):
-    """Are exactly the three students in nbgrader's gradebook, each once, with bplab's JSON scores?"""
+    """Are exactly the three students in nbgrader's gradebook, each once, with the scores `bplab grade` decided,
+    none flagged?"""
     assert term["after_due"]["grade"].returncode == 0, term["after_due"]["grade"].stderr
-    by_student = {r["student"]: r for r in term["grade_json"]}
-    assert sorted(by_student) == sorted(term["gradebook"]) == sorted([ON_TIME, TWICE, LATE])
+    assert sorted(term["graded"]) == sorted(term["gradebook"]) == sorted([ON_TIME, TWICE, LATE])
     for student, row in term["gradebook"].items():
-        assert row["score"] == pytest.approx(by_student[student]["score"]), student
-        assert not by_student[student]["flagged"], by_student[student]["flag_reasons"]
+        assert row["score"] == pytest.approx(term["graded"][student]["score"]), student
+        assert not term["graded"][student]["flagged"], term["graded"][student]["flag_reasons"]
 
 
 def test_the_latest_of_two_submissions_is_graded(term):
@@ -387,15 +402,15 @@ def test_the_latest_of_two_submissions_is_graded(term):
 
 def test_a_late_submission_loses_ten_percent(term):
     """Is Kim_3's correct but late submission scored 10% below full, with the penalty in the gradebook,
-    the JSON and the grade table, while the on-time ones have none?"""
+    bplab's record and the grade table, while the on-time ones have none?"""
     late = term["gradebook"][LATE]
     assert late["timestamp"] > term["due"].replace(tzinfo=None)
     assert late["late_penalty"] == pytest.approx(0.1 * late["auto"])
     assert late["score"] == pytest.approx(0.9 * late["auto"])
-    by_student = {r["student"]: r for r in term["grade_json"]}
-    assert by_student[LATE]["late_penalty"] == pytest.approx(late["late_penalty"])
+    assert term["graded"][LATE]["late_penalty"] == pytest.approx(late["late_penalty"])
     assert term["gradebook"][ON_TIME]["late_penalty"] == term["gradebook"][TWICE]["late_penalty"] == 0
-    assert "late" in next(line for line in term["table"].stdout.splitlines() if line.startswith(LATE))
+    table = term["after_due"]["grade"].stdout
+    assert f"(late: -{late['late_penalty']:g})" in next(line for line in table.splitlines() if line.startswith(LATE))
 
 
 # ---------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def assign(workspace, lecture: str, duedate=None) -> Exchange:
     check_exchange(exchange, create=True)
     workspace.ensure_assignment(lecture)
     if duedate is not None:
-        with Gradebook(workspace.db_url) as gb:
+        with Gradebook(workspace.db_url, exchange.course_id) as gb:
             gb.update_or_create_assignment(lecture, duedate=duedate)
     run_nbgrader(["release_assignment", lecture, "--force"], workspace.path)
     return exchange
