@@ -40,10 +40,13 @@ browser-deps:
 sandbox-deps:
 	scripts/ensure-bwrap
 
-# The fast subset, for every edit: the linter, then the tests that start no kernel, browser or nbgrader.
+# The fast subset, for every edit: the linter, then the tests that start no kernel, browser or nbgrader
+# (`make check TESTS="tests/test_catalogs.py tests/test_lectures.py"` narrows it to some files).
+TESTS ?= tests
+
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" tests
+	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" $(TESTS)
 
 TEST_RUN := $(PY) -m pytest -n 2 --dist loadfile --durations=15 tests
 

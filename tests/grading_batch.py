@@ -335,7 +335,7 @@ def run_batch(shared: Path) -> dict:
         record["submissions_before"] = _listing(folder)
         env = dict(os.environ, BPLAB_CANARY=canaries["environment"], **KERNEL_ENV)
         code, stdout, stderr, seconds = _run(
-            ["grade", str(folder), "--json", "--workers", "2", "--workspace", str(workspace), "--root", str(REPO),
+            ["grade", str(folder), "--json", "--workers", "3", "--workspace", str(workspace), "--root", str(REPO),
              "--cell-timeout", CELL_TIMEOUT, "--kernel-cpu-seconds", KERNEL_CPU_SECONDS],
             timeout=BATCH_KILL, env=env, out_dir=shared, name="grade")
         record.update(returncode=code, seconds=seconds, stderr=stderr[-6000:], stdout_tail=stdout[-3000:])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -66,27 +68,38 @@ def test_status_of_an_unknown_lecture_exits_2(root, tmp_path, capsys):
 
 # ---------------------------------------------------------------- a gradebook of another course
 
-def _foreign_gradebook(workspace_path, course_id, assignment):
-    """A gradebook.db made by nbgrader's Gradebook API holding ``assignment`` of ``course_id``."""
+@pytest.fixture(scope="module")
+def foreign_gradebook(tmp_path_factory):
+    """foreign_gradebook(workspace_path, course_id, assignment) -> path of a gradebook.db made by nbgrader's
+    Gradebook API holding ``assignment`` of ``course_id``; each kind is made once (nbgrader runs alembic,
+    seconds) and copied."""
     from nbgrader.api import Gradebook
 
     from backproplab.grading.release import ensure_scripts_on_path
 
-    ensure_scripts_on_path()  # nbgrader runs `alembic` to create a gradebook
-    workspace_path.mkdir(parents=True, exist_ok=True)
-    with Gradebook(f"sqlite:///{workspace_path / 'gradebook.db'}", course_id=course_id) as gb:
-        gb.add_assignment(assignment)
-        gb.add_student("ann")
-    return workspace_path / "gradebook.db"
+    made = {}
+
+    def make(workspace_path, course_id, assignment):
+        if (course_id, assignment) not in made:
+            ensure_scripts_on_path()  # nbgrader runs `alembic` to create a gradebook
+            original = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
+            with Gradebook(f"sqlite:///{original}", course_id=course_id) as gb:
+                gb.add_assignment(assignment)
+                gb.add_student("ann")
+            made[course_id, assignment] = original
+        workspace_path.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(made[course_id, assignment], workspace_path / "gradebook.db"))
+    return make
 
 
 @pytest.mark.parametrize("command", [["status"], ["export", "grades.csv"], ["feedback"], ["grade", "submitted"],
                                      ["report"]])
-def test_commands_refuse_a_gradebook_of_another_course_id(root, tmp_path, command, capsys, monkeypatch):
+def test_commands_refuse_a_gradebook_of_another_course_id(root, tmp_path, command, capsys, monkeypatch,
+                                                          foreign_gradebook):
     """Does every command that opens the gradebook refuse one whose assignment belongs to another course id
     (exit 2, one line naming the gradebook, what it holds and what was expected) and leave it unchanged?"""
     monkeypatch.chdir(tmp_path)
-    gradebook = _foreign_gradebook(tmp_path / "ws", "nn-2025", LECTURE)
+    gradebook = foreign_gradebook(tmp_path / "ws", "nn-2025", LECTURE)
     before = _digest(gradebook)
     assert main([*command, "--root", str(root), "--workspace", str(tmp_path / "ws")]) == 2
     err = capsys.readouterr().err
@@ -96,10 +109,10 @@ def test_commands_refuse_a_gradebook_of_another_course_id(root, tmp_path, comman
     assert _digest(gradebook) == before and not (tmp_path / "grades.csv").exists()
 
 
-def test_cli_status_refuses_a_gradebook_of_assignments_that_are_no_lectures(root, tmp_path):
+def test_cli_status_refuses_a_gradebook_of_assignments_that_are_no_lectures(root, tmp_path, foreign_gradebook):
     """Does `bplab status` (a process of its own) refuse a gradebook holding an assignment this repository has no
     lecture of, even under the workspace's course id, naming it and the lectures expected?"""
-    gradebook = _foreign_gradebook(tmp_path / "ws", "", "hw1-regression")
+    gradebook = foreign_gradebook(tmp_path / "ws", "", "hw1-regression")
     before = _digest(gradebook)
     proc = _cli(root, tmp_path / "ws", "status")
     assert proc.returncode == 2 and proc.stdout == ""
@@ -108,10 +121,10 @@ def test_cli_status_refuses_a_gradebook_of_assignments_that_are_no_lectures(root
     assert _digest(gradebook) == before
 
 
-def test_a_gradebook_of_the_workspace_s_own_course_id_is_accepted(root, tmp_path):
+def test_a_gradebook_of_the_workspace_s_own_course_id_is_accepted(root, tmp_path, foreign_gradebook):
     """Is a gradebook whose assignments carry the course id set in the workspace's nbgrader_config.py accepted,
     and the same gradebook refused by a workspace without that course id?"""
-    _foreign_gradebook(tmp_path / "ws", "nn-2026", LECTURE)
+    foreign_gradebook(tmp_path / "ws", "nn-2026", LECTURE)
     ws = Workspace(tmp_path / "ws", root)
     with pytest.raises(ForeignGradebook, match="it holds 99-units \\(course 'nn-2026'\\), but this workspace has no course id"):
         ws.check_gradebook()
