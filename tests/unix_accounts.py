@@ -36,7 +36,7 @@ def run_as(user, home, args, cwd=None, timeout=120):
     """Run ``args`` as ``user`` (runuser: real uid and gids of the account) in ``cwd`` (default the
     home), with only HOME, USER, LOGNAME, PATH and LANG set, as a login would."""
     env = {"HOME": str(home), "USER": user, "LOGNAME": user, "PATH": "/usr/local/bin:/usr/bin:/bin",
-           "LANG": "C.UTF-8", "PYTHONPYCACHEPREFIX": f"{home}/.cache/pycache"}
+           "LANG": "C.UTF-8"}
     return subprocess.run([shutil.which("runuser"), "-u", user, "--", *map(str, args)], cwd=str(cwd or home), env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -122,6 +122,9 @@ def student_python(folder):
             src = Path(dist.locate_file(file)).resolve()
             if src.is_file() and not file.parts[0].startswith(".."):
                 _link_or_copy(src, site / file)
+    python = folder / "bin" / "python"
+    # Byte-compile what the students' nbgrader commands import, once: they cannot write here.
+    subprocess.run([str(python), "-c", "import nbgrader.apps, nbgrader.exchange.default, nbformat"], check=True)
     for path in (p for p in [folder, *folder.rglob("*")] if not p.is_symlink()):
         path.chmod(0o755 if path.is_dir() else 0o644 | (path.stat().st_mode & 0o111))
-    return folder / "bin" / "python"
+    return python
