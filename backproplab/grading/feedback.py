@@ -23,21 +23,31 @@ def _exclusions(students, processes):
     return [[s for other in shares if other is not mine for s in other] for mine in shares]
 
 
+# A process per this many students at most: each nbgrader process costs seconds of imports before its first page.
+STUDENTS_PER_PROCESS = 10
+
+
 def generate_feedback(workspace, lectures=None, processes=2):
-    """Run nbgrader generate_feedback for each graded lecture, its students split over ``processes``
-    nbgrader processes at once; return {html path: lines redacted}.
+    """Run nbgrader generate_feedback for each graded lecture, at most ``processes`` nbgrader processes at
+    once, a lecture's students split over up to ``processes`` of them (one per STUDENTS_PER_PROCESS);
+    return {html path: lines redacted}.
 
     Raises RuntimeError (release.ReleaseError) if nbgrader fails, and AssertionError if hidden
     source survived redaction (never expected)."""
     autograded = workspace.path / "autograded"
     found = sorted({p.parent.name for p in autograded.glob("*/*/*.ipynb")}) if autograded.exists() else []
-    redactions = {}
-    for lecture in lectures or found:
+    lectures = lectures or found
+    runs = []
+    for lecture in lectures:
         workspace.ensure_assignment(lecture)
         students = sorted({p.parts[-3] for p in autograded.glob(f"*/{lecture}/*.ipynb")})
-        run_nbgrader_together([(["generate_feedback", lecture, "--force",
-                                 f"--CourseDirectory.student_id_exclude={','.join(others)}"], workspace.path)
-                               for others in _exclusions(students, processes)])
+        shares = min(max(processes, 1), -(-len(students) // STUDENTS_PER_PROCESS) or 1)
+        runs += [(["generate_feedback", lecture, "--force", f"--CourseDirectory.student_id_exclude={','.join(others)}"],
+                  workspace.path) for others in _exclusions(students, shares)]
+    for start in range(0, len(runs), max(processes, 1)):
+        run_nbgrader_together(runs[start:start + max(processes, 1)])
+    redactions = {}
+    for lecture in lectures:
         lines = _secret_lines_for(workspace, lecture)
         for page in sorted((workspace.path / "feedback").glob(f"*/{lecture}/*.html")):
             text, count = redact_html(page.read_text(encoding="utf-8"), lines)
