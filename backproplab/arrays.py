@@ -57,3 +57,11 @@ def divide_into(fresh, divisor):
         fresh /= divisor
         return fresh
     return fresh / divisor
+
+
+def matmul(a, b):
+    """a @ b, without the "invalid value encountered in matmul" warning OpenBLAS can raise for finite
+    inputs (a floating-point flag its kernels leave set: numpy#24067, OpenBLAS#1924). A NaN or inf in
+    the inputs still shows in the product, where the checks look for it; overflow still warns."""
+    with np.errstate(invalid="ignore"):
+        return a @ b

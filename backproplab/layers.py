@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import add_into, as_float_array, as_weak_scalar, divide_into
+from .arrays import add_into, as_float_array, as_weak_scalar, divide_into, matmul
 
 __all__ = [
     "dense_forward", "dense_backward",
@@ -29,7 +29,7 @@ def dense_forward(A_prev, W, B):
     A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}); B: (1, n_l) -> Z: (m, n_l).
     """
     # Into the fresh product when it fits: no second (m, n_l) array.
-    return add_into(np.asarray(A_prev) @ np.asarray(W).T, np.asarray(B))
+    return add_into(matmul(np.asarray(A_prev), np.asarray(W).T), np.asarray(B))
 
 
 def dense_weight_gradients(dz, A_prev):
@@ -42,7 +42,7 @@ def dense_weight_gradients(dz, A_prev):
     """
     A_prev = np.asarray(A_prev)
     scaled = np.divide(dz, A_prev.shape[0])  # a float array even for integer dz
-    return scaled.T @ A_prev, scaled.sum(axis=0, keepdims=True)
+    return matmul(scaled.T, A_prev), scaled.sum(axis=0, keepdims=True)
 
 
 def dense_backward(dz, A_prev, W):
@@ -54,7 +54,7 @@ def dense_backward(dz, A_prev, W):
       dB      = (1/m) dz.sum(axis=0, keepdims=True)    (1, n_l)
     """
     dz = np.asarray(dz)
-    dA_prev = dz @ np.asarray(W)
+    dA_prev = matmul(dz, np.asarray(W))
     dW, dB = dense_weight_gradients(dz, A_prev)
     return dA_prev, dW, dB
 
