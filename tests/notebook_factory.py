@@ -50,3 +50,21 @@ def build_notebook(cells):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
+
+
+UNITS_LECTURE, UNITS_NOTEBOOK = "99-units", "units.ipynb"
+
+
+def units_repository(base):
+    """A repository root ``base``/repo whose solutions/ hold one small lecture, UNITS_LECTURE: an answer
+    `double`, its visible (1 point) and hidden (2 points) tests and an explain cell (1 point, graded by hand)."""
+    import nbformat
+
+    folder = base / "repo" / "solutions" / UNITS_LECTURE
+    folder.mkdir(parents=True)
+    nbformat.write(build_notebook([
+        setup_cell("import numpy as np"),
+        answer_cell("double", "def double(x):\n    return 2 * x"),
+        visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
+    ]), str(folder / UNITS_NOTEBOOK))
+    return base / "repo"

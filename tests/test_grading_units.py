@@ -3,7 +3,6 @@ seeds, the verdict store, the class report, export and the CLI's usage errors.""
 import copy
 import csv
 
-import nbformat
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +15,15 @@ from backproplab.grading.reports import class_report
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
-from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
+from notebook_factory import (
+    answer_cell,
+    build_notebook,
+    hidden_test_cell,
+    manual_cell,
+    setup_cell,
+    units_repository,
+    visible_test_cell,
+)
 
 LECTURE = "99-units"
 
@@ -37,15 +44,7 @@ def _released():
 @pytest.fixture
 def root(tmp_path):
     """A repository root with one lecture whose source notebook has a visible and a hidden test."""
-    folder = tmp_path / "repo" / "solutions" / LECTURE
-    folder.mkdir(parents=True)
-    source = build_notebook([
-        setup_cell("import numpy as np"),
-        answer_cell("double", "def double(x):\n    return 2 * x"),
-        visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
-    ])
-    nbformat.write(source, str(folder / "units.ipynb"))
-    return tmp_path / "repo"
+    return units_repository(tmp_path)
 
 
 def test_tampering_evidence_untouched_submission_is_clean():

@@ -7,7 +7,6 @@ import csv
 import os
 import subprocess
 
-import nbformat
 import pytest
 
 from backproplab.checks.core import Verdict
@@ -18,30 +17,18 @@ from backproplab.grading.reports import ExportError, write_csv
 from backproplab.grading.store import load_verdicts, save_result
 from backproplab.grading.workspace import Workspace
 from cli_command import bplab_command
-from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
+from notebook_factory import (
+    units_repository,
+)
 
 LECTURE = "99-units"        # in solutions/: the slow tests give it nbgrader rows
 OTHER_LECTURE = "98-extra"  # only ever in the sidecar tables
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's own spelling and order
 
 
-def _repository(base):
-    """A repository root under ``base`` with LECTURE: a visible (1 point) and a hidden (2 points) test of
-    `double` and an explain cell (1 point, graded by hand)."""
-    folder = base / "repo" / "solutions" / LECTURE
-    folder.mkdir(parents=True)
-    source = build_notebook([
-        setup_cell("import numpy as np"),
-        answer_cell("double", "def double(x):\n    return 2 * x"),
-        visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
-    ])
-    nbformat.write(source, str(folder / "units.ipynb"))
-    return base / "repo"
-
-
 @pytest.fixture
 def root(tmp_path):
-    return _repository(tmp_path)
+    return units_repository(tmp_path)
 
 
 def _result(student, lecture=LECTURE, passed_visible=True, diagnosis=None, late_penalty=0.0):
@@ -241,7 +228,7 @@ def graded(tmp_path_factory):
     from nbgrader.api import Gradebook
 
     base = tmp_path_factory.mktemp("graded")
-    ws = Workspace(base / "ws", _repository(base))
+    ws = Workspace(base / "ws", units_repository(base))
     ws.ensure_assignment(LECTURE)
     write_final_scores(ws, _result("ann"))
     write_final_scores(ws, _result("o.brien-2", passed_visible=False, diagnosis="transposed", late_penalty=0.5))

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from backproplab.checks.core import Verdict
@@ -18,23 +17,16 @@ from backproplab.grading.status import format_status, workspace_status
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import ForeignGradebook, Workspace
 from cli_command import bplab_command
-from notebook_factory import answer_cell, build_notebook, hidden_test_cell, manual_cell, setup_cell, visible_test_cell
+from notebook_factory import UNITS_LECTURE, UNITS_NOTEBOOK, units_repository
 
-LECTURE = "99-units"
-NOTEBOOK = "units.ipynb"
+LECTURE = UNITS_LECTURE
+NOTEBOOK = UNITS_NOTEBOOK
 
 
 @pytest.fixture
 def root(tmp_path):
     """A repository root with one lecture: a test per exercise and an explain-in-your-own-words cell (manual)."""
-    folder = tmp_path / "repo" / "solutions" / LECTURE
-    folder.mkdir(parents=True)
-    nbformat.write(build_notebook([
-        setup_cell("import numpy as np"),
-        answer_cell("double", "def double(x):\n    return 2 * x"),
-        visible_test_cell("double"), hidden_test_cell("double", points=2), manual_cell("explain_double"),
-    ]), str(folder / NOTEBOOK))
-    return tmp_path / "repo"
+    return units_repository(tmp_path)
 
 
 def _cli(root, workspace, *args):
