@@ -286,6 +286,7 @@ def _run_term(base, accounts):
         kind, written = argv[argv.index("--format") + 1], term.instructor_repo / argv[-1]
         exports[kind] = term.instructor(argv)
         export_files[kind] = written.read_text() if written.exists() else ""
+        term.transcript.append(f"[instructor]$ cat {argv[-1]}\n{export_files[kind]}".rstrip())
 
     (fetch_feedback,) = _readme_commands("nbgrader fetch_feedback")
     fetched = _each_student(lambda name: term.student(name, fetch_feedback), list(term.homes))
