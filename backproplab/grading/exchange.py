@@ -53,7 +53,7 @@ def workspace_exchange(workspace) -> Exchange:
 
     Raises ExchangeError when ``c.CourseDirectory.course_id`` is not set."""
     config = workspace.config()
-    course_id = config.CourseDirectory.get("course_id", "")
+    course_id = workspace.course_id()
     if not course_id:
         raise ExchangeError(f"no course id: add c.CourseDirectory.course_id = \"...\" to "
                             f"{workspace.path / 'nbgrader_config.py'}")
@@ -98,13 +98,12 @@ def assign(workspace, lecture: str, duedate=None) -> Exchange:
     ``duedate``: a datetime (UTC) or None; stored as the assignment's due date in the workspace
     gradebook, where nbgrader's collect and `bplab grade`'s late penalty read it. Raises
     ExchangeError or ReleaseError (nbgrader's log)."""
-    from nbgrader.api import Gradebook
 
     exchange = workspace_exchange(workspace)
     check_exchange(exchange, create=True)
     workspace.ensure_assignment(lecture)
     if duedate is not None:
-        with Gradebook(workspace.db_url, exchange.course_id) as gb:
+        with workspace.gradebook() as gb:
             gb.update_or_create_assignment(lecture, duedate=duedate)
     run_nbgrader(["release_assignment", lecture, "--force"], workspace.path)
     return exchange

@@ -529,13 +529,12 @@ def write_final_scores(workspace, result: GradingResult, submitted_folder: Path 
 
     ``submitted_folder``: the folder the notebook came from; its SUBMISSION_FILES go beside the
     graded notebook (so that `nbgrader release_feedback` finds the student's submission secret)."""
-    from nbgrader.api import Gradebook
     from nbgrader.utils import parse_utc
 
     scores = {v.grade_id: v.score for v in result.verdicts}
     kept = {name: (submitted_folder / name).read_text() for name in SUBMISSION_FILES
             if submitted_folder is not None and (submitted_folder / name).is_file()}
-    with warnings.catch_warnings(), Gradebook(workspace.db_url) as gb:
+    with warnings.catch_warnings(), workspace.gradebook() as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy autoflush chatter inside nbgrader's API
         gb.update_or_create_student(result.student)
         stamp = {"timestamp": parse_utc(kept["timestamp.txt"].strip())} if "timestamp.txt" in kept else {}
@@ -561,10 +560,9 @@ def write_final_scores(workspace, result: GradingResult, submitted_folder: Path 
 
 
 def lecture_sources(workspace, lecture) -> LectureSources:
-    from nbgrader.api import Gradebook
 
     workspace.ensure_assignment(lecture)
-    with Gradebook(workspace.db_url) as gb:
+    with workspace.gradebook() as gb:
         duedate = gb.find_assignment(lecture).duedate
     return LectureSources(lecture, workspace.source_notebook_path(lecture).name,
                           workspace.source_notebook_path(lecture).read_text(encoding="utf-8"),

@@ -185,13 +185,12 @@ def long_rows(workspace) -> list[dict]:
     the explain cells (``kind`` "manual") only from nbgrader's gradebook, with an empty score while
     they still need grading. ``passed`` and ``hidden`` are empty for manual cells.
     """
-    from nbgrader.api import Gradebook
 
     verdicts = defaultdict(list)
     for verdict in load_verdicts(workspace.db_path):
         verdicts[verdict["student"], verdict["lecture"]].append(verdict)
     rows = []
-    with Gradebook(workspace.db_url) as gb:
+    with workspace.gradebook() as gb:
         for sub in load_submissions(workspace.db_path):
             nb_sub = nbgrader_submission(gb, sub["lecture"], sub["student"])
             grades = {g.name: g for nb in nb_sub.notebooks for g in nb.grades} if nb_sub else {}

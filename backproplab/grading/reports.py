@@ -29,9 +29,8 @@ def export_rows(workspace):
     given later in formgrader count; ``score`` less the late penalty, as `nbgrader export` does it
     (nbgrader's own submission score leaves the penalty out); ``flagged`` and ``status`` from `bplab grade`.
     """
-    from nbgrader.api import Gradebook
     rows = []
-    with Gradebook(workspace.db_url) as gb:
+    with workspace.gradebook() as gb:
         for sub in load_submissions(workspace.db_path):
             nb_sub = nbgrader_submission(gb, sub["lecture"], sub["student"])
             if nb_sub is not None:

@@ -48,13 +48,12 @@ def _out_of_date(workspace, submissions, rows):
 
 def _needing_manual_grading(workspace, lectures):
     """{lecture: sorted students} whose nbgrader submission has a grade needing manual grading."""
-    from nbgrader.api import Gradebook
 
     present = {name for name, _ in gradebook_assignments(workspace.db_path)} & set(lectures)
     if not present:  # opening nbgrader's Gradebook would create its tables
         return {}
     found = {}
-    with Gradebook(workspace.db_url, workspace.course_id()) as gb:
+    with workspace.gradebook() as gb:
         for lecture in sorted(present):
             found[lecture] = sorted(s.student.id for s in gb.find_assignment(lecture).submissions if s.needs_manual_grade)
     return found

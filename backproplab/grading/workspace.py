@@ -154,10 +154,17 @@ class Workspace:
         plugin = config.AssignLatePenalties.get("plugin_class", "nbgrader.plugins.LateSubmissionPlugin")
         plugin_name = plugin if isinstance(plugin, str) else f"{plugin.__module__}.{plugin.__qualname__}"
         sections = {"AssignLatePenalties": {"plugin_class": plugin_name}}
-        section = config.get(plugin_name.rsplit(".", 1)[-1])
-        if section:
-            sections[plugin_name.rsplit(".", 1)[-1]] = dict(section)
+        class_name = plugin_name.rsplit(".", 1)[-1]
+        if config.get(class_name):
+            sections[class_name] = dict(config[class_name])
         return json.dumps(sections, sort_keys=True)
+
+    def gradebook(self):
+        """nbgrader's Gradebook of this workspace under its course id (nbgrader's default without one), to use
+        in a ``with`` block; opening it without the id would add a row for nbgrader's default course."""
+        from nbgrader.api import Gradebook
+
+        return Gradebook(self.db_url, self.course_id() or "default_course")
 
     def course_id(self):
         """``c.CourseDirectory.course_id`` of this workspace's nbgrader_config.py ('' when not set, as in nbgrader)."""
