@@ -28,9 +28,9 @@ STUDENTS_PER_PROCESS = 10
 
 
 def generate_feedback(workspace, lectures=None, processes=2):
-    """Run nbgrader generate_feedback for each graded lecture, at most ``processes`` nbgrader processes at
-    once, a lecture's students split over up to ``processes`` of them (one per STUDENTS_PER_PROCESS);
-    return {html path: lines redacted}.
+    """Run nbgrader generate_feedback for the graded ``lectures`` (default: all, as one run of nbgrader's "*"),
+    at most ``processes`` nbgrader processes at once, the students split over up to ``processes`` of them (one
+    per STUDENTS_PER_PROCESS); return {html path: lines redacted}.
 
     Raises RuntimeError (release.ReleaseError) if nbgrader fails, and AssertionError if hidden
     source survived redaction (never expected)."""
@@ -38,11 +38,12 @@ def generate_feedback(workspace, lectures=None, processes=2):
     found = sorted({p.parent.name for p in autograded.glob("*/*/*.ipynb")}) if autograded.exists() else []
     lectures = lectures or found
     runs = []
-    for lecture in lectures:
-        workspace.ensure_assignment(lecture)
-        students = sorted({p.parts[-3] for p in autograded.glob(f"*/{lecture}/*.ipynb")})
+    workspace.ensure_assignments(lectures)
+    # Every graded lecture at once is nbgrader's "*": its processes then share all the pages.
+    for pattern in ["*"] if set(lectures) == set(found) else lectures:
+        students = sorted({p.parts[-3] for p in autograded.glob(f"*/{pattern}/*.ipynb")})
         shares = min(max(processes, 1), -(-len(students) // STUDENTS_PER_PROCESS) or 1)
-        runs += [(["generate_feedback", lecture, "--force", f"--CourseDirectory.student_id_exclude={','.join(others)}"],
+        runs += [(["generate_feedback", pattern, "--force", f"--CourseDirectory.student_id_exclude={','.join(others)}"],
                   workspace.path) for others in _exclusions(students, shares)]
     for start in range(0, len(runs), max(processes, 1)):
         run_nbgrader_together(runs[start:start + max(processes, 1)])

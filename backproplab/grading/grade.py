@@ -580,7 +580,9 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def make_tasks(workspace, submissions, settings: GradingSettings) -> list[GradingTask]:
-    sources = {lec: lecture_sources(workspace, lec) for lec in sorted({s.lecture for s in submissions})}
+    lectures = sorted({s.lecture for s in submissions})
+    workspace.ensure_assignments(lectures)
+    sources = {lec: lecture_sources(workspace, lec) for lec in lectures}
     tasks = []
     for sub in submissions:
         data = _read_bytes(sub.path)

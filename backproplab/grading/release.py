@@ -119,6 +119,39 @@ def run_nbgrader_together(runs, config=None):
     return [proc for _, proc in done]
 
 
+def generate_assignments(course_root, lectures, config=None, db_url=None, database=True):
+    """Run nbgrader's generate_assignment on ``lectures`` of the course directory ``course_root`` (their
+    ``source/<lecture>/`` into ``release/<lecture>/``), in this process: nbgrader's imports are paid once, not
+    once per lecture as with one ``nbgrader`` process each.
+
+    ``config``: a traitlets Config (e.g. a workspace's nbgrader_config.py; default: the pipeline's); ``db_url``:
+    the gradebook to write the assignments into (default: the course root's gradebook.db); ``database=False``
+    writes none. Raises ReleaseError with nbgrader's log when a lecture fails."""
+    import warnings
+
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from .config import configure
+
+    ensure_scripts_on_path()
+    c = Config(config) if config is not None else configure(Config())
+    c.CourseDirectory.root = str(course_root)
+    if db_url:
+        c.CourseDirectory.db_url = db_url
+    if not database:   # nbgrader's --no-db
+        c.GenerateAssignment.no_database, c.SaveCells.enabled = True, False
+    api = NbGraderAPI(CourseDirectory(config=c), config=c)
+    for lecture in lectures:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcome = api.generate_assignment(lecture, force=True, create=True)
+        if not outcome.get("success"):
+            raise ReleaseError(f"nbgrader generate_assignment {lecture} failed:\n{outcome.get('log', '')}"
+                               f"{outcome.get('error', '')}")
+
+
 def generate_release(root, lecture):
     """Generate one lecture's student version with real nbgrader.
 
@@ -133,8 +166,7 @@ def generate_release(root, lecture):
     with tempfile.TemporaryDirectory(prefix="bplab-release-") as tmp:
         course = Path(tmp)
         copy_lecture(Path(root) / "solutions" / lecture, course / "source" / lecture)
-        # --no-db: the release needs no gradebook; `bplab grade` makes its own.
-        run_nbgrader(["generate_assignment", lecture, "--force", "--no-db"], course)
+        generate_assignments(course, [lecture], database=False)   # `bplab grade` makes its own gradebook
         released = course / "release" / lecture
         files = {}
         for rel in lecture_files(released):

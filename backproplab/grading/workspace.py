@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .config import config_file_text
 from .notebooks import read_notebook
-from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, lecture_files, run_nbgrader_together
+from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, generate_assignments, lecture_files
 
 DEFAULT_WORKSPACE = "autograder"  # relative to the repository root
 
@@ -114,28 +114,46 @@ class Workspace:
             digest.update(str(rel).encode() + b"\0" + (folder / rel).read_bytes())
         return digest.hexdigest()
 
+    def _is_current(self, lecture):
+        stamp = self.path / ".bplab" / lecture / "source.sha256"
+        return (stamp.exists() and stamp.read_text() == self._fingerprint(lecture) and self.template_db(lecture).exists()
+                and self.release_notebook_path(lecture).exists() and self.db_path.exists())
+
     def ensure_assignment(self, lecture):
         """Make sure the workspace gradebook and the template gradebook hold the lecture as generated
         from the current solutions/ (runs nbgrader generate_assignment only when solutions changed)."""
-        stamp = self.path / ".bplab" / lecture / "source.sha256"
-        fingerprint = self._fingerprint(lecture)
-        if (stamp.exists() and stamp.read_text() == fingerprint and self.template_db(lecture).exists()
-                and self.release_notebook_path(lecture).exists() and self.db_path.exists()):
+        self.ensure_assignments([lecture])
+
+    def ensure_assignments(self, lectures):
+        """``ensure_assignment`` for several lectures at once (nbgrader's imports are paid once)."""
+        stale = [lecture for lecture in dict.fromkeys(lectures) if not self._is_current(lecture)]
+        if not stale:
             return
-        source = self.path / "source" / lecture
-        if source.exists():
-            shutil.rmtree(source)
-        copy_lecture(self.root / "solutions" / lecture, source)
-        # The workspace's gradebook, and at the same time one holding only this assignment and no student,
-        # copied for per-student course directories.
+        for lecture in stale:
+            source = self.path / "source" / lecture
+            if source.exists():
+                shutil.rmtree(source)
+            copy_lecture(self.root / "solutions" / lecture, source)
+        from nbgrader.api import Gradebook
+
         with tempfile.TemporaryDirectory(prefix="bplab-template-") as tmp:
-            copy_lecture(source, Path(tmp) / "source" / lecture)
-            (Path(tmp) / "nbgrader_config.py").write_text(config_file_text())
-            generate = ["generate_assignment", lecture, "--force"]
-            run_nbgrader_together([(generate, self.path), (generate, tmp)])
-            self.template_db(lecture).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(Path(tmp) / "gradebook.db", self.template_db(lecture))
-        stamp.write_text(fingerprint)
+            # One empty gradebook to start from: nbgrader makes a new one with an alembic process (seconds).
+            blank = Path(tmp) / "blank.db"
+            Gradebook(f"sqlite:///{blank}", "").close()   # '' is nbgrader's course id when none is configured
+            if not self.db_path.exists():   # the workspace's gets its own course row when nbgrader opens it
+                shutil.copy2(blank, self.db_path)
+                with closing(sqlite3.connect(self.db_path)) as conn, conn:
+                    conn.execute("DELETE FROM course")
+            generate_assignments(self.path, stale, config=self.config(), db_url=self.db_url)
+            # Each template: a gradebook holding only its assignment and no student, copied per submission.
+            for lecture in stale:
+                copy_lecture(self.path / "source" / lecture, Path(tmp) / "source" / lecture)
+                template = Path(tmp) / f"{lecture}.db"
+                shutil.copy2(blank, template)
+                generate_assignments(tmp, [lecture], db_url=f"sqlite:///{template}")
+                self.template_db(lecture).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(template, self.template_db(lecture))
+                (self.path / ".bplab" / lecture / "source.sha256").write_text(self._fingerprint(lecture))
 
     def config(self):
         """This workspace's nbgrader_config.py as a traitlets Config (course id, exchange, course policy)."""
