@@ -21,6 +21,7 @@ batch already graded (nothing is graded again).
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -269,8 +270,21 @@ def _gradebook_scores(workspace, results):
 
 # ---------------------------------------------------------------- the batch
 
+def without_demos(released):
+    """The released notebook without the demonstration cells between its exercises (the cells before the first
+    exercise, imports and `check`, stay): a student may delete them, and in the red team's submissions (controls
+    included) they would only repeat, in every run, a third of its time."""
+    first = next(i for i, c in enumerate(released.cells) if "nbgrader" in c.metadata)
+    lean = copy.deepcopy(released)
+    lean.cells = [c for i, c in enumerate(lean.cells)
+                  if i < first or c.cell_type != "code" or "nbgrader" in c.metadata]
+    assert len(lean.cells) < len(released.cells), "no demonstration cell found: the lecture's layout changed"
+    return lean
+
+
 def _submissions(ctx, canaries):
-    """{(student, lecture): notebook, or bytes/str for a mangled one}: every lecture's plan, then the red team."""
+    """{(student, lecture): notebook, or bytes/str for a mangled one}: every lecture's plan, then the red team
+    (on the lecture without its demonstrations, see without_demos)."""
     planned = {}
     for lecture, plan in PLAN.items():
         released, answers = read_notebook(course_path(lecture)), catalog(lecture).ANSWERS
@@ -279,6 +293,7 @@ def _submissions(ctx, canaries):
     released = read_notebook(course_path(RED_TEAM_LECTURE))
     for student, answers in EXTRA_04.items():
         planned[student, RED_TEAM_LECTURE] = build_submission(released, answers)
+    released = without_demos(released)
     correct = build_submission(released, dict(catalog(RED_TEAM_LECTURE).ANSWERS))
     correct.cells.insert(0, new_markdown_cell(f"My private notes: {canaries['submission']}"))
     planned[CORRECT, RED_TEAM_LECTURE] = correct
