@@ -243,9 +243,9 @@ def _rt_once(tag):
     return True
 
 
-def _rt_hang_again(tag, limit=2):
+def _rt_hang_again(tag, limit=1):
     """Whether to hang once more: at most ``limit`` times per submission, counted in the sandbox's /tmp (the
-    globals go with each killed kernel). Two hangs show the kill and the cells after it; each more costs the
+    globals go with each killed kernel). One hang shows the kill and the cells after it; each more costs the
     suite a cell timeout and proves nothing new."""
     path = _rt_os.path.join(_rt_os.environ.get("TMPDIR", "/tmp"), "_rt_hangs_" + tag)
     try:
@@ -874,7 +874,7 @@ def _():
         checks=SPAWN_CHECKS)
 def _():
     """Ignores SIGINT, SIGALRM, SIGTERM, SIGXCPU, SIGHUP, starts two marked CPU burners, then spins forever
-    (in the first two calls the grader reaches: each one is killed)."""
+    (in the first call the grader reaches: it is killed)."""
     return dict(body=_hostile_body(r'''
     import signal, subprocess, sys
     for _sig in (signal.SIGINT, signal.SIGALRM, signal.SIGTERM, signal.SIGXCPU, signal.SIGHUP):
@@ -895,8 +895,8 @@ def _():
 
 @attack("sleep-forever", "wall-clock deadlines: sleeps forever, swallowing every interrupt")
 def _():
-    """Sleeps forever in dense_backward, catching KeyboardInterrupt and every other exception (in the first two
-    calls the grader reaches: each one is killed)."""
+    """Sleeps forever in dense_backward, catching KeyboardInterrupt and every other exception (in the first call
+    the grader reaches: it is killed)."""
     return dict(body=_hostile_body(r'''
     import signal, time
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -272,9 +272,9 @@ def _gradebook_scores(workspace, results):
 
 def without_demos(released):
     """The released notebook without the demonstration cells between its exercises (the cells before the first
-    exercise, imports and `check`, stay): a student may delete them, and in the red team's submissions (controls
-    included) they would only repeat, in every run, a third of its time."""
-    first = next(i for i, c in enumerate(released.cells) if "nbgrader" in c.metadata)
+    answer cell, imports and `check`, stay): a student may delete them, and in the wrong answers' and the red team's
+    submissions (controls included) they would only repeat, in every run, a third of its time or more."""
+    first = next(i for i, c in enumerate(released.cells) if c.metadata.get("nbgrader", {}).get("solution"))
     lean = copy.deepcopy(released)
     lean.cells = [c for i, c in enumerate(lean.cells)
                   if i < first or c.cell_type != "code" or "nbgrader" in c.metadata]
@@ -284,12 +284,13 @@ def without_demos(released):
 
 def _submissions(ctx, canaries):
     """{(student, lecture): notebook, or bytes/str for a mangled one}: every lecture's plan, then the red team
-    (on the lecture without its demonstrations, see without_demos)."""
+    (the wrong answers and the red team on the lecture without its demonstrations, see without_demos)."""
     planned = {}
     for lecture, plan in PLAN.items():
         released, answers = read_notebook(course_path(lecture)), catalog(lecture).ANSWERS
-        for student, variants in plan.items():
-            planned[student, lecture] = build_submission(released, {**answers, **{v.exercise: v.source for v in variants}})
+        for student, variants in plan.items():   # "correct" whole: every lecture's demonstrations graded once
+            planned[student, lecture] = build_submission(released if not variants else without_demos(released),
+                                                         {**answers, **{v.exercise: v.source for v in variants}})
     released = read_notebook(course_path(RED_TEAM_LECTURE))
     for student, answers in EXTRA_04.items():
         planned[student, RED_TEAM_LECTURE] = build_submission(released, answers)
