@@ -267,7 +267,8 @@ def build_parser():
     p.add_argument("--lecture", help="lecture id (default: from the layout or the notebook's cells)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the local Dask cluster (default: the number of cores)")
+                   help="worker processes of the local Dask cluster (default: one per 4 submissions to grade, "
+                        "at most the number of cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="send each submission as a task to this existing Dask scheduler instead")
     p.add_argument("--regrade", action="store_true",

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from backproplab.checks.core import Verdict
 from backproplab.cli import main
-from backproplab.grading.grade import GradingResult, UsageError, find_submissions, stored_result, tampering_evidence
+from backproplab.grading.grade import (
+    SUBMISSIONS_PER_WORKER,
+    GradingResult,
+    UsageError,
+    default_workers,
+    find_submissions,
+    stored_result,
+    tampering_evidence,
+)
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
 from backproplab.grading.reports import class_report
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
@@ -45,6 +53,16 @@ def _released():
 def root(tmp_path):
     """A repository root with one lecture whose source notebook has a visible and a hidden test."""
     return units_repository(tmp_path)
+
+
+@given(st.integers(1, 500), st.integers(1, 64))
+def test_default_workers_start_one_per_few_submissions_up_to_the_cores(to_grade, cores):
+    """Does a batch start one LocalCluster worker per SUBMISSIONS_PER_WORKER submissions, at least one, at most the
+    cores (three submissions on two cores: one worker, whose sandbox warm-up is paid once)?"""
+    workers = default_workers(to_grade, cores)
+    assert 1 <= workers <= cores
+    assert workers == cores or (workers - 1) * SUBMISSIONS_PER_WORKER < to_grade <= workers * SUBMISSIONS_PER_WORKER
+    assert default_workers(3, 2) == 1 and default_workers(5, 2) == 2
 
 
 def test_tampering_evidence_untouched_submission_is_clean():
