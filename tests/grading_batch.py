@@ -288,8 +288,9 @@ def _submissions(ctx, canaries):
     planned = {}
     for lecture, plan in PLAN.items():
         released, answers = read_notebook(course_path(lecture)), catalog(lecture).ANSWERS
+        lean = without_demos(released)
         for student, variants in plan.items():   # "correct" whole: every lecture's demonstrations graded once
-            planned[student, lecture] = build_submission(released if not variants else without_demos(released),
+            planned[student, lecture] = build_submission(lean if variants else released,
                                                          {**answers, **{v.exercise: v.source for v in variants}})
     released = read_notebook(course_path(RED_TEAM_LECTURE))
     for student, answers in EXTRA_04.items():

@@ -98,7 +98,6 @@ def assign(workspace, lecture: str, duedate=None) -> Exchange:
     ``duedate``: a datetime (UTC) or None; stored as the assignment's due date in the workspace
     gradebook, where nbgrader's collect and `bplab grade`'s late penalty read it. Raises
     ExchangeError or ReleaseError (nbgrader's log)."""
-
     exchange = workspace_exchange(workspace)
     check_exchange(exchange, create=True)
     workspace.ensure_assignment(lecture)

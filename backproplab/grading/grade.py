@@ -560,8 +560,7 @@ def write_final_scores(workspace, result: GradingResult, submitted_folder: Path 
 
 
 def lecture_sources(workspace, lecture) -> LectureSources:
-
-    workspace.ensure_assignment(lecture)
+    """The lecture's trusted sources, as prepared in the workspace (call ``workspace.ensure_assignments`` first)."""
     with workspace.gradebook() as gb:
         duedate = gb.find_assignment(lecture).duedate
     return LectureSources(lecture, workspace.source_notebook_path(lecture).name,
@@ -647,8 +646,7 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     """Grade ``submissions`` (list of Submission); return one GradingResult each, in the same order.
 
     ``scheduler``: the address of an existing Dask scheduler; else a LocalCluster of ``workers``
-    processes (default: one per SUBMISSIONS_PER_WORKER to grade, at most the cores; never more than there are
-    submissions to grade). Submissions
+    processes (default: ``default_workers``; never more than there are submissions to grade). Submissions
     already graded with the same content and grader are reused unless ``regrade``.
     ``on_result(result)`` is called as each one is stored.
     Raises SandboxUnavailable (naming the fix) when ``settings.sandboxed`` and bwrap cannot run.

@@ -185,7 +185,6 @@ def long_rows(workspace) -> list[dict]:
     the explain cells (``kind`` "manual") only from nbgrader's gradebook, with an empty score while
     they still need grading. ``passed`` and ``hidden`` are empty for manual cells.
     """
-
     verdicts = defaultdict(list)
     for verdict in load_verdicts(workspace.db_path):
         verdicts[verdict["student"], verdict["lecture"]].append(verdict)

@@ -48,7 +48,6 @@ def _out_of_date(workspace, submissions, rows):
 
 def _needing_manual_grading(workspace, lectures):
     """{lecture: sorted students} whose nbgrader submission has a grade needing manual grading."""
-
     present = {name for name, _ in gradebook_assignments(workspace.db_path)} & set(lectures)
     if not present:  # opening nbgrader's Gradebook would create its tables
         return {}

@@ -114,9 +114,12 @@ class Workspace:
             digest.update(str(rel).encode() + b"\0" + (folder / rel).read_bytes())
         return digest.hexdigest()
 
-    def _is_current(self, lecture):
-        stamp = self.path / ".bplab" / lecture / "source.sha256"
-        return (stamp.exists() and stamp.read_text() == self._fingerprint(lecture) and self.template_db(lecture).exists()
+    def _stamp(self, lecture):
+        return self.path / ".bplab" / lecture / "source.sha256"
+
+    def _is_current(self, lecture, fingerprint):
+        stamp = self._stamp(lecture)
+        return (stamp.exists() and stamp.read_text() == fingerprint and self.template_db(lecture).exists()
                 and self.release_notebook_path(lecture).exists() and self.db_path.exists())
 
     def ensure_assignment(self, lecture):
@@ -126,7 +129,8 @@ class Workspace:
 
     def ensure_assignments(self, lectures):
         """``ensure_assignment`` for several lectures at once (nbgrader's imports are paid once)."""
-        stale = [lecture for lecture in dict.fromkeys(lectures) if not self._is_current(lecture)]
+        fingerprints = {lecture: self._fingerprint(lecture) for lecture in lectures}
+        stale = [lecture for lecture, fingerprint in fingerprints.items() if not self._is_current(lecture, fingerprint)]
         if not stale:
             return
         for lecture in stale:
@@ -153,7 +157,7 @@ class Workspace:
                 generate_assignments(tmp, [lecture], db_url=f"sqlite:///{template}")
                 self.template_db(lecture).parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(template, self.template_db(lecture))
-                (self.path / ".bplab" / lecture / "source.sha256").write_text(self._fingerprint(lecture))
+                self._stamp(lecture).write_text(fingerprints[lecture])
 
     def config(self):
         """This workspace's nbgrader_config.py as a traitlets Config (course id, exchange, course policy)."""
