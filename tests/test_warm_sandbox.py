@@ -28,7 +28,7 @@ def job(sandbox, *cells, cell_timeout=60, deadline=120):
     """Run ``cells`` as one job; return (the run, {cell index: its printed text}, the done record)."""
     request = {"cells": [[i, source] for i, source in enumerate(cells)], "cell_timeout": cell_timeout,
                "cell_output_limit": 1 << 20, "record_output_limit": 0, "max_restarts": 2,
-               "kernel_env": {"BPLAB_GRADING_SEED": "1"}}
+               "kernel_env": {"BPLAB_GRADING_SEED": "1"}, "isolate": SandboxLimits().isolation()}
     run = sandbox.run(request, deadline=deadline, max_output=1 << 24)
     records = [json.loads(line) for line in run.stdout.decode().splitlines() if line.strip()]
     texts = {r["index"]: "".join(o.get("text", "") + o.get("evalue", "") for o in r["outputs"])
@@ -56,56 +56,93 @@ print('processes:', [c for c in others if 'planter' in c or 'sleep' in c])
 
 def test_a_job_starts_clean_whatever_the_previous_one_left(sandbox):
     """A submission leaves a detached process that plants an IPython startup file, locked folders
-    and files in the scratch, and tries to read the executor's and fork server's memory. Does
-    the next submission in the same sandbox see none of it, and does the reading fail?"""
+    and files in the scratch and /dev/shm, a process whose main thread exited while another thread
+    runs (a zombie in /proc), and tries to read the executor's and fork server's memory. Does the
+    next submission in the same sandbox see none of it, and does the reading fail?"""
     first = job(sandbox, "print('first')", CLEAN_STATE)[1][1]  # /tmp may hold read-only mounts of the checkout
     assert first.splitlines()[0] == "clean-namespace" and first.splitlines()[2:] == ["startup: []", "processes: []"]
     run, texts, done = job(sandbox, """
 import os, subprocess, sys, time
 planter = ("import os, time\\nwhile True:\\n    d = '/tmp/.ipython/profile_default/startup'\\n"
-           "    os.makedirs(d, exist_ok=True)\\n    open(d + '/00-plant.py', 'w').write('PLANTED = 1')\\n    time.sleep(0.02)")
+           "    os.makedirs(d, exist_ok=True)\\n    open(d + '/00-plant.py', 'w').write('PLANTED = 1')\\n"
+           "    open('/dev/shm/planted', 'w').write('x')\\n    time.sleep(0.02)")
 subprocess.Popen([sys.executable, '-c', planter, 'planter'], start_new_session=True)
+subprocess.Popen([sys.executable, '-c', "import threading, time\\nthreading.Thread(target=time.sleep, args=(1000,)).start()\\n"
+                  "import _thread\\n_thread.exit()", 'sleep-zombie'], start_new_session=True)
 subprocess.Popen(['/bin/sh', '-c', 'trap "" HUP INT TERM; exec sleep 1000'], start_new_session=True)
 os.makedirs('/tmp/keep/locked')
 open('/tmp/keep/locked/f', 'w').write('x')
 os.chmod('/tmp/keep/locked', 0)
 os.chmod('/tmp/keep', 0o500)
 open('/tmp/leftover', 'w').write('x')
-forkserver = os.getppid()
-executor = int(open(f'/proc/{forkserver}/stat').read().rsplit(')', 1)[1].split()[1])
-for pid in (forkserver, executor):
-    for name in ('mem', 'environ'):
+open('/dev/shm/leftover', 'w').write('x')
+print('parent', os.getppid())
+myself = os.readlink('/proc/self')  # this kernel's pid in the sandbox's /proc
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    for name in ('mem', 'environ') if pid != myself else ():
         try:
-            open(f'/proc/{pid}/{name}', 'rb').read(16)
-            print('read', name, 'of', pid)
+            if 'kernel_forkserver' in open(f'/proc/{pid}/cmdline').read() or 'sandbox_exec' in open(f'/proc/{pid}/cmdline').read():
+                open(f'/proc/{pid}/{name}', 'rb').read(16)
+                print('read', name, 'of', pid)
         except OSError as err:
             print('denied', name, type(err).__name__)
 time.sleep(0.5)
 """)
     assert done is not None, run.stderr
     assert "read" not in texts[0].split(), texts[0]
-    assert texts[0].count("denied") == 4
-    run, texts, done = job(sandbox, "print('next')", CLEAN_STATE)
+    assert "parent 0" in texts[0]  # the kernel is the init of its own pid namespace
+    assert texts[0].count("denied") >= 4
+    run, texts, done = job(sandbox, "print('next')", CLEAN_STATE + "\nprint('shm:', os.listdir('/dev/shm'))")
     assert done is not None, run.stderr
-    assert texts[1] == first
+    assert texts[1] == first + "shm: []\n"
 
 
-def test_killing_the_fork_server_or_the_executor_costs_only_that_job(sandbox):
-    """A submission that kills the fork server, then one that kills the executor: each loses only
-    its own run; the next submission is graded normally (in a new sandbox)."""
-    run, texts, done = job(sandbox, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('after')")
-    assert texts[0].strip() == "after"  # the kernel itself lives on until the job's end
-    run, texts, done = job(sandbox, "print(6 * 7)")
-    assert done is not None and texts[0].strip() == "42", run.stderr
+def test_a_kernel_cannot_signal_the_fork_server_or_the_executor(sandbox):
+    """A submission finds the fork server and the executor in /proc and sends them SIGSTOP (from a
+    child process, as the pid numbers it sees belong to the sandbox's namespace, not its own). Neither
+    is reached: the next submission's kernel starts at once (a stalled fork server would cost the
+    30 s spawn deadline) and is graded normally."""
     run, texts, done = job(sandbox, """
-import os, signal
-forkserver = os.getppid()
-executor = int(open(f'/proc/{forkserver}/stat').read().rsplit(')', 1)[1].split()[1])
-os.kill(executor, signal.SIGKILL)
-""", "print('never')")
-    assert done is None and 1 not in texts
-    run, texts, done = job(sandbox, "print(6 * 7)")
+import os, subprocess, sys
+targets = [p for p in os.listdir('/proc') if p.isdigit() and p != os.readlink('/proc/self')
+           and any(n in open(f'/proc/{p}/cmdline', 'rb').read() for n in (b'kernel_forkserver', b'sandbox_exec'))]
+print('parent', os.getppid(), 'targets', len(targets) >= 2)
+subprocess.run([sys.executable, '-c', 'import os, signal, sys\\nfor p in sys.argv[1:]:\\n    try: os.kill(int(p), signal.SIGSTOP)\\n'
+                '    except OSError: pass', *targets])
+""", "print('after')")
+    assert texts[0].split() == ["parent", "0", "targets", "True"], (texts, run.stderr)
+    run, texts, done = job(sandbox, "print(6 * 7)", deadline=60)
     assert done is not None and texts[0].strip() == "42", run.stderr
+    assert done["kernel_start_seconds"] < 10
+
+
+def test_a_stalled_or_dead_fork_server_costs_no_job(sandbox):
+    """The fork server is stopped (SIGSTOP) or killed from outside between two jobs: the next job is
+    still graded (a stalled server is replaced, a dead one means a new sandbox), never scored 0."""
+    import os
+    import signal
+
+    from backproplab.grading.sandbox import _children
+
+    job(sandbox, "print(1)")
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        servers = [pid for pid in _all_descendants(sandbox.proc.pid, _children)
+                   if b"kernel_forkserver" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        assert servers
+        for pid in servers:
+            os.kill(pid, sig)
+        run, texts, done = job(sandbox, "print(6 * 7)")
+        assert done is not None and texts[0].strip() == "42", run.stderr
+
+
+def _all_descendants(pid, children):
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        for child in children(current):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def test_the_deadline_kills_the_warm_sandbox_and_the_next_job_runs(sandbox):

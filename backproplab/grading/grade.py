@@ -441,6 +441,9 @@ def grade_task(task: GradingTask) -> GradingResult:
             result.status = status
             result.flag_reasons.append(f"student kernel: {status}" +
                                        (f" ({execution.get('restarts')} restart(s))" if execution.get("restarts") else ""))
+        if execution.get("records_outside_tests"):
+            result.flag_reasons.append(f"{execution['records_outside_tests']} outcome record(s) outside the test "
+                                       f"cells, ignored (only a test cell's check() records count)")
         by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded_nb.cells}
         from .judge import find_test_cells
         for test in find_test_cells(source_nb):

@@ -7,8 +7,16 @@ milliseconds instead of seconds of imports per submission.
 
 It never holds anything of a submission: a command is one stdin line naming a spec file that the
 executor wrote; only the forked child reads it (environment, working folder, connection file)
-and becomes an ordinary ipykernel. It answers with the child's pid, one line per command. It is
-not dumpable, so the kernels it forks (same uid) cannot ptrace it or read its memory.
+and becomes an ordinary ipykernel. It is not dumpable, so the kernels it forks (same uid) cannot
+ptrace it or read its memory.
+
+Each kernel is a job of its own (``isolate_job``): the forked child enters new user, mount, pid
+and ipc namespaces and forks the kernel as the init of that pid namespace, so every process the
+student's code starts dies with the kernel, whatever its state, and none of them can name (signal,
+trace) the fork server, the executor or another job's processes. The kernel gets a private
+size-limited /tmp (HOME, the working folder) and /dev/shm and a read-only /dev: nothing it writes
+survives it. Then it drops to uid 65534 with no capabilities in a second user namespace. The fork
+server answers each command with the kernel's pid (as the executor sees it), or -1.
 """
 from __future__ import annotations
 
@@ -17,14 +25,82 @@ import importlib
 import json
 import os
 import resource
+import select
 import signal
 import sys
 
 PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x08000000, 0x10000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 0x20, 0x1000, 0x4000, 0x40000
+JOB_UID = 65534
+REPORT_SECONDS = 20  # the longest the fork server waits for a forked child to name its kernel
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def set_dumpable(flag: bool):
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, int(flag), 0, 0, 0)
+    _libc.prctl(PR_SET_DUMPABLE, int(flag), 0, 0, 0)
+
+
+def _call(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _map_ids(inside: int, uid: int, gid: int):
+    """Map one uid and gid of a new user namespace (written by the process that entered it)."""
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    for name, outside in (("uid_map", uid), ("gid_map", gid)):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(f"{inside} {outside} 1")
+
+
+def _mount_tmpfs(target: str, size_mb: int):
+    os.makedirs(target, exist_ok=True)
+    _call(_libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                      f"size={size_mb}m,mode=1777".encode()), f"tmpfs at {target}")
+
+
+def _drop_capabilities():
+    """No capabilities at all, for good: a second user namespace mapped to uid 65534, an empty capset,
+    no_new_privs (an execve cannot gain any back)."""
+    _call(_libc.unshare(CLONE_NEWUSER), "unshare user")
+    _map_ids(JOB_UID, 0, 0)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    _call(_libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
+    _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def isolate_job(limits: dict, report_fd: int):
+    """In a freshly forked (single-threaded) child: new namespaces, then fork the job's init. This
+    process writes the init's pid to ``report_fd``, waits for it and exits; only the init returns,
+    as pid 1 of the job's pid namespace, with its private /tmp and /dev/shm and no capabilities."""
+    uid, gid = os.geteuid(), os.getegid()
+    _call(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    _map_ids(0, uid, gid)
+    init = os.fork()
+    if init:
+        os.write(report_fd, f"{init}\n".encode())
+        os.close(report_fd)
+        os.waitpid(init, 0)
+        os._exit(0)
+    os.close(report_fd)
+    _call(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
+    _mount_tmpfs("/tmp", limits["scratch_mb"])
+    _call(_libc.mount(None, b"/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+          "read-only /dev")
+    _mount_tmpfs("/dev/shm", limits["shm_mb"])
+    _drop_capabilities()
+    _call(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
 
 
 def preload(modules):
@@ -38,19 +114,32 @@ def preload(modules):
     return failed
 
 
-def become_kernel(spec_path):
-    """In the forked child: read the spec and run an ipykernel until it is shut down or killed."""
+def become_kernel(spec_path, report_fd):
+    """In the forked child: read the spec, isolate the job (``isolate_job``, when the spec asks) and
+    run an ipykernel as its init until it is shut down or killed."""
     try:
-        os.setpgid(0, 0)  # the executor kills the kernel's whole process group
+        os.setpgid(0, 0)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        set_dumpable(True)  # an ordinary process again: the student's code may inspect itself
+        os.closerange(3, report_fd)
+        os.closerange(report_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         with open(spec_path, encoding="utf-8") as f:
             spec = json.load(f)
+        with open(spec["connection_file"], encoding="utf-8") as f:
+            connection = f.read()  # the job's /tmp hides the executor's scratch
+        set_dumpable(True)  # /proc/self/uid_map is the process's own only while it is dumpable
+        if spec.get("isolate"):
+            isolate_job(spec["isolate"], report_fd)
+        else:
+            os.write(report_fd, f"{os.getpid()}\n".encode())
+            os.close(report_fd)
+        os.makedirs(spec["cwd"], exist_ok=True)
+        os.makedirs(os.path.dirname(spec["connection_file"]), exist_ok=True)
+        with open(spec["connection_file"], "w", encoding="utf-8") as f:
+            f.write(connection)
         os.environ.update(spec["env"])
         os.chdir(spec["cwd"])
         from ipykernel.kernelapp import IPKernelApp
@@ -59,6 +148,23 @@ def become_kernel(spec_path):
         IPKernelApp.launch_instance(argv=sys.argv[1:])
     finally:
         os._exit(0)
+
+
+def _kernel_pid(report_fd) -> int:
+    """The pid a forked child reports, or -1 when it reports none in time."""
+    data = b""
+    try:
+        while not data.endswith(b"\n") and select.select([report_fd], [], [], REPORT_SECONDS)[0]:
+            chunk = os.read(report_fd, 32)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(report_fd)
+    try:
+        return int(data)
+    except ValueError:
+        return -1
 
 
 def main(argv=None):
@@ -73,10 +179,12 @@ def main(argv=None):
         line = sys.stdin.readline()
         if not line:
             return
-        pid = os.fork()
-        if pid == 0:
-            become_kernel(line.strip())
-        print(pid, flush=True)
+        report_read, report_write = os.pipe()
+        if os.fork() == 0:
+            os.close(report_read)
+            become_kernel(line.strip(), report_write)
+        os.close(report_write)
+        print(_kernel_pid(report_read), flush=True)
 
 
 if __name__ == "__main__":

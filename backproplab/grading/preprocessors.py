@@ -21,7 +21,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Int, List, Unicode
 
 from .. import __path__ as LIBRARY_PATH
-from ..checks.core import Verdict
+from ..checks.core import OUTCOMES_MIME, Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
 from .judge import judge_notebook
@@ -72,6 +72,11 @@ def _clean_output(raw):
     return None
 
 
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def _number(record, key):
     """A non-negative number from an untrusted record, else 0."""
     value = record.get(key)
@@ -99,12 +104,14 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+        tests = {i for i, c in enumerate(nb.cells) if _is_test_cell(c)}
         request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
                    "record_output_limit": RECORD_OUTPUT_LIMIT, "max_restarts": self.max_restarts,
-                   "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}}
+                   "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}, "test_cells": sorted(tests),
+                   "isolate": self._limits().isolation() if self.sandboxed else None}
         deadline = min(MAX_DEADLINE, 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
-        done, restarts, reached, cpu, kernel_start = False, 0, set(), 0.0, 0.0
+        done, restarts, reached, cpu, kernel_start, stray_records = False, 0, set(), 0.0, 0.0, 0
         for line in run.stdout.decode("utf-8", "replace").splitlines():
             try:
                 record = json.loads(line)
@@ -119,7 +126,11 @@ class SandboxedExecute(NbGraderPreprocessor):
             index = record.get("index")
             if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
                 outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
-                nb.cells[index].outputs = [o for o in map(_clean_output, outputs) if o is not None]
+                kept = [o for o in map(_clean_output, outputs) if o is not None]
+                if index not in tests:  # only a test cell's record counts; one elsewhere is dropped and flagged
+                    stray_records += sum(OUTCOMES_MIME in o.get("data", {}) for o in kept)
+                    kept = [o for o in kept if OUTCOMES_MIME not in o.get("data", {})]
+                nb.cells[index].outputs = kept
                 count = record.get("execution_count")
                 nb.cells[index].execution_count = count if isinstance(count, int) else None
                 reached.add(index)
@@ -132,11 +143,14 @@ class SandboxedExecute(NbGraderPreprocessor):
                   "kernel-died" if restarts else "ok" if done else "lost")
         nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
                                 "cpu_seconds": cpu, "kernel_start_seconds": kernel_start,
-                                "sandbox_log": run.stderr[-2000:]}
+                                "sandbox_log": run.stderr[-2000:], "records_outside_tests": stray_records}
         return nb, resources
 
+    def _limits(self) -> SandboxLimits:
+        return SandboxLimits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
+
     def _run(self, request, deadline):
-        limits = SandboxLimits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
+        limits = self._limits()
         argv = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec", "--preload", ",".join(self.preload)]
         if self.sandboxed:
             require_sandbox()

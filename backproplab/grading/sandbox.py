@@ -57,13 +57,19 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits of one sandbox (each process in it, except ``processes`` and ``scratch_mb``)."""
+    """Resource limits of one sandbox (each process in it, except ``processes`` and the tmpfs sizes)."""
     memory_mb: int = 2048        # RLIMIT_AS per process: torch maps ~1 GiB at import
     cpu_seconds: int = 300       # RLIMIT_CPU per process: a kernel that ignores SIGINT is killed
     processes: int = 128         # RLIMIT_NPROC for the sandbox's uid (threads count too)
     file_size_mb: int = 64       # RLIMIT_FSIZE
     open_files: int = 256        # RLIMIT_NOFILE
     scratch_mb: int = 256        # size of the tmpfs at /tmp
+    job_scratch_mb: int = 256    # each kernel's private /tmp (its HOME and working folder), gone with it
+    shm_mb: int = 64             # each kernel's private /dev/shm, gone with it
+
+    def isolation(self) -> dict:
+        """What each kernel's job namespace gets (kernel_forkserver.isolate_job)."""
+        return {"scratch_mb": self.job_scratch_mb, "shm_mb": self.shm_mb}
 
 
 @dataclass
@@ -323,8 +329,13 @@ class WarmSandbox:
             if how != "stopped":
                 self.close()
                 return None
+            retry = b'{"job": %d, "retry": true}' % number
             data, how = self.reader.read(until_at=until_at, max_output=max_output,
-                                         stop=lambda line: line.startswith(b'{"done": true, "job": %d,' % number))
+                                         stop=lambda line: line.startswith(b'{"done": true, "job": %d,' % number)
+                                         or line == retry)
+            if how == "stopped" and data.rstrip().endswith(retry):  # the fork server stalled: a new sandbox
+                self.close()
+                return None
         except OSError:  # the executor is gone (a broken pipe)
             self.close()
             return None

@@ -27,6 +27,7 @@ import json
 import os
 import queue
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -87,22 +88,52 @@ class CellRecorder:
             self.outputs.append(output)
 
 
+class ForkServerStalled(RuntimeError):
+    """The fork server gave no kernel in time, twice: the job is retried in a new sandbox."""
+
+
 class ForkServer:
-    """The kernel fork server (kernel_forkserver.py), started once, before any submission."""
+    """The kernel fork server (kernel_forkserver.py), started once, before any submission. A spawn has a
+    deadline: a server that does not answer in time is replaced and asked once more."""
+
+    SPAWN_SECONDS = 30
 
     def __init__(self, modules):
-        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "backproplab.grading.kernel_forkserver", *modules],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
-        ready = json.loads(self.proc.stdout.readline() or "{}")
+        self.modules = list(modules)
+        self.cpu_seconds = 0.0
+        self._start()
+
+    def _start(self):
+        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "backproplab.grading.kernel_forkserver",
+                                      *self.modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        ready = json.loads(self._line(300) or "{}")
         if not ready.get("ready"):
             raise RuntimeError("the kernel fork server did not start")
-        self.cpu_seconds = float(ready.get("cpu_seconds", 0.0))
+        self.cpu_seconds += float(ready.get("cpu_seconds", 0.0))
+
+    def _line(self, seconds) -> str:
+        if not select.select([self.proc.stdout], [], [], seconds)[0]:
+            return ""
+        return self.proc.stdout.readline()
 
     def spawn(self, spec_path) -> int:
-        self.proc.stdin.write(f"{spec_path}\n")
-        self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        for _attempt in (1, 2):
+            try:
+                self.proc.stdin.write(f"{spec_path}\n")
+                self.proc.stdin.flush()
+                pid = int(self._line(self.SPAWN_SECONDS) or -1)
+            except (OSError, ValueError):
+                pid = -1
+            if pid > 0:
+                return pid
+            self.replace()
+        raise ForkServerStalled("the kernel fork server gave no kernel in time, twice")
+
+    def replace(self):
+        self.proc.kill()
+        self.proc.wait()
+        self._start()
 
     def alive(self):
         return self.proc.poll() is None
@@ -111,14 +142,15 @@ class ForkServer:
 class Kernel:
     """A real ipykernel, forked from the fork server, driven through jupyter_client."""
 
-    def __init__(self, forkserver, scratch, env, number):
+    def __init__(self, forkserver, scratch, env, number, isolate=None):
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
         connection_file, _ = write_connection_file(str(scratch / f"kernel-{number}.json"), ip="127.0.0.1",
                                                    key=os.urandom(16).hex().encode())
         spec = scratch / f"kernel-{number}.spec.json"
-        spec.write_text(json.dumps({"env": env, "cwd": str(scratch), "connection_file": connection_file}))
+        spec.write_text(json.dumps({"env": env, "cwd": str(scratch), "connection_file": connection_file,
+                                    "isolate": isolate}))
         self.pid = forkserver.spawn(spec)
         self.client = BlockingKernelClient()
         self.client.load_connection_file(connection_file)
@@ -192,11 +224,12 @@ class Kernel:
             return 0.0
 
     def shutdown(self):
+        """Kill the kernel: the init of the job's pid namespace, so every process it started dies too."""
         try:
             self.client.stop_channels()
         except Exception:
             pass
-        _signal(-self.pid, signal.SIGKILL)
+        _signal(self.pid, signal.SIGKILL)
 
 
 def _signal(pid, sig):
@@ -221,13 +254,15 @@ def run_job(request, forkserver, scratch):
     def new_kernel():
         nonlocal started_kernels
         started_kernels += 1
-        return Kernel(forkserver, scratch, env, started_kernels)
+        return Kernel(forkserver, scratch, env, started_kernels, request.get("isolate"))
 
     started = time.monotonic()
     kernel, restarts, broken = new_kernel(), 0, set()
     kernel_start = round(time.monotonic() - started, 3)
+    test_cells = set(request.get("test_cells", []))
     for position, (index, source) in enumerate(cells):
-        recorder = CellRecorder(request["cell_output_limit"], request.get("record_output_limit", 0))
+        record_limit = request.get("record_output_limit", 0) if index in test_cells else 0
+        recorder = CellRecorder(request["cell_output_limit"], record_limit)
         started = time.monotonic()
         status = kernel.run(source, timeout, recorder)
         seconds = round(time.monotonic() - started, 3)
@@ -264,11 +299,22 @@ def stat_fields(pid):
 
 
 def process_running(pid) -> bool:
-    """Alive and not yet a zombie (a PID 1 may never reap what it inherits)."""
+    """Some thread of it is alive: not yet a zombie (a PID 1 may never reap what it inherits). A leader
+    whose main thread exited shows as a zombie while its other threads run, so every thread is read."""
     try:
-        return stat_fields(pid)[0] not in ("Z", "X")
+        if stat_fields(pid)[0] not in ("Z", "X"):
+            return True
+        tasks = os.listdir(f"/proc/{pid}/task")
     except (OSError, IndexError):
         return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
 def _ancestors():
@@ -283,8 +329,9 @@ def _ancestors():
 
 
 def sweep(protected) -> bool:
-    """Kill every process of the sandbox but the executor, its ancestors and the fork server, until
-    none is left: nothing a submission started lives on into the next one."""
+    """Kill every process of the sandbox but the executor, its ancestors and the fork server, whatever
+    its state, until none is left: nothing a submission started lives on into the next one. (Each
+    kernel's pid namespace already takes its processes with it; this is the second line.)"""
     for _ in range(400):
         others = []
         for name in os.listdir("/proc"):
@@ -356,7 +403,7 @@ def main(argv=None):
     sweeping = "--sweep" in argv
     modules = argv[argv.index("--preload") + 1].split(",") if "--preload" in argv else []
     forkserver = ForkServer([m for m in modules if m])
-    protected = {os.getpid(), forkserver.proc.pid, *_ancestors()}
+    ancestors = _ancestors()
     warmup = forkserver.cpu_seconds + _cpu_seconds()
     emit({"ready": True})
     scratch_root = Path.cwd()
@@ -373,7 +420,12 @@ def main(argv=None):
             request = json.load(f)
         scratch = scratch_root / f"job-{job['job']}"
         scratch.mkdir()
-        restarts, kernels_cpu, kernel_start = run_job(request, forkserver, scratch)
+        try:
+            restarts, kernels_cpu, kernel_start = run_job(request, forkserver, scratch)
+        except ForkServerStalled:
+            emit({"job": job["job"], "retry": True})  # no fault of the submission: the supervisor runs it again
+            return 5
+        protected = {os.getpid(), forkserver.proc.pid, *ancestors}
         clean = not sweeping or (sweep(protected) and wipe(scratch_root))
         emit({"done": True, "job": job["job"], "restarts": restarts, "kernel_start_seconds": kernel_start,
               "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3)})
