@@ -51,7 +51,7 @@ def _workspace(args):
 
 
 def _cmd_grade(args):
-    from .grading.grade import UsageError, course_settings, find_submissions, grade_batch
+    from .grading.grade import SettingsError, UsageError, course_settings, find_submissions, grade_batch
     from .grading.reports import format_grade_table
     from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
@@ -74,8 +74,12 @@ def _cmd_grade(args):
     if args.workers is not None and args.workers < 1:
         print("bplab grade: --workers must be at least 1", file=sys.stderr)
         return 2
-    settings = course_settings(workspace, cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
-                               sandboxed=not args.no_sandbox)
+    try:
+        settings = course_settings(workspace, cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
+                                   sandboxed=not args.no_sandbox)
+    except SettingsError as err:
+        print(f"bplab grade: {err}", file=sys.stderr)
+        return 2
     try:
         results = grade_batch(workspace, submissions, workers=args.workers, scheduler=args.scheduler,
                               settings=settings, regrade=args.regrade or bool(args.student),
@@ -276,9 +280,12 @@ def build_parser():
     p.add_argument("--student", metavar="ID", help="(re)grade only this student's submission")
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap (unsafe; every result is flagged unsandboxed)")
-    p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell in the student's kernel")
-    p.add_argument("--kernel-cpu-seconds", type=int, default=300,
-                   help="CPU seconds the student's kernel may use in all (then it is killed)")
+    p.add_argument("--cell-timeout", type=int, default=None,
+                   help="seconds per cell in the student's kernel (default: c.SandboxedExecute.cell_timeout of "
+                        "nbgrader_config.py, else 60)")
+    p.add_argument("--kernel-cpu-seconds", type=int, default=None,
+                   help="CPU seconds the student's kernel may use in all, then it is killed (default: "
+                        "c.SandboxedExecute.cpu_seconds of nbgrader_config.py, else 300)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_grade)
 

@@ -306,3 +306,26 @@ def test_feedback_runs_split_the_students_so_each_gets_exactly_one_page(count, p
     for student in students:
         assert sum(student not in excluded for excluded in runs) == 1
     assert _exclusions(["a,b", "c"], 2) == [[]]
+
+
+def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
+    """Does `c.SandboxedExecute.cell_timeout / memory_mb / cpu_seconds` in the workspace's nbgrader_config.py set
+    the grading limits (a value given on the command line wins), and is any other
+    `c.SandboxedExecute` setting refused with a message that names it?"""
+    from backproplab.grading.grade import SettingsError, course_settings
+
+    ws = Workspace(tmp_path / "ws", root)
+    assert (course_settings(ws).cell_timeout, course_settings(ws).memory_mb) == (60, 2048)
+    config = ws.path / "nbgrader_config.py"
+    plain = config.read_text()
+    config.write_text(plain + "get_config().SandboxedExecute.cell_timeout = 90\n"
+                              "get_config().SandboxedExecute.memory_mb = 3000\n")
+    settings = course_settings(ws)
+    assert (settings.cell_timeout, settings.memory_mb, settings.cpu_seconds) == (90, 3000, 300)
+    assert course_settings(ws, cell_timeout=30, cpu_seconds=None).cell_timeout == 30
+    config.write_text(plain + "get_config().SandboxedExecute.preload = ['numpy']\n")
+    with pytest.raises(SettingsError, match="c.SandboxedExecute.preload"):
+        course_settings(ws)
+    config.write_text(plain + "get_config().SandboxedExecute.cpu_seconds = -5\n")
+    with pytest.raises(SettingsError, match="positive whole number"):
+        course_settings(ws)

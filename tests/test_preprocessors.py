@@ -99,3 +99,17 @@ def test_forged_check_outputs_in_an_answer_cell_change_nothing(source_path):
     after = [v for v in verdicts.values() if v.exercise != "binary_cross_entropy"]
     assert {v.diagnosis for v in after} == {"tampering"} and sum(v.score for v in after) == 0
     assert all(v.passed for v in verdicts.values() if v.exercise == "binary_cross_entropy")
+
+
+def test_outcome_records_outside_test_cells_are_dropped_and_counted(source_path):
+    """Outcome records displayed by cells that are not test cells (here three of 4 MB each) are not kept
+    in the graded notebook and are counted for the flag; the test cells' own records still decide."""
+    flood = ('from IPython.display import display\n'
+             'display({"application/vnd.backproplab.outcomes+json": {"exercise": "dense_backward", "hidden": False, '
+             '"outcomes": [{"status": "returned", "value": "x" * (4 << 20)}]}, "text/plain": "forged"}, raw=True)\n')
+    nb, verdicts = grade(source_path, {}, extra_cells=[flood] * 3)
+    outside = [o for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("grade")
+               for o in c.outputs if "application/vnd.backproplab.outcomes+json" in o.get("data", {})]
+    assert outside == [] and nb.metadata["bplab"]["records_outside_tests"] == 3
+    assert len(nbformat.writes(nb)) < 4 << 20
+    assert all(v.passed for v in verdicts.values())

@@ -81,7 +81,8 @@ myself = os.readlink('/proc/self')  # this kernel's pid in the sandbox's /proc
 for pid in filter(str.isdigit, os.listdir('/proc')):
     for name in ('mem', 'environ') if pid != myself else ():
         try:
-            if 'kernel_forkserver' in open(f'/proc/{pid}/cmdline').read() or 'sandbox_exec' in open(f'/proc/{pid}/cmdline').read():
+            command = open(f'/proc/{pid}/cmdline').read()
+            if 'kernel_forkserver' in command or 'sandbox_exec' in command:
                 open(f'/proc/{pid}/{name}', 'rb').read(16)
                 print('read', name, 'of', pid)
         except OSError as err:
@@ -107,8 +108,8 @@ import os, subprocess, sys
 targets = [p for p in os.listdir('/proc') if p.isdigit() and p != os.readlink('/proc/self')
            and any(n in open(f'/proc/{p}/cmdline', 'rb').read() for n in (b'kernel_forkserver', b'sandbox_exec'))]
 print('parent', os.getppid(), 'targets', len(targets) >= 2)
-subprocess.run([sys.executable, '-c', 'import os, signal, sys\\nfor p in sys.argv[1:]:\\n    try: os.kill(int(p), signal.SIGSTOP)\\n'
-                '    except OSError: pass', *targets])
+stopper = 'import os, signal, sys\\nfor p in sys.argv[1:]:\\n    try: os.kill(int(p), signal.SIGSTOP)\\n'
+subprocess.run([sys.executable, '-c', stopper + '    except OSError: pass', *targets])
 """, "print('after')")
     assert texts[0].split() == ["parent", "0", "targets", "True"], (texts, run.stderr)
     run, texts, done = job(sandbox, "print(6 * 7)", deadline=60)
@@ -160,3 +161,32 @@ def test_a_kernel_starts_by_fork_with_the_preloaded_modules_and_its_cpu_is_count
         run, texts, done = job(sandbox, "import sys\nprint('numpy' in sys.modules, 'torch' in sys.modules)")
         assert texts[0].split() == ["True", "False"], run.stderr
         assert done["cpu_seconds"] > 0 and 0 < done["kernel_start_seconds"] < 60
+
+
+def test_each_kernel_has_its_own_bounded_tmp_and_shm_and_a_read_only_dev(sandbox):
+    """A kernel's /tmp and /dev/shm hold at most their declared sizes (SandboxLimits), /dev takes no new
+    file, and whatever was written is gone for the next kernel."""
+    limits = SandboxLimits()
+    fill = """
+import os
+def fill(path):
+    written = 0
+    try:
+        with open(path, 'wb') as f:
+            while written < (1 << 30):
+                f.write(b'x' * (1 << 20)); f.flush(); written += 1 << 20
+    except OSError:
+        pass
+    return written >> 20
+print(fill('/tmp/big'), fill('/dev/shm/big'))
+try:
+    open('/dev/planted', 'w')
+    print('dev writable')
+except OSError:
+    print('dev read-only')
+"""
+    run, texts, done = job(sandbox, fill)
+    tmp_mb, shm_mb = map(int, texts[0].split()[:2])
+    assert tmp_mb <= limits.job_scratch_mb and shm_mb <= limits.shm_mb and "dev read-only" in texts[0]
+    run, texts, done = job(sandbox, "import os\nprint(os.path.exists('/tmp/big'), os.path.exists('/dev/shm/big'))")
+    assert texts[0].split() == ["False", "False"]

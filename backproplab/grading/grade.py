@@ -265,11 +265,33 @@ class GradingSettings:
     late_policy: str = "{}"  # nbgrader config sections of the late penalty, JSON (Workspace.late_policy)
 
 
+class SettingsError(ValueError):
+    """A grading setting of the workspace's nbgrader_config.py that bplab grade cannot honour."""
+
+
+# c.SandboxedExecute.<trait> in nbgrader_config.py -> the GradingSettings field it sets
+COURSE_LIMITS = {"cell_timeout": "cell_timeout", "memory_mb": "memory_mb", "cpu_seconds": "cpu_seconds"}
+
+
 def course_settings(workspace, **limits) -> GradingSettings:
     """GradingSettings with the course policy of the workspace's nbgrader_config.py (credit for dependents,
-    the late penalty) and ``limits`` (cell_timeout, cpu_seconds, sandboxed ...)."""
+    the late penalty, and the ``c.SandboxedExecute`` limits in COURSE_LIMITS) and ``limits`` (cell_timeout,
+    cpu_seconds, sandboxed ...; a value given here wins, None means the course's or the default). Any other
+    ``c.SandboxedExecute`` setting raises SettingsError: bplab grade sets it per task."""
+    section = dict(workspace.config().SandboxedExecute)
+    unknown = sorted(set(section) - set(COURSE_LIMITS))
+    if unknown:
+        raise SettingsError(f"nbgrader_config.py sets c.SandboxedExecute.{', c.SandboxedExecute.'.join(unknown)}, which "
+                            f"bplab grade sets itself per submission; a course may set only "
+                            f"{', '.join(sorted(COURSE_LIMITS))}. Remove the line(s).")
+    chosen = {COURSE_LIMITS[key]: value for key, value in section.items()}
+    for key, value in chosen.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise SettingsError(f"nbgrader_config.py: c.SandboxedExecute.{key} must be a positive whole number, "
+                                f"not {value!r}")
+    chosen.update({key: value for key, value in limits.items() if value is not None})
     return GradingSettings(credit_dependents=workspace.credit_dependents(), late_policy=workspace.late_policy(),
-                           **limits)
+                           **chosen)
 
 
 @dataclass(frozen=True)
@@ -592,8 +614,8 @@ def make_tasks(workspace, submissions, settings: GradingSettings) -> list[Gradin
         stamp = sub.path.parent / "timestamp.txt"
         timestamp = stamp.read_text().strip() if stamp.is_file() else None
         digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
-            [settings.cell_timeout, settings.sandboxed, settings.credit_dependents, settings.late_policy,
-             src.duedate, timestamp]).encode()).hexdigest()
+            [settings.cell_timeout, settings.memory_mb, settings.cpu_seconds, settings.sandboxed,
+             settings.credit_dependents, settings.late_policy, src.duedate, timestamp]).encode()).hexdigest()
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
                                  workspace.seed(sub.student, sub.lecture), src, settings, grader_version(), timestamp))
