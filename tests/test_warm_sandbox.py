@@ -190,3 +190,27 @@ except OSError:
     assert tmp_mb <= limits.job_scratch_mb and shm_mb <= limits.shm_mb and "dev read-only" in texts[0]
     run, texts, done = job(sandbox, "import os\nprint(os.path.exists('/tmp/big'), os.path.exists('/dev/shm/big'))")
     assert texts[0].split() == ["False", "False"]
+
+
+def test_the_whole_sandbox_stays_under_its_total_memory(sandbox):
+    """Six processes of 800 MB each (4.8 GB, each under its own 2 GB limit) never take the sandbox past
+    SandboxLimits.total_memory_mb together: the OOM killer ends some of them, and the next submission in
+    the same warm sandbox is graded normally."""
+    from backproplab.grading.sandbox import SandboxCgroup
+
+    probe = SandboxCgroup.create(SandboxLimits())
+    if probe is None:
+        pytest.skip("no cgroup can be made here (not root, or no cgroup v1 memory and pids controllers)")
+    probe.remove()
+    run, texts, done = job(sandbox, """
+import subprocess, sys
+hog = "import time\\nx = b'x' * (800 << 20)\\nprint('held', flush=True)\\ntime.sleep(5)"
+procs = [subprocess.Popen([sys.executable, '-c', hog], stdout=subprocess.PIPE) for _ in range(6)]
+held = sum(p.communicate()[0] == b'held\\n' for p in procs)
+print('held', held)
+""", deadline=120)
+    assert sandbox.cgroup is not None and sandbox.cgroup.peak_memory_mb() <= SandboxLimits().total_memory_mb
+    if done is not None:
+        assert int(texts[0].split()[-1]) < 6, texts
+    run, texts, done = job(sandbox, "print(6 * 7)")
+    assert done is not None and texts[0].strip() == "42", run.stderr

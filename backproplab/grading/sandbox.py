@@ -66,10 +66,62 @@ class SandboxLimits:
     scratch_mb: int = 256        # size of the tmpfs at /tmp
     job_scratch_mb: int = 256    # each kernel's private /tmp (its HOME and working folder), gone with it
     shm_mb: int = 64             # each kernel's private /dev/shm, gone with it
+    total_memory_mb: int = 3072  # the whole sandbox together (tmpfs included), where a cgroup can be made
+    total_tasks: int = 512       # processes and threads of the whole sandbox together, likewise
 
     def isolation(self) -> dict:
         """What each kernel's job namespace gets (kernel_forkserver.isolate_job)."""
         return {"scratch_mb": self.job_scratch_mb, "shm_mb": self.shm_mb}
+
+
+class SandboxCgroup:
+    """One cgroup per sandbox where the grader may make one (root, cgroup v1's memory and pids controllers):
+    everything in the sandbox together stays under ``total_memory_mb`` (RAM and swap, tmpfs included; past
+    it the kernel's OOM killer ends the biggest process, the student's) and ``total_tasks``. Elsewhere
+    ``create`` returns None and a sandbox is bounded by RLIMIT_AS x the process limit."""
+
+    ROOT = Path("/sys/fs/cgroup")
+
+    def __init__(self, folders):
+        self.folders = folders
+
+    @classmethod
+    def create(cls, limits: "SandboxLimits"):
+        if os.geteuid() != 0 or not all(os.access(cls.ROOT / c, os.W_OK) for c in ("memory", "pids")):
+            return None
+        name = f"bplab-{os.getpid()}-{random.randrange(1 << 40):x}"
+        memory, pids = cls.ROOT / "memory" / name, cls.ROOT / "pids" / name
+        try:
+            memory.mkdir()
+            pids.mkdir()
+            size = str(limits.total_memory_mb << 20)
+            (memory / "memory.limit_in_bytes").write_text(size)
+            if (memory / "memory.memsw.limit_in_bytes").exists():  # no way around the limit through swap
+                (memory / "memory.memsw.limit_in_bytes").write_text(size)
+            (pids / "pids.max").write_text(str(limits.total_tasks))
+        except OSError:
+            cls([memory, pids]).remove()
+            return None
+        return cls([memory, pids])
+
+    def enter(self):
+        """Put the calling process (the sandbox's bwrap, before exec) into the cgroup."""
+        for folder in self.folders:
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak_memory_mb(self) -> float:
+        return int((self.folders[0] / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
+
+    def remove(self):
+        for folder in self.folders:
+            for _ in range(100):  # the last processes may still be exiting
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
 
 
 @dataclass
@@ -153,8 +205,10 @@ def _process_count(uid: int) -> int:
     return count
 
 
-def _apply_limits(limits: SandboxLimits, nproc: int):
+def _apply_limits(limits: SandboxLimits, nproc: int, cgroup: SandboxCgroup | None = None):
     def apply():
+        if cgroup is not None:
+            cgroup.enter()
         mb = 1 << 20
         for what, value in ((resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
                             (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, nproc),
@@ -199,7 +253,12 @@ def run_sandboxed(argv, *, job_dir, limits: SandboxLimits, env: dict, deadline: 
     nproc = limits.processes + (0 if host_uid is not None else _process_count(os.getuid()))
     os.chmod(job_dir, 0o755)  # the sandbox's uid reads the request; nothing else is in there
     cmd = sandbox_command(argv, job_dir=job_dir, limits=limits, env=env, host_uid=host_uid)
-    return _supervise(cmd, preexec=_apply_limits(limits, nproc), deadline=deadline, max_output=max_output)
+    cgroup = SandboxCgroup.create(limits)
+    try:
+        return _supervise(cmd, preexec=_apply_limits(limits, nproc, cgroup), deadline=deadline, max_output=max_output)
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
 
 
 def run_unsandboxed(argv, *, job_dir, limits: SandboxLimits, env: dict, deadline: float,
@@ -280,7 +339,7 @@ class WarmSandbox:
     def __init__(self, argv, *, limits: SandboxLimits, env: dict, max_jobs: int = 40, startup_deadline: float = 300):
         self.argv, self.limits, self.env = list(argv), limits, dict(env)
         self.max_jobs, self.startup_deadline = max_jobs, startup_deadline
-        self.proc = self.reader = self.job_dir = self.err_file = None
+        self.proc = self.reader = self.job_dir = self.err_file = self.cgroup = None
         self.jobs = 0
         self.lock = threading.Lock()
 
@@ -302,9 +361,10 @@ class WarmSandbox:
         self.job_dir = tempfile.mkdtemp(prefix="bplab-jobs-")
         os.chmod(self.job_dir, 0o755)
         self.err_file = tempfile.TemporaryFile()
+        self.cgroup = SandboxCgroup.create(self.limits)
         cmd = sandbox_command(self.argv, job_dir=self.job_dir, limits=self.limits, env=self.env, host_uid=host_uid)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err_file,
-                                     start_new_session=True, preexec_fn=_apply_limits(self.limits, nproc))
+                                     start_new_session=True, preexec_fn=_apply_limits(self.limits, nproc, self.cgroup))
         self.reader, self.jobs = _OutputReader(self.proc.stdout), 0
         _, how = self.reader.read(until_at=time.monotonic() + self.startup_deadline, max_output=1 << 16,
                                   stop=lambda line: line == b'{"ready": true}')
@@ -369,6 +429,9 @@ class WarmSandbox:
         if self.job_dir is not None:
             shutil.rmtree(self.job_dir, ignore_errors=True)
             self.job_dir = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
 
 _warm: dict = {}
