@@ -127,6 +127,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
                 outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
                 kept = [o for o in map(_clean_output, outputs) if o is not None]
+                stray_records += int(_number(record, "stray_records"))  # dropped in the sandbox already
                 if index not in tests:  # only a test cell's record counts; one elsewhere is dropped and flagged
                     stray_records += sum(OUTCOMES_MIME in o.get("data", {}) for o in kept)
                     kept = [o for o in kept if OUTCOMES_MIME not in o.get("data", {})]

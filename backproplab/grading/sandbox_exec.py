@@ -49,6 +49,7 @@ class CellRecorder:
     def __init__(self, limit, record_limit=0):
         self.outputs, self.limit, self.used, self.truncated = [], limit, 0, False
         self.record_limit, self.record_used = record_limit, 0
+        self.stray_records = 0  # records in a cell with no record budget (not a test cell): dropped
         self.execution_count = None
 
     def add(self, msg):
@@ -69,6 +70,9 @@ class CellRecorder:
             output = {"output_type": "error", "ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
                       "traceback": content.get("traceback", [])}
         else:
+            return
+        if OUTCOMES_MIME in output.get("data", {}) and not self.record_limit:
+            self.stray_records += 1
             return
         size = len(json.dumps(output))
         if OUTCOMES_MIME in output.get("data", {}) and self.record_used + size <= self.record_limit:
@@ -274,7 +278,7 @@ def run_job(request, forkserver, scratch):
                     "traceback": ["DeadKernelError: the kernel died while running this cell (os._exit, a crash, "
                                   "or a resource limit such as memory or CPU time)"]}})
             emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
-                  "status": status, "seconds": seconds})
+                  "status": status, "seconds": seconds, "stray_records": recorder.stray_records})
             cpu += kernel.cpu_seconds()
             kernel.shutdown()
             if restarts >= request["max_restarts"]:
@@ -286,7 +290,7 @@ def run_job(request, forkserver, scratch):
                     break
             continue
         emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
-              "status": status, "seconds": seconds})
+              "status": status, "seconds": seconds, "stray_records": recorder.stray_records})
     cpu += kernel.cpu_seconds()
     kernel.shutdown()
     return restarts, cpu, kernel_start
