@@ -1,4 +1,4 @@
-"""The grading sandbox (backproplab/grading/sandbox.py) with real bubblewrap: what student code
+"""The grading sandbox (backproplab/grading/sandbox/host.py) with real bubblewrap: what student code
 inside it can see and do, its limits, and that it dies as one unit at the deadline."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from backproplab.grading import sandbox
 from backproplab.grading.sandbox import SandboxLimits, run_sandboxed, sandbox_problem
+from backproplab.grading.sandbox.limits import HOST_UID_RANGE
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
@@ -76,7 +76,7 @@ def test_host_sees_an_unprivileged_uid(tmp_path):
     thread.join()
     assert uids
     if os.geteuid() == 0:
-        assert all(sandbox.HOST_UID_RANGE[0] <= uid < sandbox.HOST_UID_RANGE[1] for uid in uids), uids
+        assert all(HOST_UID_RANGE[0] <= uid < HOST_UID_RANGE[1] for uid in uids), uids
     else:
         assert set(uids) == {os.getuid()}
 

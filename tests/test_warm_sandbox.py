@@ -1,4 +1,4 @@
-"""A warm sandbox (sandbox.WarmSandbox running sandbox_exec and kernel_forkserver) grades one
+"""A warm sandbox (sandbox.WarmSandbox running the executor and the fork server) grades one
 submission after another: each job starts from the same clean state, whatever the previous
 one did, and a job that breaks the sandbox costs only its own run."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from backproplab.grading.sandbox import SandboxLimits, WarmSandbox, sandbox_prob
 # slow: real kernels in a real sandbox
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sandbox_problem() is not None, reason="bwrap cannot run here")]
 
-ARGV = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec", "--preload", "numpy", "--sweep"]
+ARGV = [sys.executable, "-I", "-m", "backproplab.grading.sandbox.executor", "--preload", "numpy", "--sweep"]
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ for pid in filter(str.isdigit, os.listdir('/proc')):
     for name in ('mem', 'environ') if pid != myself else ():
         try:
             command = open(f'/proc/{pid}/cmdline').read()
-            if 'kernel_forkserver' in command or 'sandbox_exec' in command:
+            if 'sandbox.forkserver' in command or 'sandbox.executor' in command:
                 open(f'/proc/{pid}/{name}', 'rb').read(16)
                 print('read', name, 'of', pid)
         except OSError as err:
@@ -106,7 +106,7 @@ def test_a_kernel_cannot_signal_the_fork_server_or_the_executor(sandbox):
     run, texts, done = job(sandbox, """
 import os, subprocess, sys
 targets = [p for p in os.listdir('/proc') if p.isdigit() and p != os.readlink('/proc/self')
-           and any(n in open(f'/proc/{p}/cmdline', 'rb').read() for n in (b'kernel_forkserver', b'sandbox_exec'))]
+           and any(n in open(f'/proc/{p}/cmdline', 'rb').read() for n in (b'sandbox.forkserver', b'sandbox.executor'))]
 print('parent', os.getppid(), 'targets', len(targets) >= 2)
 stopper = 'import os, signal, sys\\nfor p in sys.argv[1:]:\\n    try: os.kill(int(p), signal.SIGSTOP)\\n'
 subprocess.run([sys.executable, '-c', stopper + '    except OSError: pass', *targets])
@@ -123,12 +123,12 @@ def test_a_stalled_or_dead_fork_server_costs_no_job(sandbox):
     import os
     import signal
 
-    from backproplab.grading.sandbox import _children
+    from backproplab.grading.sandbox.host import _children
 
     job(sandbox, "print(1)")
     for sig in (signal.SIGSTOP, signal.SIGKILL):
         servers = [pid for pid in _all_descendants(sandbox.proc.pid, _children)
-                   if b"kernel_forkserver" in open(f"/proc/{pid}/cmdline", "rb").read()]
+                   if b"sandbox.forkserver" in open(f"/proc/{pid}/cmdline", "rb").read()]
         assert servers
         for pid in servers:
             os.kill(pid, sig)

@@ -16,9 +16,10 @@ helpers keeps its points when a helper exercise it calls is wrong.
 """
 from __future__ import annotations
 
-CELL_TIMEOUT = 60          # seconds per cell in the student's kernel
-KERNEL_MEMORY_MB = 2048    # RLIMIT_AS of each sandboxed process; torch imports in 1 GiB
-KERNEL_CPU_SECONDS = 300   # RLIMIT_CPU of each sandboxed process
+from .sandbox.limits import CELL_TIMEOUT, SandboxLimits
+
+KERNEL_MEMORY_MB = SandboxLimits.memory_mb    # declared, with the reasons, in sandbox/limits.py
+KERNEL_CPU_SECONDS = SandboxLimits.cpu_seconds
 
 
 def configure(c, *, cell_timeout=CELL_TIMEOUT):

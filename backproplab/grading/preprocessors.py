@@ -27,13 +27,17 @@ from ..checks.display import render_html, render_text
 from .judge import judge_notebook
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox
+from .sandbox.limits import (
+    CELL_OUTPUT_LIMIT,
+    CELL_TIMEOUT,
+    MAX_DEADLINE,
+    MAX_RESTARTS,
+    RECORD_OUTPUT_LIMIT,
+    SANDBOX_OUTPUT_LIMIT,
+    WALL_SECONDS_PER_CELL,
+)
 from .store import load_verdicts
 
-WALL_SECONDS_PER_CELL = 3      # a submission's deadline: margin + cells x this + two cell timeouts,
-MAX_DEADLINE = 1200            # ... and never more than this
-CELL_OUTPUT_LIMIT = 2 << 20    # bytes of outputs kept per cell
-RECORD_OUTPUT_LIMIT = 32 << 20  # bytes of outcome records kept per cell (a record is at most ~4 MB)
-SANDBOX_OUTPUT_LIMIT = 256 << 20  # bytes a whole run may print
 VERDICT_KEY = "bplab"          # cell metadata holding the judge's verdict (test cells only)
 SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
@@ -87,17 +91,18 @@ class SandboxedExecute(NbGraderPreprocessor):
     """Autograde: run the notebook's code cells once, in a real kernel inside the grading sandbox.
 
     Takes the place of nbgrader's Execute. The sandbox (sandbox.py) runs
-    ``backproplab.grading.sandbox_exec``; this process only reads its JSON lines back (size-capped,
+    ``backproplab.grading.sandbox.executor``; this process only reads its JSON lines back (size-capped,
     validated) and kills it at the deadline. ``resources["bplab"]["execution"]`` says how it went:
     ok | timeout | kernel-died | output-capped | lost (in the graded notebook's ``bplab`` metadata).
     """
 
     seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
-    cell_timeout = Int(60, help="seconds per cell").tag(config=True)
+    cell_timeout = Int(CELL_TIMEOUT, help="seconds per cell").tag(config=True)
     memory_mb = Int(SandboxLimits.memory_mb).tag(config=True)
     cpu_seconds = Int(SandboxLimits.cpu_seconds).tag(config=True)
     sandboxed = Bool(True, help="False only for --no-sandbox: every result is flagged unsandboxed").tag(config=True)
-    max_restarts = Int(8, help="new kernels after a kernel died in a cell (the deadline still applies)").tag(config=True)
+    max_restarts = Int(MAX_RESTARTS,
+                       help="new kernels after a kernel died in a cell (the deadline still applies)").tag(config=True)
     preload = List(Unicode(), default_value=default_preload(),
                    help="modules imported once per sandbox, before any submission, by the kernel fork "
                         "server (kernels start by fork)").tag(config=True)
@@ -152,7 +157,7 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def _run(self, request, deadline):
         limits = self._limits()
-        argv = [sys.executable, "-I", "-m", "backproplab.grading.sandbox_exec", "--preload", ",".join(self.preload)]
+        argv = [sys.executable, "-I", "-m", "backproplab.grading.sandbox.executor", "--preload", ",".join(self.preload)]
         if self.sandboxed:
             require_sandbox()
             sandbox = warm_sandbox([*argv, "--sweep"], limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV})

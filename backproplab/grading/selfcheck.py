@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .notebooks import read_notebook
-from .sandbox_exec import CellRecorder
+from .sandbox.executor import CellRecorder
 
 CHECK_MIME = "application/vnd.backproplab.check+json"
 CELL_OUTPUT_LIMIT = 50_000_000  # the student's own machine: keep everything a check publishes

@@ -1,6 +1,6 @@
 """Runs submissions' code cells in real ipykernels, inside the grading sandbox.
 
-``python -I -m backproplab.grading.sandbox_exec [--sweep] [--preload MODULE,...]`` is started by
+``python -I -m backproplab.grading.sandbox.executor [--sweep] [--preload MODULE,...]`` is started by
 ``sandbox.WarmSandbox`` (or, with --no-sandbox, ``sandbox.run_unsandboxed``). Everything here is
 as untrusted as the student's code: it shares the sandbox with the kernels. The trusted side
 treats what it prints as data (validated JSON, size-capped) and judges nothing from it but outcomes.
@@ -12,7 +12,7 @@ once, then per job {"job": n, "started": true}, one JSON line per executed cell 
 "execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
 and {"done": true, "job": n, "restarts": n, "kernel_start_seconds": s, "cpu_seconds": s}.
 
-Kernels are forked from a fork server that imported the heavy modules once (kernel_forkserver.py).
+Kernels are forked from a fork server that imported the heavy modules once (forkserver.py).
 Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
 so each submission starts from the same clean state. This process and the fork server are not
 dumpable: a kernel (same uid) can signal them, which only ends the sandbox, but not trace them.
@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from .kernel_forkserver import set_dumpable
+from .forkserver import set_dumpable
 
 TRUNCATED = "\n[output truncated by the grader]\n"
 
@@ -97,7 +97,7 @@ class ForkServerStalled(RuntimeError):
 
 
 class ForkServer:
-    """The kernel fork server (kernel_forkserver.py), started once, before any submission. A spawn has a
+    """The kernel fork server (forkserver.py), started once, before any submission. A spawn has a
     deadline: a server that does not answer in time is replaced and asked once more."""
 
     SPAWN_SECONDS = 30
@@ -108,7 +108,7 @@ class ForkServer:
         self._start()
 
     def _start(self):
-        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "backproplab.grading.kernel_forkserver",
+        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "backproplab.grading.sandbox.forkserver",
                                       *self.modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
         ready = json.loads(self._line(300) or "{}")

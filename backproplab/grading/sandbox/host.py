@@ -39,39 +39,18 @@ from pathlib import Path
 
 import backproplab
 
-from .sandbox_exec import process_running, stat_fields
+from .executor import process_running, stat_fields
+from .limits import HOST_UID_RANGE, SANDBOX_NICENESS, SANDBOX_UID, SandboxLimits
 
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Install it "
                 "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; the repository's `scripts/ensure-bwrap` "
                 "does it), make sure unprivileged user namespaces are enabled (sysctl "
                 "kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0), or pass --no-sandbox "
                 "to grade anyway with every result flagged `unsandboxed`.")
-SANDBOX_UID = 65534              # the uid inside the sandbox (nobody)
-HOST_UID_RANGE = (3_000_000, 3_900_000)  # per-sandbox host uids when the grader runs as root
-SANDBOX_NICENESS = 10            # student code yields the CPU to the grader (deadlines, other jobs' judging)
 
 
 class SandboxUnavailable(RuntimeError):
     """bwrap cannot run here (missing, or no user namespaces); the message names the fix."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource limits of one sandbox (each process in it, except ``processes`` and the tmpfs sizes)."""
-    memory_mb: int = 2048        # RLIMIT_AS per process: torch maps ~1 GiB at import
-    cpu_seconds: int = 300       # RLIMIT_CPU per process: a kernel that ignores SIGINT is killed
-    processes: int = 128         # RLIMIT_NPROC for the sandbox's uid (threads count too)
-    file_size_mb: int = 64       # RLIMIT_FSIZE
-    open_files: int = 256        # RLIMIT_NOFILE
-    scratch_mb: int = 256        # size of the tmpfs at /tmp
-    job_scratch_mb: int = 256    # each kernel's private /tmp (its HOME and working folder), gone with it
-    shm_mb: int = 64             # each kernel's private /dev/shm, gone with it
-    total_memory_mb: int = 3072  # the whole sandbox together (tmpfs included), where a cgroup can be made
-    total_tasks: int = 512       # processes and threads of the whole sandbox together, likewise
-
-    def isolation(self) -> dict:
-        """What each kernel's job namespace gets (kernel_forkserver.isolate_job)."""
-        return {"scratch_mb": self.job_scratch_mb, "shm_mb": self.shm_mb}
 
 
 class SandboxCgroup:
@@ -86,7 +65,7 @@ class SandboxCgroup:
         self.folders = folders
 
     @classmethod
-    def create(cls, limits: "SandboxLimits"):
+    def create(cls, limits: SandboxLimits):
         if os.geteuid() != 0 or not all(os.access(cls.ROOT / c, os.W_OK) for c in ("memory", "pids")):
             return None
         name = f"bplab-{os.getpid()}-{random.randrange(1 << 40):x}"
@@ -326,11 +305,11 @@ def _supervise(cmd, *, preexec, deadline, max_output, cwd=None, env=None, stdin_
 
 
 class WarmSandbox:
-    """One sandbox kept for a series of submissions, running ``sandbox_exec`` as a job server.
+    """One sandbox kept for a series of submissions, running ``executor`` as a job server.
 
     Starting a sandbox and importing numpy, matplotlib, torch and the library costs seconds; here
     it is paid once per ``max_jobs`` submissions. Between jobs the executor kills every process
-    the job started and empties the scratch (``sandbox_exec.sweep``), so each submission starts
+    the job started and empties the scratch (``executor.sweep``), so each submission starts
     from the same clean state. Anything unusual (a deadline, an output cap, an executor that
     died) kills the whole sandbox; the next job starts a new one. A job whose sandbox died
     before it began (no ``started`` line: no student code of it ran) is retried once in a new one.
@@ -344,7 +323,7 @@ class WarmSandbox:
         self.lock = threading.Lock()
 
     def run(self, request: dict, *, deadline: float, max_output: int) -> SandboxRun:
-        """Run one job (a sandbox_exec request); its records, as ``run_sandboxed`` returns them."""
+        """Run one job (an executor request); its records, as ``run_sandboxed`` returns them."""
         with self.lock:
             for _attempt in (1, 2):
                 if self.proc is None or self.proc.poll() is not None or self.jobs >= self.max_jobs:

@@ -1,7 +1,7 @@
 """Forks pre-loaded ipykernels inside the grading sandbox.
 
-``python -I -m backproplab.grading.kernel_forkserver MODULE ...`` is started by the executor
-(``sandbox_exec``) once per sandbox, before any submission. It imports what the lectures' kernels
+``python -I -m backproplab.grading.sandbox.forkserver MODULE ...`` is started by the executor
+(``executor``) once per sandbox, before any submission. It imports what the lectures' kernels
 import (numpy, matplotlib, torch, the library, ipykernel), so a kernel starts by ``fork`` in a few
 milliseconds instead of seconds of imports per submission.
 
