@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import select
 import signal
 import subprocess
@@ -34,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from .forkserver import set_dumpable
+from .forkserver import mounts_under, set_dumpable
 
 TRUNCATED = "\n[output truncated by the grader]\n"
 
@@ -350,28 +349,12 @@ def sweep(protected) -> bool:
     return False
 
 
-def _mounts_under(folder):
-    """Mount points below ``folder`` (a Python installation or checkout under /tmp is bound
-    read-only into the scratch) and the folders that lead to them: the wipe keeps these."""
-    mounts, leading = set(), set()
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        for line in f:
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
-            if point.startswith(folder.rstrip("/") + "/"):
-                mounts.add(point)
-                parent = os.path.dirname(point)
-                while parent.startswith(folder.rstrip("/") + "/"):
-                    leading.add(parent)
-                    parent = os.path.dirname(parent)
-    return mounts, leading
-
-
 def wipe(folder, budget=1_000_000) -> bool:
     """Empty ``folder`` (the scratch), whatever permissions or depth the submission left on what
     it made, keeping only read-only mounts; False when something is left (the supervisor then
     discards the sandbox)."""
     folder = str(folder)
-    mounts, leading = _mounts_under(folder)
+    mounts, leading = mounts_under(folder)
     stack = [os.path.join(folder, name) for name in os.listdir(folder)]
     while stack and budget > 0:
         budget -= 1

@@ -24,6 +24,7 @@ import ctypes
 import importlib
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -33,7 +34,8 @@ PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x08000000, 0x10000000, 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 0x20, 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = \
+    1, 2, 4, 0x20, 0x1000, 0x2000, 0x4000, 0x40000
 JOB_UID = 65534
 REPORT_SECONDS = 20  # the longest the fork server waits for a forked child to name its kernel
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -62,6 +64,38 @@ def _mount_tmpfs(target: str, size_mb: int):
     os.makedirs(target, exist_ok=True)
     _call(_libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
                       f"size={size_mb}m,mode=1777".encode()), f"tmpfs at {target}")
+
+
+def mounts_under(folder):
+    """Mount points below ``folder`` (a Python installation or checkout under /tmp is bound
+    read-only into the sandbox's scratch) and the folders that lead to them."""
+    mounts, leading = set(), set()
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point.startswith(folder.rstrip("/") + "/"):
+                mounts.add(point)
+                parent = os.path.dirname(point)
+                while parent.startswith(folder.rstrip("/") + "/"):
+                    leading.add(parent)
+                    parent = os.path.dirname(parent)
+    return mounts, leading
+
+
+def _private_tmp(size_mb: int):
+    """A new tmpfs on /tmp that keeps the read-only mounts below the old one (the Python installation
+    or checkout, when they live under /tmp): built aside, then moved over /tmp."""
+    stage = "/tmp/.job-tmp"
+    _mount_tmpfs(stage, size_mb)
+    outermost = []
+    for point in sorted(mounts_under("/tmp")[0] - {stage}, key=len):
+        if not any(point.startswith(kept + "/") for kept in outermost):
+            outermost.append(point)
+    for point in outermost:
+        target = stage + point[len("/tmp"):]
+        os.makedirs(target, exist_ok=True)
+        _call(_libc.mount(point.encode(), target.encode(), None, MS_BIND | MS_REC, None), f"bind {point}")
+    _call(_libc.mount(stage.encode(), b"/tmp", None, MS_MOVE, None), "move the job's /tmp")
 
 
 def _drop_capabilities():
@@ -95,7 +129,7 @@ def isolate_job(limits: dict, report_fd: int):
         os._exit(0)
     os.close(report_fd)
     _call(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
-    _mount_tmpfs("/tmp", limits["scratch_mb"])
+    _private_tmp(limits["scratch_mb"])
     _call(_libc.mount(None, b"/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
           "read-only /dev")
     _mount_tmpfs("/dev/shm", limits["shm_mb"])
