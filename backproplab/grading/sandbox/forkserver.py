@@ -95,6 +95,12 @@ def _private_tmp(size_mb: int):
         target = stage + point[len("/tmp"):]
         os.makedirs(target, exist_ok=True)
         _call(_libc.mount(point.encode(), target.encode(), None, MS_BIND | MS_REC, None), f"bind {point}")
+    # the folders leading to those mounts stay read-only, as bwrap made them in the sandbox's /tmp
+    for top in sorted({stage + "/" + point[len("/tmp/"):].split("/")[0] for point in outermost} -
+                      {stage + point[len("/tmp"):] for point in outermost}):
+        _call(_libc.mount(top.encode(), top.encode(), None, MS_BIND | MS_REC, None), f"bind {top}")
+        _call(_libc.mount(None, top.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+              f"read-only {top}")
     _call(_libc.mount(stage.encode(), b"/tmp", None, MS_MOVE, None), "move the job's /tmp")
 
 
