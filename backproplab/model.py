@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from .activations import get_activation
-from .arrays import add_into, as_float_array, as_weak_scalar, multiply_into
+from .arrays import add_into, as_float_array, as_weak_scalar, matmul, multiply_into
 from .layers import (
     dense_forward,
     dense_weight_gradients,
@@ -128,7 +128,7 @@ def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
             dW = add_into(dW, l2_backward(W, lambd, m))
         grads[f"dW{l}"], grads[f"dB{l}"] = dW, dB
         if l > 1:
-            dA_prev = dz @ np.asarray(W)
+            dA_prev = matmul(dz, np.asarray(W))  # OpenBLAS's spurious invalid-value flag (arrays.matmul)
             below = caches[l - 2]
             # Only caches from a forward pass with dropout carry a fifth item, the mask.
             if dropout > 0 and len(below) > 4 and below[4] is not None:
