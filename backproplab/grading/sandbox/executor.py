@@ -312,9 +312,8 @@ def process_running(pid) -> bool:
         return False
     for task in tasks:
         try:
-            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    return True
+            if stat_fields(f"{pid}/task/{task}")[0] not in ("Z", "X"):
+                return True
         except (OSError, IndexError):
             continue
     return False

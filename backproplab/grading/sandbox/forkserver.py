@@ -87,8 +87,9 @@ def _private_tmp(size_mb: int):
     or checkout, when they live under /tmp): built aside, then moved over /tmp."""
     stage = "/tmp/.job-tmp"
     _mount_tmpfs(stage, size_mb)
+    mounts, leading = mounts_under("/tmp")
     outermost = []
-    for point in sorted(mounts_under("/tmp")[0] - {stage}, key=len):
+    for point in sorted(mounts - {stage}, key=len):
         if not any(point.startswith(kept + "/") for kept in outermost):
             outermost.append(point)
     for point in outermost:
@@ -96,8 +97,7 @@ def _private_tmp(size_mb: int):
         os.makedirs(target, exist_ok=True)
         _call(_libc.mount(point.encode(), target.encode(), None, MS_BIND | MS_REC, None), f"bind {point}")
     # the folders leading to those mounts stay read-only, as bwrap made them in the sandbox's /tmp
-    for top in sorted({stage + "/" + point[len("/tmp/"):].split("/")[0] for point in outermost} -
-                      {stage + point[len("/tmp"):] for point in outermost}):
+    for top in sorted(stage + folder[len("/tmp"):] for folder in leading if os.path.dirname(folder) == "/tmp"):
         _call(_libc.mount(top.encode(), top.encode(), None, MS_BIND | MS_REC, None), f"bind {top}")
         _call(_libc.mount(None, top.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
               f"read-only {top}")
