@@ -51,12 +51,12 @@ def sigmoid(Z):
 
 
 def sigmoid_derivative(Z):
-    """sigma'(z) = sigma(z) (1 - sigma(z)) = a (1 - a). Z: (m, n) -> (m, n)."""
+    """The sigmoid's slope sigma'(z), computed from its output a = sigma(z). Z: (m, n) -> (m, n)."""
     return _sigmoid_slope(sigmoid(Z))
 
 
 def _sigmoid_slope(A):
-    """a (1 - a), sigma' from the output a = sigma(z) (no exp), in a new array."""
+    """sigma' from the output a = sigma(z) (no exp), in a new array."""
     A = as_float_array(A)
     slope = np.subtract(1.0, A, out=np.empty_like(A))
     return np.multiply(A, slope, out=slope)
@@ -73,19 +73,19 @@ def tanh(Z):
 
 
 def tanh_derivative(Z):
-    """tanh'(z) = 1 - tanh(z)^2 = 1 - a^2. Z: (m, n) -> (m, n)."""
+    """tanh's slope tanh'(z), computed from its output a = tanh(z). Z: (m, n) -> (m, n)."""
     return _tanh_slope(tanh(Z))
 
 
 def _tanh_slope(A):
-    """1 - a^2, tanh' from the output a = tanh(z), in a new array."""
+    """tanh' from the output a = tanh(z), in a new array."""
     A = as_float_array(A)
     slope = np.multiply(A, A, out=np.empty_like(A))
     return np.subtract(1.0, slope, out=slope)
 
 
 def tanh_backward(dA, Z):
-    """dz = dA * (1 - tanh(Z)^2). dA, Z: (m, n) -> dz: (m, n)."""
+    """dz = dA * tanh'(Z). dA, Z: (m, n) -> dz: (m, n)."""
     return multiply_into(tanh_derivative(Z), as_float_array(dA))
 
 
@@ -95,12 +95,12 @@ def relu(Z):
 
 
 def relu_derivative(Z):
-    """1 where z > 0, else 0 (0 at the kink z = 0, as in PyTorch). Z: (m, n) -> (m, n)."""
+    """ReLU's slope relu'(z), with the left slope at the kink z = 0, as in PyTorch. Z: (m, n) -> (m, n)."""
     return (np.asarray(Z) > 0).astype(float_dtype_of(Z))
 
 
 def relu_backward(dA, Z):
-    """dz = dA where Z > 0, else 0. dA, Z: (m, n) -> dz: (m, n)."""
+    """dz = dA * relu'(Z), a new array. dA, Z: (m, n) -> dz: (m, n)."""
     dA, Z = as_float_array(dA), as_float_array(Z)
     # dA times the boolean mask is dA * 1.0 or dA * 0.0, with no float mask in memory.
     return np.multiply(dA, Z > 0, dtype=np.result_type(dA, Z))
@@ -118,7 +118,7 @@ def leaky_relu(Z, alpha=0.01):
 
 
 def leaky_relu_derivative(Z, alpha=0.01):
-    """1 where z > 0, else alpha (alpha at z = 0, as in PyTorch). Z: (m, n) -> (m, n)."""
+    """Leaky ReLU's slope, with the left slope at the kink z = 0, as in PyTorch. Z: (m, n) -> (m, n)."""
     Z = as_float_array(Z)
     positive = Z > 0
     slope = np.multiply(np.logical_not(positive), as_weak_scalar(alpha), dtype=Z.dtype)
@@ -186,8 +186,8 @@ def softmax(Z):
 def softmax_backward(dA, Z):
     """Vector-Jacobian product of the row-wise softmax.
 
-    dA, Z: (m, n) -> dz: (m, n), with dz_i = S_i * (dA_i - <dA_i, S_i>) for each row i,
-    where S = softmax(Z). (With cross-entropy the product simplifies to dz = A - Y.)
+    dA, Z: (m, n) -> dz: (m, n): each row of dA times the Jacobian of that row's softmax,
+    without building the (n, n) Jacobian. (With cross-entropy the product simplifies to dz = A - Y.)
     """
     S = softmax(Z)
     dA = as_float_array(dA)

@@ -88,3 +88,163 @@ def test_solution_explorer_renders_a_widget(tmp_path_factory):
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
     mimes = {mime for out in nb.cells[_explorer_index(nb)].outputs for mime in out.get("data", {})}
     assert "application/vnd.jupyter.widget-view+json" in mimes
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 22: the lecture's name, how it works and its points; derivations, not formulas; two false statements
+# fixed; seed 003's neuron models and universal approximation.
+
+def _squeezed_math(text):
+    """Text without spaces and LaTeX spacing or sizing commands, so that formulas compare however they are typeset."""
+    for command in ("\\,", "\\!", "\\;", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\left", "\\right"):
+        text = text.replace(command, "")
+    return "".join(text.split())
+
+
+# The slope formulas the backward exercises ask the student to derive (squeezed), per exercise.
+SLOPE_FORMULAS = {
+    "sigmoid_backward": ("a(1-a)", "\\sigma(z)(1-\\sigma(z))", "\\sigma(Z)(1-\\sigma(Z))", "1-\\sigma(z))",
+                         "\\sigma(A)(1-\\sigma(A))", "A*(1-A)", "a*(1-a)"),
+    "tanh_backward": ("1-a^2", "1-\\tanh^2", "1-\\tanh(z)^2", "1-tanh^2", "1-A**2", "1-a**2"),
+    "relu_backward": ("\\operatorname{relu}'(z)=\\begin{cases}1", "relu'(z)=1"),
+    "leaky_relu_backward": ("\\operatorname{leaky\\_relu}'(z)=\\begin{cases}1", "leaky_relu'(z)=1"),
+}
+
+
+def _answer_index(nb, name):
+    return next(i for i, cell in answer_cells(nb) if nbgrader_meta(cell)["grade_id"] == name)
+
+
+def _stdout(cell):
+    return "".join(out.get("text", "") for out in cell.outputs if out.get("name") == "stdout")
+
+
+def _cell_with(nb, snippet):
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and snippet in c.source)
+
+
+def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
+    """Does the first cell name the lecture, hold the "How this notebook works" block and state the points, a total
+    that adds up the test cells' and the questions' points, with a row per exercise giving its visible and hidden
+    points as the metadata has them?"""
+    intro = solution.cells[0].source
+    assert intro.startswith("# Lecture 03: Activation functions\n")
+    assert "**How this notebook works.**" in intro and "Hint 1 of 3" not in intro
+    assert "None of them is the answer line" in intro
+    tests, manual = {}, 0
+    for cell in solution.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade_id", "").startswith("test_"):
+            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
+            tests.setdefault(name, {})["hidden" if meta["grade_id"].endswith("_hidden") else "visible"] = meta["points"]
+        elif meta.get("grade") and meta.get("solution"):
+            manual += meta["points"]
+    automatic = sum(p["visible"] + p["hidden"] for p in tests.values())
+    assert f"**Points.** {automatic + manual} in all: {automatic} from the tests" in intro
+    assert f"and {manual} from the two questions" in intro
+    for number, (name, p) in enumerate(tests.items(), 1):
+        assert f"| Exercise {number}: `{name}` | {p['visible']} | {p['hidden']} |" in intro, name
+
+
+def test_no_slope_formula_appears_above_its_answer_cell(solution):
+    """Do no prose, hint, demo code or docstring above a backward exercise's answer cell state the slope it asks for
+    (a(1-a), 1-a^2, the ReLU cases): the derivation is the exercise; the summary may recap them afterwards?"""
+    for name, formulas in SLOPE_FORMULAS.items():
+        index = _answer_index(solution, name)
+        above = [_squeezed_math(c.source) for c in solution.cells[:index]]
+        docstring = _squeezed_math(ast.get_docstring(function_def(solution.cells[index].source, name)) or "")
+        found = [(f, i) for f in formulas for i, text in enumerate(above + [docstring]) if f in text]
+        assert found == [], (name, found)
+    summary = _squeezed_math(solution.cells[-1].source)
+    assert "a(1-a)" in summary and "1-a^2" in summary
+
+
+def test_backward_hints_nudge_toward_the_derivation(solution):
+    """Does each backward exercise's "the math" hint give the tools of the derivation (chain or quotient rule, the
+    pieces' slopes) and ask the student to finish it, rather than state g'?"""
+    def math_hint(name):
+        ladder = solution.cells[_answer_index(solution, name) - 1].source
+        return ladder.split("Hint 2 of 3</b>: the math</summary>", 1)[1].split("</details>", 1)[0]
+
+    assert "u(z)^{-1}" in math_hint("sigmoid_backward") and "1 + e^{-z}" in math_hint("sigmoid_backward")
+    assert "quotient rule" in math_hint("tanh_backward") and "\\cosh^2 z - \\sinh^2 z = 1" in math_hint("tanh_backward")
+    for name in ("relu_backward", "leaky_relu_backward"):
+        assert "left piece" in math_hint(name) and "slope" in math_hint(name)
+
+
+def test_saturation_prose_no_longer_claims_a_slow_cross_entropy_output(solution):
+    """Is every "40 times" sentence about hidden units or squared-error outputs (with cross-entropy a sigmoid
+    output has dz = A - Y), and is 0.25^L said of the slopes, not of the gradient, which the weights multiply into?"""
+    text = markdown_text(solution)
+    assert "its weights learn 40 times more slowly" not in text
+    assert "so the first layers get at most" not in text
+    sentences = [s for s in text.replace("\n", " ").split(". ") if "40 times" in s]
+    assert sentences
+    for sentence in sentences:
+        assert "output" not in sentence or "squared" in sentence, sentence
+    assert "$dz = a - y$" in text and "The slope cancels" in text
+    quarter = [s for s in text.replace("\n", " ").split(". ") if "0.25^{L}" in s]
+    assert quarter and all("slopes" in s for s in quarter), quarter
+    assert "The product of slopes is not the gradient" in text
+    assert "dz^{[l-1]} = \\bigl(dz^{[l]}\\, W^{[l]}\\bigr) \\odot g'" in text
+
+
+def test_neuron_and_approximation_sections_use_the_seeds_model_and_values(solution):
+    """Does the lecture simulate the LIF neuron with the notes' constants (20 ms, 2 ms), draw its trace and tuning
+    curve (formula and simulation), fit ReLU, softplus and sigmoid to it, and picture universal approximation with
+    sigmoid bumps and ReLU units?"""
+    code, text = code_text(solution), markdown_text(solution)
+    assert "$\\tau_m = 20$ ms and $\\tau_{\\text{ref}} = 2$ ms" in text
+    assert "\\tau_m \\frac{dv}{dt} = v_{\\text{in}} - v" in text and "tuning curve" in text
+    for call in ("neurons.lif_simulate(", "neurons.lif_rate(", "neurons.lif_simulated_rate(", "fit_rate_model(",
+                 "sigmoid_staircase(", "relu_broken_line("):
+        assert call in code, call
+    assert '"softplus"' in code and "universal approximation theorem" in text
+    for snippet in ("neurons.lif_simulate(", "neurons.lif_simulated_rate(", "fit_rate_model(g", "sigmoid_staircase(x_plot",
+                    "dz_lines =", "def chain_dz"):
+        assert "plt.subplots" in solution.cells[_cell_with(solution, snippet)].source, snippet
+
+
+@pytest.mark.slow
+def test_executed_lif_tuning_curve_matches_the_formula_and_the_stand_ins_are_ranked(tmp_path_factory):
+    """In the executed solution, are the simulated rates within 1% of the formula (0 Hz below threshold, 63 Hz at
+    v_in = 2), and does the sigmoid fit the tuning curve best, ReLU worst?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
+    out = _stdout(nb.cells[_cell_with(nb, "neurons.lif_simulated_rate(")])
+    simulated = out.split("simulated rate (Hz) :", 1)[1].split("\n", 1)[0]
+    formula = out.split("formula G(v_in) (Hz):", 1)[1].split("\n", 1)[0]
+    parse = lambda row: [float(v) for v in row.replace("[", " ").replace("]", " ").split()]  # noqa: E731
+    simulated, formula = parse(simulated), parse(formula)
+    assert len(simulated) == len(formula) == 10 and simulated[0] == formula[0] == 0.0 and formula[4] == 63.0
+    assert all(abs(s - f) <= 0.01 * f for s, f in zip(simulated[1:], formula[1:]))
+    fits = {line.split()[0]: float(line.split()[-1]) for line in
+            _stdout(nb.cells[_cell_with(nb, "fit_rate_model(g")]).splitlines()[1:] if line.strip()}
+    assert fits["sigmoid"] < fits["softplus"] < fits["ReLU"]
+
+
+@pytest.mark.slow
+def test_executed_approximation_improves_with_more_units(tmp_path_factory):
+    """Does the universal-approximation cell print errors that halve (sigmoid bumps) and quarter (ReLU broken line)
+    roughly as the pieces double?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
+    rows = [line.split() for line in _stdout(nb.cells[_cell_with(nb, "sigmoid_staircase(x_plot")]).splitlines()[1:]]
+    pieces = [int(r[0]) for r in rows]
+    sigmoid_errors, relu_errors = [float(r[1]) for r in rows], [float(r[2]) for r in rows]
+    assert pieces == [4, 8, 16, 32, 64]
+    assert all(1.6 < a / b < 2.8 for a, b in zip(sigmoid_errors, sigmoid_errors[1:]))
+    assert all(2.9 < a / b < 4.5 for a, b in zip(relu_errors, relu_errors[1:]))
+    assert relu_errors[-1] < 0.002 and sigmoid_errors[-1] < 0.05
+
+
+@pytest.mark.slow
+def test_executed_saturation_table_and_chain_show_the_corrected_claims(tmp_path_factory):
+    """Does the saturation cell show a hidden unit 38x and a squared-error output 20x slower at z = 5, but a
+    cross-entropy output with a larger dz; and does the w = 8 chain give dz[1] = 16 dz[5] (w = 1: 0.25^4)?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
+    table = _stdout(nb.cells[_cell_with(nb, "binary_cross_entropy_gradient(A_unit")])
+    assert "hidden unit (dA = 1)    0.2494    0.0066        38x smaller" in table
+    assert "output with squared error    0.1309    0.0066        20x smaller" in table
+    assert "output with cross-entropy    0.5250    0.9933        1.9x larger" in table
+    chain = _stdout(nb.cells[_cell_with(nb, "def chain_dz")])
+    assert "w = 8.0: |dz[1]| ... |dz[5]| = [16.  8.  4.  2.  1.]" in chain
+    assert "w = 1.0: |dz[1]| ... |dz[5]| = [0.0039 0.0156 0.0625 0.25   1.    ]" in chain

@@ -24,11 +24,13 @@ FORMULAS = {
     "tanh": "tanh(z) = (e^z - e^-z) / (e^z + e^-z); np.tanh is stable",
     "relu": "relu(z) = max(0, z)",
     "leaky_relu": "leaky_relu(z) = z if z > 0 else alpha * z",
-    "softmax": "softmax(Z)[i] = exp(Z[i] - max(Z[i])) / sum(exp(Z[i] - max(Z[i]))), per ROW i",
-    "sigmoid_backward": "dz = dA * sigma(Z) * (1 - sigma(Z)), g' at Z",
-    "tanh_backward": "dz = dA * (1 - tanh(Z)^2), g' at Z",
-    "relu_backward": "dz = dA where Z > 0, else 0 (g'(0) = 0)",
-    "leaky_relu_backward": "dz = dA where Z > 0, else alpha * dA (g'(0) = alpha)",
+    "softmax": "softmax(z) = softmax(z - c) for any constant c; per ROW i, with c_i = the maximum of row i",
+    # The backward rules point to the derivation (lecture section 9), never to the answer line (issue 22).
+    "sigmoid_backward": "dz = dA * sigma'(Z), the slope taken at Z and derived so that it uses only sigma(Z)",
+    "tanh_backward": "dz = dA * tanh'(Z), the slope taken at Z and derived so that it uses only tanh(Z)",
+    "relu_backward": "dz = dA * relu'(Z): the slope of the piece each z is on, the left piece's at z = 0",
+    "leaky_relu_backward": "dz = dA * leaky_relu'(Z): the slope of the piece each z is on (the given alpha), "
+                           "the left piece's at z = 0",
 }
 
 
