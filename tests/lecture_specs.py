@@ -107,4 +107,15 @@ SPECS = {spec.lecture: spec for spec in (
         taught=frozenset({"A = softmax(Z)", "optimizer.zero_grad()", "loss.backward()", "optimizer.step()",
                           "nn.CrossEntropyLoss()", "torch.optim.SGD(model.parameters(), lr=learning_rate)"}),
     ),
+    LectureSpec(
+        "08-optimization",
+        {"momentum_update": "(params, grads, velocity, learning_rate, beta=0.9)",
+         "rmsprop_update": "(params, grads, cache, learning_rate, beta=0.9, eps=1e-08)",
+         "adam_update": "(params, grads, m, v, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-08)",
+         "batchnorm_forward": "(X, gamma, beta, eps=1e-05)", "batchnorm_backward": "(dout, cache)"},
+        frozenset({"explain_bias_correction", "explain_batchnorm_inference"}),
+        typical_mistakes={"momentum_update": "ema-form", "rmsprop_update": "eps-under-the-root",
+                          "adam_update": "no-bias-correction", "batchnorm_forward": "unbiased-variance",
+                          "batchnorm_backward": "statistics-as-constants"},
+    ),
 )}

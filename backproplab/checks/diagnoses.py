@@ -53,6 +53,15 @@ DIAGNOSES: dict[str, str] = {
     "jacobian-diagonal": "only the diagonal of a Jacobian was used (an elementwise derivative where outputs are coupled)",
     "missing-zero-grad": "gradients accumulated across steps (optimizer.zero_grad() missing)",
     "double-softmax": "softmax applied before a loss that applies it itself (nn.CrossEntropyLoss takes raw scores)",
+    # Optimizers and batch normalization (lecture 08)
+    "momentum-ema": "momentum as a moving average, V = beta V + (1 - beta) grad, where V = beta V + grad is asked "
+                    "(the same method with the learning rate scaled by 1 - beta)",
+    "stale-state": "the step used the optimizer's old state (velocity, cache or moments) instead of the updated one",
+    "missing-bias-correction": "Adam's moments were used without dividing by 1 - beta**t",
+    "eps-placement": "eps added in the wrong place (under the square root where it belongs after it, or the reverse) "
+                     "or left out",
+    "unbiased-variance": "the variance was divided by m - 1 (unbiased) where batch norm divides by m",
+    "missing-mean-terms": "batch norm's dX treats the batch mean or variance as constants (their paths are missing)",
     # Integrity and running
     "forbidden-call": "torch or the library's own implementation was used in a NumPy exercise",
     "tampering": "the grading machinery was tampered with",

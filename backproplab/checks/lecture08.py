@@ -1,0 +1,603 @@
+"""Checks for lecture 08-optimization.
+
+Exercises: momentum_update(params, grads, velocity, learning_rate, beta=0.9) -> (params, velocity);
+rmsprop_update(params, grads, cache, learning_rate, beta=0.9, eps=1e-8) -> (params, cache);
+adam_update(params, grads, m, v, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8) -> (params, m, v);
+batchnorm_forward(X, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache) -> (dX, dgamma, dbeta).
+
+Oracles: the library (backproplab.optimizers, backproplab.batchnorm) is the reference. The update rules are
+also run by torch.optim in float64, from the same state: SGD(momentum=beta, dampening=0) with the velocity as
+its momentum_buffer, RMSprop(alpha=beta, eps=eps) with the cache as its square_avg (torch's default alpha is
+0.99; both put eps after the square root), Adam(betas, eps) with m, v as exp_avg, exp_avg_sq and t - 1 steps
+done. Batch norm is also run by nn.BatchNorm1d in float64, training mode (momentum=1.0, so that its running
+averages are the batch's mean and unbiased variance), and its backward by autograd (dX = m * X.grad,
+dgamma = weight.grad, dbeta = bias.grad for the mean loss sum(dout * out) / m) and by central differences.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..batchnorm import batchnorm_backward, batchnorm_forward
+from ..gradcheck import numerical_gradient
+from ..optimizers import adam_update, momentum_update, momentum_update_ema, rmsprop_update
+from .compare import describe_value
+from .core import Case, CaseVerdict, Exercise, register
+
+LECTURE = "08-optimization"
+
+FORMULA_MOMENTUM = ("seed 003's momentum, as torch.optim.SGD(momentum=beta) does it: the new velocity is beta times "
+                    "the old one plus the gradient (no 1 - beta), and the parameters step by -learning_rate times "
+                    "the NEW velocity; new dicts, velocity keyed like grads")
+FORMULA_RMSPROP = ("the cache is a moving average of the squared gradients (beta on the old cache, 1 - beta on the "
+                   "new square); the step is -learning_rate * grad / (sqrt(new cache) + eps), eps after the root "
+                   "(torch.optim.RMSprop with alpha=beta)")
+FORMULA_ADAM = ("m and v are moving averages (beta1, beta2) of the gradients and of their squares, returned "
+                "without bias correction; the step uses m / (1 - beta1**t) and v / (1 - beta2**t): "
+                "-learning_rate * m_hat / (sqrt(v_hat) + eps), eps after the root (torch.optim.Adam)")
+FORMULA_BN_FORWARD = ("per feature (column, axis=0): the batch mean mu and the biased variance var (divide by m), "
+                      "X_hat = (X - mu) / sqrt(var + eps), out = gamma * X_hat + beta; "
+                      "cache = (X, X_hat, mu, var, gamma, beta, eps)")
+FORMULA_BN_BACKWARD = ("dX flows through X_hat, mu and var (all depend on every row of X); dgamma and dbeta are "
+                       "(1, n) means over the batch of dout * X_hat and of dout (gradients of the mean cost, "
+                       "like dB); dX has no 1/m of the cost, like dz")
+
+BN_CACHE = ("X", "X_hat", "mu", "var", "gamma", "beta", "eps")
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# ---------------------------------------------------------------------------------------
+# The update rules
+
+
+def _draw_params(rng, sizes):
+    params = {}
+    for l in range(1, len(sizes)):
+        params[f"W{l}"] = rng.normal(0.0, 1.0, (sizes[l], sizes[l - 1]))
+        params[f"B{l}"] = rng.normal(0.0, 0.5, (1, sizes[l]))
+    return params
+
+
+def _like(rng, params, scale=1.0, positive=False):
+    """A dict {"dW1": ..., ...} of random arrays shaped like params (squares when positive)."""
+    drawn = {"d" + key: rng.normal(0.0, scale, value.shape) for key, value in params.items()}
+    return {key: value ** 2 for key, value in drawn.items()} if positive else drawn
+
+
+def _random_sizes(rng):
+    return [int(n) for n in rng.integers(1, 7, int(rng.integers(2, 4)))]
+
+
+class _UpdateRule(Exercise):
+    """Shared by the three optimizers: returns (params, *state dicts), each judged entry by entry."""
+
+    states: tuple = ()
+    formula = ""
+    torch_allowed = False
+
+    def split(self, value, case):
+        params = case.args[0]
+        names = ("params",) + self.states
+        if not isinstance(value, (tuple, list)) or len(value) != len(names):
+            return CaseVerdict(False, "not-an-array",
+                               f"{self.name} should return a tuple ({', '.join(names)}), but it returned "
+                               f"{describe_value(value)}" +
+                               (f" of length {len(value)}" if isinstance(value, (tuple, list)) else "") + ".")
+        found = {}
+        for name, part in zip(names, value):
+            keys = list(params) if name == "params" else ["d" + key for key in params]
+            if not isinstance(part, dict):
+                return CaseVerdict(False, "not-an-array", f"{name} should be a dict of NumPy arrays with the keys "
+                                   f"{keys}, but it is {describe_value(part)}.")
+            missing = [key for key in keys if key not in part]
+            if missing:
+                return CaseVerdict(False, "missing-keys", f"the returned {name} lacks the keys {missing}: {name} is "
+                                   f"keyed {'like params' if name == 'params' else 'like grads'}, {keys}.")
+            found.update({f"{name}['{key}']": part[key] for key in keys})
+        return found
+
+    def formula_for(self, output):
+        return self.formula
+
+    def _flatten(self, *dicts):
+        names = ("params",) + self.states
+        return {f"{name}['{key}']": value for name, part in zip(names, dicts) for key, value in part.items()}
+
+    def _predicted(self, params=None, **states):
+        """{output: value} for the given parts only (a mistake that affects some outputs)."""
+        found = {}
+        if params is not None:
+            found.update({f"params['{key}']": value for key, value in params.items()})
+        for name, part in states.items():
+            found.update({f"{name}['{key}']": value for key, value in part.items()})
+        return found
+
+    def reference(self, case):
+        return self._flatten(*self.library(*case.args, **case.kwargs))
+
+    @staticmethod
+    def _torch_step(case_params, grads, make_optimizer, set_state, read_state):
+        """One torch.optim step in float64 from the given state -> (params, state arrays per key)."""
+        torch = _torch()
+        tensors = {key: torch.tensor(value, dtype=torch.float64, requires_grad=True)
+                   for key, value in case_params.items()}
+        optimizer = make_optimizer(list(tensors.values()))
+        for key, tensor in tensors.items():
+            tensor.grad = torch.tensor(grads["d" + key], dtype=torch.float64)
+            set_state(optimizer.state[tensor], "d" + key)
+        optimizer.step()
+        params = {key: tensor.detach().numpy().copy() for key, tensor in tensors.items()}
+        return params, [{("d" + key): read_state(optimizer.state[tensor], i) for key, tensor in tensors.items()}
+                        for i in range(len(read_state.names))]
+
+
+def _hyper(case, fixed, names, defaults):
+    """A case's hyperparameters by name: the positional args after the ``fixed`` first ones, kwargs, defaults."""
+    values = dict(defaults)
+    values.update(dict(zip(names, case.args[fixed:])))
+    values.update(case.kwargs)
+    return values
+
+
+class _Reader:
+    def __init__(self, *names):
+        self.names = names
+
+    def __call__(self, state, index):
+        return state[self.names[index]].detach().numpy().copy()
+
+
+@register
+class MomentumUpdate(_UpdateRule):
+    """One step of gradient descent with momentum, torch.optim.SGD's form (V = beta V + grad)."""
+
+    name = "momentum_update"
+    lecture = LECTURE
+    args = ("params", "grads", "velocity", "learning_rate", "beta")
+    outputs = ("params", "velocity")
+    states = ("velocity",)
+    formula = FORMULA_MOMENTUM
+    library_functions = ("backproplab.optimizers.momentum_update", "backproplab.optimizers.momentum_update_ema",
+                         "backproplab.model.update_parameters_momentum")
+    library = staticmethod(momentum_update)
+
+    def _case(self, rng, sizes, label, first_step=False, default_beta=False):
+        params = _draw_params(rng, sizes)
+        grads = _like(rng, params)
+        velocity = {k: np.zeros_like(v) for k, v in grads.items()} if first_step else _like(rng, params, 2.0)
+        learning_rate, beta = float(np.round(rng.uniform(0.05, 0.5), 3)), float(np.round(rng.uniform(0.5, 0.95), 2))
+        args = (params, grads, velocity, learning_rate) + (() if default_beta else (beta,))
+        return Case(args, label=label, m=1)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, [4, 3, 2], "a 4-3-2 network"),
+                    self._case(rng, [3, 5, 1], "the first step (velocity all zeros)", first_step=True),
+                    self._case(rng, [2, 3], "beta left at its default 0.9", default_beta=True)]
+        return [self._case(rng, _random_sizes(rng), "random sizes"),
+                self._case(rng, [1, 1], "one weight and one bias"),
+                self._case(rng, _random_sizes(rng), "the first step (velocity all zeros)", first_step=True),
+                self._case(rng, [3, 2, 4], "beta left at its default 0.9", default_beta=True)]
+
+    def oracles(self, case):
+        params, grads, velocity = case.args[:3]
+        h = _hyper(case, 3, ("learning_rate", "beta"), {"beta": 0.9})
+        torch = _torch()
+
+        def set_state(state, key):
+            state["momentum_buffer"] = torch.tensor(velocity[key], dtype=torch.float64)
+
+        new_params, states = self._torch_step(
+            params, grads, lambda p: torch.optim.SGD(p, lr=h["learning_rate"], momentum=h["beta"], dampening=0.0),
+            set_state, _Reader("momentum_buffer"))
+        return {"torch.optim.SGD(momentum=beta)": self._flatten(new_params, *states)}
+
+    def mistakes(self, case):
+        params, grads, velocity = case.args[:3]
+        h = _hyper(case, 3, ("learning_rate", "beta"), {"beta": 0.9})
+        lr, beta = h["learning_rate"], h["beta"]
+        new_params, new_velocity = momentum_update(params, grads, velocity, lr, beta)
+        ema_params, ema_velocity = momentum_update_ema(params, grads, velocity, lr, beta)
+        stale = {k: v - lr * velocity["d" + k] for k, v in params.items()}
+        uphill = {k: v + lr * new_velocity["d" + k] for k, v in params.items()}
+        plain = {k: v - lr * grads["d" + k] for k, v in params.items()}
+        return [
+            ("momentum-ema", self._predicted(ema_params, velocity=ema_velocity),
+             "which is the moving-average form, V = beta V + (1 - beta) grad: a fine method (the same one with the "
+             "learning rate scaled by 1 - beta), but this exercise asks for torch.optim.SGD's form, V = beta V + grad"),
+            ("stale-state", self._predicted(stale),
+             "which steps with the OLD velocity: update the velocity first, then step with the new one"),
+            ("sign-flipped", self._predicted(uphill), "which steps uphill: W + lr V instead of W - lr V"),
+            ("no-learning", self._predicted(plain),
+             "which is a plain gradient-descent step: the velocity plays no part in the update"),
+        ]
+
+
+@register
+class RMSPropUpdate(_UpdateRule):
+    """One RMSProp step (torch.optim.RMSprop with alpha=beta, eps after the square root)."""
+
+    name = "rmsprop_update"
+    lecture = LECTURE
+    args = ("params", "grads", "cache", "learning_rate", "beta", "eps")
+    outputs = ("params", "cache")
+    states = ("cache",)
+    formula = FORMULA_RMSPROP
+    library_functions = ("backproplab.optimizers.rmsprop_update",)
+    library = staticmethod(rmsprop_update)
+
+    def _case(self, rng, sizes, label, scale=1.0, eps=None, first_step=False, defaults=False):
+        params = _draw_params(rng, sizes)
+        grads = _like(rng, params, scale)
+        cache = ({k: np.zeros_like(v) for k, v in grads.items()} if first_step
+                 else _like(rng, params, scale * 1.5, positive=True))
+        learning_rate, beta = float(np.round(rng.uniform(0.001, 0.05), 4)), float(np.round(rng.uniform(0.8, 0.99), 2))
+        args = (params, grads, cache, learning_rate)
+        if not defaults:
+            args += (beta, eps if eps is not None else float(10.0 ** rng.integers(-8, -5)))
+        return Case(args, label=label, m=1)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, [4, 3, 2], "a 4-3-2 network"),
+                    self._case(rng, [3, 2], "tiny gradients (~1e-3) and eps=1e-4", scale=1e-3, eps=1e-4),
+                    self._case(rng, [2, 4, 1], "the first step (cache all zeros)", first_step=True),
+                    self._case(rng, [3, 3], "beta and eps left at their defaults", defaults=True)]
+        return [self._case(rng, _random_sizes(rng), "random sizes"),
+                self._case(rng, [1, 1], "one weight and one bias"),
+                self._case(rng, _random_sizes(rng), "tiny gradients (~1e-3) and eps=1e-4", scale=1e-3, eps=1e-4),
+                self._case(rng, [2, 3], "the first step (cache all zeros)", first_step=True),
+                self._case(rng, [4, 2], "beta and eps left at their defaults", defaults=True)]
+
+    def oracles(self, case):
+        params, grads, cache = case.args[:3]
+        h = _hyper(case, 3, ("learning_rate", "beta", "eps"), {"beta": 0.9, "eps": 1e-8})
+        torch = _torch()
+
+        def set_state(state, key):
+            state["step"] = torch.tensor(0.0)
+            state["square_avg"] = torch.tensor(cache[key], dtype=torch.float64)
+
+        new_params, states = self._torch_step(
+            params, grads, lambda p: torch.optim.RMSprop(p, lr=h["learning_rate"], alpha=h["beta"], eps=h["eps"]),
+            set_state, _Reader("square_avg"))
+        return {"torch.optim.RMSprop(alpha=beta)": self._flatten(new_params, *states)}
+
+    def mistakes(self, case):
+        params, grads, cache = case.args[:3]
+        h = _hyper(case, 3, ("learning_rate", "beta", "eps"), {"beta": 0.9, "eps": 1e-8})
+        lr, beta, eps = h["learning_rate"], h["beta"], h["eps"]
+        new_params, new_cache = rmsprop_update(params, grads, cache, lr, beta, eps)
+
+        def stepped(denominator):
+            with np.errstate(all="ignore"):
+                return {k: v - lr * grads["d" + k] / denominator(k) for k, v in params.items()}
+
+        summed = {k: beta * c + grads[k] ** 2 for k, c in cache.items()}
+        return [
+            ("eps-placement", self._predicted(stepped(lambda k: np.sqrt(new_cache["d" + k] + eps))),
+             "which adds eps under the square root, sqrt(cache + eps): torch.optim.RMSprop (and this course) adds it "
+             "after the root, sqrt(cache) + eps; the two differ when the gradients are as small as sqrt(eps)"),
+            ("stale-state", self._predicted(stepped(lambda k: np.sqrt(cache["d" + k]) + eps)),
+             "which divides by the OLD cache: update the cache with this gradient first, then step"),
+            ("wrong-values", self._predicted(stepped(lambda k: new_cache["d" + k] + eps)),
+             "which divides by the cache itself, without its square root: the step must have the units of "
+             "grad / |grad|"),
+            ("wrong-values", self._predicted(stepped(lambda k: np.sqrt(summed["d" + k]) + eps), cache=summed),
+             "which adds the whole squared gradient to beta * cache: in a moving average the new square is weighted "
+             "by 1 - beta"),
+            ("sign-flipped", self._predicted({k: 2 * v - new_params[k] for k, v in params.items()}),
+             "which steps uphill (+ instead of -)"),
+        ]
+
+
+@register
+class AdamUpdate(_UpdateRule):
+    """One Adam step, bias corrected (torch.optim.Adam)."""
+
+    name = "adam_update"
+    lecture = LECTURE
+    args = ("params", "grads", "m", "v", "t", "learning_rate", "beta1", "beta2", "eps")
+    outputs = ("params", "m", "v")
+    states = ("m", "v")
+    formula = FORMULA_ADAM
+    library_functions = ("backproplab.optimizers.adam_update",)
+    library = staticmethod(adam_update)
+
+    def _case(self, rng, sizes, label, t, scale=1.0, eps=None, defaults=False):
+        params = _draw_params(rng, sizes)
+        grads = _like(rng, params, scale)
+        if t == 1:
+            m = {k: np.zeros_like(v) for k, v in grads.items()}
+            v = {k: np.zeros_like(value) for k, value in grads.items()}
+        else:
+            m, v = _like(rng, params, scale * 0.5), _like(rng, params, scale, positive=True)
+        learning_rate = float(np.round(rng.uniform(0.001, 0.05), 4))
+        args = (params, grads, m, v, t, learning_rate)
+        if not defaults:
+            beta1, beta2 = float(np.round(rng.uniform(0.8, 0.95), 2)), float(np.round(rng.uniform(0.9, 0.999), 3))
+            args += (beta1, beta2, eps if eps is not None else 1e-8)
+        return Case(args, label=label, m=1)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, [4, 3, 2], "a 4-3-2 network at step t=5", 5),
+                    self._case(rng, [3, 2], "the first step, t=1 (m and v all zeros)", 1),
+                    self._case(rng, [2, 3], "tiny gradients (~1e-3) and eps=1e-4 at t=3", 3, scale=1e-3, eps=1e-4),
+                    self._case(rng, [3, 3, 1], "betas and eps left at their defaults, t=2", 2, defaults=True)]
+        return [self._case(rng, _random_sizes(rng), "random sizes", int(rng.integers(2, 30))),
+                self._case(rng, [1, 1], "one weight and one bias, t=1", 1),
+                self._case(rng, _random_sizes(rng), "tiny gradients (~1e-3) and eps=1e-4", int(rng.integers(2, 9)),
+                           scale=1e-3, eps=1e-4),
+                self._case(rng, [2, 4], "betas and eps left at their defaults, t=1", 1, defaults=True)]
+
+    def oracles(self, case):
+        params, grads, m, v, t = case.args[:5]
+        h = _hyper(case, 5, ("learning_rate", "beta1", "beta2", "eps"), {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+        torch = _torch()
+
+        def set_state(state, key):
+            state["step"] = torch.tensor(float(t - 1))
+            state["exp_avg"] = torch.tensor(m[key], dtype=torch.float64)
+            state["exp_avg_sq"] = torch.tensor(v[key], dtype=torch.float64)
+
+        new_params, states = self._torch_step(
+            params, grads,
+            lambda p: torch.optim.Adam(p, lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["eps"]),
+            set_state, _Reader("exp_avg", "exp_avg_sq"))
+        return {"torch.optim.Adam": self._flatten(new_params, *states)}
+
+    def mistakes(self, case):
+        params, grads, m, v, t = case.args[:5]
+        h = _hyper(case, 5, ("learning_rate", "beta1", "beta2", "eps"), {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+        lr, b1, b2, eps = h["learning_rate"], h["beta1"], h["beta2"], h["eps"]
+        _, new_m, new_v = adam_update(params, grads, m, v, t, lr, b1, b2, eps)
+
+        def stepped(first, second, c1, c2, inside=False, moments=None):
+            moments = moments or (new_m, new_v)
+            out = {}
+            with np.errstate(all="ignore"):
+                for k, value in params.items():
+                    mk, vk = moments[0]["d" + k] / c1, moments[1]["d" + k] / c2
+                    out[k] = value - lr * mk / (np.sqrt(vk + eps) if inside else np.sqrt(vk) + eps)
+            return out
+
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        hats = ({k: value / c1 for k, value in new_m.items()}, {k: value / c2 for k, value in new_v.items()})
+        return [
+            ("missing-bias-correction", self._predicted(stepped(new_m, new_v, 1.0, 1.0)),
+             f"which steps with m and v themselves: at step t={t} they are biased toward their zero start; divide "
+             "them by 1 - beta1**t and 1 - beta2**t before the step"),
+            ("eps-placement", self._predicted(stepped(new_m, new_v, c1, c2, inside=True)),
+             "which adds eps under the square root, sqrt(v_hat + eps): torch.optim.Adam (and this course) adds it "
+             "after the root, sqrt(v_hat) + eps"),
+            ("off-by-one", self._predicted(stepped(new_m, new_v, 1 - b1 ** (t + 1), 1 - b2 ** (t + 1))),
+             f"which corrects the bias with t + 1 = {t + 1}: t is already the number of this step (1 on the first)"),
+            ("stale-state", self._predicted(stepped(None, None, c1, c2, moments=(m, v))),
+             "which steps with the OLD moments m and v: update them with this gradient first, then step"),
+            ("wrong-values", self._predicted(m=hats[0], v=hats[1]),
+             "which returns the bias-corrected m_hat and v_hat as the new state: keep m and v uncorrected (the "
+             "correction is applied afresh at every step)"),
+            ("swapped-outputs", self._predicted(m=new_v, v=new_m), "which returns (params, v, m) instead of (params, m, v)"),
+        ]
+
+
+# ---------------------------------------------------------------------------------------
+# Batch normalization
+
+
+def _draw_features(rng, m, n, nearly_constant=False):
+    """X (m, n) with a different mean and scale per feature; one feature of std ~1e-3 when asked."""
+    X = rng.normal(rng.normal(0.0, 2.0, (1, n)), rng.uniform(0.5, 3.0, (1, n)), (m, n))
+    if nearly_constant:
+        X[:, 0] = 1.5 + rng.normal(0.0, 1e-3, m)
+    return X
+
+
+def _gamma_beta(rng, n):
+    return rng.uniform(0.5, 2.0, (1, n)), rng.normal(0.0, 1.0, (1, n))
+
+
+def _torch_batchnorm(X, gamma, beta, eps, dout=None):
+    """nn.BatchNorm1d in float64, training mode -> (out, mu, var, and with dout: dX, dgamma, dbeta)."""
+    torch = _torch()
+    m, n = X.shape
+    layer = torch.nn.BatchNorm1d(n, eps=eps, momentum=1.0).double().train()
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(gamma[0]))
+        layer.bias.copy_(torch.from_numpy(beta[0]))
+    X_t = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    out = layer(X_t)
+    mu = layer.running_mean.detach().numpy().reshape(1, n).copy()
+    var = layer.running_var.detach().numpy().reshape(1, n) * (m - 1) / m   # running_var holds the unbiased one
+    found = {"out": out.detach().numpy().copy(), "mu": mu, "var": var}
+    if dout is not None:
+        (torch.sum(torch.from_numpy(dout) * out) / m).backward()
+        found.update(dX=m * X_t.grad.numpy(), dgamma=layer.weight.grad.numpy().reshape(1, n).copy(),
+                     dbeta=layer.bias.grad.numpy().reshape(1, n).copy())
+    return found
+
+
+def _bn_values(X, gamma, beta, eps, *, unbiased=False, eps_outside=False, no_eps=False):
+    """A (possibly mistaken) forward pass -> (out, X_hat, mu, var)."""
+    m = X.shape[0]
+    mu = X.mean(axis=0, keepdims=True)
+    var = np.sum((X - mu) ** 2, axis=0, keepdims=True) / (m - 1 if unbiased else m)
+    if eps_outside:
+        X_hat = (X - mu) / (np.sqrt(var) + eps)
+    elif no_eps:
+        with np.errstate(all="ignore"):
+            X_hat = (X - mu) / np.sqrt(var)
+    else:
+        X_hat = (X - mu) / np.sqrt(var + eps)
+    return gamma * X_hat + beta, X_hat, mu, var
+
+
+@register
+class BatchnormForward(Exercise):
+    """Training-mode batch norm: out and the cache (X, X_hat, mu, var, gamma, beta, eps)."""
+
+    name = "batchnorm_forward"
+    lecture = LECTURE
+    args = ("X", "gamma", "beta", "eps")
+    outputs = ("out", "cache")
+    formulas = {}
+    library_functions = ("backproplab.batchnorm.batchnorm_forward",)
+
+    def _case(self, rng, m, n, label, eps=None, nearly_constant=False):
+        X = _draw_features(rng, m, n, nearly_constant)
+        gamma, beta = _gamma_beta(rng, n)
+        args = (X, gamma, beta) + (() if eps is None else (eps,))
+        return Case(args, label=label, m=m)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, 8, 5, "m=8 examples, n=5 features", eps=1e-3),
+                    self._case(rng, 6, 3, "a nearly constant feature (std ~1e-3), eps left at 1e-5",
+                               nearly_constant=True),
+                    self._case(rng, 2, 4, "m=2 (the smallest batch)", eps=1e-4)]
+        m, n = int(rng.integers(3, 12)), int(rng.integers(2, 7))
+        return [self._case(rng, m, n, "random sizes", eps=float(10.0 ** rng.integers(-5, -2))),
+                self._case(rng, 5, 1, "n=1 (one feature)", eps=1e-3),
+                self._case(rng, int(rng.integers(4, 9)), 3, "a nearly constant feature (std ~1e-3)",
+                           nearly_constant=True),
+                self._case(rng, 2, 3, "m=2 (the smallest batch)")]
+
+    @staticmethod
+    def _eps(case):
+        return case.args[3] if len(case.args) > 3 else case.kwargs.get("eps", 1e-5)
+
+    def reference(self, case):
+        out, cache = batchnorm_forward(*case.args)
+        return {"out": out, "cache X_hat": cache[1], "cache mu": cache[2], "cache var": cache[3]}
+
+    def oracles(self, case):
+        X, gamma, beta = case.args[:3]
+        found = _torch_batchnorm(X, gamma, beta, self._eps(case))
+        return {"nn.BatchNorm1d": {"out": found["out"], "cache mu": found["mu"], "cache var": found["var"]}}
+
+    def formula_for(self, output):
+        return FORMULA_BN_FORWARD if output == "out" else ""
+
+    def split(self, value, case):
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            return CaseVerdict(False, "not-an-array", f"batchnorm_forward should return a tuple (out, cache), but "
+                               f"it returned {describe_value(value)}.")
+        out, cache = value
+        if not isinstance(cache, (tuple, list)) or len(cache) != len(BN_CACHE):
+            size = f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""
+            return CaseVerdict(False, "cache-format", f"cache is {describe_value(cache)}{size}; it should be the "
+                               f"tuple {BN_CACHE} (batchnorm_backward reads it in this order).")
+        X, gamma, beta = case.args[:3]
+        inputs = {"X": X, "gamma": gamma, "beta": beta}
+        for index, name in enumerate(BN_CACHE):
+            if name in inputs and not (isinstance(cache[index], np.ndarray) and cache[index].shape == inputs[name].shape
+                                       and np.allclose(cache[index], inputs[name])):
+                return CaseVerdict(False, "cache-format", f"cache[{index}] should be the input {name} "
+                                   f"{inputs[name].shape}, but it is {describe_value(cache[index])}; the cache is "
+                                   f"{BN_CACHE}.")
+        eps = cache[6]
+        if isinstance(eps, np.ndarray) and eps.size == 1:
+            eps = float(eps.reshape(()))
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not np.isclose(eps, self._eps(case)):
+            return CaseVerdict(False, "cache-format", f"cache[6] should be the eps given ({self._eps(case)}), but it "
+                               f"is {eps if isinstance(eps, (int, float)) else describe_value(eps)}.")
+        return {"out": out, "cache X_hat": cache[1], "cache mu": cache[2], "cache var": cache[3]}
+
+    def mistakes(self, case):
+        X, gamma, beta = case.args[:3]
+        eps = self._eps(case)
+        m = X.shape[0]
+
+        def predicted(values):
+            return dict(zip(("out", "cache X_hat", "cache mu", "cache var"), values))
+
+        _, X_hat, _, _ = _bn_values(X, gamma, beta, eps)
+        rows = [Xi - Xi.mean() for Xi in X]
+        layer_norm = np.stack([r / np.sqrt(np.mean(r ** 2) + eps) for r in rows])
+        return [
+            ("unbiased-variance", predicted(_bn_values(X, gamma, beta, eps, unbiased=True)),
+             f"which divides the squared deviations by m - 1 = {m - 1} (the unbiased variance, np.var(ddof=1), "
+             f"torch.var's default): batch norm normalizes with the biased variance, divided by m = {m}"),
+            ("eps-placement", predicted(_bn_values(X, gamma, beta, eps, eps_outside=True)),
+             "which adds eps after the square root, sqrt(var) + eps: batch norm (and nn.BatchNorm1d) adds it under "
+             "the root, sqrt(var + eps); the two differ for a feature whose variance is as small as eps"),
+            ("eps-placement", predicted(_bn_values(X, gamma, beta, eps, no_eps=True)),
+             "which leaves eps out: sqrt(var + eps) keeps a nearly constant feature from being divided by ~0"),
+            ("wrong-values", {"out": X_hat, "cache X_hat": X_hat},
+             "which is X_hat itself: scale by gamma and shift by beta"),
+            ("wrong-values", {"out": gamma * layer_norm + beta, "cache X_hat": layer_norm,
+                              "cache mu": X.mean(axis=1, keepdims=True),
+                              "cache var": np.mean(np.square(X - X.mean(axis=1, keepdims=True)), axis=1, keepdims=True)},
+             "which normalizes each example over its features (axis=1, layer norm): batch norm normalizes each "
+             "feature over the batch (axis=0)"),
+        ]
+
+
+@register
+class BatchnormBackward(Exercise):
+    """The backward pass of training-mode batch norm (DESIGN.md's 1/m convention)."""
+
+    name = "batchnorm_backward"
+    lecture = LECTURE
+    args = ("dout", "cache")
+    outputs = ("dX", "dgamma", "dbeta")
+    formulas = {"dX": FORMULA_BN_BACKWARD, "dgamma": FORMULA_BN_BACKWARD, "dbeta": FORMULA_BN_BACKWARD}
+    library_functions = ("backproplab.batchnorm.batchnorm_backward",)
+
+    def _case(self, rng, m, n, label, eps=1e-5):
+        X = _draw_features(rng, m, n)
+        gamma, beta = _gamma_beta(rng, n)
+        _, cache = batchnorm_forward(X, gamma, beta, eps)
+        return Case((rng.normal(0.0, 1.0, (m, n)), tuple(cache)), label=label, m=m)
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, 6, 4, "m=6 examples, n=4 features"),
+                    self._case(rng, 3, 7, "m=3, n=7", eps=1e-3),
+                    self._case(rng, 2, 3, "m=2 (the smallest batch)")]
+        m, n = int(rng.integers(3, 12)), int(rng.integers(2, 7))
+        return [self._case(rng, m, n, "random sizes"), self._case(rng, 5, 1, "n=1 (one feature)", eps=1e-3),
+                self._case(rng, 2, 4, "m=2 (the smallest batch)")]
+
+    def reference(self, case):
+        return dict(zip(self.outputs, batchnorm_backward(*case.args)))
+
+    def oracles(self, case):
+        dout, (X, _, _, _, gamma, beta, eps) = case.args
+        m = X.shape[0]
+        found = _torch_batchnorm(X, gamma, beta, eps, dout)
+
+        def loss(X_, gamma_, beta_):
+            return float(np.sum(dout * batchnorm_forward(X_, gamma_, beta_, eps)[0]))
+
+        numerical = {"dX": numerical_gradient(lambda x: loss(x, gamma, beta), X.copy()),
+                     "dgamma": numerical_gradient(lambda g: loss(X, g, beta), gamma.copy()) / m,
+                     "dbeta": numerical_gradient(lambda b: loss(X, gamma, b), beta.copy()) / m}
+        return {"PyTorch (nn.BatchNorm1d)": {k: found[k] for k in self.outputs}, "finite differences": numerical}
+
+    def mistakes(self, case):
+        dout, (X, X_hat, mu, var, gamma, beta, eps) = case.args
+        dX, dgamma, dbeta = batchnorm_backward(dout, case.args[1])
+        std = np.sqrt(var + eps)
+        dX_hat = dout * gamma
+        centered = dX_hat - dX_hat.mean(axis=0, keepdims=True)
+        through_var = dX_hat - X_hat * np.mean(dX_hat * X_hat, axis=0, keepdims=True)
+        return [
+            ("missing-mean-terms", {"dX": dX_hat / std},
+             "which is dout * gamma / sqrt(var + eps): it treats the batch mean mu and variance var as constants, "
+             "but both depend on every row of X, and their paths add two terms to dX"),
+            ("missing-mean-terms", {"dX": centered / std},
+             "which keeps the path through mu but drops the path through var (the term with X_hat times the batch "
+             "mean of dX_hat * X_hat)"),
+            ("missing-mean-terms", {"dX": through_var / std},
+             "which keeps the path through var but drops the path through mu (subtract the batch mean of dX_hat)"),
+            ("wrong-values", {"dgamma": np.mean(dout * X, axis=0, keepdims=True)},
+             "which multiplies dout by X: gamma scales the normalized X_hat"),
+            ("bias-shape", {"dgamma": dgamma.ravel(), "dbeta": dbeta.ravel()},
+             "which has the right values but lost the (1, n) shape: keepdims=True"),
+        ]
