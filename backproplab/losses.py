@@ -21,6 +21,7 @@ from .arrays import as_float_array, as_weak_scalar
 
 __all__ = [
     "mse", "mse_gradient",
+    "mae", "mae_gradient",
     "binary_cross_entropy", "binary_cross_entropy_gradient",
     "categorical_cross_entropy", "categorical_cross_entropy_gradient",
     "multiclass_hinge", "multiclass_hinge_gradient",
@@ -58,8 +59,28 @@ def mse_gradient(AL, Y):
     return AL - Y
 
 
+def mae(AL, Y):
+    """J = (1/m) sum_i ||a_i - y_i||_1, the mean absolute error (summed over output units). AL, Y: (m, nL) -> float.
+
+    The negative log-likelihood of Laplace noise: it grows linearly, not quadratically, in an error, so one
+    outlier pulls far less on the fit than with MSE.
+    """
+    AL, Y = _as_pair(AL, Y)
+    return float(np.sum(np.abs(AL - Y)) / AL.shape[0])
+
+
+def mae_gradient(AL, Y):
+    """dA[L] = sign(A[L] - Y) per example (0 where a = y, the subgradient PyTorch uses). AL, Y: (m, nL) -> (m, nL).
+
+    Every example pulls with the same strength whatever the size of its error.
+    """
+    AL, Y = _as_pair(AL, Y)
+    return np.sign(AL - Y)
+
+
 def binary_cross_entropy(AL, Y):
-    """J = -(1/m) sum_i [y log a + (1 - y) log(1 - a)], summed over output units.
+    """Mean binary cross-entropy: the negative log-likelihood of the labels under independent Bernoulli
+    outputs, summed over the output units and averaged over the m examples (lecture 04 derives it).
 
     AL: (m, nL) probabilities in [0, 1]; Y: (m, nL) labels in {0, 1} -> float.
     """
@@ -69,7 +90,8 @@ def binary_cross_entropy(AL, Y):
 
 
 def binary_cross_entropy_gradient(AL, Y):
-    """dA[L] = -y/a + (1 - y)/(1 - a) per example. AL, Y: (m, nL) -> (m, nL)."""
+    """dA[L]: the gradient of each example's binary cross-entropy with respect to its outputs, with a clipped
+    away from 0 and 1 so that it stays finite. AL, Y: (m, nL) -> (m, nL)."""
     AL, Y = _as_pair(AL, Y)
     # 1 - PROB_FLOOR rounds to 1 in float32: there the floor is the gap below 1 (6e-8).
     floor = max(PROB_FLOOR, float(np.finfo(AL.dtype).epsneg))
@@ -78,7 +100,8 @@ def binary_cross_entropy_gradient(AL, Y):
 
 
 def categorical_cross_entropy(AL, Y):
-    """J = -(1/m) sum_i sum_k y_ik log a_ik.
+    """Mean categorical cross-entropy: the negative log-likelihood of one-hot labels under the row-wise
+    categorical distribution AL, averaged over the m examples (lecture 07 derives it).
 
     AL: (m, K) row-wise probabilities (softmax outputs); Y: (m, K) one-hot -> float.
     """
@@ -87,7 +110,8 @@ def categorical_cross_entropy(AL, Y):
 
 
 def categorical_cross_entropy_gradient(AL, Y):
-    """dA[L] = -y / a per example. AL, Y: (m, K) -> (m, K)."""
+    """dA[L]: the gradient of each example's categorical cross-entropy with respect to its outputs, with a
+    floored away from 0. AL, Y: (m, K) -> (m, K)."""
     AL, Y = _as_pair(AL, Y)
     return -Y / np.maximum(AL, PROB_FLOOR)
 

@@ -21,6 +21,8 @@ from backproplab.losses import (
     categorical_cross_entropy,
     categorical_cross_entropy_gradient,
     loss_for_output,
+    mae,
+    mae_gradient,
     mse,
     mse_gradient,
     multiclass_hinge,
@@ -202,3 +204,37 @@ def test_integer_labels_become_float64():
     AL, Y = np.array([[1, 0], [0, 1]]), np.array([[1, 0], [1, 0]])
     assert mse_gradient(AL, Y).dtype == np.float64
     assert categorical_cross_entropy_gradient(AL, Y).dtype == np.float64
+
+
+@given(data=st.data())
+def test_mae_matches_torch_l1_loss_summed_over_units(data):
+    """Is mae the mean over the m examples of the summed absolute errors (torch's l1_loss, reduction "sum", / m), and
+    mae_gradient m times torch's gradient of that mean, i.e. sign(A - Y) per example?"""
+    import torch
+
+    m, n = data.draw(shapes())
+    AL, Y = data.draw(arrays((m, n), -5, 5)), data.draw(arrays((m, n), -5, 5))
+    assume(np.min(np.abs(AL - Y)) > 1e-6)  # away from the kink, where torch and sign() may differ
+    AL_t = torch.tensor(AL, requires_grad=True)
+    J = torch.nn.functional.l1_loss(AL_t, torch.tensor(Y), reduction="sum") / m
+    J.backward()
+    assert isinstance(mae(AL, Y), float)
+    assert np.isclose(mae(AL, Y), float(J.detach()), rtol=TORCH_RTOL, atol=TORCH_ATOL)
+    np.testing.assert_allclose(mae_gradient(AL, Y), m * AL_t.grad.numpy(), rtol=TORCH_RTOL, atol=TORCH_ATOL)
+
+
+def test_mae_worked_numbers_and_the_outlier():
+    """Does mae give the hand-computed numbers, and does one outlier move it linearly while MSE grows quadratically?"""
+    AL, Y = np.array([[1.0], [2.0], [3.0]]), np.array([[1.5], [2.0], [1.0]])
+    assert mae(AL, Y) == pytest.approx(2.5 / 3)
+    np.testing.assert_array_equal(mae_gradient(AL, Y), [[-1.0], [0.0], [1.0]])
+    outlier = Y.copy()
+    outlier[2, 0] = -97.0  # an error of 100 instead of 2
+    assert mae(AL, outlier) - mae(AL, Y) == pytest.approx(98 / 3)
+    assert mse(AL, outlier) - mse(AL, Y) == pytest.approx((100**2 - 2**2) / 6)
+    np.testing.assert_array_equal(mae_gradient(AL, outlier), mae_gradient(AL, Y))  # the pull does not grow
+
+
+def test_mae_keeps_float32():
+    AL, Y = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    assert mae_gradient(AL, Y).dtype == np.float32 and isinstance(mae(AL, Y), float)
