@@ -5,9 +5,11 @@ real kernels, `bplab grade` on catalog submissions) are tested in tests/test_lec
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from notebook_helpers import code_text, read, solution_path
+from notebook_helpers import answer_cells, code_text, executed_once, nbgrader_meta, read, solution_path
 
 LECTURE = "01-architecture"
 
@@ -29,3 +31,51 @@ def test_lecture_has_a_figure_a_widget_torch_and_the_worked_examples(solution):
 def test_title_reads_lecture_01(solution):
     """Is the title numbered like the other lectures' ("# Lecture 01: ...")?"""
     assert solution.cells[0].source.startswith("# Lecture 01: ")
+
+
+def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
+    """Does the first cell name the lecture, explain the shared "How this notebook works" routine (hints that stop
+    short of the answer line) and state the points, per exercise and in all, as the nbgrader metadata has them?"""
+    first = solution.cells[0].source
+    assert re.match(r"# Lecture \d\d: \w", first)
+    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
+    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
+    total = sum(meta["points"] for meta in graded)
+    assert f"**Points.** {total:g} in all" in first
+    for _, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        points = {meta["grade_id"]: meta["points"] for meta in graded}
+        assert f"`{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |" in first, name
+
+
+def test_the_333_sigmoid_forward_pass_is_written_out_after_the_exercise_and_asserted(solution):
+    """Is seed 004's 3-3-3 sigmoid network (x = [0.9, 0.1, 0.8]) worked in prose, with shapes, after exercise 3
+    (model_forward), and asserted by a code cell with the library's model_forward?"""
+    index = next(i for i, c in enumerate(solution.cells) if c.source.startswith("### A forward pass you can follow"))
+    answer = next(i for i, c in answer_cells(solution) if nbgrader_meta(c)["grade_id"] == "model_forward")
+    assert index > answer
+    prose, code = solution.cells[index].source, solution.cells[index + 1].source
+    for number in ("x = [0.9,\\ 0.1,\\ 0.8]", "[1.16, 0.42, 0.62]", "[0.7613, 0.6035, 0.6502]",
+                   "[0.7263, 0.7086, 0.7781]", "(1, 3)", "(3, 3)"):
+        assert number in prose, number
+    assert "bl.model_forward(x_333, params_333" in code and "model_forward(x_333" in code
+    assert "[[0.7613, 0.6035, 0.6502]]" in code and "[[0.7263, 0.7086, 0.7781]]" in code
+
+
+@pytest.mark.slow
+def test_the_333_forward_pass_prints_the_seed_numbers(tmp_path_factory):
+    """Does the executed solution print the hidden and output activations of the 3-3-3 network (and agree with the
+    student's model_forward), and the blank student version ask for exercise 3 in that cell?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
+    printed = _printed(nb)
+    assert "A[1] (1, 3) = [[0.7613 0.6035 0.6502]]" in printed
+    assert "A[2] (1, 3) = [[0.7263 0.7086 0.7781]]" in printed
+    assert "your model_forward gives the same A[2]: yes" in printed
+    course, _, _ = executed_once(tmp_path_factory, LECTURE, "course")
+    printed = _printed(course)
+    assert "A[2] (1, 3) = [[0.7263 0.7086 0.7781]]" in printed and "Solve exercise 3 first" in printed
+
+
+def _printed(nb):
+    return "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])
+                   if out.get("output_type") == "stream")

@@ -12,9 +12,11 @@ import re
 import pytest
 
 from notebook_helpers import (
+    answer_cells,
     code_text,
     executed_once,
     markdown_text,
+    nbgrader_meta,
     read,
     solution_path,
 )
@@ -106,3 +108,75 @@ def test_first_graph_figure_renders_as_an_image_in_a_fresh_inline_kernel(solutio
 def test_title_reads_lecture_02(solution):
     """Is the title numbered like the other lectures' ("# Lecture 02: ...")?"""
     assert solution.cells[0].source.startswith("# Lecture 02: ")
+
+
+def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
+    """Does the first cell name the lecture, explain the shared "How this notebook works" routine (hints that stop
+    short of the answer line) and state the points, per exercise and in all, as the nbgrader metadata has them?"""
+    first = solution.cells[0].source
+    assert re.match(r"# Lecture \d\d: \w", first)
+    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
+    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
+    total = sum(meta["points"] for meta in graded)
+    assert f"**Points.** {total:g} in all" in first
+    for _, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        points = {meta["grade_id"]: meta["points"] for meta in graded}
+        assert f"`{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |" in first, name
+
+
+def _answer_index(nb, name):
+    return next(i for i, c in answer_cells(nb) if nbgrader_meta(c)["grade_id"] == name)
+
+
+def test_matmul_rule_is_derived_after_the_exercise_not_above_it(solution):
+    """Issue 22: does nothing above matmul_backward's answer cell state its result (s B^T, A^T s), while the
+    derivation's start is there and the boxed result follows the exercise?"""
+    answer = _answer_index(solution, "matmul_backward")
+    above = "\n".join(c.source for c in solution.cells[:answer])
+    after = "\n".join(c.source for c in solution.cells[answer:])
+    for result in (r"s\,B^\top", r"A^\top s", r"\boxed"):
+        assert result not in above, result
+    assert r"\frac{\partial Y_{ik}}{\partial A_{ij}}" in above and "The shape trick" in above
+    assert r"\nabla_A J = s\,B^\top" in after and r"\boxed" in after
+
+
+def test_hint_ladders_stop_before_the_answer_line(solution):
+    """Do the backward rules' hints ("the math") lead into the derivation without its last line?"""
+    forbidden = {"mul_backward": [r"\text{upstream} \odot b", r"\text{upstream} \odot a"],
+                 "exp_backward": [r"\text{upstream} \odot \text{out}", r"\text{upstream} \odot e^{x}"],
+                 "sigmoid_backward_rule": [r"\sigma(z)\,\big(1 - \sigma(z)\big)", r"\sigma(z)(1 - \sigma(z))"],
+                 "matmul_backward": [r"s\,B^\top", r"A^\top s"]}
+    for name, lines in forbidden.items():
+        ladder = solution.cells[_answer_index(solution, name) - 1].source
+        assert "Hint 2 of 3" in ladder and "?" in ladder.split("Hint 2 of 3")[1]
+        for line in lines:
+            assert line not in ladder, (name, line)
+
+
+def test_finite_difference_example_works_concrete_numbers_before_the_exercise(solution):
+    """Is the central-difference example a concrete function with concrete numbers (seed 003: E(theta) of one neuron,
+    h = 0.1), compared with the chain rule, placed before exercise 1, with the forward vs central log-log figure?"""
+    index = next(i for i, c in enumerate(solution.cells) if c.source.startswith("def E(theta):"))
+    assert index < _answer_index(solution, "numerical_gradient")
+    prose, code = solution.cells[index - 1].source, solution.cells[index].source
+    for number in ("-1.2449", "0.8544", "1.1032", "0.9741", "-1.1972", "-1.2442"):
+        assert number in prose, number
+    assert "ax.loglog(hs, forward_error" in code and "ax.loglog(hs, central_error" in code
+    assert "[0.9741, 0.8544, 1.1032, -1.1972, -1.2442, -1.2449]" in code
+    assert "varepsilon^{1/3}" in solution.cells[index + 1].source
+
+
+@pytest.mark.slow
+def test_finite_difference_example_prints_its_numbers_and_the_best_steps(tmp_path_factory):
+    """Does the executed solution print the h = 0.1 estimates, the error table and best steps near 1e-8 (forward)
+    and 1e-5 (central)?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def E(theta):"))
+    printed = "".join(out.get("text", "") for out in cell.outputs if out.get("output_type") == "stream")
+    assert "forward: (0.8544 - 0.9741) / 0.1 = -1.1972   error 0.0477" in printed
+    assert "central: (0.8544 - 1.1032) / 0.2 = -1.2442   error 0.0008" in printed
+    assert "  1e-01        4.8e-02        7.6e-04" in printed
+    best = re.search(r"best h: forward (\S+) \(error (\S+)\), central (\S+) \(error (\S+)\)", printed)
+    forward_h, forward_error, central_h, central_error = (float(v) for v in best.groups())
+    assert 1e-10 <= forward_h <= 1e-6 and 1e-7 <= central_h <= 1e-3 and central_error < forward_error / 10

@@ -7,6 +7,7 @@ Tests marked slow read the executed notebooks (each runs once per test run: ``ex
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 
@@ -99,3 +100,49 @@ def test_the_per_layer_dashboard_trains_and_draws(version, tmp_path_factory):
     """Does the per-layer training dashboard show its widget and draw its figure, in both versions?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, version)
     assert dashboard_problems(nb) == []
+
+
+def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
+    """Does the first cell name the lecture, explain the shared "How this notebook works" routine (hints that stop
+    short of the answer line) and state the points, per exercise and in all, as the nbgrader metadata has them?"""
+    first = solution.cells[0].source
+    assert re.match(r"# Lecture \d\d: \w", first)
+    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
+    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
+    total = sum(meta["points"] for meta in graded)
+    assert f"**Points.** {total:g} in all" in first
+    for _, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        points = {meta["grade_id"]: meta["points"] for meta in graded}
+        assert f"`{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |" in first, name
+
+
+def test_sigmoid_zero_start_is_said_to_learn_in_lockstep_not_to_freeze_the_first_layer(solution):
+    """Issue 22: is the false statement (with the sigmoid only the last layer's weights learn) gone, replaced by the
+    step-by-step account (W1 still zero after step 1, moving from step 2 on, with equal rows), asserted in code?"""
+    text, code = markdown_text(solution), code_text(solution)
+    assert "only the last layer's weights learn" not in text.replace("\n", " ")
+    index = next(i for i, c in enumerate(solution.cells)
+                 if c.source.startswith("### With a sigmoid, a zero start learns, but in lockstep"))
+    prose = solution.cells[index].source
+    assert "**Step 1.**" in prose and "**Step 2.**" in prose and "**the first layer learns**" in prose
+    assert r"$\sigma(0) = 0.5$" in prose and "copies of one unit" in prose
+    step_code = solution.cells[index + 1].source
+    assert 'assert not snapshots[1]["W1"].any()' in step_code
+    assert "np.allclose(W1, W1[0], rtol=1e-9, atol=0)" in step_code and "plt.show()" in step_code
+    assert 'sigmoid_net = ["sigmoid", "sigmoid"]' in code
+
+
+@pytest.mark.slow
+def test_sigmoid_zero_start_prints_the_weights_after_step_1_and_2(tmp_path_factory):
+    """Does the executed solution show W1 all zero and W2 moved (six equal entries) after step 1, then W1 non-zero
+    with six identical rows after step 2 and after 1000 epochs?"""
+    nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("sigmoid_net = ["))
+    printed = "".join(out.get("text", "") for out in cell.outputs if out.get("output_type") == "stream")
+    assert "after step 1: W2 (1, 6) = [[" + " ".join(["-0.08333"] * 6) + "]]" in printed
+    assert "W1 (6, 2) = [" + ", ".join(["[0.0, 0.0]"] * 6) + "]" in printed
+    step_2 = re.search(r"after step 2: .*\n\s+W1 \(6, 2\) = \[(\[[^]]+\])", printed)
+    row = step_2.group(1)
+    assert row != "[0.0, 0.0]" and printed.count(row) >= 6
+    assert re.search(r"after 1000 epochs: every row of W1 \(6, 2\) is \[.+\]: six equal rows", printed)
