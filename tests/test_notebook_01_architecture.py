@@ -79,3 +79,13 @@ def test_the_333_forward_pass_prints_the_seed_numbers(tmp_path_factory):
 def _printed(nb):
     return "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])
                    if out.get("output_type") == "stream")
+
+
+def test_count_and_xor_are_left_to_derive(solution):
+    """Issue 22: does nothing above count_parameters' answer cell state the network's total as a formula, and do
+    the XOR hints stop at the question (which combination, how to scale) instead of giving the construction?"""
+    answers = {nbgrader_meta(c)["grade_id"]: i for i, c in answer_cells(solution)}
+    above = "\n".join(c.source for c in solution.cells[:answers["count_parameters"]])
+    assert r"\sum_{l=1}^{L}" not in above and "13" in solution.cells[answers["count_parameters"] - 1].source
+    ladder = solution.cells[answers["xor_parameters"] - 1].source
+    assert "h_1 - 2h_2" not in ladder and "k/2" not in ladder and "Which combination" in ladder
