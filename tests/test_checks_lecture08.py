@@ -10,7 +10,7 @@ from backproplab.batchnorm import batchnorm_forward
 from backproplab.checks import DIAGNOSES, get_exercise
 from backproplab.checks.lecture08 import _torch_batchnorm
 from backproplab.optimizers import adam_update, rmsprop_update
-from catalog_helpers import catalog, first_failure
+from catalog_helpers import REPO, catalog, first_failure
 
 LECTURE = "08-optimization"
 CATALOG = catalog(LECTURE)
@@ -42,8 +42,10 @@ def test_catalog_has_two_correct_and_five_wrong_answers_per_exercise_and_the_bri
 def test_new_diagnoses_are_registered_and_each_is_named_by_a_catalog_variant():
     """Are the ids this lecture adds in the registry, each expected of at least one catalog answer?"""
     named = {v.expected_diagnosis for v in CATALOG.VARIANTS}
+    design = (REPO / "docs" / "DESIGN.md").read_text()
     for diagnosis in NEW_DIAGNOSES:
         assert diagnosis in DIAGNOSES and diagnosis in named, diagnosis
+        assert f"`{diagnosis}`" in design, f"{diagnosis} is not in DESIGN.md's list"
 
 
 @pytest.mark.parametrize("exercise, name, words", [
