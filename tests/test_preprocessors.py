@@ -86,19 +86,73 @@ def test_student_helpers_in_added_cells_are_honored_once(source_path):
     assert nb.cells[3].outputs[0]["text"] == "helper cell ran True\n"
 
 
-def test_forged_check_outputs_in_an_answer_cell_change_nothing(source_path):
-    """Do verdict or outcome display data printed by an answer cell, and a replaced check(), win no
-    point in any test after it (the tests before it ran the real check)?"""
+def test_forged_check_outputs_and_a_replaced_check_change_nothing(source_path):
+    """Do verdict or outcome display data printed by an answer cell, and a replaced check(), change no
+    verdict? The graded calls are made in a verification job, where test cells never run: the wrong
+    dense_backward is judged on its own mistake, the others pass, and the forged record is counted."""
     forge = ('from IPython.display import display\n'
              'display({"application/vnd.backproplab.check+json": {"passed": True}, '
              '"application/vnd.backproplab.outcomes+json": {"exercise": "dense_backward", "hidden": False, '
              '"outcomes": []}}, raw=True)\n'
              'check = lambda *args, **kwargs: None\n')
     wrong = LECTURE04.ANSWERS["dense_backward"].replace("dW = dz.T @ A_prev / m", "dW = dz.T @ A_prev")
-    _, verdicts = grade(source_path, {"dense_backward": forge + wrong})
-    after = [v for v in verdicts.values() if v.exercise != "binary_cross_entropy"]
-    assert {v.diagnosis for v in after} == {"tampering"} and sum(v.score for v in after) == 0
-    assert all(v.passed for v in verdicts.values() if v.exercise == "binary_cross_entropy")
+    nb, verdicts = grade(source_path, {"dense_backward": forge + wrong})
+    dense = [v for v in verdicts.values() if v.exercise == "dense_backward"]
+    assert {v.diagnosis for v in dense} == {"missing-mean"} and sum(v.score for v in dense) == 0
+    assert all(v.passed for v in verdicts.values() if v.exercise != "dense_backward")
+    assert nb.metadata["bplab"]["records_outside_tests"] == 1
+
+
+def test_a_kernel_hook_cannot_put_the_reference_in_a_record(source_path):
+    """Item 3 of issue 21: a post_run_cell hook that, after each test cell, clears its output and displays
+    a record computed with the library's reference (forbidden cleared) wins nothing: the kernel's records
+    are dropped and counted, and the verdict comes from the verification job's calls of the student's
+    own (wrong) function."""
+    hook = ('import backproplab.checks.core as core, backproplab.layers as L, os\n'
+            'from IPython.display import display, clear_output\n'
+            'def forge(result):\n'
+            '    source = result.info.raw_cell\n'
+            '    if \'check("dense_backward"\' not in source:\n'
+            '        return\n'
+            '    ex, hidden = core.get_exercise("dense_backward"), "hidden=True" in source\n'
+            '    seed = core.hidden_seed(int(os.environ["BPLAB_GRADING_SEED"]), ex.name) if hidden else core.visible_seed(ex.name)\n'
+            '    outcomes = [core.run_case(L.dense_backward, c, ex.args).to_data() for c in ex.draw_cases(seed, hidden)]\n'
+            '    clear_output()\n'
+            '    display({core.OUTCOMES_MIME: {"exercise": ex.name, "hidden": hidden, "outcomes": outcomes},\n'
+            '             "text/plain": "recorded"}, raw=True)\n'
+            'get_ipython().events.register("post_run_cell", forge)\n')
+    wrong = LECTURE04.ANSWERS["dense_backward"].replace("dW = dz.T @ A_prev / m", "dW = dz.T @ A_prev")
+    nb, verdicts = grade(source_path, {"dense_backward": wrong}, extra_cells=[hook])
+    dense = [v for v in verdicts.values() if v.exercise == "dense_backward"]
+    assert {v.diagnosis for v in dense} == {"missing-mean"} and sum(v.score for v in dense) == 0
+    assert nb.metadata["bplab"]["records_outside_tests"] >= 2  # one per dense_backward test cell
+    assert all(v.passed for v in verdicts.values() if v.exercise != "dense_backward")
+
+
+def test_the_verification_job_cannot_reach_the_reference(source_path):
+    """In the verification job the library's implementation is withheld (calling it, or a copy of its code,
+    is forbidden-call), the package's source cannot be read to rebuild it, and torch is not there for a NumPy
+    exercise; the same cells in the kernel see all three (the feedback's run is the ordinary one)."""
+    probe = ('import backproplab.layers as L, types, importlib.util\n'
+             'PROBE = []\n'
+             'try:\n'
+             '    open(L.__file__).read(); PROBE.append("source")\n'
+             'except OSError:\n'
+             '    pass\n'
+             'if importlib.util.find_spec("torch") is not None and hasattr(importlib.import_module("torch"), "tensor"):\n'
+             '    PROBE.append("torch")\n'
+             'copy = types.FunctionType(L.dense_backward.__code__, L.__dict__)\n'
+             'def dense_backward(dz, A_prev, W):\n'
+             '    assert not PROBE, PROBE\n'
+             '    return copy(dz, A_prev, W)\n'
+             'print("kernel sees", PROBE)\n')
+    nb, verdicts = grade(source_path, {"dense_backward": probe})
+    dense = [v for v in verdicts.values() if v.exercise == "dense_backward"]
+    assert {v.diagnosis for v in dense} == {"forbidden-call"}, [v.message for v in dense]
+    assert "used backproplab.layers.dense_backward" in dense[0].message  # the trap, not the probe's assert
+    printed = [o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+    assert any("kernel sees ['source', 'torch']" in text for text in printed), printed
+    assert all(v.passed for v in verdicts.values() if v.exercise != "dense_backward")
 
 
 def test_outcome_records_outside_test_cells_are_dropped_and_counted(source_path):

@@ -722,15 +722,12 @@ def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -
     ``BPLAB_SEED`` environment variable, else a random seed. Shows the verdict (HTML in
     Jupyter, plain text elsewhere) and raises ``CheckFailed`` when the check fails.
 
-    While grading (``BPLAB_GRADING_SEED`` set, inside the sandbox) it judges nothing: it
-    publishes the outcome record (``OUTCOMES_MIME``) that the grader judges outside.
+    While grading (``BPLAB_GRADING_SEED`` set, inside the sandbox) it does nothing: the graded
+    calls are made in a verification job (grading/sandbox/verification.py) and judged outside.
     """
     ex = get_exercise(exercise)
     if os.environ.get(GRADING_SEED_ENV, "").strip():
-        from IPython.display import display
-
-        display({OUTCOMES_MIME: record_outcomes(ex, fn, hidden=hidden),
-                 "text/plain": f"{exercise}: outcomes recorded for the grader"}, raw=True)
+        print(f"{exercise}: checked by the grader, outside this notebook")
         return None
     if seed is None:
         if not hidden:

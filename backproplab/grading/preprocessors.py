@@ -34,6 +34,7 @@ from .sandbox.limits import (
     MAX_RESTARTS,
     RECORD_OUTPUT_LIMIT,
     SANDBOX_OUTPUT_LIMIT,
+    VERIFY_SECONDS,
     WALL_SECONDS_PER_CELL,
 )
 from .store import load_verdicts
@@ -81,6 +82,20 @@ def _is_test_cell(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def _verification_cells(nb) -> list[int]:
+    """The code cells a verification job runs: setup cells, answer cells and the student's own cells
+    (no nbgrader grade_id); never a test cell or the lecture's other locked cells (demonstrations)."""
+    chosen = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {})
+        nbgrader = meta.get("nbgrader", {}) or {}
+        if cell.cell_type != "code" or not cell.source.strip() or _is_test_cell(cell):
+            continue
+        if "setup" in meta.get("tags", ()) or nbgrader.get("solution") or not nbgrader.get("grade_id"):
+            chosen.append(index)
+    return chosen
+
+
 def _number(record, key):
     """A non-negative number from an untrusted record, else 0."""
     value = record.get(key)
@@ -113,8 +128,9 @@ class SandboxedExecute(NbGraderPreprocessor):
         request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
                    "record_output_limit": RECORD_OUTPUT_LIMIT, "max_restarts": self.max_restarts,
                    "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}, "test_cells": sorted(tests),
-                   "isolate": self._limits().isolation() if self.sandboxed else None}
-        deadline = min(MAX_DEADLINE, 30 + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
+                   "isolate": self._limits().isolation() if self.sandboxed else None,
+                   "verify": {"cells": _verification_cells(nb), "seed": self.seed, "seconds": VERIFY_SECONDS}}
+        deadline = min(MAX_DEADLINE, 30 + VERIFY_SECONDS + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
         done, restarts, reached, cpu, kernel_start, stray_records = False, 0, set(), 0.0, 0.0, 0
         for line in run.stdout.decode("utf-8", "replace").splitlines():

@@ -28,6 +28,7 @@ import os
 import queue
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,13 +43,12 @@ OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.core's; no
 
 
 class CellRecorder:
-    """Collects one cell's iopub messages as nbformat v4 outputs, up to a byte budget; outcome records
-    have a budget of their own (big weight matrices), so ordinary output can never crowd them out."""
+    """Collects one cell's iopub messages as nbformat v4 outputs, up to a byte budget. The kernel never
+    makes an outcome record (verification jobs do): one it displays is dropped and counted."""
 
-    def __init__(self, limit, record_limit=0):
+    def __init__(self, limit):
         self.outputs, self.limit, self.used, self.truncated = [], limit, 0, False
-        self.record_limit, self.record_used = record_limit, 0
-        self.stray_records = 0  # records in a cell with no record budget (not a test cell): dropped
+        self.stray_records = 0
         self.execution_count = None
 
     def add(self, msg):
@@ -70,14 +70,10 @@ class CellRecorder:
                       "traceback": content.get("traceback", [])}
         else:
             return
-        if OUTCOMES_MIME in output.get("data", {}) and not self.record_limit:
+        if OUTCOMES_MIME in output.get("data", {}):
             self.stray_records += 1
             return
         size = len(json.dumps(output))
-        if OUTCOMES_MIME in output.get("data", {}) and self.record_used + size <= self.record_limit:
-            self.record_used += size
-            self.outputs.append(output)
-            return
         if self.used + size > self.limit:
             if not self.truncated:
                 self.truncated = True
@@ -114,6 +110,7 @@ class ForkServer:
         if not ready.get("ready"):
             raise RuntimeError("the kernel fork server did not start")
         self.cpu_seconds += float(ready.get("cpu_seconds", 0.0))
+        self.loaded_torch = bool(ready.get("torch"))
 
     def _line(self, seconds) -> str:
         if not select.select([self.proc.stdout], [], [], seconds)[0]:
@@ -247,9 +244,106 @@ def emit(record):
     sys.stdout.flush()
 
 
-def run_job(request, forkserver, scratch):
+class Servers:
+    """The sandbox's two fork servers: ``kernels`` (everything the lectures import, torch included) and
+    ``verifier`` (the same without torch: NumPy exercises' verification jobs are forked from it)."""
+
+    def __init__(self, modules):
+        self.kernels = ForkServer(modules + VERIFIER_MODULES)
+        self.verifier = ForkServer([m for m in modules if not m.startswith(WITHOUT_TORCH)] + VERIFIER_MODULES)
+        if self.verifier.loaded_torch:
+            raise RuntimeError("a module preloaded for verification imports torch")
+
+    def alive(self):
+        return self.kernels.alive() and self.verifier.alive()
+
+    def pids(self):
+        return {self.kernels.proc.pid, self.verifier.proc.pid}
+
+    @property
+    def cpu_seconds(self):
+        return self.kernels.cpu_seconds + self.verifier.cpu_seconds
+
+
+WITHOUT_TORCH = ("torch", "ipykernel", "backproplab.torch_reference")
+VERIFIER_MODULES = ["IPython.core.inputtransformer2", "backproplab.grading.sandbox.verification"]
+
+
+def verify(request, servers: Servers, scratch) -> dict[int, list]:
+    """The graded calls of the submission, made in verification jobs (verification.py) before its kernel
+    runs: {test cell index: [outputs to put there]} (a record, or the error that stopped it)."""
+    from .verification import VerificationJob, hidden_paths, plan_calls
+
+    cells, settings = request["cells"], request["verify"]
+    planned, withheld = plan_calls(cells, set(request["test_cells"]), set(settings["cells"]), int(settings["seed"]))
+    job_cells = [[index, source] for index, source in cells if index in set(settings["cells"])]
+    budget = time.monotonic() + settings["seconds"]
+    counter = iter(range(1, 1 << 30))
+
+    def run(calls, helpers=()):
+        torch_allowed = next(iter(calls.values())).torch_allowed
+        number = next(counter)
+        job = VerificationJob(calls, max(1.0, budget - time.monotonic()), helpers,
+                              cells_seconds=5.0 + request["cell_timeout"] * len(job_cells))
+        spec_path = scratch / f"verify-{number}.json"
+        spec_path.write_text(json.dumps(job.spec(job_cells, withheld, request["cell_timeout"])))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        socket_path = str(scratch / f"verify-{number}.sock")
+        listener.bind(socket_path)
+        listener.listen(1)
+        isolate = request.get("isolate")
+        if isolate is not None:
+            isolate = {**isolate, "hide": hidden_paths(torch_allowed)}
+        job_spec = scratch / f"verify-{number}.spec.json"
+        job_spec.write_text(json.dumps({"env": request["kernel_env"], "cwd": str(scratch), "isolate": isolate,
+                                        "verify": {"socket": socket_path, "spec": str(spec_path)}}))
+        server = servers.kernels if torch_allowed else servers.verifier
+        try:
+            pid = server.spawn(job_spec)
+            return job.serve(listener, lambda: _signal(pid, signal.SIGKILL))
+        finally:
+            listener.close()
+
+    results = {}
+    for torch_allowed in (False, True):
+        remaining = {position: p for position, p in enumerate(planned) if p.torch_allowed == torch_allowed}
+        for _attempt in range(request["max_restarts"] + 1):  # a job that dies in a call: the calls after it in a new one
+            if not remaining or time.monotonic() >= budget:
+                break
+            results.update(run(remaining))
+            remaining = {position: p for position, p in remaining.items() if position not in results}
+        for position in remaining:
+            results[position] = {"error": ["CellTimeoutError", "the graded calls ran out of time"]}
+    for exercise in dict.fromkeys(p.call.exercise for p in planned if p.helpers):
+        calls = {position: p for position, p in enumerate(planned) if p.call.exercise == exercise
+                 and "record" in results[position]}
+        if calls and time.monotonic() < budget:
+            for position, with_reference in run(calls, next(iter(calls.values())).helpers).items():
+                results[position]["record"]["with_reference"] = with_reference
+    outputs = {}
+    for position, planned_call in enumerate(planned):
+        outputs.setdefault(planned_call.cell, []).append(_record_output(results[position], planned_call,
+                                                                        request["record_output_limit"]))
+    return outputs
+
+
+def _record_output(result, planned, limit) -> dict:
+    """A test cell's output for one graded call: its record, or the error that stopped it."""
+    if "record" in result:
+        output = {"output_type": "display_data", "metadata": {},
+                  "data": {OUTCOMES_MIME: result["record"], "text/plain": f"{planned.call.exercise}: outcomes recorded"}}
+        if len(json.dumps(output)) <= limit:
+            return output
+        result = {"error": ["OutputLimitError", f"the outcomes of {planned.call.exercise} are too large to record"]}
+    ename, evalue = result["error"]
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def run_job(request, servers: Servers, scratch):
     """Run one submission's cells; emit a line per cell; return (restarts, the kernels' CPU seconds,
-    seconds to start the first kernel)."""
+    seconds to start the first kernel). Test cells get the verification jobs' records (``verify``);
+    a record the kernel itself displays is dropped and counted."""
+    records = verify(request, servers, scratch) if request.get("verify") else {}
     env = request["kernel_env"]
     cells, timeout = request["cells"], request["cell_timeout"]
     started_kernels, cpu = 0, 0.0
@@ -257,18 +351,17 @@ def run_job(request, forkserver, scratch):
     def new_kernel():
         nonlocal started_kernels
         started_kernels += 1
-        return Kernel(forkserver, scratch, env, started_kernels, request.get("isolate"))
+        return Kernel(servers.kernels, scratch, env, started_kernels, request.get("isolate"))
 
     started = time.monotonic()
     kernel, restarts, broken = new_kernel(), 0, set()
     kernel_start = round(time.monotonic() - started, 3)
-    test_cells = set(request.get("test_cells", []))
     for position, (index, source) in enumerate(cells):
-        record_limit = request.get("record_output_limit", 0) if index in test_cells else 0
-        recorder = CellRecorder(request["cell_output_limit"], record_limit)
+        recorder = CellRecorder(request["cell_output_limit"])
         started = time.monotonic()
         status = kernel.run(source, timeout, recorder)
         seconds = round(time.monotonic() - started, 3)
+        recorder.outputs.extend(records.get(index, []))
         if status == "kernel-died" or not kernel.alive():
             broken.add(index)
             if not any(o["output_type"] == "error" for o in recorder.outputs):
@@ -388,9 +481,9 @@ def main(argv=None):
     set_dumpable(False)
     sweeping = "--sweep" in argv
     modules = argv[argv.index("--preload") + 1].split(",") if "--preload" in argv else []
-    forkserver = ForkServer([m for m in modules if m])
+    servers = Servers([m for m in modules if m])
     ancestors = _ancestors()
-    warmup = forkserver.cpu_seconds + _cpu_seconds()
+    warmup = servers.cpu_seconds + _cpu_seconds()
     emit({"ready": True})
     scratch_root = Path.cwd()
     while True:
@@ -398,7 +491,7 @@ def main(argv=None):
         if not line:
             return 0
         job = json.loads(line)
-        if not forkserver.alive():
+        if not servers.alive():
             return 3  # before "started": the supervisor retries the job in a new sandbox
         emit({"job": job["job"], "started": True})
         cpu_before = _cpu_seconds()
@@ -407,11 +500,11 @@ def main(argv=None):
         scratch = scratch_root / f"job-{job['job']}"
         scratch.mkdir()
         try:
-            restarts, kernels_cpu, kernel_start = run_job(request, forkserver, scratch)
+            restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch)
         except ForkServerStalled:
             emit({"job": job["job"], "retry": True})  # no fault of the submission: the supervisor runs it again
             return 5
-        protected = {os.getpid(), forkserver.proc.pid, *ancestors}
+        protected = {os.getpid(), *servers.pids(), *ancestors}
         clean = not sweeping or (sweep(protected) and wipe(scratch_root))
         emit({"done": True, "job": job["job"], "restarts": restarts, "kernel_start_seconds": kernel_start,
               "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3)})

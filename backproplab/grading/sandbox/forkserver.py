@@ -139,6 +139,9 @@ def isolate_job(limits: dict, report_fd: int):
     _call(_libc.mount(None, b"/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
           "read-only /dev")
     _mount_tmpfs("/dev/shm", limits["shm_mb"])
+    for path in limits.get("hide", ()):  # a verification job's: the answers' source, torch
+        _call(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=0555"),
+              f"hide {path}")
     _drop_capabilities()
     _call(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
 
@@ -154,9 +157,10 @@ def preload(modules):
     return failed
 
 
-def become_kernel(spec_path, report_fd):
+def become_job(spec_path, report_fd):
     """In the forked child: read the spec, isolate the job (``isolate_job``, when the spec asks) and
-    run an ipykernel as its init until it is shut down or killed."""
+    become its init: an ipykernel until it is shut down or killed, or, when the spec says ``verify``,
+    a verification job (verification.py) talking to the executor over the socket it names."""
     try:
         os.setpgid(0, 0)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -168,8 +172,18 @@ def become_kernel(spec_path, report_fd):
         os.closerange(report_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         with open(spec_path, encoding="utf-8") as f:
             spec = json.load(f)
-        with open(spec["connection_file"], encoding="utf-8") as f:
-            connection = f.read()  # the job's /tmp hides the executor's scratch
+        # read before isolating: the job's /tmp hides the executor's scratch
+        verify, connection = spec.get("verify"), None
+        if verify:
+            import socket
+
+            with open(verify["spec"], encoding="utf-8") as f:
+                verify_spec = json.load(f)
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.connect(verify["socket"])
+        else:
+            with open(spec["connection_file"], encoding="utf-8") as f:
+                connection_text = f.read()
         set_dumpable(True)  # /proc/self/uid_map is the process's own only while it is dumpable
         if spec.get("isolate"):
             isolate_job(spec["isolate"], report_fd)
@@ -177,11 +191,16 @@ def become_kernel(spec_path, report_fd):
             os.write(report_fd, f"{os.getpid()}\n".encode())
             os.close(report_fd)
         os.makedirs(spec["cwd"], exist_ok=True)
-        os.makedirs(os.path.dirname(spec["connection_file"]), exist_ok=True)
-        with open(spec["connection_file"], "w", encoding="utf-8") as f:
-            f.write(connection)
         os.environ.update(spec["env"])
         os.chdir(spec["cwd"])
+        if verify:
+            from .verification import serve
+
+            serve(verify_spec, connection)
+            return
+        os.makedirs(os.path.dirname(spec["connection_file"]), exist_ok=True)
+        with open(spec["connection_file"], "w", encoding="utf-8") as f:
+            f.write(connection_text)
         from ipykernel.kernelapp import IPKernelApp
 
         sys.argv = ["ipykernel_launcher", "-f", spec["connection_file"]]
@@ -213,8 +232,8 @@ def main(argv=None):
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped as they exit
     failed = preload(modules)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"ready": True, "failed": failed, "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3)}),
-          flush=True)
+    print(json.dumps({"ready": True, "failed": failed, "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+                      "torch": "torch" in sys.modules}), flush=True)
     while True:
         line = sys.stdin.readline()
         if not line:
@@ -222,7 +241,7 @@ def main(argv=None):
         report_read, report_write = os.pipe()
         if os.fork() == 0:
             os.close(report_read)
-            become_kernel(line.strip(), report_write)
+            become_job(line.strip(), report_write)
         os.close(report_write)
         print(_kernel_pid(report_read), flush=True)
 

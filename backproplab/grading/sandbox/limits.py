@@ -19,6 +19,7 @@ CELL_OUTPUT_LIMIT = 2 << 20      # bytes of outputs kept per cell
 RECORD_OUTPUT_LIMIT = 32 << 20   # bytes of outcome records kept per test cell (a record is at most ~4 MB)
 SANDBOX_OUTPUT_LIMIT = 256 << 20  # bytes a whole run may print
 MAX_RESTARTS = 8                 # new kernels after a kernel died in a cell (the deadline still applies)
+VERIFY_SECONDS = 180             # a submission's verification jobs together (its graded calls, made before its kernel runs)
 
 
 @dataclass(frozen=True)
