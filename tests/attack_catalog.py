@@ -1311,6 +1311,120 @@ def _():
         ''')
 
 
+@attack("kernel-hook-forges-records", "where records come from: a post_run_cell hook swaps each test cell's record",
+        diagnoses=CHEAT, flagged=True)
+def _():
+    """After each dense_backward test cell, clears its output and shows a record of the library's reference."""
+    return dict(prefix=r"""
+        def _rt_swap(result):
+            import os
+            import backproplab.checks.core as core
+            import backproplab.layers as lib
+            from IPython.display import clear_output, display
+            source = getattr(getattr(result, "info", None), "raw_cell", "") or ""
+            if 'check("dense_backward"' not in source:
+                return
+            ex, hidden = core.get_exercise("dense_backward"), "hidden=True" in source
+            base = int(os.environ.get("BPLAB_GRADING_SEED") or 0)
+            seed = core.hidden_seed(base, ex.name) if hidden else core.visible_seed(ex.name)
+            outcomes = [core.run_case(lib.dense_backward, case, ex.args).to_data() for case in ex.draw_cases(seed, hidden)]
+            clear_output()
+            display({core.OUTCOMES_MIME: {"exercise": ex.name, "hidden": hidden, "outcomes": outcomes},
+                     "text/plain": "dense_backward: outcomes recorded for the grader"}, raw=True)
+        try:
+            get_ipython().events.register("post_run_cell", _rt_swap)
+        except NameError:
+            pass
+        """)
+
+
+@attack("rebuild-reference-from-source", "the verification job: the library's source read and run again",
+        diagnoses=CHEAT)
+def _():
+    """Rebuilds the library's dense_backward from layers.py's source (or a reload, or a fresh import) and answers with it."""
+    return dict(prefix=r"""
+        def _rt_rebuilt():
+            import importlib, importlib.util, sys
+            import backproplab.layers as lib
+            try:
+                namespace = {"__name__": "rebuilt"}
+                exec(compile(open(lib.__file__).read(), "rebuilt.py", "exec"), namespace)
+                return namespace["dense_backward"]
+            except Exception as err:
+                _rt_note("source", type(err).__name__)
+            try:
+                spec = importlib.util.spec_from_file_location("rebuilt_layers", lib.__file__)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                return module.dense_backward
+            except Exception as err:
+                _rt_note("spec", type(err).__name__)
+            try:
+                sys.modules.pop("backproplab.layers", None)
+                return importlib.import_module("backproplab.layers").dense_backward
+            except Exception as err:
+                _rt_note("import", type(err).__name__)
+            return None
+        _rt_fn = _rt_rebuilt()
+        """, suffix=r"""
+        _rt_wrong = dense_backward
+        def dense_backward(dz, A_prev, W):
+            try:
+                return _rt_fn(dz, A_prev, W)
+            except Exception:
+                return _rt_wrong(dz, A_prev, W)
+        """)
+
+
+@attack("torch-autograd-in-numpy-exercise", "the verification job: torch's autograd computes a NumPy exercise",
+        diagnoses=CHEAT | DIED)
+def _():
+    """Imports torch when the cell runs (not inside the graded call) and answers dense_backward with autograd."""
+    return dict(prefix=r"""
+        try:
+            import torch as _rt_torch
+            _rt_torch.ones(1)
+        except Exception as err:
+            _rt_torch = None
+            _rt_note("torch", type(err).__name__)
+        """, suffix=r"""
+        _rt_wrong = dense_backward
+        def dense_backward(dz, A_prev, W):
+            if _rt_torch is None:
+                return _rt_wrong(dz, A_prev, W)
+            a = _rt_torch.tensor(A_prev, requires_grad=True)
+            w = _rt_torch.tensor(W, requires_grad=True)
+            b = _rt_torch.zeros(1, W.shape[0], dtype=a.dtype, requires_grad=True)
+            z = a @ w.T + b
+            z.backward(_rt_torch.tensor(dz) / A_prev.shape[0])
+            return a.grad.numpy() * A_prev.shape[0], w.grad.numpy(), b.grad.numpy()
+        """)
+
+
+@attack("ask-the-executor", "the verification job's socket: asks the executor for the reference and sends forged records",
+        diagnoses=CHEAT)
+def _():
+    """Finds the verification job's socket, asks the executor for dense_backward's reference, sends records first."""
+    return dict(prefix=r"""
+        def _rt_ask():
+            import json, socket, stat
+            for fd in range(3, 64):
+                try:
+                    if not stat.S_ISSOCK(_rt_os.fstat(fd).st_mode):
+                        continue
+                    s = socket.socket(fileno=_rt_os.dup(fd))
+                    s.settimeout(3)
+                    question = {"ask": "reference", "name": "dense_backward", "args": [], "kwargs": {}}
+                    s.sendall((json.dumps(question) + "\n").encode())
+                    _rt_note("executor said", s.recv(4096)[:200])
+                    for position in range(8):
+                        s.sendall((json.dumps({"record": position, "outcomes": []}) + "\n").encode())
+                except OSError:
+                    continue
+        _rt_ask()
+        """)
+
+
 # =============================================================== the notebook's JSON
 
 def _cells_by_id(nb):

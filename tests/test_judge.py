@@ -1,18 +1,26 @@
-"""The judge (backproplab/grading/judge.py) on real outcome records: the records are made by
-``record_outcomes`` (what check() publishes while grading) calling the catalog's answers in this
-process, then judged as the grader does. Tampered records, bypassed checks and the crediting of
+"""The judge (backproplab/grading/judge.py) on real outcome records: the records are made by the
+verification job's own code (``verification.plan_calls`` and ``call_outcomes``, its questions answered by
+``VerificationJob`` as over the socket) calling the catalog's answers in this process, then judged as the
+grader does. Tampered records, bypassed checks and the crediting of
 exercises that call a wrong helper are judged here; the sandbox and kernel are tested in
 test_sandbox.py and test_preprocessors.py."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from backproplab.checks import get_exercise
-from backproplab.checks.core import OUTCOMES_MIME, record_outcomes
+from backproplab.checks.core import OUTCOMES_MIME, get_exercise
 from backproplab.grading.judge import find_test_cells, judge_notebook
+from backproplab.grading.sandbox.verification import (
+    Channel,
+    VerificationJob,
+    call_outcomes,
+    plan_calls,
+    reference_proxy,
+)
 from catalog_helpers import catalog
 
 LECTURE04 = catalog("04-backprop")
@@ -43,18 +51,42 @@ def build_source(exercises):
     return new_notebook(cells=cells)
 
 
+class LocalChannel(Channel):
+    """The job's channel without a socket: each question goes, as JSON, to the executor's VerificationJob."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def exchange(self, question):
+        return json.loads(json.dumps(self.job._handle(json.loads(json.dumps(question)))))
+
+
 def executed(source_nb, answers, monkeypatch, seed=SEED):
-    """``source_nb`` as the grader gets it back: each test cell holds the outcome record that
-    check() publishes in grading mode, computed here from ``answers`` ({exercise: source})."""
-    monkeypatch.setenv("BPLAB_GRADING_SEED", str(seed))
+    """``source_nb`` as the grader gets it back: each test cell holds the outcome record a verification
+    job makes of ``answers`` ({exercise: source}), with_reference included."""
+    nb = copy.deepcopy(source_nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in answers:
+            cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
+    cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    tests = {i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")}
+    planned, _ = plan_calls(cells, tests, {i for i, _ in cells} - tests, seed)
     namespace = {}
     exec(LECTURE04.SETUP, namespace)
     for source in answers.values():
         exec(source, namespace)
-    nb = copy.deepcopy(source_nb)
-    for cell, test in zip([c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")], find_test_cells(nb)):
-        record = record_outcomes(get_exercise(test.exercise), namespace[test.exercise], hidden=test.hidden)
-        cell.outputs = [new_output("display_data", data={OUTCOMES_MIME: record, "text/plain": "recorded"})]
+    for cell in nb.cells:
+        cell.outputs = []
+    for position, call in enumerate(planned):
+        fn = namespace[call.call.function]
+        record = {"exercise": call.call.exercise, "hidden": call.call.hidden,
+                  "outcomes": call_outcomes(fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)))}
+        if call.helpers:
+            channel = LocalChannel(VerificationJob({position: call}, 60, call.helpers))
+            proxies = {name: reference_proxy(name, channel) for name in call.helpers}
+            record["with_reference"] = {"exercises": call.helpers,
+                                        "outcomes": call_outcomes(fn, call.to_spec(), channel, patch=proxies)}
+        nb.cells[call.cell].outputs.append(new_output("display_data", data={OUTCOMES_MIME: record, "text/plain": "recorded"}))
     return nb
 
 

@@ -36,7 +36,7 @@ from .diagnoses import require
 __all__ = [
     "Case", "Outcome", "CaseVerdict", "Verdict", "CheckFailed", "OracleDisagreement",
     "Exercise", "EXERCISES", "register", "get_exercise", "run_case", "evaluate", "check",
-    "visible_seed", "hidden_seed", "StopStudentCode", "LibraryGuard", "record_outcomes", "OUTCOMES_MIME",
+    "visible_seed", "hidden_seed", "StopStudentCode", "LibraryGuard", "OUTCOMES_MIME",
 ]
 
 EXERCISES: dict[str, "Exercise"] = {}
@@ -515,30 +515,6 @@ OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"
 GRADING_SEED_ENV = "BPLAB_GRADING_SEED"
 
 
-def _referenced_exercises(fn, ex: Exercise) -> dict:
-    """{name: the library's reference} for the other exercises of ``ex``'s lecture that ``fn``
-    calls by name through its globals (e.g. model_backward -> dense_backward)."""
-    import importlib
-
-    names, stack = set(), [getattr(fn, "__code__", None)]
-    while stack:
-        code = stack.pop()
-        if code is not None:
-            names |= set(code.co_names)
-            stack += [c for c in code.co_consts if hasattr(c, "co_names")]
-    found = {}
-    for name in sorted(names - {ex.name}):
-        other = EXERCISES.get(name)
-        if other is None or other.lecture != ex.lecture or not other.library_functions:
-            continue
-        if not callable(getattr(fn, "__globals__", {}).get(name)):
-            continue
-        module_name, _, attribute = other.library_functions[0].rpartition(".")
-        original = getattr(importlib.import_module(module_name), attribute)
-        found[name] = getattr(original, "__bplab_original__", original)
-    return found
-
-
 def _on_alarm(signum, frame):
     raise StopStudentCode("timeout", "stopped after the time limit")
 
@@ -602,117 +578,6 @@ class _GradingCall:
             builtins.__import__ = self._original_import
         sys.stdout, sys.stderr = self._streams
         return False
-
-
-def _smuggled(fn, ex: Exercise) -> list[str]:
-    """Forbidden things ``fn`` carries without calling them by name, which the LibraryGuard cannot see:
-    ``fn`` being (a copy of) the library's implementation, holding it in a default argument or a
-    closure, or reaching a torch module through a global name in a NumPy exercise."""
-    import importlib
-    import types
-
-    library = {}
-    for name in ex.library_functions:
-        module_name, _, attribute = name.rpartition(".")
-        original = getattr(importlib.import_module(module_name), attribute, None)
-        original = getattr(original, "__bplab_original__", original)
-        if isinstance(original, types.FunctionType):
-            library[name] = original.__code__
-    found, seen, todo = [], set(), [fn]
-    while todo:
-        item = todo.pop()
-        code = getattr(item, "__code__", None)
-        if not isinstance(code, types.CodeType) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        for name, lib_code in library.items():
-            if code is lib_code or (code.co_filename == lib_code.co_filename and code.co_name == lib_code.co_name):
-                found.append(name)
-        held = list(getattr(item, "__defaults__", None) or ()) + list((getattr(item, "__kwdefaults__", None) or {}).values())
-        held += [cell.cell_contents for cell in (getattr(item, "__closure__", None) or ()) if _filled(cell)]
-        todo += [h for h in held if callable(h)]
-        if not ex.torch_allowed:
-            names, codes = set(), [code]
-            while codes:
-                current = codes.pop()
-                names |= set(current.co_names)
-                codes += [c for c in current.co_consts if isinstance(c, types.CodeType)]
-            globals_ = getattr(item, "__globals__", {})
-            modules = [globals_.get(n) for n in names] + held
-            if any(isinstance(m, types.ModuleType) and m.__name__.split(".")[0] == "torch" for m in modules):
-                found.append(IMPORT_BLOCKED)
-    return sorted(set(found))
-
-
-def _proxy(function):
-    """A new function that calls ``function`` (the library's guard does not recognise it as the original)."""
-    return lambda *args, **kwargs: function(*args, **kwargs)
-
-
-def _filled(cell) -> bool:
-    try:
-        _ = cell.cell_contents
-    except ValueError:  # an empty closure cell
-        return False
-    return True
-
-
-def record_outcomes(ex: Exercise, fn, *, hidden: bool) -> dict:
-    """Grading mode: call the student's ``fn`` on the graded cases and return the outcome record
-    that the grader judges outside the sandbox (codec JSON, never a verdict).
-
-    Cases come from the seed in ``BPLAB_GRADING_SEED`` (hidden) or the exercise's fixed seed.
-    When ``fn`` calls other exercises of the lecture, the cases run a second time with the
-    library's reference in their place (``with_reference``), so that a wrong helper costs only
-    the helper's points.
-    """
-    import signal
-
-    seed = hidden_seed(int(os.environ[GRADING_SEED_ENV]), ex.name) if hidden else visible_seed(ex.name)
-    cases = ex.draw_cases(seed, hidden)
-    limit = max(1, int(round(ex.call_timeout)))
-    try:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-    except ValueError:  # not the main thread: the cell's time limit still applies
-        previous, limit = None, 0
-
-    smuggled = set(_smuggled(fn, ex))
-
-    def run_all(function, namespace_patch):
-        globals_ = getattr(function, "__globals__", {})
-        saved = {name: globals_.get(name) for name in namespace_patch}
-        globals_.update(namespace_patch)
-        guard = LibraryGuard(ex.library_functions, [globals_])
-        outcomes = []
-        try:
-            for case in cases:
-                guard.install()
-                call = _GradingCall(limit, ex.torch_allowed)
-                try:
-                    with call:
-                        outcome = run_case(function, case, ex.args, guard=guard)
-                except StopStudentCode as stop:
-                    outcome = Outcome(stop.status, exc_message=stop.message)
-                finally:
-                    guard.uninstall()
-                outcome.forbidden = sorted(set(outcome.forbidden) | set(call.attempts) | smuggled)
-                outcomes.append(outcome.to_data())
-                if outcome.status == "timeout":
-                    break
-        finally:
-            globals_.update(saved)
-        return outcomes
-
-    try:
-        record = {"exercise": ex.name, "hidden": hidden, "outcomes": run_all(fn, {})}
-        references = _referenced_exercises(fn, ex)
-        if references:  # closures over the originals: the guard never sees them as calls to the library
-            proxies = {name: _proxy(original) for name, original in references.items()}
-            record["with_reference"] = {"exercises": sorted(proxies), "outcomes": run_all(fn, proxies)}
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGALRM, previous)
-    return record
 
 
 def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> Verdict | None:

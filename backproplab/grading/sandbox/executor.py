@@ -310,7 +310,11 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
         for _attempt in range(request["max_restarts"] + 1):  # a job that dies in a call: the calls after it in a new one
             if not remaining or time.monotonic() >= budget:
                 break
-            results.update(run(remaining))
+            try:
+                results.update(run(remaining))
+            except OSError as err:  # the job could not be set up (e.g. a submission too large for the scratch)
+                results.update({position: {"error": ["GraderError", f"the graded calls could not be made ({err})"]}
+                                for position in remaining})
             remaining = {position: p for position, p in remaining.items() if position not in results}
         for position in remaining:
             results[position] = {"error": ["CellTimeoutError", "the graded calls ran out of time"]}
@@ -318,7 +322,11 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
         calls = {position: p for position, p in enumerate(planned) if p.call.exercise == exercise
                  and "record" in results[position]}
         if calls and time.monotonic() < budget:
-            for position, with_reference in run(calls, next(iter(calls.values())).helpers).items():
+            try:
+                served = run(calls, next(iter(calls.values())).helpers)
+            except OSError:
+                served = {}
+            for position, with_reference in served.items():
                 results[position]["record"]["with_reference"] = with_reference
     outputs = {}
     for position, planned_call in enumerate(planned):

@@ -351,7 +351,7 @@ def _trap_code(code: types.CodeType, dotted: str) -> types.CodeType:
     return namespace["_outer"]().__code__.replace(co_name=code.co_name)
 
 
-class _Channel:
+class Channel:
     """The job's end of the socket: JSON lines out, one reply line in per question."""
 
     def __init__(self, sock: socket.socket):
@@ -361,13 +361,17 @@ class _Channel:
     def send(self, message: dict):
         self.sock.sendall(json.dumps(message).encode() + b"\n")
 
+    def exchange(self, question: dict) -> dict:
+        self.send(question)
+        return json.loads(self.reader.readline() or b"{}")
+
     def ask(self, kind: str, args=(), kwargs=None, **extra):
         from ...checks import codec
 
-        self.send({"ask": kind, "args": codec.encode(tuple(args)), "kwargs": codec.encode(dict(kwargs or {})), **extra})
-        reply = json.loads(self.reader.readline() or b"{}")
-        if "value" not in reply:
-            raise RuntimeError(reply.get("error", "no answer from the grader"))
+        reply = self.exchange({"ask": kind, "args": codec.encode(tuple(args)), "kwargs": codec.encode(dict(kwargs or {})),
+                               **extra})
+        if not isinstance(reply, dict) or "value" not in reply:
+            raise RuntimeError(reply.get("error", "no answer from the grader") if isinstance(reply, dict) else "no answer")
         return codec.decode(reply["value"])
 
 
@@ -407,7 +411,7 @@ def _run_cells(cells, namespace, seconds):
         try:
             signal.alarm(seconds)
             exec(compile(transformer.transform_cell(source), "<cell>", "exec"), namespace)
-        except BaseException:  # noqa: BLE001: a cell's error is the student's, like in the kernel
+        except BaseException:  # a cell's error is the student's, as in the kernel
             pass
         finally:
             signal.alarm(0)
@@ -420,7 +424,8 @@ class _Shell:
         return lambda *args, **kwargs: None
 
 
-def _outcomes(fn, call, cases, channel, patch=None):
+def call_outcomes(fn, call, channel, patch=None):
+    """The outcome of each of ``call``'s cases (a PlannedCall's spec), with ``patch`` put in ``fn``'s globals meanwhile."""
     from ...checks import codec
     from ...checks.core import Case, Outcome, StopStudentCode, _GradingCall, _on_alarm, run_case
 
@@ -431,7 +436,7 @@ def _outcomes(fn, call, cases, channel, patch=None):
         globals_.update(patch)
     outcomes = []
     try:
-        for raw in cases:
+        for raw in call["cases"]:
             args = _with_fixtures(codec.decode(raw["args"]), channel)
             kwargs = _with_fixtures(codec.decode(raw["kwargs"]), channel)
             grading = _GradingCall(call["seconds"], call["torch_allowed"])
@@ -454,22 +459,22 @@ def _outcomes(fn, call, cases, channel, patch=None):
 def serve(spec: dict, sock: socket.socket):
     """The job: withhold, run the cells, make every graded call (with the helpers served by the
     library in a with_reference job), report over ``sock``."""
-    channel = _Channel(sock)
+    channel = Channel(sock)
     withhold(spec["withhold"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": _Shell}
     _run_cells(spec["cells"], namespace, spec["cell_timeout"])
-    proxies = {name: _reference_proxy(name, channel) for name in spec["helpers"]}
+    proxies = {name: reference_proxy(name, channel) for name in spec["helpers"]}
     for position, call in spec["calls"].items():
         try:
-            fn = eval(call["function"], namespace)  # noqa: S307: the trusted test cell's own expression
-            record = {"record": int(position), "outcomes": _outcomes(fn, call, call["cases"], channel, patch=proxies)}
+            fn = eval(call["function"], namespace)  # the trusted test cell's own expression
+            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, patch=proxies)}
         except Exception as err:
             record = {"record": int(position), "error": [type(err).__name__, str(err)]}
         channel.send(record)
     channel.send({"done": True})
 
 
-def _reference_proxy(name, channel):
+def reference_proxy(name, channel):
     return lambda *args, **kwargs: channel.ask("reference", args, kwargs, name=name)
 
 
