@@ -1,6 +1,6 @@
 """The judge (backproplab/grading/judge.py) on real outcome records: the records are made by the
-verification job's own code (``verification.plan_calls`` and ``call_outcomes``, its questions answered by
-``VerificationJob`` as over the socket) calling the catalog's answers in this process, then judged as the
+verification job's own code (``verification.plan_calls``, ``call_outcomes`` and ``lent_helpers``, its questions
+answered by ``VerificationJob`` as over the socket) calling the catalog's answers in this process, then judged as the
 grader does. Tampered records, bypassed checks and the crediting of
 exercises that call a wrong helper are judged here; the sandbox and kernel are tested in
 test_sandbox.py and test_preprocessors.py."""
@@ -17,9 +17,10 @@ from backproplab.grading.judge import find_test_cells, judge_notebook
 from backproplab.grading.sandbox.verification import (
     Channel,
     VerificationJob,
+    _library_function,
     call_outcomes,
+    lent_helpers,
     plan_calls,
-    reference_proxy,
 )
 from catalog_helpers import catalog
 
@@ -70,7 +71,7 @@ def executed(source_nb, answers, monkeypatch, seed=SEED):
             cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
     cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     tests = {i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")}
-    planned, _ = plan_calls(cells, tests, {i for i, _ in cells} - tests, seed)
+    planned, withheld = plan_calls(cells, tests, {i for i, _ in cells} - tests, seed)
     namespace = {}
     exec(LECTURE04.SETUP, namespace)
     for source in answers.values():
@@ -81,11 +82,11 @@ def executed(source_nb, answers, monkeypatch, seed=SEED):
         fn = namespace[call.call.function]
         record = {"exercise": call.call.exercise, "hidden": call.call.hidden,
                   "outcomes": call_outcomes(fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)))}
-        if call.helpers:
-            channel = LocalChannel(VerificationJob({position: call}, 60, call.helpers))
-            proxies = {name: reference_proxy(name, channel) for name in call.helpers}
-            record["with_reference"] = {"exercises": call.helpers,
-                                        "outcomes": call_outcomes(fn, call.to_spec(), channel, patch=proxies)}
+        if call.helpers:  # as a with_reference job: the library's helpers lent in place of the student's
+            lent = {name: _library_function(dotted) for name, dotted in lent_helpers(call.helpers, call.call.exercise,
+                                                                                      withheld).items()}
+            record["with_reference"] = {"exercises": sorted(lent), "outcomes": call_outcomes(
+                fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)), patch=lent)}
         nb.cells[call.cell].outputs.append(new_output("display_data", data={OUTCOMES_MIME: record, "text/plain": "recorded"}))
     return nb
 

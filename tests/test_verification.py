@@ -17,6 +17,7 @@ from backproplab.grading.sandbox.verification import (
     CheckCall,
     VerificationJob,
     check_calls,
+    lent_helpers,
     names_called,
     plan_calls,
 )
@@ -125,19 +126,22 @@ def test_records_are_kept_once_and_only_for_the_jobs_own_calls():
     assert job.results == {0: {"record": {"exercise": "dense_backward", "hidden": True, "outcomes": ["first"]}}}
 
 
-def test_a_with_reference_job_serves_only_its_helpers():
-    """model_backward's with_reference job gets the library's dense_backward, computed by the executor, and
-    nothing else; its record is the with_reference part only."""
-    from backproplab.layers import dense_backward
-
+def test_a_with_reference_job_lends_only_its_failing_helpers_and_what_they_need():
+    """model_backward's with_reference job gets the library's dense_backward untrapped, and nothing else;
+    train_two_layer may borrow model_backward, never model.train; a later exercise (whose reference may compute
+    this one's answer) is never lent; no job is served a reference by question."""
     cells, tests = _lecture04_cells()
-    planned, _ = plan_calls(cells, tests, {0, 1, 3}, seed=3)
-    job = VerificationJob({1: planned[1]}, 60, helpers=planned[1].helpers)
-    args = (np.ones((2, 3)), np.arange(8.0).reshape(2, 4), np.ones((3, 4)))
-    served = job._handle(_message(ask="reference", name="dense_backward", args=codec.encode(args), kwargs=codec.encode({})))
-    for got, expected in zip(codec.decode(served["value"]), dense_backward(*args)):
-        np.testing.assert_array_equal(got, expected)
-    refused = job._handle(_message(ask="reference", name="model_backward", args=codec.encode(()), kwargs=codec.encode({})))
+    planned, withheld = plan_calls(cells, tests, {0, 1, 3}, seed=3)
+    lent = lent_helpers(["dense_backward"], "model_backward", withheld)
+    assert lent == {"dense_backward": "backproplab.layers.dense_backward"}
+    job = VerificationJob({1: planned[1]}, 60, helpers=lent)
+    spec = job.spec([], withheld, 5)
+    assert "backproplab.layers.dense_backward" not in spec["withhold"]
+    assert "backproplab.model.model_backward" in spec["withhold"] and spec["helpers"] == lent
+    refused = job._handle(_message(ask="reference", name="dense_backward", args=codec.encode(()), kwargs=codec.encode({})))
     assert "value" not in refused
     job._handle(_message(record=1, outcomes=["with"]))
     assert job.results == {1: {"exercises": ["dense_backward"], "outcomes": ["with"]}}
+    borrowed = lent_helpers(["model_backward"], "train_two_layer", withheld + ["backproplab.model.train"])
+    assert borrowed == {"model_backward": "backproplab.model.model_backward"}
+    assert lent_helpers(["model_backward"], "dense_backward", withheld) == {}

@@ -495,7 +495,8 @@ def _course_config(course: Path, task: GradingTask):
     c.SandboxedExecute.cpu_seconds = task.settings.cpu_seconds
     c.SandboxedExecute.sandboxed = task.settings.sandboxed
     c.JudgeOutcomes.credit_dependents = task.settings.credit_dependents
-    c.JudgeOutcomes.source_path = str(course / "source" / task.lecture / task.sources.notebook_name)
+    c.JudgeOutcomes.source_path = c.SandboxedExecute.source_path = \
+        str(course / "source" / task.lecture / task.sources.notebook_name)
     c.merge(Config(json.loads(task.settings.late_policy)))
     return c
 

@@ -82,14 +82,21 @@ def _is_test_cell(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
-def _verification_cells(nb) -> list[int]:
-    """The code cells a verification job runs: setup cells, answer cells and the student's own cells
-    (no nbgrader grade_id); never a test cell or the lecture's other locked cells (demonstrations)."""
+def _verification_cells(nb, source_path="") -> list[int]:
+    """The code cells a verification job runs: setup cells, answer cells and every cell the student wrote
+    or changed; never a test cell or a locked one, nor a demonstration cell left as the source has it."""
+    lecture_cells = set()
+    if source_path:
+        for cell in nbformat.read(source_path, as_version=4).cells:
+            meta = cell.get("metadata", {})
+            if cell.cell_type == "code" and "setup" not in meta.get("tags", ()) \
+                    and not (meta.get("nbgrader", {}) or {}).get("solution"):
+                lecture_cells.add(cell.source)
     chosen = []
     for index, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {})
         nbgrader = meta.get("nbgrader", {}) or {}
-        if cell.cell_type != "code" or not cell.source.strip() or _is_test_cell(cell):
+        if cell.cell_type != "code" or not cell.source.strip() or _is_test_cell(cell) or cell.source in lecture_cells:
             continue
         if "setup" in meta.get("tags", ()) or nbgrader.get("solution") or not nbgrader.get("grade_id"):
             chosen.append(index)
@@ -118,6 +125,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     sandboxed = Bool(True, help="False only for --no-sandbox: every result is flagged unsandboxed").tag(config=True)
     max_restarts = Int(MAX_RESTARTS,
                        help="new kernels after a kernel died in a cell (the deadline still applies)").tag(config=True)
+    source_path = Unicode("", help="the trusted source notebook (solutions/): its unchanged demonstration cells "
+                                   "are not run again to make the records").tag(config=True)
     preload = List(Unicode(), default_value=default_preload(),
                    help="modules imported once per sandbox, before any submission, by the kernel fork "
                         "server (kernels start by fork)").tag(config=True)
@@ -129,16 +138,20 @@ class SandboxedExecute(NbGraderPreprocessor):
                    "record_output_limit": RECORD_OUTPUT_LIMIT, "max_restarts": self.max_restarts,
                    "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}, "test_cells": sorted(tests),
                    "isolate": self._limits().isolation() if self.sandboxed else None,
-                   "verify": {"cells": _verification_cells(nb), "seed": self.seed, "seconds": VERIFY_SECONDS}}
+                   "verify": {"cells": _verification_cells(nb, self.source_path), "seed": self.seed,
+                              "seconds": VERIFY_SECONDS}}
         deadline = min(MAX_DEADLINE, 30 + VERIFY_SECONDS + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
-        done, restarts, reached, cpu, kernel_start, stray_records = False, 0, set(), 0.0, 0.0, 0
+        done, restarts, reached, cpu, kernel_start, stray_records, verify_seconds = False, 0, set(), 0.0, 0.0, 0, 0.0
         for line in run.stdout.decode("utf-8", "replace").splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
                 continue
             if not isinstance(record, dict):
+                continue
+            if "verify_seconds" in record:
+                verify_seconds = _number(record, "verify_seconds")
                 continue
             if record.get("done") is True:
                 done, restarts = True, int(_number(record, "restarts"))
@@ -164,7 +177,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else
                   "kernel-died" if restarts else "ok" if done else "lost")
         nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
-                                "cpu_seconds": cpu, "kernel_start_seconds": kernel_start,
+                                "cpu_seconds": cpu, "kernel_start_seconds": kernel_start, "verify_seconds": verify_seconds,
                                 "sandbox_log": run.stderr[-2000:], "records_outside_tests": stray_records}
         return nb, resources
 

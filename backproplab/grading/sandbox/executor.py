@@ -10,7 +10,8 @@ It serves one job after another: a stdin line {"job": n, "request": path} names 
 "record_output_limit": bytes, "kernel_env": {...}, "max_restarts": n}). Output: {"ready": true}
 once, then per job {"job": n, "started": true}, one JSON line per executed cell ({"index",
 "execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
-and {"done": true, "job": n, "restarts": n, "kernel_start_seconds": s, "cpu_seconds": s}.
+{"verify_seconds": s} once the verification jobs are done, and {"done": true, "job": n, "restarts": n,
+"kernel_start_seconds": s, "cpu_seconds": s}.
 
 Kernels are forked from a fork server that imported the heavy modules once (forkserver.py).
 Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
@@ -266,13 +267,13 @@ class Servers:
 
 
 WITHOUT_TORCH = ("torch", "ipykernel", "backproplab.torch_reference")
-VERIFIER_MODULES = ["IPython.core.inputtransformer2", "backproplab.grading.sandbox.verification"]
+VERIFIER_MODULES = ["IPython.core.interactiveshell", "backproplab.grading.sandbox.verification"]
 
 
 def verify(request, servers: Servers, scratch) -> dict[int, list]:
     """The graded calls of the submission, made in verification jobs (verification.py) before its kernel
     runs: {test cell index: [outputs to put there]} (a record, or the error that stopped it)."""
-    from .verification import VerificationJob, hidden_paths, plan_calls
+    from .verification import VerificationJob, hidden_paths, lent_helpers, plan_calls
 
     cells, settings = request["cells"], request["verify"]
     planned, withheld = plan_calls(cells, set(request["test_cells"]), set(settings["cells"]), int(settings["seed"]))
@@ -280,7 +281,7 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
     budget = time.monotonic() + settings["seconds"]
     counter = iter(range(1, 1 << 30))
 
-    def run(calls, helpers=()):
+    def run(calls, helpers=None):
         torch_allowed = next(iter(calls.values())).torch_allowed
         number = next(counter)
         job = VerificationJob(calls, max(1.0, budget - time.monotonic()), helpers,
@@ -318,12 +319,17 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
             remaining = {position: p for position, p in remaining.items() if position not in results}
         for position in remaining:
             results[position] = {"error": ["CellTimeoutError", "the graded calls ran out of time"]}
-    for exercise in dict.fromkeys(p.call.exercise for p in planned if p.helpers):
+    # with_reference: only where the exercise fails and a helper it calls fails too (the judge credits nothing else)
+    failing = {p.call.exercise for position, p in enumerate(planned)
+               if "record" not in results[position] or not p.passes(results[position]["record"])}
+    for exercise in dict.fromkeys(p.call.exercise for p in planned if p.helpers and p.call.exercise in failing):
         calls = {position: p for position, p in enumerate(planned) if p.call.exercise == exercise
                  and "record" in results[position]}
-        if calls and time.monotonic() < budget:
+        helpers = next(iter(calls.values())).helpers if calls else []
+        lent = lent_helpers([h for h in helpers if h in failing], exercise, withheld)
+        if lent and time.monotonic() < budget:
             try:
-                served = run(calls, next(iter(calls.values())).helpers)
+                served = run(calls, lent)
             except OSError:
                 served = {}
             for position, with_reference in served.items():
@@ -351,7 +357,9 @@ def run_job(request, servers: Servers, scratch):
     """Run one submission's cells; emit a line per cell; return (restarts, the kernels' CPU seconds,
     seconds to start the first kernel). Test cells get the verification jobs' records (``verify``);
     a record the kernel itself displays is dropped and counted."""
+    started = time.monotonic()
     records = verify(request, servers, scratch) if request.get("verify") else {}
+    emit({"verify_seconds": round(time.monotonic() - started, 3)})
     env = request["kernel_env"]
     cells, timeout = request["cells"], request["cell_timeout"]
     started_kernels, cpu = 0, 0.0

@@ -98,6 +98,20 @@ class PlannedCall:
     seconds: int
     cases: list            # [{"args": encoded, "kwargs": encoded}]
     helpers: list = field(default_factory=list)   # other exercises of the lecture its function calls
+    drawn: list = field(default_factory=list, repr=False)  # the Case objects (the executor's, never sent)
+
+    def passes(self, record) -> bool:
+        """Whether ``record`` passes every case, judged against the reference alone (the judge also asks the
+        oracles, which agree with it by construction): decides only whether a with_reference job is worth it."""
+        from ...checks.core import Outcome, get_exercise
+
+        exercise = get_exercise(self.call.exercise)
+        try:
+            outcomes = [Outcome.from_data(item) for item in record["outcomes"]]
+            return len(outcomes) == len(self.drawn) and all(
+                exercise.judge(case, outcome, exercise.reference(case)).passed for case, outcome in zip(self.drawn, outcomes))
+        except Exception:
+            return False
 
     def to_spec(self) -> dict:
         return {"function": self.call.function, "torch_allowed": self.torch_allowed,
@@ -122,14 +136,14 @@ def plan_calls(cells, test_cells, verify_cells, seed: int) -> tuple[list[Planned
                 continue  # the judge names an unknown exercise; nothing to call
             lectures.add(exercise.lecture)
             case_seed = hidden_seed(seed, call.exercise) if call.hidden else visible_seed(call.exercise)
-            cases = [{"args": codec.encode(tuple(case.args)), "kwargs": codec.encode(dict(case.kwargs))}
-                     for case in exercise.draw_cases(case_seed, call.hidden)]
+            drawn = exercise.draw_cases(case_seed, call.hidden)
+            cases = [{"args": codec.encode(tuple(case.args)), "kwargs": codec.encode(dict(case.kwargs))} for case in drawn]
             called = names_called(sources, call.function)
             helpers = sorted(name for name in called - {call.exercise}
                              if name in EXERCISES and EXERCISES[name].lecture == exercise.lecture
                              and EXERCISES[name].library_functions)
             planned.append(PlannedCall(index, call, exercise.torch_allowed, tuple(exercise.args),
-                                       max(1, int(round(exercise.call_timeout))), cases, helpers))
+                                       max(1, int(round(exercise.call_timeout))), cases, helpers, drawn))
     withheld = sorted({name for ex in EXERCISES.values() if ex.lecture in lectures for name in ex.library_functions})
     return planned, withheld
 
@@ -142,26 +156,80 @@ def _library_function(dotted: str):
     return getattr(original, "__bplab_original__", original)
 
 
+def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
+    """{helper exercise: dotted name of its library implementation} that a with_reference job of
+    ``exercise`` may run untrapped, with the withheld functions they need (``_needed``). Only exercises the
+    lecture registers before ``exercise`` are lent, and none that needs the exercise's own implementation:
+    the exercise's answer is never there."""
+    from ...checks.core import get_exercise
+
+    from ...checks.core import EXERCISES
+
+    own = set(get_exercise(exercise).library_functions[:1])  # its own implementation
+    order = list(EXERCISES)
+    functions = {}
+    for dotted in withheld:
+        try:
+            functions[dotted] = _library_function(dotted)
+        except Exception:
+            continue
+    lent = {}
+    for helper in helpers:
+        if order.index(helper) > order.index(exercise):
+            continue  # only an earlier exercise is a building block: a later one may compute this one's answer
+        dotted = get_exercise(helper).library_functions[0]
+        needed = _needed(dotted, functions)
+        if dotted in functions and not needed & own:
+            lent[helper] = dotted
+    return lent
+
+
+def _needed(dotted, functions) -> set[str]:
+    """``dotted`` and every withheld function its code reaches by name through its module's globals."""
+    by_id = {id(f): name for name, f in functions.items()}
+    needed, todo = set(), [dotted]
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in functions:
+            continue
+        needed.add(name)
+        function = functions[name]
+        codes, names = [function.__code__], set()
+        while codes:
+            code = codes.pop()
+            names |= set(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        values = [function.__globals__.get(n) for n in names]
+        values += [getattr(v, n, None) for v in values if isinstance(v, types.ModuleType) for n in names]  # module.attr
+        todo += [by_id[id(v)] for v in values if id(v) in by_id]
+    return needed
+
+
 class VerificationJob:
     """One verification job, run to its end. ``calls``: {position: PlannedCall}, the graded calls it makes.
 
     A plain job (``helpers`` empty) returns a record per call. A ``with_reference`` job makes the calls
-    of one exercise with ``helpers`` (other exercises it calls) served by the library, and returns
-    only those outcomes: a job of its own, so that no answer served to it can reach another record.
+    of one exercise with ``helpers`` (other exercises it calls) lent: the library's implementations,
+    not withheld there, in place of the student's; it returns only those outcomes. A job of its own,
+    so that nothing lent to it can reach another record.
     """
 
-    def __init__(self, calls: dict[int, PlannedCall], deadline_seconds: float, helpers=(), cells_seconds=60.0):
+    def __init__(self, calls: dict[int, PlannedCall], deadline_seconds: float, helpers=None, cells_seconds=60.0):
         self.calls = calls
-        self.helpers = set(helpers)
+        self.helpers = dict(helpers or {})  # {helper exercise: its library function's dotted name}, lent to the job
         self.deadline = time.monotonic() + deadline_seconds
         self.results: dict[int, dict] = {}
         self._fixtures: dict[str, object] = {}
         self._cells_seconds = cells_seconds
 
     def spec(self, cells, withheld, cell_timeout) -> dict:
-        return {"cells": cells, "withhold": withheld, "cell_timeout": cell_timeout,
+        """What the job is told: its cells, what to withhold (all but the lent helpers and what they need),
+        its calls, and the helpers to put in place of the student's."""
+        lent = dict(self.helpers)
+        kept = set().union(*(_needed(d, {n: _library_function(n) for n in withheld}) for d in lent.values())) if lent else set()
+        return {"cells": cells, "withhold": sorted(set(withheld) - kept), "cell_timeout": cell_timeout,
                 "calls": {str(position): planned.to_spec() for position, planned in self.calls.items()},
-                "helpers": sorted(self.helpers)}
+                "helpers": lent}
 
     def pending(self):
         """The first call without a result (the job makes them in order), or None."""
@@ -249,7 +317,7 @@ class VerificationJob:
         return True
 
     def _handle(self, message):
-        """A record (each kept once) or a question (a fixture; a helper's reference in a with_reference job)."""
+        """A record (each kept once) or a question (only fixtures are answered)."""
         position = message.get("record")
         if isinstance(position, int) and not isinstance(position, bool) and position in self.calls:
             if position in self.results:
@@ -263,12 +331,11 @@ class VerificationJob:
                 self.results[position] = {"record": {"exercise": planned.call.exercise, "hidden": planned.call.hidden,
                                                      "outcomes": message.get("outcomes")}}
             return None
-        ask = message.get("ask")
-        if ask == "fixture":
+        if "ask" not in message:
+            return None  # only a question gets a reply (the job reads one reply per question)
+        if message.get("ask") == "fixture":
             return self._answer(lambda: self._fixture(message.get("token")), message)
-        if ask == "reference" and message.get("name") in self.helpers:
-            return self._answer(lambda: self._reference(message["name"]), message)
-        return {"error": f"{str(message.get('name', ask))[:100]} is not available here"}
+        return {"error": f"{str(message.get('name', message.get('ask')))[:100]} is not available here"}
 
     def _answer(self, target, message):
         from ...checks import codec
@@ -293,11 +360,6 @@ class VerificationJob:
                 raise TypeError("not a fixture token")
             self._fixtures[key] = codec.materialize(value)
         return self._fixtures[key]
-
-    def _reference(self, name):
-        from ...checks.core import get_exercise
-
-        return _library_function(get_exercise(name).library_functions[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,11 +459,15 @@ class _CellTimeout(BaseException):
     pass
 
 
-def _run_cells(cells, namespace, seconds):
-    """Run each cell's source as a notebook would (IPython syntax, errors kept to their cell)."""
-    from IPython.core.inputtransformer2 import TransformerManager
+def _run_cells(cells, seconds) -> dict:
+    """Run each cell's source in an IPython shell of the job's own, as the kernel would (magics, events,
+    a cell's error kept to its cell, output to nowhere); return the namespace they made."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
-    transformer = TransformerManager()
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
 
     def on_alarm(signum, frame):
         raise _CellTimeout()
@@ -410,18 +476,12 @@ def _run_cells(cells, namespace, seconds):
     for _index, source in cells:
         try:
             signal.alarm(seconds)
-            exec(compile(transformer.transform_cell(source), "<cell>", "exec"), namespace)
+            shell.run_cell(source, store_history=False)
         except BaseException:  # a cell's error is the student's, as in the kernel
             pass
         finally:
             signal.alarm(0)
-
-
-class _Shell:
-    """``get_ipython()`` for the cells: magics do nothing here (the kernel runs them for the feedback)."""
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
+    return shell.user_ns
 
 
 def call_outcomes(fn, call, channel, patch=None):
@@ -457,25 +517,20 @@ def call_outcomes(fn, call, channel, patch=None):
 
 
 def serve(spec: dict, sock: socket.socket):
-    """The job: withhold, run the cells, make every graded call (with the helpers served by the
-    library in a with_reference job), report over ``sock``."""
+    """The job: withhold, run the cells, make every graded call (in a with_reference job, with the lent
+    helpers in place of the student's), report over ``sock``."""
     channel = Channel(sock)
     withhold(spec["withhold"])
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": _Shell}
-    _run_cells(spec["cells"], namespace, spec["cell_timeout"])
-    proxies = {name: reference_proxy(name, channel) for name in spec["helpers"]}
+    namespace = _run_cells(spec["cells"], spec["cell_timeout"])
+    lent = {name: _library_function(dotted) for name, dotted in spec["helpers"].items()}
     for position, call in spec["calls"].items():
         try:
             fn = eval(call["function"], namespace)  # the trusted test cell's own expression
-            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, patch=proxies)}
+            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, patch=lent)}
         except Exception as err:
             record = {"record": int(position), "error": [type(err).__name__, str(err)]}
         channel.send(record)
     channel.send({"done": True})
-
-
-def reference_proxy(name, channel):
-    return lambda *args, **kwargs: channel.ask("reference", args, kwargs, name=name)
 
 
 def hidden_paths(torch_allowed: bool) -> list[str]:
