@@ -161,9 +161,7 @@ def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
     ``exercise`` may run untrapped, with the withheld functions they need (``_needed``). Only exercises the
     lecture registers before ``exercise`` are lent, and none that needs the exercise's own implementation:
     the exercise's answer is never there."""
-    from ...checks.core import get_exercise
-
-    from ...checks.core import EXERCISES
+    from ...checks.core import EXERCISES, get_exercise
 
     own = set(get_exercise(exercise).library_functions[:1])  # its own implementation
     order = list(EXERCISES)
