@@ -214,3 +214,30 @@ print('held', held)
         assert int(texts[0].split()[-1]) < 6, texts
     run, texts, done = job(sandbox, "print(6 * 7)")
     assert done is not None and texts[0].strip() == "42", run.stderr
+
+
+def test_a_killed_graders_cgroups_are_removed_by_the_next_one():
+    """A grader killed before it could clean up leaves its (empty) cgroups behind: the next sandbox's
+    cgroup removes every bplab cgroup whose grader pid no longer runs, and leaves a live grader's alone."""
+    import subprocess
+
+    from backproplab.grading.sandbox import SandboxCgroup
+
+    probe = SandboxCgroup.create(SandboxLimits())
+    if probe is None:
+        pytest.skip("no cgroup can be made here (not root, or no cgroup v1 memory and pids controllers)")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    stale = [SandboxCgroup.ROOT / controller / f"bplab-{dead_pid}-stale" for controller in ("memory", "pids")]
+    for folder in stale:
+        folder.mkdir()
+    try:
+        fresh = SandboxCgroup.create(SandboxLimits())
+        assert not any(folder.exists() for folder in stale)
+        assert all(folder.exists() for folder in probe.folders + fresh.folders)  # this grader's own stay
+        fresh.remove()
+    finally:
+        probe.remove()
+        for folder in stale:
+            if folder.exists():
+                folder.rmdir()

@@ -68,6 +68,7 @@ class SandboxCgroup:
     def create(cls, limits: SandboxLimits):
         if os.geteuid() != 0 or not all(os.access(cls.ROOT / c, os.W_OK) for c in ("memory", "pids")):
             return None
+        cls.remove_stale()
         name = f"bplab-{os.getpid()}-{random.randrange(1 << 40):x}"
         memory, pids = cls.ROOT / "memory" / name, cls.ROOT / "pids" / name
         try:
@@ -82,6 +83,27 @@ class SandboxCgroup:
             cls([memory, pids]).remove()
             return None
         return cls([memory, pids])
+
+    @classmethod
+    def remove_stale(cls):
+        """Remove the cgroups of graders that are gone (killed before they could clean up), with any process
+        still in them: ``bplab-<grader pid>-...`` whose grader pid no longer runs."""
+        for controller in ("memory", "pids"):
+            for folder in (cls.ROOT / controller).glob("bplab-*-*"):
+                try:
+                    owner = int(folder.name.split("-")[1])
+                    os.kill(owner, 0)
+                    continue  # its grader still runs
+                except ProcessLookupError:
+                    pass
+                except (ValueError, PermissionError):
+                    continue
+                try:
+                    for pid in (folder / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+                cls([folder]).remove()
 
     def enter(self):
         """Put the calling process (the sandbox's bwrap, before exec) into the cgroup."""

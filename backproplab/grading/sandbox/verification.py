@@ -14,11 +14,11 @@ could compute itself.
 Two sides, one protocol (JSON lines over a Unix socket, values in the codec: never pickle):
 
 * ``VerificationJob`` (the executor's side, trusted): draws the graded cases from the seed, forks
-  the job, answers its questions, collects one record per ``check(...)`` call and kills the job at
-  its deadline. It serves two kinds of question: a fixture (``FnToken``: e.g. the cost function that
-  ``gradient_check`` is given, which the library computes), and, only once every plain record is
-  in, the library's implementation of the helpers an exercise calls (``with_reference``, for
-  ``credit_dependents``).
+  the job, answers its questions, collects one record per ``check(...)`` call and kills the job when
+  a call stalls. The only question it answers is a fixture (``FnToken``: e.g. the cost function that
+  ``gradient_check`` is given), which the library computes. A ``with_reference`` job (for
+  ``credit_dependents``) is a job of its own in which the library's implementations of the failing
+  helpers an exercise calls are lent (``lent_helpers``) and its only output is that exercise's outcomes.
 * ``serve`` (the job's side, untrusted once the first cell runs): withholds, runs the cells, calls
   the student's functions on the cases (``checks.core.run_case``: time limit, output discarded,
   mutation and ``import torch`` recorded), and reports.
