@@ -141,6 +141,23 @@ def test_manual_questions_are_graded_markdown_answer_cells(lecture):
 
 
 @lectures
+def test_opens_with_the_lecture_name_how_it_works_and_the_points(lecture):
+    """Does the first cell name the lecture, explain the shared "How this notebook works" routine (hints that stop
+    short of the answer line) and state the points, per exercise and in all, as the nbgrader metadata has them?"""
+    solution = read(solution_path(lecture))
+    first = solution.cells[0].source
+    assert first.startswith(f"# Lecture {lecture[:2]}: ")
+    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
+    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
+    total = sum(meta["points"] for meta in graded)
+    assert f"**Points.** {total:g} in all" in first
+    points = {meta["grade_id"]: meta["points"] for meta in graded}
+    for _, cell in answer_cells(solution):
+        name = nbgrader_meta(cell)["grade_id"]
+        assert f"`{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |" in first, name
+
+
+@lectures
 def test_prose_writes_layer_quantities_in_math_not_code_font(lecture):
     """Does the prose write W[l], dz[l], A[l-1] ... as LaTeX ($W^{[l]}$), DESIGN.md's notation, never in code font?"""
     prose = "\n".join(c.source for c in read(solution_path(lecture)).cells if c.cell_type == "markdown")

@@ -123,28 +123,6 @@ def _cell_with(nb, snippet):
     return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and snippet in c.source)
 
 
-def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
-    """Does the first cell name the lecture, hold the "How this notebook works" block and state the points, a total
-    that adds up the test cells' and the questions' points, with a row per exercise giving its visible and hidden
-    points as the metadata has them?"""
-    intro = solution.cells[0].source
-    assert intro.startswith("# Lecture 03: Activation functions\n")
-    assert "**How this notebook works.**" in intro and "Hint 1 of 3" not in intro
-    assert "None of them is the answer line" in intro
-    tests, manual = {}, 0
-    for cell in solution.cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("grade_id", "").startswith("test_"):
-            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
-            tests.setdefault(name, {})["hidden" if meta["grade_id"].endswith("_hidden") else "visible"] = meta["points"]
-        elif meta.get("grade") and meta.get("solution"):
-            manual += meta["points"]
-    automatic = sum(p["visible"] + p["hidden"] for p in tests.values())
-    assert f"**Points.** {automatic + manual} in all: {automatic} from the tests" in intro
-    assert f"and {manual} from the two questions" in intro
-    for number, (name, p) in enumerate(tests.items(), 1):
-        assert f"| Exercise {number}: `{name}` | {p['visible']} | {p['hidden']} |" in intro, name
-
 
 def test_no_slope_formula_appears_above_its_answer_cell(solution):
     """Do no prose, hint, demo code or docstring above a backward exercise's answer cell state the slope it asks for

@@ -102,20 +102,6 @@ def test_the_per_layer_dashboard_trains_and_draws(version, tmp_path_factory):
     assert dashboard_problems(nb) == []
 
 
-def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
-    """Does the first cell name the lecture, explain the shared "How this notebook works" routine (hints that stop
-    short of the answer line) and state the points, per exercise and in all, as the nbgrader metadata has them?"""
-    first = solution.cells[0].source
-    assert re.match(r"# Lecture \d\d: \w", first)
-    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
-    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
-    total = sum(meta["points"] for meta in graded)
-    assert f"**Points.** {total:g} in all" in first
-    for _, cell in answer_cells(solution):
-        name = nbgrader_meta(cell)["grade_id"]
-        points = {meta["grade_id"]: meta["points"] for meta in graded}
-        assert f"`{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |" in first, name
-
 
 def test_sigmoid_zero_start_is_said_to_learn_in_lockstep_not_to_freeze_the_first_layer(solution):
     """Issue 22: is the false statement (with the sigmoid only the last layer's weights learn) gone, replaced by the

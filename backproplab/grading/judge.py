@@ -15,10 +15,10 @@ student got wrong, and passes with the reference in its place, keeps its points.
 """
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, replace
 
 from ..checks.core import OUTCOMES_MIME, Outcome, Verdict, evaluate, get_exercise, hidden_seed, visible_seed
+from .sandbox.verification import check_calls
 
 __all__ = ["TestCell", "find_test_cells", "judge_notebook", "failed_verdicts"]
 
@@ -41,22 +41,6 @@ def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def _check_calls(source: str):
-    """[(exercise, hidden)] for each ``check("<exercise>", ..., hidden=...)`` in a cell."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    calls = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and bool(k.value.value)
-                         for k in node.keywords)
-            calls.append((node.args[0].value, hidden))
-    return calls
-
-
 def find_test_cells(source_nb) -> list[TestCell]:
     """The source notebook's test cells, in order (one per graded cell holding a check() call)."""
     tests = []
@@ -64,8 +48,8 @@ def find_test_cells(source_nb) -> list[TestCell]:
         meta = _nbgrader(cell)
         if cell.cell_type != "code" or not meta.get("grade") or not meta.get("grade_id"):
             continue
-        for exercise, hidden in _check_calls(cell.source)[:1]:
-            tests.append(TestCell(meta["grade_id"], exercise, hidden, float(meta.get("points", 0) or 0)))
+        for call in check_calls(cell.source)[:1]:
+            tests.append(TestCell(meta["grade_id"], call.exercise, call.hidden, float(meta.get("points", 0) or 0)))
     return tests
 
 
