@@ -7,8 +7,8 @@ central differences (``backproplab.gradcheck.numerical_gradient``) for the gradi
 
 dropout_forward is random: a student may draw the mask differently from the library, so it
 is judged on properties instead of values: mask of 1/0 (or booleans) with the input's shape,
-output consistent with the mask (kept entries exactly A / (1 - alpha), dropped ones 0), and
-a drop fraction within a few binomial standard deviations of alpha on a large array.
+output consistent with the mask (kept entries exactly A times inverted dropout's factor, dropped
+ones 0), and a drop fraction within a few binomial standard deviations of alpha on a large array.
 """
 from __future__ import annotations
 
