@@ -1,10 +1,12 @@
 """Gradient checking: central finite differences and relative errors (lecture 02, the checks).
 
-``numerical_gradient(f, x)`` approximates df/dx entry by entry with
-    (f(x + h e_i) - f(x - h e_i)) / (2h),
-whose error is O(h^2) (a one-sided difference is only O(h)). ``relative_error`` and
-``max_relative_error`` compare an analytic gradient with it; ``gradient_check`` does so for
-every parameter of a cost function.
+``numerical_gradient(f, x)`` approximates df/dx entry by entry from f evaluated a step h
+either side of the entry (central differences: an error of order h^2, where a one-sided
+difference has order h). ``relative_error`` and ``max_relative_error`` compare an analytic
+gradient with it; ``gradient_check`` does so for every parameter of a cost function.
+
+The docstrings say what each function computes and the shapes, not the formulas: lectures 02
+and 04 ask the students, who may read this module, to derive them.
 """
 from __future__ import annotations
 
@@ -53,20 +55,22 @@ def _same_shape_pair(a, b):
 
 
 def relative_error(a, b, floor=1e-12):
-    """||a - b||_2 / max(floor, ||a||_2 + ||b||_2) over whole arrays (the DLS measure).
+    """How far apart two gradients are, relative to their sizes, over whole arrays (the DLS
+    measure: Euclidean norms of the whole arrays).
 
-    a, b: arrays of the same shape -> float in [0, 1]; 0 when both are zero.
-    The floor avoids 0/0 when both gradients vanish.
+    a, b: arrays of the same shape; floor: the smallest denominator -> float in [0, 1]; 0 when
+    both are zero. The floor avoids 0/0 when both gradients vanish.
     """
     a, b = _same_shape_pair(a, b)
     return float(np.linalg.norm(a - b) / max(floor, np.linalg.norm(a) + np.linalg.norm(b)))
 
 
 def max_relative_error(a, b, floor=1e-8):
-    """max over entries of |a - b| / max(floor, |a| + |b|) (the CS231n measure).
+    """The worst entry's relative difference between two gradients (the CS231n measure: each
+    entry's difference relative to the sizes of that entry, with a floor).
 
-    a, b: arrays of the same shape -> float in [0, 1]; 0.0 for empty arrays.
-    Unlike ``relative_error``, one bad entry among many good ones is not diluted.
+    a, b: arrays of the same shape; floor: the smallest denominator -> float in [0, 1]; 0.0 for
+    empty arrays. Unlike ``relative_error``, one bad entry among many good ones is not diluted.
     """
     a, b = _same_shape_pair(a, b)
     if a.size == 0:

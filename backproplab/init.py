@@ -18,8 +18,11 @@ INIT_METHODS = ("zeros", "random", "xavier", "he")
 def init_std(method: str, fan_in: int, fan_out: int) -> float:
     """Standard deviation of W[l]'s entries for a layer with n_{l-1} = fan_in, n_l = fan_out.
 
-    zeros: 0; random: 0.01; xavier (Glorot): sqrt(2 / (fan_in + fan_out));
-    he (Kaiming, fan-in, ReLU gain): sqrt(2 / fan_in).
+    method: "zeros" | "random" | "xavier" | "he"; fan_in, fan_out: ints >= 1 -> float >= 0.
+    zeros gives 0 and random the fixed 0.01; xavier (Glorot) keeps the variance of the signal
+    the same forwards and backwards, using both fans; he (Kaiming, fan-in mode) keeps it the
+    same forwards through ReLU layers, which zero half of their inputs. Lecture 05 derives the
+    two numbers (the students' exercise init_std), so this docstring does not state them.
     """
     if method == "zeros":
         return 0.0

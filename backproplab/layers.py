@@ -4,7 +4,10 @@ Notation (DESIGN.md, batch-first, as ``torch.nn.Linear``):
   A_prev = A[l-1]: (m, n_{l-1})   W = W[l]: (n_l, n_{l-1})   B = B[l]: (1, n_l)
   Z = Z[l] = A_prev @ W.T + B: (m, n_l)
 ``dz`` is the per-example gradient of the loss w.r.t. Z, with no 1/m; the 1/m of the
-mean cost enters dW and dB.
+mean cost enters the parameter gradients.
+
+The docstrings say what each function computes and the shapes, not the formulas: deriving
+them is what lectures 04 and 06 ask of the students, who may read this module.
 
 Dtypes: float32 in gives float32 out (float64 stays float64; mixed inputs promote as in
 NumPy; integer or bool inputs become float64, except in dense_forward, which computes
@@ -24,7 +27,7 @@ __all__ = [
 
 
 def dense_forward(A_prev, W, B):
-    """Z = A_prev @ W.T + B.
+    """The pre-activations of a dense layer, one row per example (DESIGN.md's forward pass).
 
     A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}); B: (1, n_l) -> Z: (m, n_l).
     """
@@ -33,12 +36,13 @@ def dense_forward(A_prev, W, B):
 
 
 def dense_weight_gradients(dz, A_prev):
-    """(dW, dB) = ((1/m) dz.T @ A_prev, (1/m) dz.sum(axis=0, keepdims=True)), dense_backward's
-    parameter gradients alone (model_backward needs no dA[0] for the first layer).
+    """dense_backward's parameter gradients alone, (dW, dB) of the mean cost (model_backward
+    needs no dA[0] for the first layer).
 
-    The 1/m scales dz (m x n_l numbers) before the product rather than dW (n_l x n_{l-1}):
-    the same numbers, bit for bit when m is a power of two (unless a product underflows to a
-    subnormal number), and within rounding otherwise.
+    dz: (m, n_l), per example, no 1/m; A_prev: (m, n_{l-1}) -> dW: (n_l, n_{l-1}), dB: (1, n_l).
+    The batch average is applied to dz (m x n_l numbers) before the product rather than to dW
+    (n_l x n_{l-1}): the same numbers, bit for bit when m is a power of two (unless a product
+    underflows to a subnormal number), and within rounding otherwise.
     """
     A_prev = np.asarray(A_prev)
     scaled = np.divide(dz, A_prev.shape[0])  # a float array even for integer dz
@@ -46,12 +50,13 @@ def dense_weight_gradients(dz, A_prev):
 
 
 def dense_backward(dz, A_prev, W):
-    """Backward pass of Z = A_prev @ W.T + B.
+    """Backward pass of dense_forward: the gradients of the mean cost with respect to the
+    layer's input, weights and bias, given each example's gradient with respect to Z.
 
     dz: (m, n_l), per example, no 1/m; A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}) ->
-      dA_prev = dz @ W                                 (m, n_{l-1})
-      dW      = (1/m) dz.T @ A_prev                    (n_l, n_{l-1})
-      dB      = (1/m) dz.sum(axis=0, keepdims=True)    (1, n_l)
+      dA_prev  (m, n_{l-1}), per example, like dz;
+      dW       (n_l, n_{l-1}), averaged over the batch;
+      dB       (1, n_l), averaged over the batch.
     """
     dz = np.asarray(dz)
     dA_prev = matmul(dz, np.asarray(W))
@@ -60,11 +65,11 @@ def dense_backward(dz, A_prev, W):
 
 
 def dropout_forward(A, alpha, rng):
-    """Inverted dropout in training: drop each unit with probability alpha.
+    """Inverted dropout in training: drop each unit with probability alpha, and scale the kept
+    ones so that the expected value of A_out is A (nothing changes at test time).
 
     A: (m, n); alpha: drop rate in [0, 1); rng: ``numpy.random.Generator`` ->
-      A_out (m, n) = A * mask / (1 - alpha), and mask (m, n) of 1.0 (kept) / 0.0 (dropped).
-    Scaling by 1/(1 - alpha) keeps E[A_out] = A, so nothing changes at test time.
+      A_out (m, n), 0 where a unit is dropped, and mask (m, n) of 1.0 (kept) / 0.0 (dropped).
     The mask has A's dtype; it is drawn from float64 uniforms whatever that dtype, so a
     seed gives the same mask in float32 and float64.
     """
@@ -77,7 +82,8 @@ def dropout_forward(A, alpha, rng):
 
 
 def dropout_backward(dA, mask, alpha):
-    """Backward of inverted dropout: the same mask and the same 1/(1 - alpha) scale.
+    """Backward of inverted dropout: the gradient with respect to dropout_forward's input A,
+    given the gradient dA with respect to its output and the mask that forward pass returned.
 
     dA: (m, n); mask: (m, n) of 1/0 or booleans; alpha: drop rate -> dA_prev: (m, n).
     The mask, an indicator, never changes dA's dtype.
@@ -91,7 +97,8 @@ def dropout_backward(dA, mask, alpha):
 
 
 def l2_penalty(params, lambd, m):
-    """(lambd / (2m)) sum_l ||W[l]||_F^2 over the weights ``W1, W2, ...`` (never biases).
+    """The L2 penalty the cost adds for the size of the weights ``W1, W2, ...`` (never the
+    biases), with strength lambd and the batch size m as in DESIGN.md's cost.
 
     params: dict of W{l}: (n_l, n_{l-1}) and B{l}: (1, n_l); lambd: float; m: batch size -> float.
     """
@@ -100,8 +107,9 @@ def l2_penalty(params, lambd, m):
 
 
 def l2_backward(W, lambd, m):
-    """Gradient of the L2 penalty w.r.t. one weight matrix: (lambd / m) W.
+    """Gradient of l2_penalty with respect to one weight matrix.
 
-    W: (n_l, n_{l-1}) -> dW_extra: (n_l, n_{l-1}), to be added to dW[l].
+    W: (n_l, n_{l-1}); lambd: float; m: batch size -> dW_extra: (n_l, n_{l-1}), a new array, to be
+    added to dW[l].
     """
     return as_weak_scalar(lambd) / m * as_float_array(W)

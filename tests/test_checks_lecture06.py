@@ -135,3 +135,82 @@ def test_early_stopping_reference_matches_a_brute_force_reading():
                 break
         prefix = costs[:stop]
         assert early_stopping_index(costs, patience) == int(np.argmin(prefix))
+
+
+def _walked_early_stopping_index(val_costs, patience=5, *, ties_improve=False, extra_wait=0, restore=True):
+    """The epoch-by-epoch loop the reference used to be (the exercise's walk), kept here only as the oracle that
+    the vectorised reference must reproduce exactly."""
+    best_index, best = 0, val_costs[0]
+    waited = 0
+    for index in range(1, len(val_costs)):
+        cost = val_costs[index]
+        if cost < best or (ties_improve and cost == best):
+            best_index, best, waited = index, cost, 0
+        else:
+            waited += 1
+            if waited >= patience + extra_wait:
+                return best_index if restore else index
+    return best_index if restore else len(val_costs) - 1
+
+
+def _random_curves(rng, count):
+    """Curves of every kind the checks meet and more: small integers (many exact ties and plateaus), noisy falling
+    and U-shaped floats, the checks' own generated curves, constant and single-epoch curves, and curves with NaN."""
+    for k in range(count):
+        n = int(rng.integers(1, 40))
+        kind = k % 5
+        if kind == 0:
+            curve = [float(c) for c in rng.integers(0, 5, n)]
+        elif kind == 1:
+            curve = list(np.round(1 / (1 + 0.2 * np.arange(n)) + 0.05 * rng.standard_normal(n), 2))
+        elif kind == 2:
+            curve = list(np.round((np.arange(n) - rng.uniform(0, n)) ** 2 / max(n, 1) + rng.normal(0, 1, n), 1))
+        elif kind == 3:
+            curve = [float(rng.integers(0, 3))] * n
+        else:
+            curve = list(rng.normal(size=n))
+            curve[int(rng.integers(0, n))] = float("nan")
+        yield [float(c) for c in curve]
+
+
+def test_vectorised_early_stopping_reference_equals_the_old_loop_with_every_switch():
+    """On 3000 random curves (ties, plateaus, NaN, one epoch, lists and arrays) and every patience and mistake
+    switch, does the vectorised reference return exactly (same int, same type) what the old loop returned?"""
+    rng = np.random.default_rng(2026)
+    compared = 0
+    for curve in _random_curves(rng, 3000):
+        patience = int(rng.integers(1, 8))
+        for switches in ({}, {"ties_improve": True}, {"extra_wait": 1}, {"extra_wait": -1}, {"extra_wait": -3},
+                         {"restore": False}, {"ties_improve": True, "restore": False}):
+            expected = _walked_early_stopping_index(curve, patience, **switches)
+            for costs in (curve, np.array(curve)):
+                got = early_stopping_index(costs, patience, **switches)
+                assert type(got) is int and got == expected, (curve, patience, switches, got, expected)
+                compared += 1
+    assert compared == 3000 * 7 * 2
+
+
+def test_vectorised_early_stopping_reference_equals_the_old_loop_on_the_checks_cases():
+    """On the cases the checks draw (visible and hidden, many seeds), and on every mistake the checks derive from
+    them, does the vectorised reference agree with the old loop?"""
+    exercise = get_exercise("early_stopping_epoch")
+    for seed in range(12):
+        for hidden in (False, True):
+            for case in exercise.draw_cases(seed, hidden):
+                costs, patience = list(case.args[0]), case.kwargs.get("patience", 5)
+                assert exercise.reference(case) == {"epoch": _walked_early_stopping_index(costs, patience)}
+                for switches in ({"ties_improve": True}, {"extra_wait": 1}, {"extra_wait": -1}, {"restore": False}):
+                    assert early_stopping_index(costs, patience, **switches) == \
+                        _walked_early_stopping_index(costs, patience, **switches)
+
+
+def test_early_stopping_reference_is_not_the_exercises_loop():
+    """Is the reference in the checks written without a loop over the epochs, so that it cannot be transcribed as the
+    exercise's answer (the walk with a best cost, an index and a counter)?"""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(early_stopping_index))
+    assert not [node for node in ast.walk(tree) if isinstance(node, (ast.For, ast.While, ast.comprehension))]
+    assert "np.minimum.accumulate" in inspect.getsource(early_stopping_index) or \
+        "np.fmin.accumulate" in inspect.getsource(early_stopping_index)

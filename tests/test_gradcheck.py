@@ -187,3 +187,21 @@ def test_gradient_check_of_a_float32_network(net):
     for key, value in net32.params.items():
         assert value.dtype == np.float32
         np.testing.assert_array_equal(value, snapshot[key])
+
+
+def test_docstrings_say_what_is_computed_not_the_graded_formulas():
+    """Does no docstring of backproplab.gradcheck write out the central difference (lecture 02's numerical_gradient)
+    or the relative error's formula (lecture 04's gradient_check), while each still says what it returns?"""
+    import inspect
+
+    import backproplab.gradcheck as gradcheck
+
+    formulas = ("f(x+h", "f(x-h", "/(2h)", "/(2*h)", "/(2.0*h)", "||a-b||", "|a-b|/", "norm(a-b)",
+                "max(floor,")
+    docs = {"module": gradcheck.__doc__}
+    docs.update({name: inspect.getdoc(getattr(gradcheck, name)) for name in gradcheck.__all__})
+    for name, doc in docs.items():
+        squeezed = "".join(doc.split())
+        assert [f for f in formulas if f in squeezed] == [], (name, doc)
+    for name in ("numerical_gradient", "relative_error", "max_relative_error"):
+        assert "->" in docs[name] and "shape" in docs[name], name

@@ -154,3 +154,17 @@ def test_float32_init_trains_a_float32_network():
     X = np.random.default_rng(0).standard_normal((5, 4))
     AL, caches = model_forward(X, initialize_parameters([4, 3, 2], "he", seed=0, dtype=np.float32), ["relu", "softmax"])
     assert AL.dtype == np.float32 and all(cache[3].dtype == np.float32 for cache in caches)
+
+
+def test_init_std_docstring_names_the_methods_not_their_numbers():
+    """Does init_std's docstring (and the module's) name every method without stating xavier's or he's standard
+    deviation, which lecture 05's exercise init_std asks students to derive?"""
+    import inspect
+
+    import backproplab.init as init
+
+    for doc in (inspect.getdoc(init_std), init.__doc__, inspect.getdoc(initialize_parameters)):
+        squeezed = "".join(doc.split())
+        assert [f for f in ("sqrt(2", "sqrt(1", "2/(fan_in", "/fan_in", "2/n", "(fan_in+fan_out)")
+                if f in squeezed] == [], doc
+    assert all(method in inspect.getdoc(init_std) for method in INIT_METHODS)

@@ -265,3 +265,29 @@ def test_l2_keeps_the_float_dtype(lambd):
     penalty = l2_penalty({"W1": W, "B1": np.zeros((1, 3), np.float32)}, 0.7, 5)
     assert type(penalty) is float
     assert penalty == pytest.approx(l2_penalty({"W1": W.astype(np.float64)}, 0.7, 5), rel=1e-6)
+
+
+# Graded formulas (lecture 04's dense_backward, lecture 06's dropout and L2 exercises), whitespace removed: the module
+# students may read states what each function computes and its shapes, never these lines.
+LAYER_FORMULAS = ("dz.T@A_prev", "dz.T@A", "dz@W", "(1/m)", "1/m*", "sum(axis=0", "/(1-alpha)", "1/(1-alpha)",
+                  "*mask", "mask*", "lambd/m", "lambd/(2m)", "lambd/(2*m)", "(lambd/m)", "||W", "W**2")
+
+
+def test_docstrings_state_what_and_shapes_not_the_graded_formulas():
+    """Does no docstring of backproplab.layers (the module's and every function's) state dW, dB, dA_prev, dropout's
+    forward or backward line, or the L2 penalty or its gradient, while each public function's docstring still
+    gives the shapes?"""
+    import inspect
+
+    import backproplab.layers as layers
+
+    docs = {"module": layers.__doc__}
+    docs.update({name: inspect.getdoc(fn) for name, fn in vars(layers).items()
+                 if inspect.isfunction(fn) and fn.__module__ == layers.__name__})
+    assert {"dense_backward", "dense_weight_gradients", "dropout_forward", "dropout_backward", "l2_penalty",
+            "l2_backward"} <= set(docs)
+    for name, doc in docs.items():
+        squeezed = "".join(doc.split())
+        assert [f for f in LAYER_FORMULAS if f in squeezed] == [], (name, doc)
+    for name in layers.__all__:
+        assert "(m, n" in docs[name] or "(n_l, n_{l-1})" in docs[name], name

@@ -10,6 +10,7 @@ import ast
 import numpy as np
 import pytest
 
+from handout_checks import LADDER
 from notebook_helpers import (
     _global_loads,
     _global_stores,
@@ -25,6 +26,8 @@ from notebook_helpers import (
 )
 
 LECTURE = "06-overfitting"
+# The manual questions, in notebook order.
+SPECS_MANUAL = ("explain_dropout_scale", "explain_validation_set")
 # Formulas the answers compute; a docstring states shapes and meaning, never these.
 FORMULAS = ("/ (1 - alpha)", "lambd / m", "lambd / (2", "(lambd / m)", "* mask", "argmin")
 
@@ -123,3 +126,105 @@ def test_the_per_layer_dashboard_trains_and_draws(version, tmp_path_factory):
     """Does the per-layer training dashboard show its widget and draw its figure, in both versions?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, version)
     assert dashboard_problems(nb) == []
+
+
+# What each answer computes, as the lecture's LaTeX (or code) would write it, whitespace and LaTeX spacing removed:
+# none of it may appear in any cell above the answer cell (prose, hints, comments). The definition of the L2 penalty
+# and of the mask are the exercises' statements and stay; the gradient and the dropout factor are to be derived.
+ANSWER_LINES = {
+    "l2_backward": (r"\frac{\lambda}{m}W", r"\frac{\lambda}{m}\cdot", r"\lambda/m", "lambd/m", r"\frac{\lambda}{2m}\cdot2",
+                    r"\frac{\lambda}{2m}2"),
+    "dropout_forward": (r"\frac{A\odotM}{1-\alpha}", r"\frac{A}{1-\alpha}", r"\frac{1}{1-\alpha}", r"1/(1-\alpha)",
+                        r"A/(1-\alpha)", "/(1-alpha)"),
+    "dropout_backward": (r"\frac{dA\odotM}", r"\frac{M_{ij}}{1-\alpha}", r"dA\odotM", "dA*mask"),
+}
+
+
+def _squeezed_latex(text):
+    for spacing in (r"\,", r"\;", r"\!", r"\quad", r"\dfrac", r"\tfrac"):
+        text = text.replace(spacing, r"\frac" if spacing.endswith("frac") else "")
+    return "".join(text.split())
+
+
+def test_no_cell_above_an_answer_states_what_it_computes(solution):
+    """Does no cell above the l2_backward, dropout_forward and dropout_backward answers (prose, hints, code comments)
+    state the L2 gradient, the dropout factor or dropout's backward line, which those exercises ask students to
+    derive? (Issue 22: 06 c11 stated the L2 gradient, c27 both dropout lines, the hints ended in them.)"""
+    answers = {nbgrader_meta(cell)["grade_id"]: index for index, cell in answer_cells(solution)}
+    for exercise, lines in ANSWER_LINES.items():
+        above = _squeezed_latex("\n".join(cell.source for cell in solution.cells[:answers[exercise]]))
+        assert [line for line in lines if line in above] == [], exercise
+
+
+def test_the_math_hints_start_a_derivation_and_stop_before_its_result(solution):
+    """Does each "the math" hint of the three derived exercises name the derivation's starting point (a partial
+    derivative or an expectation, in LaTeX) and end in a question rather than the result?"""
+    answers = {nbgrader_meta(cell)["grade_id"]: index for index, cell in answer_cells(solution)}
+    for exercise, start in (("l2_backward", r"\partial"), ("dropout_forward", r"\mathbb{E}"),
+                            ("dropout_backward", r"\partial")):
+        ladder = LADDER.fullmatch(solution.cells[answers[exercise] - 1].source.strip())
+        assert ladder is not None, exercise
+        assert start in ladder["math"] and "?" in ladder["math"], exercise
+
+
+def _function_source(nb, name):
+    for cell in nb.cells:
+        if cell.cell_type == "code" and f"def {name}(" in cell.source:
+            tree = ast.parse(cell.source)
+            node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+            return ast.get_source_segment(cell.source, node)
+    raise AssertionError(f"no cell defines {name}")
+
+
+def test_models_trained_with_l2_are_compared_by_the_data_cost_without_the_penalty(solution):
+    """Run the notebook's validation_cost on networks with large weights: is it the data cost on the validation
+    patients alone (equal to compute_cost without params or lambd, far below the cost with a penalty)? And do the L2
+    comparison and the explorer use it, with prose that says why the penalty is left out?"""
+    from backproplab.init import initialize_parameters
+    from backproplab.model import compute_cost, model_forward
+
+    rng = np.random.default_rng(0)
+    X_val, Y_val = rng.uniform(0, 2, (200, 1)), rng.uniform(4, 9, (200, 1))
+    namespace = {"compute_cost": compute_cost, "model_forward": model_forward, "X_val": X_val, "Y_val": Y_val,
+                 "REGRESSION": ["tanh", "tanh", "identity"]}
+    exec(_function_source(solution, "validation_cost"), namespace)
+    for seed in range(3):
+        params = {k: 5 * v if k.startswith("W") else v
+                  for k, v in initialize_parameters([1, 8, 8, 1], "xavier", seed=seed).items()}
+        data_cost = compute_cost(model_forward(X_val, params, namespace["REGRESSION"])[0], Y_val, namespace["REGRESSION"])
+        penalized = compute_cost(model_forward(X_val, params, namespace["REGRESSION"])[0], Y_val,
+                                 namespace["REGRESSION"], params, 0.1)
+        assert namespace["validation_cost"](params) == data_cost < penalized - 1e-3
+    # The L2 comparison ranks the lambdas by validation_cost, and the explorer's numbers are data costs too.
+    l2_cell = next(c.source for c in solution.cells if c.cell_type == "code" and "l2_costs[lambd] =" in c.source)
+    assert "l2_costs[lambd] = validation_cost(l2_nets[lambd])" in l2_cell
+    explorer = _function_source(solution, "capacity_explorer")
+    assert "validation_cost(params)" in explorer and "history['val_cost']" not in explorer
+    # No cell computes a validation cost with a penalty.
+    for cell in solution.cells:
+        if cell.cell_type == "code":
+            for call in (n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Call)
+                         and getattr(n.func, "id", None) == "compute_cost"):
+                assert "Y_val" not in ast.unparse(call) or (len(call.args) == 3 and not call.keywords), \
+                    ast.unparse(call)
+    text = markdown_text(solution)
+    assert "without the penalty" in text and "how well" in text
+
+
+def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
+    """Does the first cell name the lecture ("# Lecture 06: ..."), explain the shared "How this notebook works" routine
+    (hints that stop short of the answer line) and state the points, per exercise and in all, as the nbgrader
+    metadata has them, and do the questions' headings give their points?"""
+    first = solution.cells[0].source
+    assert first.startswith("# Lecture 06: Overfitting and regularization")
+    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
+    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
+    points = {meta["grade_id"]: meta["points"] for meta in graded}
+    assert f"**Points.** {sum(points.values()):g} in all" in first
+    for number, (_, cell) in enumerate(answer_cells(solution), start=1):
+        name = nbgrader_meta(cell)["grade_id"]
+        row = f"| Exercise {number}: `{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |"
+        assert row in first, name
+    text = markdown_text(solution)
+    for number, question in enumerate(SPECS_MANUAL, start=1):
+        assert f"**Question {number} ({points[question]:g} points).**" in text, question
