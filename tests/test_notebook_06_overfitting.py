@@ -209,22 +209,3 @@ def test_models_trained_with_l2_are_compared_by_the_data_cost_without_the_penalt
                     ast.unparse(call)
     text = markdown_text(solution)
     assert "without the penalty" in text and "how well" in text
-
-
-def test_opens_with_the_lecture_name_how_it_works_and_the_points(solution):
-    """Does the first cell name the lecture ("# Lecture 06: ..."), explain the shared "How this notebook works" routine
-    (hints that stop short of the answer line) and state the points, per exercise and in all, as the nbgrader
-    metadata has them, and do the questions' headings give their points?"""
-    first = solution.cells[0].source
-    assert first.startswith("# Lecture 06: Overfitting and regularization")
-    assert "**How this notebook works.**" in first and "None of them is the answer line" in first
-    graded = [nbgrader_meta(c) for c in solution.cells if nbgrader_meta(c).get("grade")]
-    points = {meta["grade_id"]: meta["points"] for meta in graded}
-    assert f"**Points.** {sum(points.values()):g} in all" in first
-    for number, (_, cell) in enumerate(answer_cells(solution), start=1):
-        name = nbgrader_meta(cell)["grade_id"]
-        row = f"| Exercise {number}: `{name}` | {points['test_' + name]:g} | {points['test_' + name + '_hidden']:g} |"
-        assert row in first, name
-    text = markdown_text(solution)
-    for number, question in enumerate(SPECS_MANUAL, start=1):
-        assert f"**Question {number} ({points[question]:g} points).**" in text, question
