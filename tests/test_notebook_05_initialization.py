@@ -132,3 +132,12 @@ def test_sigmoid_zero_start_prints_the_weights_after_step_1_and_2(tmp_path_facto
     row = step_2.group(1)
     assert row != "[0.0, 0.0]" and printed.count(row) >= 6
     assert re.search(r"after 1000 epochs: every row of W1 \(6, 2\) is \[.+\]: six equal rows", printed)
+
+
+def test_no_cell_above_init_std_gives_xavier_or_he_standard_deviation(solution):
+    """Issue 22: the standard deviations init_std returns are derived by the student: no cell above its answer
+    cell (prose, table, hints) writes sqrt(2 / fan_in) or sqrt(2 / (fan_in + fan_out)) in LaTeX or in code."""
+    (index, _), = [(i, c) for i, c in answer_cells(solution) if nbgrader_meta(c)["grade_id"] == "init_std"]
+    above = "\n".join(c.source for c in solution.cells[:index]).replace(" ", "")
+    for formula in (r"\sqrt{\frac{2}", r"\sqrt{2/", "sqrt(2/", r"\frac{2}{n_{l-1}}}", r"\frac{2}{n_{l-1}+n_l}}"):
+        assert formula not in above, formula
