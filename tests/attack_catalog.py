@@ -1254,7 +1254,7 @@ def _():
 
 
 @attack("torch-hidden-from-sys-modules", "the NumPy-only rule: torch imported early, then removed from sys.modules",
-        diagnoses=FORBIDDEN | {"tampering"})
+        diagnoses=CHEAT)
 def _():
     """Imports torch in the answer cell, removes it from sys.modules, and computes a correct answer with it."""
     return dict(prefix=r'''

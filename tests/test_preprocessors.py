@@ -134,14 +134,17 @@ def test_the_verification_job_cannot_reach_the_reference(source_path):
     """In the verification job the library's implementation is withheld (calling it, or a copy of its code,
     is forbidden-call), the package's source cannot be read to rebuild it, and torch is not there for a NumPy
     exercise; the same cells in the kernel see all three (the feedback's run is the ordinary one)."""
-    probe = ('import backproplab.layers as L, types, importlib.util\n'
+    probe = ('import backproplab.layers as L, types\n'
              'PROBE = []\n'
              'try:\n'
              '    open(L.__file__).read(); PROBE.append("source")\n'
              'except OSError:\n'
              '    pass\n'
-             'if importlib.util.find_spec("torch") is not None and hasattr(importlib.import_module("torch"), "tensor"):\n'
-             '    PROBE.append("torch")\n'
+             'try:\n'
+             '    import torch\n'
+             '    torch.tensor([1.0]); PROBE.append("torch")\n'
+             'except Exception:\n'
+             '    pass\n'
              'copy = types.FunctionType(L.dense_backward.__code__, L.__dict__)\n'
              'def dense_backward(dz, A_prev, W):\n'
              '    assert not PROBE, PROBE\n'

@@ -226,6 +226,7 @@ class VerificationJob:
         lent = dict(self.helpers)
         kept = set().union(*(_needed(d, {n: _library_function(n) for n in withheld}) for d in lent.values())) if lent else set()
         return {"cells": cells, "withhold": sorted(set(withheld) - kept), "cell_timeout": cell_timeout,
+                "torch": any(planned.torch_allowed for planned in self.calls.values()),
                 "calls": {str(position): planned.to_spec() for position, planned in self.calls.items()},
                 "helpers": lent}
 
@@ -514,11 +515,22 @@ def call_outcomes(fn, call, channel, patch=None):
     return outcomes
 
 
+class _NoTorch:
+    """A NumPy exercise's job says why ``import torch`` fails (torch's folder is hidden there anyway)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is not available when a NumPy exercise is graded: write it with NumPy")
+        return None
+
+
 def serve(spec: dict, sock: socket.socket):
     """The job: withhold, run the cells, make every graded call (in a with_reference job, with the lent
     helpers in place of the student's), report over ``sock``."""
     channel = Channel(sock)
     withhold(spec["withhold"])
+    if not spec["torch"]:
+        sys.meta_path.insert(0, _NoTorch())
     namespace = _run_cells(spec["cells"], spec["cell_timeout"])
     lent = {name: _library_function(dotted) for name, dotted in spec["helpers"].items()}
     for position, call in spec["calls"].items():
