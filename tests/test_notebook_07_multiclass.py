@@ -137,6 +137,8 @@ LEAKS = {
         re.compile(r"np\.sum\(Y\*"), re.compile(r"np\.maximum\(np\.log\(AL\)"),
         re.compile(r"-\\sum_\{?k\}?y_k\\loga_k"),
     ],
+    # torch_train's answer lines that go beyond the PyTorch API the prose teaches (reading the weights back out)
+    "torch_train": [re.compile(r"bias\.copy_\(torch\.from_numpy\("), re.compile(r"detach\(\)\.numpy\(\)\.reshape\(1,-1\)")],
 }
 
 
@@ -178,6 +180,8 @@ def test_leak_patterns_catch_the_formulas_they_guard():
         "softmax_cross_entropy": [r"$$ J = -\frac{1}{m}\sum_{i=1}^{m}\sum_{k=1}^{n} Y_{ik}\log A_{ik}. $$",
                                   r"$J = -\frac{1}{m}\sum_{i}\sum_{k} Y_{ik}\log A_{ik}$", r"$L = -\sum_{k} y_k \log a_k$",
                                   "`np.maximum(np.log(AL), -100)`"],
+        "torch_train": ["Copy a bias with `layer.bias.copy_(torch.from_numpy(B[0]))`; read it back with "
+                        "`layer.bias.detach().numpy().reshape(1, -1)`."],
     }
     for name, texts in former.items():
         for text in texts:
