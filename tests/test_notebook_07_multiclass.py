@@ -262,6 +262,7 @@ def test_executed_solution_reports_pytorch_checks_and_an_honest_test_accuracy(tm
     step_gap, moved = (float(v) for v in re.search(r"manual step vs optim.SGD: largest difference (\S+) \(the step "
                                                    r"itself moved weights by up to (\S+)\)", printed).groups())
     assert step_gap < 1e-6 and moved > 1e-3
+    assert "seed 004's 784-512-512-10 network: 669706 parameters" in printed
     assert "scores.numpy() -> RuntimeError" in printed and "detached.requires_grad: False" in printed
     honest = dict(re.findall(r"(.+): held-out test accuracy \(the honest number\) ([\d.]+)%", printed))
     assert set(honest) == {"NumPy [64, 32, 10]", "DigitMLP [64, 64, 64, 10]"}
