@@ -1,7 +1,7 @@
 """Checks for lecture 07-multiclass.
 
 Exercises: softmax_backward(dA, Z) -> dz (the softmax Jacobian-vector product, row by row);
-softmax_cross_entropy(AL, Y) -> float (the mean over the batch of -sum_k y_k log a_k);
+softmax_cross_entropy(AL, Y) -> float (the categorical cross-entropy cost of a batch, logs clamped at -100);
 torch_train(X, Y, params, learning_rate, epochs, batch_size) -> (params, losses) (a relu/softmax
 network trained with nn.Sequential, nn.CrossEntropyLoss, a DataLoader and torch.optim.SGD).
 Oracles: the NumPy library (reference), PyTorch float64 autograd and, for softmax_backward,
