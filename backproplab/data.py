@@ -20,7 +20,7 @@ import numpy as np
 __all__ = [
     "xor", "make_xor", "make_moons", "make_circles",
     "DOSE_RANGE", "DOSE_NOISE", "dose_response_curve", "dose_response",
-    "DIGITS_FILE", "load_digits", "one_hot", "train_val_split",
+    "DIGITS_FILE", "load_digits", "one_hot", "train_val_split", "train_val_test_split",
 ]
 
 
@@ -209,3 +209,24 @@ def train_val_split(X, Y, val_fraction=0.2, seed=0):
     order = np.random.default_rng(seed).permutation(m)
     val, train = order[:n_val], order[n_val:]
     return X[train], Y[train], X[val], Y[val]
+
+
+def train_val_test_split(X, Y, val_fraction=0.2, test_fraction=0.2, seed=0):
+    """Shuffle the rows once (seeded) and cut them into three disjoint parts: training, validation
+    (for watching the curves and choosing a model) and a held-out test set (used once, at the end).
+
+    X: (m, n0), Y: (m, nL) -> X_train, Y_train, X_val, Y_val, X_test, Y_test with
+    k_test = round(test_fraction * m) and k_val = round(val_fraction * m) rows (each >= 1, leaving
+    >= 1 training row). Rows of X and Y stay paired; the inputs are not modified.
+    """
+    X, Y = np.asarray(X), np.asarray(Y)
+    m = X.shape[0]
+    if Y.shape[0] != m:
+        raise ValueError(f"X has {m} rows but Y has {Y.shape[0]}")
+    n_test, n_val = int(round(test_fraction * m)), int(round(val_fraction * m))
+    if n_test < 1 or n_val < 1 or n_test + n_val > m - 1:
+        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} of {m} examples leave an "
+                         f"empty training, validation or test set")
+    order = np.random.default_rng(seed).permutation(m)
+    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    return X[train], Y[train], X[val], Y[val], X[test], Y[test]

@@ -217,3 +217,41 @@ def test_train_val_split_is_seeded():
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[2], other[2])
+
+
+@given(m=st.integers(2, 60), val=st.floats(0.01, 0.6), test=st.floats(0.01, 0.6), seed=seeds())
+def test_train_val_test_split_partitions_the_rows_into_three_disjoint_parts(m, val, test, seed):
+    """Does the three-way split keep rows paired, use every row exactly once (no test row ever reaches training or
+    validation), hold out round(fraction m) rows for validation and test, and refuse an empty part?"""
+    n_val, n_test = int(round(val * m)), int(round(test * m))
+    X = np.arange(m * 3, dtype=float).reshape(m, 3)
+    Y = X[:, :1] * 10
+    if n_val < 1 or n_test < 1 or n_val + n_test > m - 1:
+        with pytest.raises(ValueError):
+            D.train_val_test_split(X, Y, val, test, seed)
+        return
+    X_train, Y_train, X_val, Y_val, X_test, Y_test = D.train_val_test_split(X, Y, val, test, seed)
+    assert X_val.shape == (n_val, 3) and X_test.shape == (n_test, 3) and X_train.shape == (m - n_val - n_test, 3)
+    for Xs, Ys in ((X_train, Y_train), (X_val, Y_val), (X_test, Y_test)):
+        np.testing.assert_array_equal(Ys, Xs[:, :1] * 10)
+    rows = [set(Xs[:, 0]) for Xs in (X_train, X_val, X_test)]
+    assert not (rows[0] & rows[1] or rows[0] & rows[2] or rows[1] & rows[2])
+    np.testing.assert_array_equal(np.sort(np.vstack([X_train, X_val, X_test])[:, 0]), X[:, 0])
+
+
+def test_train_val_test_split_is_seeded_and_leaves_train_val_split_alone():
+    """Does the same seed give the same three parts, another seed other ones, and is train_val_split unchanged?"""
+    X, Y = D.load_digits()
+    first = D.train_val_test_split(X, Y, seed=0)
+    again = D.train_val_test_split(X, Y, seed=0)
+    other = D.train_val_test_split(X, Y, seed=1)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert [part.shape[0] for part in first[::2]] == [1079, 359, 359]
+    assert not np.array_equal(first[4], other[4])
+    order = np.random.default_rng(0).permutation(X.shape[0])
+    np.testing.assert_array_equal(D.train_val_split(X, Y, seed=0)[2], X[order[:359]])
+    with pytest.raises(ValueError):
+        D.train_val_test_split(X[:3], Y[:3], 0.5, 0.5)
+    with pytest.raises(ValueError):
+        D.train_val_test_split(X, Y[:5])

@@ -1,12 +1,14 @@
 """Checks for lecture 07-multiclass.
 
 Exercises: softmax_backward(dA, Z) -> dz (the softmax Jacobian-vector product, row by row);
-softmax_cross_entropy(AL, Y) -> float (the mean over the batch of -sum_k y_k log a_k);
+softmax_cross_entropy(AL, Y) -> float (the categorical cross-entropy cost of a batch, logs clamped at -100);
 torch_train(X, Y, params, learning_rate, epochs, batch_size) -> (params, losses) (a relu/softmax
 network trained with nn.Sequential, nn.CrossEntropyLoss, a DataLoader and torch.optim.SGD).
 Oracles: the NumPy library (reference), PyTorch float64 autograd and, for softmax_backward,
-central differences of sum(dA * softmax(Z)). torch_train's reference is the library's minibatch
-gradient descent over the batches in order; its second oracle is an independent float64 torch loop.
+central differences of sum(dA * softmax(Z)). torch_train's reference is the library's NumPy minibatch
+gradient descent (model_forward, model_backward, update_parameters) over the same batches in order; its
+second oracle takes each step's gradients from torch_reference's float64 autograd. This module holds no
+PyTorch training loop (the exercise's answer); tests/test_checks_lecture07.py keeps one as an oracle.
 """
 from __future__ import annotations
 
@@ -223,25 +225,20 @@ def numpy_training(X, Y, params, learning_rate, epochs, batch_size, *, accumulat
     return params, np.array(losses)
 
 
-def torch_training(X, Y, params, learning_rate, epochs, batch_size):
-    """The second oracle: the same training by torch float64 autograd, written without nn.Module."""
-    import torch
-
-    leaves = {key: torch.tensor(np.asarray(value, dtype=float), dtype=torch.float64, requires_grad=True)
-              for key, value in params.items()}
-    X_t, labels = torch.tensor(X, dtype=torch.float64), torch.tensor(np.argmax(Y, axis=1))
+def autograd_training(X, Y, params, learning_rate, epochs, batch_size):
+    """The second oracle: the same batches and the same NumPy update, but every step's gradients come
+    from ``torch_reference.torch_model_gradients`` (torch float64 autograd) instead of model_backward.
+    -> (params, losses per step). No model, loss module, DataLoader or optimizer: nothing of the
+    exercise's PyTorch loop is written here."""
+    params = {key: np.array(value, dtype=float) for key, value in params.items()}
     losses = []
     for _ in range(epochs):
         for batch in _batches(X.shape[0], batch_size):
-            A1 = torch.relu(X_t[batch] @ leaves["W1"].T + leaves["B1"])
-            scores = A1 @ leaves["W2"].T + leaves["B2"]
-            loss = torch.nn.functional.cross_entropy(scores, labels[batch])
-            grads = torch.autograd.grad(loss, list(leaves.values()))
-            with torch.no_grad():
-                for leaf, grad in zip(leaves.values(), grads):
-                    leaf -= learning_rate * grad
-            losses.append(float(loss.detach()))
-    return {key: leaf.detach().numpy().copy() for key, leaf in leaves.items()}, np.array(losses)
+            run = _torch().torch_model_gradients(X[batch], Y[batch], params, TRAIN_ACTIVATIONS)
+            params = update_parameters(params, {key: run[key] for key in ("dW1", "dB1", "dW2", "dB2")},
+                                       learning_rate)
+            losses.append(run["cost"])
+    return params, np.array(losses)
 
 
 @register
@@ -255,7 +252,8 @@ class TorchTrain(Exercise):
     outputs = PARAM_KEYS + ("losses",)
     formulas = {key: FORMULA_TRAIN for key in PARAM_KEYS + ("losses",)}
     torch_allowed = True
-    library_functions = ("backproplab.model.train", "backproplab.model.model_backward")
+    library_functions = ("backproplab.model.train", "backproplab.model.model_backward",
+                         "backproplab.torch_reference.torch_model_gradients")
     call_timeout = 30.0
 
     def cases(self, rng, hidden):
@@ -273,8 +271,8 @@ class TorchTrain(Exercise):
         return {**params, "losses": losses}
 
     def oracles(self, case):
-        params, losses = torch_training(*case.args)
-        return {"PyTorch": {**params, "losses": losses}}
+        params, losses = autograd_training(*case.args)
+        return {"PyTorch autograd gradients": {**params, "losses": losses}}
 
     def split(self, value, case):
         if not isinstance(value, (tuple, list)) or len(value) != 2:

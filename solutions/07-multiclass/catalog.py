@@ -168,4 +168,18 @@ VARIANTS = [
         "torch_train", "layer.bias.detach().numpy().reshape(1, -1).copy()", "layer.bias.detach().numpy().copy()")),
     V("torch_train", "shuffled-batches", "wrong-values", _replace(
         "torch_train", "shuffle=False", "shuffle=True")),
+    V("torch_train", "loops-over-the-library-torch-gradients", "forbidden-call", """\
+        def torch_train(X, Y, params, learning_rate, epochs, batch_size):
+            from backproplab.torch_reference import torch_model_gradients
+
+            params = {key: np.array(value, dtype=float) for key, value in params.items()}
+            losses = []
+            for _ in range(epochs):
+                for start in range(0, X.shape[0], batch_size):
+                    run = torch_model_gradients(X[start:start + batch_size], Y[start:start + batch_size], params,
+                                                ["relu", "softmax"])
+                    params = {key: value - learning_rate * run["d" + key] for key, value in params.items()}
+                    losses.append(run["cost"])
+            return params, losses
+        """),
 ]
