@@ -1,15 +1,15 @@
 """The judge: the score that counts, decided outside the sandbox from the one run of the notebook.
 
-While grading, each test cell's ``check(...)`` publishes an outcome record
-(``checks.core.OUTCOMES_MIME``: what the student's function returned on the graded cases, codec
-JSON, never a verdict). ``judge_notebook`` reads those records from the executed notebook's test
-cells, draws the same cases from the same seed, and judges them with the exercise's reference and
+While grading, each test cell holds an outcome record (``checks.core.OUTCOMES_MIME``: what the
+student's function returned on the graded cases, codec JSON, never a verdict), made by a verification
+job in the sandbox (sandbox/verification.py). ``judge_notebook`` reads those records from the executed
+notebook's test cells, draws the same cases from the same seed, and judges them with the exercise's reference and
 oracles, in a process that never runs student code. It returns one ``Verdict`` per test cell
 of the trusted source notebook.
 
-A record that is missing (the check was bypassed), duplicated, malformed, or holds more outcomes
-than cases is ``tampering``. A test cell that failed before it could record anything gets the
-reason from its error (``not-implemented``, ``timeout``, ``crash``). With ``credit_dependents``
+A record that is missing, duplicated, malformed, or holds more outcomes than cases is ``tampering``.
+A call that could not be made gets the reason from the error in its place (``not-implemented``,
+``timeout``, ``crash``). With ``credit_dependents``
 (the course default), an exercise that fails only because it calls another exercise that the
 student got wrong, and passes with the reference in its place, keeps its points.
 """

@@ -319,14 +319,22 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
             remaining = {position: p for position, p in remaining.items() if position not in results}
         for position in remaining:
             results[position] = {"error": ["CellTimeoutError", "the graded calls ran out of time"]}
-    # with_reference: only where the exercise fails and a helper it calls fails too (the judge credits nothing else)
-    failing = {p.call.exercise for position, p in enumerate(planned)
-               if "record" not in results[position] or not p.passes(results[position]["record"])}
-    for exercise in dict.fromkeys(p.call.exercise for p in planned if p.helpers and p.call.exercise in failing):
+    # with_reference: only where a helper fails and the exercise calling it fails too (the judge credits nothing
+    # else); helpers are judged first, so a submission whose helpers pass costs no judging of the callers
+    verdicts = {}
+
+    def fails(exercise):
+        if exercise not in verdicts:
+            verdicts[exercise] = any("record" not in results[position] or not p.passes(results[position]["record"])
+                                     for position, p in enumerate(planned) if p.call.exercise == exercise)
+        return verdicts[exercise]
+
+    for exercise in dict.fromkeys(p.call.exercise for p in planned if p.helpers):
         calls = {position: p for position, p in enumerate(planned) if p.call.exercise == exercise
                  and "record" in results[position]}
         helpers = next(iter(calls.values())).helpers if calls else []
-        lent = lent_helpers([h for h in helpers if h in failing], exercise, withheld)
+        failing = [h for h in helpers if fails(h)]
+        lent = lent_helpers(failing, exercise, withheld) if failing and fails(exercise) else {}
         if lent and time.monotonic() < budget:
             try:
                 served = run(calls, lent)
