@@ -327,3 +327,13 @@ def executed_once(tmp_path_factory, lecture: str, version: str, *, timeout=300):
             Path(f"{stem}.json").write_text(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
     measured = json.loads(Path(f"{stem}.json").read_text())
     return read(f"{stem}.ipynb"), measured["seconds"], measured["peak_mib"]
+
+
+def cell_printed_text(cell) -> str:
+    """What a code cell printed (its stream outputs, joined)."""
+    return "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+
+
+def printed_text(nb) -> str:
+    """What the notebook's code cells printed, in order."""
+    return "".join(cell_printed_text(c) for c in nb.cells if c.cell_type == "code")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from notebook_helpers import answer_cells, code_text, executed_once, nbgrader_meta, read, solution_path
+from notebook_helpers import answer_cells, code_text, executed_once, nbgrader_meta, printed_text, read, solution_path
 
 LECTURE = "01-architecture"
 
@@ -47,18 +47,13 @@ def test_the_333_forward_pass_prints_the_seed_numbers(tmp_path_factory):
     """Does the executed solution print the hidden and output activations of the 3-3-3 network (and agree with the
     student's model_forward), and the blank student version ask for exercise 3 in that cell?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     assert "A[1] (1, 3) = [[0.7613 0.6035 0.6502]]" in printed
     assert "A[2] (1, 3) = [[0.7263 0.7086 0.7781]]" in printed
     assert "your model_forward gives the same A[2]: yes" in printed
     course, _, _ = executed_once(tmp_path_factory, LECTURE, "course")
-    printed = _printed(course)
+    printed = printed_text(course)
     assert "A[2] (1, 3) = [[0.7263 0.7086 0.7781]]" in printed and "Solve exercise 3 first" in printed
-
-
-def _printed(nb):
-    return "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])
-                   if out.get("output_type") == "stream")
 
 
 def test_count_and_xor_are_left_to_derive(solution):

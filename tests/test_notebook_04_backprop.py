@@ -14,9 +14,11 @@ import pytest
 from notebook_helpers import (
     answer_cells,
     answer_dependent_cells,
+    cell_printed_text,
     error_outputs,
     executed_once,
     nbgrader_meta,
+    printed_text,
     read,
     solution_path,
     widget_outputs,
@@ -71,7 +73,7 @@ def test_hand_checkable_network_prints_the_same_numbers_three_ways(tmp_path_fact
     gradients in three agreeing columns, and the blank student version the engine's and torch's columns under
     "Solve exercise 2 first"?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     assert "Z[1] = [[14. 32. 50. 68.]]   A[1] = [[14. 32. 50. 68.]]   Z[2] = [[0. 0.]]   A[2] = [[0.5 0.5]]" in printed
     assert "sigma(0) = 0.5   sigma'(0) = 0.25   dz[2] = 0.5 * sigma'(0) = 0.125" in printed
     assert "dz2   (1, 2)   [0.125 0.125]              [0.125 0.125]              [0.125 0.125]" in printed
@@ -80,7 +82,7 @@ def test_hand_checkable_network_prints_the_same_numbers_three_ways(tmp_path_fact
     assert "dx    (1, 3)   [11 13 15]                 [11 13 15]                 [11 13 15]" in printed
     assert "your dense_backward agrees with the engine and torch: yes" in printed
     course, _, _ = executed_once(tmp_path_factory, LECTURE, "course")
-    printed = _printed(course)
+    printed = printed_text(course)
     assert "Solve exercise 2 first, then run this cell again." in printed
     assert "dW1   (4, 3)   -                          4 x [0.5 1 1.5]            4 x [0.5 1 1.5]" in printed
 
@@ -134,7 +136,7 @@ def test_likelihood_section_prints_the_saturation_and_outlier_numbers(tmp_path_f
     """Does the executed solution print the saturated-unit gradients (BCE -0.9933 vs MSE -0.0066), the training
     runs (BCE learns, MSE stalls) and the two line fits (MAE near w = 2, b = 1)?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     assert "y = 1, z = -5: a = 0.0067;  dz with BCE = -0.9933,  dz with MSE = -0.0066  (150 times smaller)" in printed
     assert re.search(r"after 300 steps: a = 0\.99\d with BCE,  a = 0\.0\d+ with MSE", printed)
     fits = re.search(r"MSE fit: w = (\S+), b = (\S+);  MAE fit: w = (\S+), b = (\S+)", printed)
@@ -152,12 +154,5 @@ def test_student_version_cells_that_need_an_answer_say_which_exercise_to_solve(t
     for index in dependent:
         cell = nb.cells[index]
         assert error_outputs(cell) == [], index
-        assert re.search(r"Solve exercise [1-7] first, then run this cell again\.", _printed_cell(cell)), index
+        assert re.search(r"Solve exercise [1-7] first, then run this cell again\.", cell_printed_text(cell)), index
 
-
-def _printed_cell(cell):
-    return "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream")
-
-
-def _printed(nb):
-    return "".join(_printed_cell(c) for c in nb.cells if c.cell_type == "code")

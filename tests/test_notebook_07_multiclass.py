@@ -18,6 +18,7 @@ from notebook_helpers import (
     executed_once,
     markdown_text,
     nbgrader_meta,
+    printed_text,
     read,
     solution_path,
 )
@@ -29,11 +30,6 @@ HINT = re.compile(r"<details><summary><b>Hint (\d) of 3</b>: ([^<]+)</summary>\n
 @pytest.fixture(scope="module")
 def solution():
     return read(solution_path(LECTURE))
-
-
-def _printed(nb):
-    return "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.outputs
-                   if out["output_type"] == "stream")
 
 
 def test_lecture_derives_softmax_cross_entropy_through_the_jacobian(solution):
@@ -102,7 +98,7 @@ def test_solution_compares_numpy_and_pytorch_step_by_step(tmp_path_factory):
     """In the executed solution: do the gradients at the same initial weights and the weights after training agree
     to 1e-6, and do both networks classify >= 90% of the validation digits?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     gradient = float(re.search(r"largest difference of any gradient entry: (\S+)", printed).group(1))
     weights = float(re.search(r"the weights differ by at most (\S+)", printed).group(1))
     assert gradient < 1e-6 and weights < 1e-6
@@ -117,7 +113,7 @@ def test_solution_compares_numpy_and_pytorch_step_by_step(tmp_path_factory):
 def test_student_version_asks_for_the_exercises_instead_of_failing(tmp_path_factory):
     """Does the blank student notebook print "Solve exercise ... first" where the capstone needs the answers?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "course")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     assert "Solve exercise 1 first, then run this cell again." in printed
     assert "Solve exercises 1 and 2 first, then run this cell again." in printed
     assert "Solve exercise 3 first, then run this cell again." in printed
@@ -254,7 +250,7 @@ def test_executed_solution_reports_pytorch_checks_and_an_honest_test_accuracy(tm
     """In the executed solution: are LogSoftmax + NLLLoss and CrossEntropyLoss equal (loss and gradients), the manual
     step identical to optim.SGD's, and is a held-out test accuracy >= 90% reported for both networks?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     loss_gap, grad_gap = (float(v) for v in re.search(
         r"LogSoftmax \+ NLLLoss vs CrossEntropyLoss: loss difference (\S+), largest gradient difference (\S+)",
         printed).groups())
@@ -277,7 +273,7 @@ def test_student_version_runs_the_pytorch_sections_without_the_exercises(tmp_pat
     """In the blank student notebook: do the PyTorch sections (which need no exercise) run, and does the honest
     evaluation report the DigitMLP row while asking for exercises 1 and 2 for the NumPy one?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "course")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     assert "manual step vs optim.SGD: largest difference" in printed
     assert "DigitMLP [64, 64, 64, 10]: held-out test accuracy (the honest number)" in printed
     assert "Solve exercises 1 and 2 first, then run this cell again (for the NumPy network's row)." in printed

@@ -18,6 +18,7 @@ from notebook_helpers import (
     grade_cells,
     markdown_text,
     nbgrader_meta,
+    printed_text,
     read,
     solution_path,
 )
@@ -28,11 +29,6 @@ LECTURE = "08-optimization"
 @pytest.fixture(scope="module")
 def solution():
     return read(solution_path(LECTURE))
-
-
-def _printed(nb):
-    return "".join(out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.outputs
-                   if out["output_type"] == "stream")
 
 
 def _number(pattern, text):
@@ -102,7 +98,7 @@ def test_solution_matches_pytorch_and_the_comparison_tells_its_story(tmp_path_fa
     norm match torch to rounding, do the finite differences agree, and do the curves show the plateau (SGD worst
     without batch norm, every optimizer >= 95% validation accuracy with it), all in under 30 s of training?"""
     nb, _, _ = executed_once(tmp_path_factory, LECTURE, "solution")
-    printed = _printed(nb)
+    printed = printed_text(nb)
     assert _number(r"largest gap between the two paths over 40 steps: (\S+)", printed) < 1e-12
     yours, theirs = re.search(r"after 5 steps: yours (\[\[.*?\]\])  torch.optim.RMSprop (\[\[.*?\]\])", printed).groups()
     assert yours == theirs
@@ -124,7 +120,7 @@ def test_solution_matches_pytorch_and_the_comparison_tells_its_story(tmp_path_fa
 @pytest.mark.slow
 def test_student_version_asks_for_the_exercises_instead_of_failing(tmp_path_factory):
     """Does the blank student notebook print "Solve exercise ... first" where the demonstrations need answers?"""
-    printed = _printed(executed_once(tmp_path_factory, LECTURE, "course")[0])
+    printed = printed_text(executed_once(tmp_path_factory, LECTURE, "course")[0])
     for needed in ("Solve exercise 1 first", "Solve exercises 1 and 2 first", "Solve exercises 2 and 3 first",
                    "Solve exercise 4 first", "Solve exercises 4 and 5 first", "Solve exercises 1 to 5 first"):
         assert needed in printed, needed
