@@ -128,6 +128,8 @@ def test_a_kernel_hook_cannot_put_the_reference_in_a_record(source_path):
     assert {v.diagnosis for v in dense} == {"missing-mean"} and sum(v.score for v in dense) == 0
     assert nb.metadata["bplab"]["records_outside_tests"] >= 2  # one per dense_backward test cell
     assert all(v.passed for v in verdicts.values() if v.exercise != "dense_backward")
+    honest, after = grade(source_path, {})  # next in the same warm sandbox: the hook died with its job
+    assert all(v.passed for v in after.values()) and honest.metadata["bplab"]["records_outside_tests"] == 0
 
 
 def test_the_verification_job_cannot_reach_the_reference(source_path):
@@ -157,6 +159,8 @@ def test_the_verification_job_cannot_reach_the_reference(source_path):
     printed = [o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"]
     assert any("kernel sees ['source', 'torch']" in text for text in printed), printed
     assert all(v.passed for v in verdicts.values() if v.exercise != "dense_backward")
+    _, after = grade(source_path, {})  # the next submission in the same warm sandbox has the library whole again
+    assert all(v.passed for v in after.values()), [v.message for v in after.values() if not v.passed]
 
 
 def test_outcome_records_outside_test_cells_are_dropped_and_counted(source_path):
