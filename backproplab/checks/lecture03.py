@@ -158,8 +158,11 @@ def _forward(name, **options):
 
 def _backward(activation, **options):
     name = f"{activation}_backward"
+    # the library's g'(Z) computes the graded quantity but for the product with dA: withheld too
     cls = type(name, (_Backward,), {"name": name, "activation": activation,
-                                    "library_functions": (f"backproplab.activations.{name}",), **options})
+                                    "library_functions": (f"backproplab.activations.{name}",
+                                                          f"backproplab.activations.{activation}_derivative"),
+                                    **options})
     return register(cls)
 
 

@@ -109,7 +109,7 @@ class DenseBackward(Exercise):
     args = ("dz", "A_prev", "W")
     outputs = ("dA_prev", "dW", "dB")
     formulas = {"dA_prev": FORMULA_DA, "dW": FORMULA_DW, "dB": FORMULA_DB}
-    library_functions = ("backproplab.layers.dense_backward",)
+    library_functions = ("backproplab.layers.dense_backward", "backproplab.layers.dense_weight_gradients")
 
     @staticmethod
     def _case(rng, m, n_prev, n, label):

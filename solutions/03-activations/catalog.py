@@ -69,6 +69,11 @@ VARIANTS = [
         """),
     V("relu_backward", "summed-over-examples", "wrong-shape", _replace("relu_backward", "np.where(Z > 0, dA, 0.0)", "np.where(Z > 0, dA, 0.0).sum(axis=0)")),
     V("leaky_relu_backward", "greater-or-equal", "relu-boundary", _replace("leaky_relu_backward", "Z > 0", "Z >= 0")),
+    V("sigmoid_backward", "library-derivative", "forbidden-call", """\
+        def sigmoid_backward(dA, Z):
+            from backproplab.activations import sigmoid_derivative
+            return dA * sigmoid_derivative(Z)
+        """),
     V("leaky_relu_backward", "stub", "not-implemented", """\
         def leaky_relu_backward(dA, Z, alpha=0.01):
             raise NotImplementedError

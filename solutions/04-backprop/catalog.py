@@ -237,6 +237,12 @@ VARIANTS = [
             import backproplab.layers
             return backproplab.layers.dense_backward(dz, A_prev, W)
         """),
+    V("dense_backward", "library-weight-gradients", "forbidden-call", """\
+        def dense_backward(dz, A_prev, W):
+            from backproplab.layers import dense_weight_gradients
+            dW, dB = dense_weight_gradients(dz, A_prev)
+            return dz @ W, dW, dB
+        """),
     S("dense_backward", "imports-torch", "forbidden-call", """\
         def dense_backward(dz, A_prev, W):
             import torch
