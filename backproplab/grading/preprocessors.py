@@ -8,7 +8,10 @@ here, outside the sandbox), then nbgrader's SaveAutoGrades and AssignLatePenalti
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import os
 import pkgutil
 import shutil
 import sys
@@ -82,12 +85,22 @@ def _is_test_cell(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+@functools.lru_cache(maxsize=16)
+def _source_notebook(path: str, mtime_ns: int):
+    """The trusted source notebook, read once per version (SandboxedExecute and JudgeOutcomes both need it)."""
+    return nbformat.read(path, as_version=4)
+
+
+def source_notebook(path: str):
+    return copy.deepcopy(_source_notebook(path, os.stat(path).st_mtime_ns))
+
+
 def _verification_cells(nb, source_path="") -> list[int]:
     """The code cells a verification job runs: setup cells, answer cells and every cell the student wrote
     or changed; never a test cell or a locked one, nor a demonstration cell left as the source has it."""
     lecture_cells = set()
     if source_path:
-        for cell in nbformat.read(source_path, as_version=4).cells:
+        for cell in source_notebook(source_path).cells:
             meta = cell.get("metadata", {})
             if cell.cell_type == "code" and "setup" not in meta.get("tags", ()) \
                     and not (meta.get("nbgrader", {}) or {}).get("solution"):
@@ -229,7 +242,7 @@ class JudgeOutcomes(NbGraderPreprocessor):
                                         "when a helper it calls is wrong").tag(config=True)
 
     def preprocess(self, nb, resources):
-        source = nbformat.read(self.source_path, as_version=4)
+        source = source_notebook(self.source_path)
         verdicts = judge_notebook(source, nb, seed=self.seed, credit_dependents=self.credit_dependents)
         by_id = {v.grade_id: v for v in verdicts}
         for cell in nb.cells:

@@ -24,6 +24,7 @@ cell costs only its own tests. Imports stay cheap: no nbformat (its schema check
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -279,7 +280,7 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
     planned, withheld = plan_calls(cells, set(request["test_cells"]), set(settings["cells"]), int(settings["seed"]))
     job_cells = [[index, source] for index, source in cells if index in set(settings["cells"])]
     budget = time.monotonic() + settings["seconds"]
-    counter = iter(range(1, 1 << 30))
+    counter = itertools.count(1)
 
     def run(calls, helpers=None):
         torch_allowed = next(iter(calls.values())).torch_allowed

@@ -156,6 +156,17 @@ def _library_function(dotted: str):
     return getattr(original, "__bplab_original__", original)
 
 
+def _library_functions(dotted_names) -> dict:
+    """{dotted name: the library's function} for each name that resolves here (torch's may not)."""
+    functions = {}
+    for dotted in dotted_names:
+        try:
+            functions[dotted] = _library_function(dotted)
+        except Exception:
+            continue
+    return functions
+
+
 def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
     """{helper exercise: dotted name of its library implementation} that a with_reference job of
     ``exercise`` may run untrapped, with the withheld functions they need (``_needed``). Only exercises the
@@ -165,12 +176,7 @@ def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
 
     own = set(get_exercise(exercise).library_functions[:1])  # its own implementation
     order = list(EXERCISES)
-    functions = {}
-    for dotted in withheld:
-        try:
-            functions[dotted] = _library_function(dotted)
-        except Exception:
-            continue
+    functions = _library_functions(withheld)
     lent = {}
     for helper in helpers:
         if order.index(helper) > order.index(exercise):
@@ -224,7 +230,8 @@ class VerificationJob:
         """What the job is told: its cells, what to withhold (all but the lent helpers and what they need),
         its calls, and the helpers to put in place of the student's."""
         lent = dict(self.helpers)
-        kept = set().union(*(_needed(d, {n: _library_function(n) for n in withheld}) for d in lent.values())) if lent else set()
+        functions = _library_functions(withheld) if lent else {}
+        kept = set().union(*(_needed(dotted, functions) for dotted in lent.values()))
         return {"cells": cells, "withhold": sorted(set(withheld) - kept), "cell_timeout": cell_timeout,
                 "torch": any(planned.torch_allowed for planned in self.calls.values()),
                 "calls": {str(position): planned.to_spec() for position, planned in self.calls.items()},
@@ -372,12 +379,7 @@ def withhold(dotted_names) -> list[str]:
     trap; the original code is dropped. Returns what was withheld."""
     import importlib
 
-    targets = {}
-    for dotted in dotted_names:
-        try:
-            targets[dotted] = _library_function(dotted)
-        except Exception:
-            continue
+    targets = _library_functions(dotted_names)
     for module_name, module in list(sys.modules.items()):
         if not module_name.startswith(CHECKS_PACKAGE + ".lecture") or module is None:
             continue
