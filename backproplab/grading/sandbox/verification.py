@@ -340,14 +340,15 @@ class VerificationJob:
         if "ask" not in message:
             return None  # only a question gets a reply (the job reads one reply per question)
         if message.get("ask") == "fixture":
-            return self._answer(lambda: self._fixture(message.get("token")), message)
+            return self._call_fixture(message)
         return {"error": f"{str(message.get('name', message.get('ask')))[:100]} is not available here"}
 
-    def _answer(self, target, message):
+    def _call_fixture(self, message):
+        """The fixture's value on the job's arguments, computed here, or the error it raised."""
         from ...checks import codec
 
         try:
-            function = target()
+            function = self._fixture(message.get("token"))
             args = codec.materialize(codec.decode(message.get("args", [])))
             kwargs = codec.materialize(codec.decode(message.get("kwargs", {})))
             if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
