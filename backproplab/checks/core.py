@@ -187,6 +187,7 @@ class Exercise:
       outputs            names of the returned outputs, e.g. ("dA_prev", "dW", "dB");
                          one name means the function returns that single value
       formulas           output name -> the lecture formula to point to
+      hints              diagnosis id (or "*") -> checks.hints.Hint, the exercise's hint ladder
       library_functions  dotted names of the library's own implementation (calls = forbidden-call)
       torch_allowed      whether ``import torch`` is allowed (False for NumPy exercises)
       mutation_first     report mutated-input before looking at values (False: values first)
@@ -198,6 +199,7 @@ class Exercise:
     args: tuple = ()
     outputs: tuple = ()
     formulas: dict = {}
+    hints: dict = {}
     library_functions: tuple = ()
     torch_allowed = False
     mutation_first = True
