@@ -44,6 +44,10 @@ sandbox-deps:
 # (`make check TESTS="tests/test_catalogs.py tests/test_lectures.py"` narrows it to some files).
 TESTS ?= tests
 
+# Property tests draw the same examples on every run of these targets (the "ci" profile in tests/conftest.py),
+# so CI cannot fail at random; a plain `pytest` explores new examples.
+export HYPOTHESIS_PROFILE ?= ci
+
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" $(TESTS)

@@ -99,10 +99,18 @@ def test_plot_draws_cost_and_three_per_layer_panels_with_the_healthy_ratio(moons
         plt.close(fig)
 
 
-def test_empty_trace_plots_without_error():
+def test_empty_trace_draws_the_four_titled_panels_with_no_layer_lines():
+    """Does a trace with no steps draw the cost and three titled per-layer panels, with no layer lines and no
+    legend (a dashboard before its first training run)?"""
     empty = np.zeros((0, 0))
     fig = plot_training_trace(TrainingTrace(np.zeros(0), np.zeros(0), empty, empty, empty, "he", "relu"))
-    plt.close(fig)
+    try:
+        cost, grad, spread, ratio = fig.axes
+        assert [ax.get_title() for ax in fig.axes] == ["cost", "||dz[l]|| / m (log)", "std of A[l]", "update / weight (log)"]
+        assert [len(ax.lines) for ax in (grad, spread)] == [0, 0] and len(cost.lines[0].get_xdata()) == 0
+        assert grad.get_legend() is None and "init he, relu" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
 
 
 def test_dashboard_offers_every_initialization_and_retrains_on_click(moons):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,8 +16,6 @@ from backproplab import graph as G
 from backproplab.gradcheck import max_relative_error, numerical_gradient
 from backproplab.model import model_backward, model_forward
 from strategies import arrays, kink_free_arrays, networks, seeds, shapes
-
-torch = pytest.importorskip("torch")
 
 NUMERIC_RTOL = 1e-6
 NUMERIC_ATOL = 1e-6

@@ -48,13 +48,6 @@ def dumps_normalized(nb):
     return text if text.endswith("\n") else text + "\n"
 
 
-def write_normalized(nb, path):
-    """Write ``nb`` normalized to ``path`` (str or Path); create parent folders as needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps_normalized(nb), encoding="utf-8")
-
-
 def read_notebook(path):
     """Read a v4 notebook from ``path`` (str or Path) and return its nbformat.NotebookNode."""
     return nbformat.read(str(path), as_version=4)

@@ -37,5 +37,5 @@ class SandboxLimits:
     total_tasks: int = 512       # processes and threads of the whole sandbox together, likewise
 
     def isolation(self) -> dict:
-        """What each kernel's job namespace gets (kernel_forkserver.isolate_job)."""
+        """What each kernel's job namespace gets (forkserver.isolate_job)."""
         return {"scratch_mb": self.job_scratch_mb, "shm_mb": self.shm_mb}
