@@ -7,7 +7,6 @@ diffs of ``solutions/`` and ``course/`` show only what an author changed.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import nbformat
 
