@@ -1,5 +1,5 @@
-"""The `bplab` command line: release, check, assign, collect, grade, status, feedback, export, report, demo,
-binder-badge.
+"""The `bplab` command line: release, check, assign, collect, grade, status, feedback, export, report, similarity,
+demo, binder-badge.
 
 Exit codes: 0 success (a graded batch counts as success even if students failed),
 1 internal failure (or, for `release --check` and `check`, "not clean"/"a check failed"),
@@ -211,6 +211,41 @@ def _cmd_report(args):
     return 0
 
 
+def _cmd_similarity(args):
+    from .grading.release import find_root
+    from .grading.reports import ExportError, check_output_path
+    from .grading.similarity import SimilarityError, SimilarityOptions, format_similarity, similarity_report
+    from .grading.similarity_html import render_html
+    from .grading.workspace import Workspace
+    root = Path(args.root) if args.root else find_root()
+    path = Path(args.workspace) if args.workspace else root / DEFAULT_WORKSPACE
+    if not (path / "gradebook.db").is_file() or not (path / "nbgrader_config.py").is_file():
+        print(f"bplab similarity: nothing graded yet in {path} (no gradebook.db; run `bplab grade` first)",
+              file=sys.stderr)
+        return 2  # checked before Workspace(), which would create the folder and its nbgrader_config.py
+    if not 0 < args.threshold <= 1:
+        print("bplab similarity: --threshold must be above 0 and at most 1", file=sys.stderr)
+        return 2
+    try:
+        if args.html:
+            check_output_path(args.html)
+        workspace = Workspace(path, root)
+        workspace.check_gradebook()
+        report = similarity_report(workspace, args.lecture, SimilarityOptions(threshold=args.threshold, top=args.top))
+    except (SimilarityError, ExportError) as err:
+        print(f"bplab similarity: {err}", file=sys.stderr)
+        return 2
+    if args.html:
+        try:
+            Path(args.html).write_text(render_html(report), encoding="utf-8")
+        except OSError as err:
+            print(f"bplab similarity: cannot write {args.html}: {err.strerror or err}", file=sys.stderr)
+            return 2
+        print(f"bplab similarity: wrote {args.html} (leads for a human, not verdicts)", file=sys.stderr)
+    print(json.dumps(report.to_json(), indent=1) if args.json else format_similarity(report))
+    return 0
+
+
 def _cmd_check(args):
     from .grading.selfcheck import format_self_check, run_self_check
     if not Path(args.notebook).is_file():
@@ -340,6 +375,22 @@ def build_parser():
     p.add_argument("--top", type=int, default=3, help="diagnoses listed per exercise")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("similarity", help="leads for a human: pairs with similar answer code, shared rare mistakes",
+                       description="For the graded submissions of LECTURE: pairs of students ranked by the similarity "
+                                   "of their answer cells (copydetect's winnowing; the released notebook, the "
+                                   "course's hints and the class's common idiom subtracted), groups sharing a rare "
+                                   "mistake on an exercise most passed, and answers reproducing the library's or the "
+                                   "catalog's code. Only reads the workspace. Leads for a human, never verdicts.")
+    p.add_argument("lecture", metavar="LECTURE")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (every pair at or above the threshold)")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page, pairs side by side")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="list pairs whose score (the smaller share of each one's answer code the other matches) "
+                        "is at least this (default 0.5)")
+    p.add_argument("--top", type=int, default=30, help="pairs shown in the text and HTML report (default 30)")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_similarity)
 
     p = sub.add_parser("check", help="self-check a notebook: run it and show each exercise's verdict",
                        description="Run NOTEBOOK in a fresh kernel and print each check's verdict and diagnosis; "
