@@ -22,6 +22,7 @@ Every output says what ``LEAD_NOTICE`` says.
 from __future__ import annotations
 
 import ast
+import copy
 import importlib.util
 import io
 import math
@@ -137,7 +138,10 @@ def read_class(workspace, lecture) -> ClassAnswers:
         if len(graded) != 1:
             skipped.append(f"{student}: no graded notebook under autograded/{student}/{lecture}/")
             continue
-        answers[student] = answer_cells(read_notebook(graded[0]))
+        try:
+            answers[student] = answer_cells(read_notebook(graded[0]))
+        except (OSError, ValueError) as err:   # nbformat's errors are ValueErrors
+            skipped.append(f"{student}: cannot read {graded[0].relative_to(workspace.path)}: {err}".splitlines()[0])
     verdicts = defaultdict(list)
     for row in _table_rows(db, "SELECT * FROM bplab_verdicts WHERE lecture=? ORDER BY student, grade_id", (lecture,)):
         verdicts[row["student"]].append(row)
@@ -190,34 +194,41 @@ def _exact_options(options):
     return replace(options, guarantee=options.noise)
 
 
-def _drop(fingerprint, hashes, k):
-    """Remove ``hashes`` (a set) from a copydetect CodeFingerprint, in place, keeping its coverage consistent."""
-    from copydetect.utils import get_token_coverage
-
-    fingerprint.hashes = fingerprint.hashes - hashes
-    fingerprint.hash_idx = {h: i for h, i in fingerprint.hash_idx.items() if h not in hashes}
-    fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, k, len(fingerprint.filtered_code))
-
-
-def class_fingerprints(answers, boilerplate, options):
-    """{exercise: {student: CodeFingerprint}} with the boilerplate subtracted, then the class's idiom
-    (fingerprints held by more than ``options.common_holders`` students) subtracted too.
-
-    Returns (fingerprints, {exercise: number of idiom fingerprints removed})."""
+def answer_fingerprints(answers, boilerplate, options):
+    """{exercise: {student: CodeFingerprint}} of ``answers`` ({student: {exercise: source}}), boilerplate subtracted."""
     per_exercise = defaultdict(dict)
     for student, cells in answers.items():
         for exercise, source in cells.items():
             per_exercise[exercise][student] = _fingerprint(f"{student}/{exercise}.py", source, options, boilerplate)
-    limit = options.common_holders(len(answers))
-    idiom = {}
-    for exercise, prints in per_exercise.items():
+    return dict(per_exercise)
+
+
+def without_idiom(fingerprints, students, options):
+    """Copies of ``fingerprints`` ({exercise: {student: CodeFingerprint}}) without the class's idiom: the
+    fingerprints held by more than ``options.common_holders(students)`` students.
+
+    Returns (those copies, {exercise: number of idiom fingerprints removed})."""
+    limit = options.common_holders(students)
+    kept, idiom = {}, {}
+    for exercise, prints in fingerprints.items():
         holders = Counter(h for fp in prints.values() for h in fp.hashes)
         common = {h for h, n in holders.items() if n > limit}
         idiom[exercise] = len(common)
-        if common:
-            for fp in prints.values():
-                _drop(fp, common, options.noise)
-    return dict(per_exercise), idiom
+        kept[exercise] = {student: _without(fp, common, options.noise) for student, fp in prints.items()}
+    return kept, idiom
+
+
+def _without(fingerprint, hashes, k):
+    """A copy of a copydetect CodeFingerprint without ``hashes`` (a set), its token coverage recomputed."""
+    from copydetect.utils import get_token_coverage
+
+    if not hashes & fingerprint.hashes:
+        return fingerprint
+    kept = copy.copy(fingerprint)
+    kept.hashes = fingerprint.hashes - hashes
+    kept.hash_idx = {h: i for h, i in fingerprint.hash_idx.items() if h not in hashes}
+    kept.token_coverage = get_token_coverage(kept.hash_idx, k, len(kept.filtered_code))
+    return kept
 
 
 # ---------------------------------------------------------------------------------- pairs
@@ -379,22 +390,22 @@ def course_references(root, lecture) -> dict:
     return dict(references)
 
 
-def reference_matches(answers, references, boilerplate, options):
-    """Answers that reproduce a course reference: [{student, exercise, reference, similarity, class_share}],
-    the most similar first, where ``class_share`` is the share of the class matching that same reference."""
+def reference_matches(fingerprints, references, boilerplate, options):
+    """Answers that reproduce a course reference: [{student, exercise, reference, similarity, class_share}], the
+    most similar first. ``fingerprints``: answer_fingerprints' (the idiom kept: a reference half the class
+    reproduces is still named); ``class_share``: the share of the class matching that same reference."""
     from copydetect import compare_files
 
-    prints = {(exercise, name): _fingerprint(f"{name}.py", source, options, boilerplate)
-              for exercise, refs in references.items() for name, source in refs}
+    students = {s for prints in fingerprints.values() for s in prints}
     found = []
-    for student, cells in answers.items():
-        for exercise, source in cells.items():
-            mine = _fingerprint(f"{student}/{exercise}.py", source, options, boilerplate)
+    for exercise, refs in references.items():
+        prints = [(name, _fingerprint(f"{name}.py", source, options, boilerplate)) for name, source in refs]
+        for student, mine in sorted(fingerprints.get(exercise, {}).items()):
             if mine.token_coverage < options.reference_min:
                 continue
             best = None
-            for name, _ in references.get(exercise, []):
-                _, similarity, _ = compare_files(mine, prints[exercise, name])
+            for name, reference in prints:
+                _, similarity, _ = compare_files(mine, reference)
                 if similarity[0] >= options.reference_threshold and (best is None or similarity[0] > best[1]):
                     best = (name, float(similarity[0]))
             if best:
@@ -402,7 +413,7 @@ def reference_matches(answers, references, boilerplate, options):
                               "similarity": round(best[1], 4)})
     per_reference = Counter((m["exercise"], m["reference"]) for m in found)
     for match in found:
-        match["class_share"] = round(per_reference[match["exercise"], match["reference"]] / max(1, len(answers)), 4)
+        match["class_share"] = round(per_reference[match["exercise"], match["reference"]] / max(1, len(students)), 4)
     return sorted(found, key=lambda m: (-m["similarity"], m["class_share"], m["student"], m["exercise"]))
 
 
@@ -436,13 +447,14 @@ def similarity_report(workspace, lecture, options=None) -> SimilarityReport:
     found = read_class(workspace, lecture)
     boilerplate = boilerplate_hashes(found.released, lecture, options)
     students = sorted(found.answers)
-    fingerprints, idiom = class_fingerprints(found.answers, boilerplate, options)
-    pairs = [p for p in compare_pairs(fingerprints, students, options) if p.score >= options.threshold]
+    fingerprints = answer_fingerprints(found.answers, boilerplate, options)
+    distinctive, idiom = without_idiom(fingerprints, len(students), options)
+    pairs = [p for p in compare_pairs(distinctive, students, options) if p.score >= options.threshold]
     mistakes = shared_mistakes(found.verdicts, options)
     for pair in pairs:
         pair.shared_mistakes = [{"exercise": g["exercise"], "mistake": g["mistake"], "share": g["share"]}
                                 for g in mistakes if set(pair.students) <= set(g["students"])]
-    references = reference_matches(found.answers, course_references(workspace.root, lecture), boilerplate, options)
+    references = reference_matches(fingerprints, course_references(workspace.root, lecture), boilerplate, options)
     return SimilarityReport(lecture, options, students, pairs, mistakes, references, found.answers,
                             found.skipped, idiom)
 
