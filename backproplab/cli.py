@@ -223,8 +223,8 @@ def _cmd_similarity(args):
         print(f"bplab similarity: nothing graded yet in {path} (no gradebook.db; run `bplab grade` first)",
               file=sys.stderr)
         return 2  # checked before Workspace(), which would create the folder and its nbgrader_config.py
-    if not 0 < args.threshold <= 1:
-        print("bplab similarity: --threshold must be above 0 and at most 1", file=sys.stderr)
+    if not 0 < args.threshold <= 1 or args.top < 1:
+        print("bplab similarity: --threshold must be above 0 and at most 1, --top at least 1", file=sys.stderr)
         return 2
     try:
         if args.html:

@@ -10,8 +10,8 @@ Three kinds of lead, read from the workspace alone (nothing here writes it):
   (MOSS's ``-m``). Only pairs that share a remaining fingerprint are compared (an inverted index,
   as Dolos does), so a class of 500 is not 124,750 comparisons. A pair's score is the smaller of
   the two shares of answer code the other one matches.
-- **Shared rare mistakes.** Students whose verdicts on an exercise most of the class passed carry the
-  same diagnosis and pattern (the constant ratio student / expected when the message names one),
+- **Shared rare mistakes.** Students whose verdicts on an exercise most of those who tried it passed
+  carry the same diagnosis and pattern (the constant ratio student / expected when the message names one),
   held by few: on fresh per-student inputs, the same unusual mistake is a signal that similar-looking
   code that everybody writes alike is not.
 - **The course's own references.** An answer that reproduces, almost token for token, the library's
@@ -62,8 +62,8 @@ class SimilarityOptions:
     threshold: float = 0.5          # a pair's score at or above which it is a lead
     min_shared: int = 60            # characters of tokenized code a lead pair must share at least
     top: int = 30                   # pairs shown (the JSON lists every pair at or above the threshold)
-    majority: float = 0.5           # a mistake is compared only on an exercise more than this share passed
-    rare_share: float = 0.2         # ... and is rare when at most this share of the class made it
+    majority: float = 0.5           # mistakes count on an exercise more than this share of its tryers passed ...
+    rare_share: float = 0.2         # ... made by two of them, or at most this share
     reference_threshold: float = 0.9  # share of an answer matching a course reference
     reference_min: int = 120        # characters of tokenized code an answer needs for a reference match
 
@@ -80,7 +80,7 @@ class SimilarityOptions:
 class ClassAnswers:
     """What the workspace holds for one lecture: ``answers`` {student: {exercise: answer cell source}},
     ``verdicts`` {student: [verdict rows of store.py's bplab_verdicts]}, ``released`` the released
-    notebook (nbformat), ``skipped`` [one line per graded student whose graded notebook is missing]."""
+    notebook (nbformat), ``skipped`` [one line per graded student whose graded notebook is missing or unreadable]."""
 
     lecture: str
     answers: dict
