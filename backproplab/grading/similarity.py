@@ -53,10 +53,12 @@ class SimilarityError(Exception):
 class SimilarityOptions:
     """How leads are found. ``noise`` and ``guarantee`` are copydetect's thresholds, in characters of
     tokenized code (names become V, strings S, whitespace and comments vanish): a shared passage shorter
-    than ``noise`` is never seen, one of ``guarantee`` or more always is."""
+    than ``noise`` is never seen, one of ``guarantee`` or more always is. Equal, they keep every k-gram
+    (copydetect's defaults): winnowing would choose among copydetect's hashes, Python's ``hash``, which is
+    salted per process, and the same class would score differently from one run to the next."""
 
     noise: int = 25
-    guarantee: int = 30
+    guarantee: int = 25
     common_share: float = 0.05      # a fingerprint held by more than this share of the class is idiom ...
     common_floor: int = 3           # ... and always when more than this many students hold it
     threshold: float = 0.5          # a pair's score at or above which it is a lead
