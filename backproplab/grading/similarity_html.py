@@ -52,9 +52,9 @@ or more.</p>
 {% if more %}<p class="muted">... and {{ more }} more pairs (<code>--json</code> lists them all).</p>{% endif %}
 
 <h2>Shared rare mistakes</h2>
-<p class="muted">The same diagnosis (and ratio student / expected) on an exercise most of the class passed, made by few;
-each student had inputs of their own.</p>
-<table id="mistakes"><tr><th>share of the class</th><th>exercise</th><th>mistake</th><th>students</th></tr>
+<p class="muted">The same diagnosis (and ratio student / expected) on an exercise most of those who tried it passed, made
+by few of them; each student had inputs of their own.</p>
+<table id="mistakes"><tr><th>share of those who tried</th><th>exercise</th><th>mistake</th><th>students</th></tr>
 {% for g in report.mistakes %}
 <tr><td>{{ "%.0f"|format(100 * g.share) }}%</td><td>{{ g.exercise }}</td>
 <td>{% for m in g.mistake %}{{ m.diagnosis }}{% if m.ratio %} (student / expected = {{ m.ratio }}){% endif %} {% endfor %}</td>
