@@ -475,8 +475,8 @@ class BatchnormBackwardDZ(Exercise):
                                                                   "one through the variance"),
                  ("missing-mean-terms", {"dZ": (dN - weighted) * S}, "which keeps the path through the variance and "
                                                                       "drops the one through the mean"),
-                 ("broadcast-sum", {"dZ": (dN - dN.mean(axis=1, keepdims=True)
-                                          - N * (dN * N).mean(axis=1, keepdims=True)) * S},
+                 ("broadcast-sum", {"dZ": gamma * S * (dH - dH.mean(axis=1, keepdims=True)
+                                                       - N * (dH * N).mean(axis=1, keepdims=True))},
                   "which takes the means over each row (axis=1): batch norm's statistics are per column, over the "
                   "batch (axis=0)"),
                  ("wrong-values", {"dZ": (dH - dH.mean(axis=0, keepdims=True)
