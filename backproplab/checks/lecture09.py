@@ -6,7 +6,7 @@ expression); batchnorm_backward_dZ(dH, N, S, gamma) -> dZ (one expression); trai
 running, learning_rate, epochs, batch_size) -> (params, running, losses) (minibatch SGD on the manual
 gradients, running statistics as nn.BatchNorm1d keeps them).
 
-Oracles: the library (backproplab.bnmlp) is the reference; PyTorch float64 autograd of the same ops
+Oracles: the library (backproplab.bnmlp_reference) is the reference; PyTorch float64 autograd of the same ops
 (torch_reference.bnmlp_autograd), of F.cross_entropy and of the batch-norm ops; central differences for
 the parameters' gradients, the logits' and batch norm's; for train_by_hand, PyTorch's own training of the
 same network (nn.Sequential with nn.BatchNorm1d, nn.CrossEntropyLoss, torch.optim.SGD), step for step.
@@ -17,17 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bnmlp import (
-    EPS,
-    INTERMEDIATES,
-    MOMENTUM,
-    PARAM_KEYS,
-    RUNNING_KEYS,
-    backward_reference,
-    batchnorm_input_gradient,
-    cross_entropy_gradient,
-    forward_pass,
-)
+from ..bnmlp import EPS, INTERMEDIATES, MOMENTUM, PARAM_KEYS, RUNNING_KEYS, forward_pass
+from ..bnmlp_reference import backward_reference, batchnorm_input_gradient, cross_entropy_gradient
 from ..gradcheck import numerical_gradient
 from .compare import compare_output, describe_value, tolerance_for
 from .core import Case, CaseVerdict, Exercise, register
@@ -179,7 +170,7 @@ class BackwardByHand(Exercise):
     lecture = LECTURE
     args = ("X", "Y", "params", "cache")
     outputs = ("grads",)
-    library_functions = ("backproplab.bnmlp.backward_reference", "backproplab.torch_reference.bnmlp_autograd")
+    library_functions = ("backproplab.bnmlp_reference.backward_reference", "backproplab.torch_reference.bnmlp_autograd")
     hints = {
         "broadcast-sum": Hint(
             "In the forward pass this array had fewer rows (or columns) than what it was combined with: NumPy "
@@ -306,7 +297,7 @@ class CrossEntropyBackward(Exercise):
     args = ("Z3", "Y")
     outputs = ("dZ3",)
     formulas = {"dZ3": FORMULA_CE}
-    library_functions = ("backproplab.bnmlp.cross_entropy_gradient",)
+    library_functions = ("backproplab.bnmlp_reference.cross_entropy_gradient",)
     hints = {
         "missing-mean": Hint(
             "J is a mean over the batch. Where does the 1/m of that mean end up in the gradient?",
@@ -410,7 +401,7 @@ class BatchnormBackwardDZ(Exercise):
     args = ("dH", "N", "S", "gamma")
     outputs = ("dZ",)
     formulas = {"dZ": FORMULA_BN}
-    library_functions = ("backproplab.bnmlp.batchnorm_input_gradient", "backproplab.batchnorm.batchnorm_backward")
+    library_functions = ("backproplab.bnmlp_reference.batchnorm_input_gradient", "backproplab.batchnorm.batchnorm_backward")
     hints = {
         "missing-mean-terms": Hint(
             "Which quantities of batch norm depend on every row of Z, not only on its own row?",
@@ -545,8 +536,10 @@ class TrainByHand(Exercise):
     lecture = LECTURE
     args = ("X", "Y", "params", "running", "learning_rate", "epochs", "batch_size")
     outputs = ("params", "running", "losses")
-    library_functions = ("backproplab.torch_reference.bnmlp_torch_training", "backproplab.bnmlp.backward_reference",
-                         "backproplab.bnmlp.cross_entropy_gradient", "backproplab.bnmlp.batchnorm_input_gradient")
+    library_functions = ("backproplab.torch_reference.bnmlp_torch_training",
+                         "backproplab.bnmlp_reference.backward_reference",
+                         "backproplab.bnmlp_reference.cross_entropy_gradient",
+                         "backproplab.bnmlp_reference.batchnorm_input_gradient")
     call_timeout = 30.0
     hints = {
         "bessel-correction": Hint(

@@ -141,7 +141,7 @@ VARIANTS = [
         """),
     S("backward_by_hand", "calls-the-library", "forbidden-call", """\
         def backward_by_hand(X, Y, params, cache):
-            from backproplab.bnmlp import backward_reference
+            from backproplab.bnmlp_reference import backward_reference
 
             return backward_reference(X, Y, params, cache)
         """),
@@ -232,5 +232,5 @@ VARIANTS = [
         """),
     S("train_by_hand", "calls-the-library-backward", "forbidden-call", _replace(
         "train_by_hand", "grads = backward_by_hand(Xb, Yb, params, cache)",
-        "from backproplab.bnmlp import backward_reference\n            grads = backward_reference(Xb, Yb, params, cache)")),
+        "from backproplab.bnmlp_reference import backward_reference\n            grads = backward_reference(Xb, Yb, params, cache)")),
 ]
