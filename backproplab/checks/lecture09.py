@@ -214,9 +214,9 @@ class BackwardByHand(Exercise):
         if not hidden:
             return [self._case(rng, 8, (6, 5, 4, 3), "m=8, sizes [6, 5, 4, 3]"),
                     self._case(rng, 5, (3, 4, 6, 5), "m=5, sizes [3, 4, 6, 5]"),
-                    self._case(rng, 2, (4, 3, 3, 2), "m=2 (the smallest batch), two classes")]
+                    self._case(rng, 3, (4, 3, 3, 2), "m=3 (a small batch), two classes")]
         return [self._case(rng, int(rng.integers(4, 12)), _random_sizes(rng), "random sizes"),
-                self._case(rng, 2, _random_sizes(rng), "m=2 (the smallest batch)"),
+                self._case(rng, 3, _random_sizes(rng), "m=3 (a small batch)"),
                 self._case(rng, int(rng.integers(3, 8)), (5, 2, 2, 4), "hidden layers of two units")]
 
     def reference(self, case):

@@ -107,6 +107,23 @@ VARIANTS = [
                     losses.append(float(J))
             return params, running, losses
         """),
+    V("train_by_hand", "batch-list-and-np-var", None, """\
+        def train_by_hand(X, Y, params, running, learning_rate, epochs, batch_size):
+            starts = list(range(0, len(X), batch_size)) * epochs
+            new_params, new_running, losses = dict(params), dict(running), []
+            for start in starts:
+                Xb, Yb = X[start:start + batch_size], Y[start:start + batch_size]
+                J, cache = forward_pass(Xb, Yb, new_params)
+                grads = backward_by_hand(Xb, Yb, new_params, cache)
+                new_params = {k: new_params[k] - learning_rate * grads[f"d{k}"] for k in new_params}
+                for l in (1, 2):
+                    Z = cache[f"Z{l}"]
+                    new_running[f"mean{l}"] = (1 - 0.1) * new_running[f"mean{l}"] + 0.1 * Z.mean(axis=0, keepdims=True)
+                    new_running[f"var{l}"] = ((1 - 0.1) * new_running[f"var{l}"]
+                                              + 0.1 * np.var(Z, axis=0, ddof=1, keepdims=True))
+                losses.append(J)
+            return new_params, new_running, losses
+        """),
     # ---- backward_by_hand mistakes ----------------------------------------------------------
     V("backward_by_hand", "gamma-not-summed", "broadcast-sum", _replace(
         "backward_by_hand", 'g[f"dgamma{l}"] = (g[f"dH{l}"] * c[f"N{l}"]).sum(axis=0, keepdims=True)',
