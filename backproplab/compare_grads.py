@@ -99,9 +99,11 @@ def plot_gradient_comparison(matches, ax=None, title="your gradients against aut
 def gradient_explorer(manual, autograd):
     """An ipywidgets view: pick an intermediate, see your array, autograd's and their difference as heatmaps
     (the status and largest difference in the title). -> the widget (make it a cell's last expression)."""
+    import io
+
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import clear_output, display
+    from IPython.display import Image, clear_output, display
 
     matches = {row.name: row for row in compare_gradients(manual, autograd)}
     choice = widgets.Dropdown(options=[f"{name} ({row.status})" for name, row in matches.items()],
@@ -126,8 +128,10 @@ def gradient_explorer(manual, autograd):
             gap = "" if row.status in ("missing", "exact") else f", largest difference {row.max_difference:.1e}"
             fig.suptitle(f"{name} {row.shape}: {row.status}{gap}", fontsize=10)
             fig.tight_layout()
-            display(fig)
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=80)   # a PNG whatever the backend (a Figure needs pyplot's inline one)
             plt.close(fig)
+            display(Image(data=png.getvalue(), format="png"))
 
     choice.observe(show, names="value")
     show()
