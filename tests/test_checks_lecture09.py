@@ -139,3 +139,16 @@ def test_cases_run_a_real_forward_pass():
         X, Y, params, cache = case.args
         _, fresh = forward_pass(X, Y, params)
         assert set(fresh) == set(cache) and all(np.array_equal(fresh[k], cache[k]) for k in cache)
+
+
+def test_every_exercise_declares_a_three_rung_hint_ladder():
+    """Does every exercise declare Hint(nudge, step, formula) for any failure ("*") and for registered diagnoses
+    only, each rung written, the nudge without a code line?"""
+    from backproplab.checks.hints import Hint
+
+    for name in CATALOG.ANSWERS:
+        hints = get_exercise(name).hints
+        assert "*" in hints and set(hints) - {"*"} <= set(DIAGNOSES), name
+        for diagnosis, hint in hints.items():
+            assert isinstance(hint, Hint) and hint.nudge and hint.step and hint.formula, (name, diagnosis)
+            assert "np." not in hint.nudge + hint.step + hint.formula and "=" not in hint.nudge, (name, diagnosis)

@@ -313,9 +313,10 @@ class CrossEntropyBackward(Exercise):
             "Every p_k depends on every z_j: dp_k/dz_j = p_k (delta_kj - p_j); the off-diagonal terms count.",
             "for one example: dL/dz_j = sum_k (dL/dp_k) p_k (delta_kj - p_j), with dL/dp_k = -y_k / p_k"),
         "*": Hint(
-            "Write one example's loss as a function of its logits: -log p_y with p = softmax(z). Differentiate "
-            "-z_y + log sum_j exp(z_j) by z_j.",
-            "For one example: dL/dz_j = p_j - y_j. The batch's J averages over the m rows.",
+            "Write one example's loss as a function of its logits, with the max-shift cancelled (section 3), and "
+            "differentiate it by one logit. Then: which factor does the batch mean put on each row?",
+            "Of the sum over k of y_k z_k only the term k = j contains z_j; the log-sum-exp term's gradient is the "
+            "softmax (section 3); J averages the m examples' losses.",
             "dZ3 = (softmax(Z3) - Y) / m, softmax row by row"),
     }
 
