@@ -25,5 +25,5 @@ __version__ = "0.1.0"
 LECTURES = (
     "01-architecture", "02-computation-graphs", "03-activations",
     "04-backprop", "05-initialization", "06-overfitting", "07-multiclass",
-    "08-optimization",
+    "08-optimization", "09-backprop-by-hand",
 )

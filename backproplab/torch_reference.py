@@ -23,7 +23,8 @@ from .losses import LOG_FLOOR, loss_for_output
 __all__ = [
     "torch_activation", "torch_activation_backward",
     "torch_loss", "torch_loss_gradient",
-    "torch_dense_backward", "torch_dropout_backward", "torch_model_gradients",
+    "torch_dense_backward", "torch_dropout_backward", "torch_model_gradients", "bnmlp_autograd",
+    "bnmlp_torch_training",
 ]
 
 LOSS_ALIASES = {"bce": "binary_cross_entropy", "ce": "categorical_cross_entropy", "hinge": "multiclass_hinge"}
@@ -205,3 +206,88 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
         result[f"dW{l}"] = _numpy(weights[l - 1].grad)
         result[f"dB{l}"] = _numpy(biases[l - 1].grad).reshape(1, -1)
     return result
+
+
+def bnmlp_autograd(X, Y, params, eps=1e-5):
+    """Lecture 09's network (``backproplab.bnmlp``) rebuilt op by op in torch, every intermediate kept.
+
+    X: (m, n0); Y: (m, K) one-hot; params: dict keyed by bnmlp.PARAM_KEYS; eps: batch norm's epsilon
+    -> (J, grads): J the mean cross-entropy (float); grads "d" + name for every name of
+    bnmlp.INTERMEDIATES and PARAM_KEYS: each tensor's .grad after J.backward() (gradients of the mean J,
+    with its 1/m, unlike the per-example convention above).
+    """
+    torch = _torch()
+    leaves = {key: _tensor(value, requires_grad=True) for key, value in params.items()}
+    Y_t = _tensor(Y)
+    m = Y_t.shape[0]
+    kept = {}
+
+    def keep(name, tensor):
+        tensor.retain_grad()
+        kept[name] = tensor
+        return tensor
+
+    A = _tensor(X)
+    for l in (1, 2):
+        Z = keep(f"Z{l}", A @ leaves[f"W{l}"].T)
+        mu = keep(f"mu{l}", Z.sum(0, keepdim=True) / m)
+        D = keep(f"D{l}", Z - mu)
+        var = keep(f"var{l}", (D ** 2).sum(0, keepdim=True) / m)
+        S = keep(f"S{l}", (var + eps) ** -0.5)
+        N = keep(f"N{l}", D * S)
+        H = keep(f"H{l}", leaves[f"gamma{l}"] * N + leaves[f"beta{l}"])
+        A = keep(f"A{l}", torch.tanh(H))
+    Z3 = keep("Z3", A @ leaves["W3"].T + leaves["B3"])
+    zmax = keep("zmax", Z3.max(1, keepdim=True).values)
+    shifted = keep("shifted", Z3 - zmax)
+    E = keep("E", shifted.exp())
+    sumE = keep("sumE", E.sum(1, keepdim=True))
+    logsum = keep("logsum", sumE.log())
+    logP = keep("logP", shifted - logsum)
+    J = -(Y_t * logP).sum() / m
+    J.backward()
+    grads = {"d" + name: _numpy(tensor.grad) for name, tensor in kept.items()}
+    grads.update({"d" + key: _numpy(tensor.grad) for key, tensor in leaves.items()})
+    return float(J.detach()), grads
+
+
+def bnmlp_torch_training(X, Y, params, running, learning_rate, epochs, batch_size):
+    """Lecture 09's network as PyTorch users build it, trained with torch.optim.SGD in float64.
+
+    nn.Sequential(Linear(n0, n1, bias=False), BatchNorm1d(n1), Tanh(), Linear(n1, n2, bias=False),
+    BatchNorm1d(n2), Tanh(), Linear(n2, K)) from the given params, nn.CrossEntropyLoss, minibatches of
+    ``batch_size`` rows in order (the last one may be smaller; none may hold a single row), ``epochs``
+    passes. X: (m, n0); Y: (m, K) one-hot; params: dict keyed by bnmlp.PARAM_KEYS; running: the
+    BatchNorm1d layers' starting running statistics {"mean1", "var1", "mean2", "var2"}, (1, n_l) each
+    -> (params, running, losses): the trained params (same keys and shapes), the BatchNorm1d layers'
+    running statistics {"mean1", "var1", "mean2", "var2"} (1, n_l) each, and the loss of every step.
+    """
+    torch = _torch()
+    nn = torch.nn
+    (n1, n0), (n2, _), (K, _) = params["W1"].shape, params["W2"].shape, params["W3"].shape
+    model = nn.Sequential(nn.Linear(n0, n1, bias=False), nn.BatchNorm1d(n1), nn.Tanh(),
+                          nn.Linear(n1, n2, bias=False), nn.BatchNorm1d(n2), nn.Tanh(), nn.Linear(n2, K)).double()
+    slots = {"W1": model[0].weight, "gamma1": model[1].weight, "beta1": model[1].bias, "W2": model[3].weight,
+             "gamma2": model[4].weight, "beta2": model[4].bias, "W3": model[6].weight, "B3": model[6].bias}
+    with torch.no_grad():
+        for key, tensor in slots.items():
+            tensor.copy_(torch.from_numpy(np.asarray(params[key], dtype=np.float64).reshape(tensor.shape)))
+        for l, layer in ((1, model[1]), (2, model[4])):
+            layer.running_mean.copy_(torch.from_numpy(np.asarray(running[f"mean{l}"], dtype=np.float64).reshape(-1)))
+            layer.running_var.copy_(torch.from_numpy(np.asarray(running[f"var{l}"], dtype=np.float64).reshape(-1)))
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    loss_fn = nn.CrossEntropyLoss()
+    X_t, labels = _tensor(X), torch.from_numpy(np.argmax(Y, axis=1))
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        for start in range(0, X_t.shape[0], batch_size):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X_t[start:start + batch_size]), labels[start:start + batch_size])
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+    trained = {key: _numpy(tensor).reshape(np.shape(params[key])) for key, tensor in slots.items()}
+    running = {"mean1": _numpy(model[1].running_mean).reshape(1, -1), "var1": _numpy(model[1].running_var).reshape(1, -1),
+               "mean2": _numpy(model[4].running_mean).reshape(1, -1), "var2": _numpy(model[4].running_var).reshape(1, -1)}
+    return trained, running, np.array(losses)

@@ -118,4 +118,16 @@ SPECS = {spec.lecture: spec for spec in (
                           "adam_update": "no-bias-correction", "batchnorm_forward": "unbiased-variance",
                           "batchnorm_backward": "statistics-as-constants"},
     ),
+    LectureSpec(
+        "09-backprop-by-hand",
+        {"backward_by_hand": "(X, Y, params, cache)", "cross_entropy_backward": "(Z3, Y)",
+         "batchnorm_backward_dZ": "(dH, N, S, gamma)",
+         "train_by_hand": "(X, Y, params, running, learning_rate, epochs, batch_size)"},
+        frozenset({"explain_broadcast_sum", "explain_bias_before_batchnorm"}),
+        typical_mistakes={"backward_by_hand": "gamma-not-summed", "cross_entropy_backward": "no-1/m",
+                          "batchnorm_backward_dZ": "bessel-factor", "train_by_hand": "biased-running-variance"},
+        credited_callers={"backward_by_hand": {"train_by_hand"}},
+        # train_by_hand assembles forward_pass and exercise 1, as the statement says
+        taught=frozenset({"forward_pass(Xb, Yb, params)", "backward_by_hand(Xb, Yb, params, cache)"}),
+    ),
 )}

@@ -62,6 +62,14 @@ DIAGNOSES: dict[str, str] = {
                      "or left out",
     "unbiased-variance": "the variance was divided by m - 1 (unbiased) where batch norm divides by m",
     "missing-mean-terms": "batch norm's dX treats the batch mean or variance as constants (their paths are missing)",
+    # Backprop by hand through a whole network (lecture 09)
+    "broadcast-sum": "the gradient of a value broadcast in the forward pass was not summed back over the broadcast "
+                     "axis (or was summed over the other axis)",
+    "missing-branch": "a value used twice got the gradient of one use only (the gradients of both uses add up)",
+    "max-shift": "the row max subtracted before exp (log-sum-exp's shift) got a nonzero gradient: the loss does not "
+                 "depend on it",
+    "bessel-correction": "the running variance was kept with the biased batch variance where nn.BatchNorm1d stores "
+                         "the unbiased one (m - 1, Bessel's correction)",
     # Integrity and running
     "forbidden-call": "torch or the library's own implementation was used in a NumPy exercise",
     "tampering": "the grading machinery was tampered with",
