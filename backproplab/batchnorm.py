@@ -6,13 +6,17 @@ X: (m, n), one example per row, n features; gamma (scale) and beta (shift): (1, 
   ``(out, cache)`` with ``cache = (X, X_hat, mu, var, gamma, beta, eps)``: X, X_hat (m, n);
   mu, var, gamma, beta (1, n); eps a float.
 - ``batchnorm_backward(dout, cache) -> (dX, dgamma, dbeta)`` follows DESIGN.md's convention: dout
-  and dX (m, n) are per-example gradients with no 1/m, like dz; dgamma and dbeta (1, n) are the
-  gradients of the mean cost, like dB. In PyTorch terms, with a mean loss: dgamma = weight.grad,
+  (m, n) holds each example's loss gradient with no 1/m, like dz; dgamma and dbeta (1, n) are the
+  gradients of the mean cost, like dB. dX (m, n) is m times the mean cost's gradient: batch norm
+  couples the rows, so row i is the gradient of the batch's summed loss with respect to example i's
+  input (every example's loss depends on it through the batch statistics), not the gradient of
+  example i's own loss. In PyTorch terms, with a mean loss: dgamma = weight.grad,
   dbeta = bias.grad, dX = m * X.grad.
 - For inference, ``update_running_stats`` keeps BatchNorm1d's running averages (the running
-  variance uses the unbiased batch variance, divided by m - 1, as PyTorch does) and
-  ``batchnorm_inference`` normalizes with them.
-The lecture (solutions/08-optimization) derives the formulas.
+  variance uses the unbiased batch variance, as PyTorch does), ``batchnorm_inference`` normalizes
+  with them, and ``batchnorm_eval`` does both: a fresh layer's running averages after a series of
+  training batches, then its eval() output.
+The lecture (solutions/08-optimization) derives them.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import numpy as np
 
 from .arrays import as_float_array, as_weak_scalar
 
-__all__ = ["batchnorm_forward", "batchnorm_backward", "update_running_stats", "batchnorm_inference"]
+__all__ = ["batchnorm_forward", "batchnorm_backward", "update_running_stats", "batchnorm_inference", "batchnorm_eval"]
 
 
 def batchnorm_forward(X, gamma, beta, eps=1e-5):
@@ -47,7 +51,7 @@ def batchnorm_backward(dout, cache):
 
 
 def update_running_stats(running_mean, running_var, X, momentum=0.1):
-    """BatchNorm1d's running averages after one training batch X (m, n), m >= 2.
+    """BatchNorm1d's running averages after one more training batch X (m, n), m >= 2.
 
     running_mean, running_var: (1, n); momentum: float, the weight of the new batch (PyTorch's
     default 0.1) -> (new running_mean, new running_var).
@@ -62,3 +66,16 @@ def update_running_stats(running_mean, running_var, X, momentum=0.1):
 def batchnorm_inference(X, gamma, beta, running_mean, running_var, eps=1e-5):
     """Batch norm in evaluation mode: X (m, n) normalized with the running averages (1, n) -> out (m, n)."""
     return gamma * (X - running_mean) / np.sqrt(running_var + as_weak_scalar(eps)) + beta
+
+
+def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+    """A fresh nn.BatchNorm1d(n, eps, momentum) trained on ``batches``, then evaluated on X.
+
+    batches: a list of training batches (m_k, n), m_k >= 2; X (p, n); gamma, beta (1, n); momentum, eps:
+    floats -> (running_mean (1, n), running_var (1, n), out (p, n)). The running averages start at 0 and 1.
+    """
+    X = as_float_array(X)
+    running_mean, running_var = np.zeros((1, X.shape[1]), X.dtype), np.ones((1, X.shape[1]), X.dtype)
+    for batch in batches:
+        running_mean, running_var = update_running_stats(running_mean, running_var, batch, momentum)
+    return running_mean, running_var, batchnorm_inference(X, gamma, beta, running_mean, running_var, eps)

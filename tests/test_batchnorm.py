@@ -11,7 +11,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backproplab.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_inference, update_running_stats
+from backproplab.batchnorm import (
+    batchnorm_backward,
+    batchnorm_eval,
+    batchnorm_forward,
+    batchnorm_inference,
+    update_running_stats,
+)
 from backproplab.gradcheck import numerical_gradient
 
 
@@ -89,9 +95,42 @@ def test_running_statistics_and_inference_match_batchnorm1d_eval():
     assert np.allclose(ours, layer.eval()(torch.from_numpy(X)).detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31), st.lists(st.integers(2, 7), min_size=1, max_size=5), st.integers(1, 4),
+       st.integers(1, 4), st.sampled_from([0.05, 0.1, 0.3]), st.sampled_from([1e-5, 1e-2]))
+def test_batchnorm_eval_is_a_fresh_batchnorm1d_trained_on_the_batches_then_evaluated(seed, sizes, n, p, momentum, eps):
+    """Do batchnorm_eval's running averages and output equal a fresh nn.BatchNorm1d's after the same training
+    batches (any sizes, momentum, eps), in eval() mode?"""
+    rng = np.random.default_rng(seed)
+    batches = [rng.normal(1.0, 2.0, (m, n)) for m in sizes]
+    X, gamma, beta = rng.normal(1.0, 2.0, (p, n)), rng.uniform(0.5, 2, (1, n)), rng.normal(size=(1, n))
+    layer = _torch_layer(gamma, beta, eps, momentum).train()
+    with torch.no_grad():
+        for batch in batches:
+            layer(torch.from_numpy(batch))
+        expected = layer.eval()(torch.from_numpy(X)).numpy()
+    running_mean, running_var, out = batchnorm_eval(batches, X, gamma, beta, momentum, eps)
+    assert running_mean.shape == running_var.shape == (1, n) and out.shape == (p, n)
+    assert np.allclose(running_mean[0], layer.running_mean.numpy(), rtol=1e-12, atol=1e-12)
+    assert np.allclose(running_var[0], layer.running_var.numpy(), rtol=1e-12, atol=1e-12)
+    assert np.allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_row_of_dX_is_the_batch_loss_gradient_not_the_examples_own():
+    """Is dX the sum over k of the gradients of each example's own loss L_k (dout zero outside row k), so that row i
+    of dX differs from example i's own gradient (the rows are coupled through the batch statistics)?"""
+    X, gamma, beta, dout = _draw(7, 5, 3)
+    _, cache = batchnorm_forward(X, gamma, beta)
+    dX = batchnorm_backward(dout, cache)[0]
+    own = [batchnorm_backward(np.where(np.arange(5)[:, None] == k, dout, 0.0), cache)[0] for k in range(5)]
+    assert np.allclose(dX, sum(own), rtol=1e-12, atol=1e-12)
+    assert np.max(np.abs(dX - np.array([own[i][i] for i in range(5)]))) > 0.1
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_forward_and_backward_keep_the_dtype(dtype):
     """Does float32 in give float32 out, forward and backward, with the default eps?"""
     X, gamma, beta, dout = (a.astype(dtype) for a in _draw(1, 5, 3))
     out, cache = batchnorm_forward(X, gamma, beta)
     assert out.dtype == dtype and all(g.dtype == dtype for g in batchnorm_backward(dout, cache))
+    assert all(value.dtype == dtype for value in batchnorm_eval([X, X[::-1]], X, gamma, beta))

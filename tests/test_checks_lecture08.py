@@ -3,19 +3,22 @@ cases the judging relies on (eps placement and the unbiased variance must be vis
 and the diagnoses this lecture adds."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from backproplab.batchnorm import batchnorm_forward
+from backproplab.batchnorm import batchnorm_eval, batchnorm_forward
 from backproplab.checks import DIAGNOSES, get_exercise
-from backproplab.checks.lecture08 import _torch_batchnorm
+from backproplab.checks.hints import Hint
+from backproplab.checks.lecture08 import _running, _torch_batchnorm, _torch_batchnorm_eval
 from backproplab.optimizers import adam_update, rmsprop_update
 from catalog_helpers import REPO, catalog, first_failure
 
 LECTURE = "08-optimization"
 CATALOG = catalog(LECTURE)
 NEW_DIAGNOSES = ("momentum-ema", "stale-state", "missing-bias-correction", "eps-placement", "unbiased-variance",
-                 "missing-mean-terms")
+                 "missing-mean-terms", "running-momentum-reversed", "bessel-correction", "batch-stats-at-inference")
 
 
 def _variant(exercise, name):
@@ -35,7 +38,8 @@ def test_catalog_has_two_correct_and_five_wrong_answers_per_exercise_and_the_bri
                    ("adam_update", "missing-bias-correction"), ("adam_update", "eps-placement"),
                    ("adam_update", "off-by-one"), ("batchnorm_forward", "unbiased-variance"),
                    ("batchnorm_forward", "eps-placement"), ("batchnorm_backward", "missing-mean-terms"),
-                   ("batchnorm_backward", "missing-mean")]:
+                   ("batchnorm_backward", "missing-mean"), ("batchnorm_eval", "running-momentum-reversed"),
+                   ("batchnorm_eval", "bessel-correction"), ("batchnorm_eval", "batch-stats-at-inference")]:
         assert needed in wrong, needed
 
 
@@ -63,6 +67,10 @@ def test_new_diagnoses_are_registered_and_each_is_named_by_a_catalog_variant():
     ("batchnorm_backward", "statistics-as-constants", ("constants",)),
     ("batchnorm_backward", "no-variance-path", ("var",)),
     ("batchnorm_backward", "sums-for-gamma-and-beta", ("1/m",)),
+    ("batchnorm_eval", "momentum-reversed", ("new batch", "1 - momentum")),
+    ("batchnorm_eval", "biased-running-variance", ("biased variance",)),
+    ("batchnorm_eval", "batch-statistics-at-inference", ("its own mean and variance", "remembered")),
+    ("batchnorm_eval", "starts-at-the-first-batch", ("first batch",)),
 ])
 def test_messages_explain_the_mistake(exercise, name, words):
     """Does each typical mistake's message say in words what went wrong?"""
@@ -122,3 +130,49 @@ def test_every_case_is_replayable_and_the_oracles_agree_on_many_seeds():
         for seed in range(20):
             for case in exercise.draw_cases(seed, hidden=True):
                 exercise._checked_reference(case)   # raises OracleDisagreement otherwise
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_batchnorm_eval_cases_tell_the_running_average_slips_apart(hidden):
+    """In batchnorm_eval's cases, does each slip (momentum reversed, biased running variance, batch statistics at
+    inference) move the result far beyond the tolerance, with momentum never 0.5 (where the two conventions meet),
+    a single example to evaluate and a smallest batch of m <= 4 among them?"""
+    cases = get_exercise("batchnorm_eval").draw_cases(5, hidden=hidden)
+    assert any(case.args[1].shape[0] == 1 for case in cases)
+    assert any(min(len(batch) for batch in case.args[0]) <= 4 for case in cases)
+    for case in cases:
+        batches, X = case.args[:2]
+        momentum = case.args[4] if len(case.args) > 4 else 0.1
+        assert momentum != 0.5
+        mean, var, out = batchnorm_eval(*case.args)
+        reversed_mean, _ = _running(batches, X.shape[1], momentum, reversed_momentum=True)
+        _, biased_var = _running(batches, X.shape[1], momentum, biased=True)
+        assert np.max(np.abs(reversed_mean - mean)) > 1e-2 and np.max(np.abs(biased_var - var)) > 1e-3
+        assert np.max(np.abs(batchnorm_forward(X, *case.args[2:4])[0] - out)) > 1e-2
+
+
+def test_batchnorm_eval_oracle_is_a_fresh_layer_trained_then_evaluated():
+    """Does the nn.BatchNorm1d oracle give PyTorch's running averages (momentum on the new batch, unbiased variance)
+    and eval() output, equal to the library's batchnorm_eval?"""
+    rng = np.random.default_rng(4)
+    batches = [rng.normal(1.0, 2.0, (m, 3)) for m in (2, 5, 3)]
+    X, gamma, beta = rng.normal(size=(4, 3)), rng.uniform(0.5, 2, (1, 3)), rng.normal(size=(1, 3))
+    found = _torch_batchnorm_eval(batches, X, gamma, beta, 0.2, 1e-4)
+    ours = dict(zip(("running_mean", "running_var", "out"), batchnorm_eval(batches, X, gamma, beta, 0.2, 1e-4)))
+    assert all(np.allclose(found[key], ours[key], rtol=1e-12, atol=1e-12) for key in ours)
+    one = batchnorm_eval(batches[:1], X, gamma, beta, 0.2)
+    assert np.allclose(one[0], 0.2 * batches[0].mean(axis=0, keepdims=True))
+    assert np.allclose(one[1], 0.8 + 0.2 * batches[0].var(axis=0, ddof=1, keepdims=True))
+
+
+def test_batchnorm_eval_hint_ladder_covers_its_diagnoses_and_its_nudges_hold_no_formula():
+    """Does batchnorm_eval's ladder have a rung for each diagnosis its mistakes name (and "*"), each a Hint whose
+    nudge (rung 1) states no formula, and whose formula rung names the convention?"""
+    exercise = get_exercise("batchnorm_eval")
+    case = exercise.draw_cases(1, hidden=False)[0]
+    named = {diagnosis for diagnosis, *_ in exercise.mistakes(case)} - {"wrong-values"}
+    assert named | {"*"} <= set(exercise.hints)
+    for diagnosis, hint in exercise.hints.items():
+        assert isinstance(hint, Hint) and hint.nudge and hint.step and hint.formula, diagnosis
+        assert not re.search(r"<-|=|sqrt|\(1 - |\+ beta|\bmomentum \*", hint.nudge), (diagnosis, hint.nudge)
+    assert "(1 - momentum) running_mean + momentum mu_B" in exercise.hints["running-momentum-reversed"].formula

@@ -70,6 +70,10 @@ DIAGNOSES: dict[str, str] = {
                  "depend on it",
     "bessel-correction": "the running variance was kept with the biased batch variance where nn.BatchNorm1d stores "
                          "the unbiased one (m - 1, Bessel's correction)",
+    "running-momentum-reversed": "batch norm's running averages weight the new batch by 1 - momentum where PyTorch's "
+                                 "momentum is the new batch's weight",
+    "batch-stats-at-inference": "batch norm in eval mode normalized with the batch's own statistics instead of the "
+                                "running averages",
     # Integrity and running
     "forbidden-call": "torch or the library's own implementation was used in a NumPy exercise",
     "tampering": "the grading machinery was tampered with",

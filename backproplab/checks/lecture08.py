@@ -3,7 +3,8 @@
 Exercises: momentum_update(params, grads, velocity, learning_rate, beta=0.9) -> (params, velocity);
 rmsprop_update(params, grads, cache, learning_rate, beta=0.9, eps=1e-8) -> (params, cache);
 adam_update(params, grads, m, v, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8) -> (params, m, v);
-batchnorm_forward(X, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache) -> (dX, dgamma, dbeta).
+batchnorm_forward(X, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache) -> (dX, dgamma, dbeta);
+batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5) -> (running_mean, running_var, out).
 
 Oracles: the library (backproplab.optimizers, backproplab.batchnorm) is the reference. The update rules are
 also run by torch.optim in float64, from the same state: SGD(momentum=beta, dampening=0) with the velocity as
@@ -12,16 +13,19 @@ its momentum_buffer, RMSprop(alpha=beta, eps=eps) with the cache as its square_a
 done. Batch norm is also run by nn.BatchNorm1d in float64, training mode (momentum=1.0, so that its running
 averages are the batch's mean and unbiased variance), and its backward by autograd (dX = m * X.grad,
 dgamma = weight.grad, dbeta = bias.grad for the mean loss sum(dout * out) / m) and by central differences.
+batchnorm_eval is also run by a fresh nn.BatchNorm1d(n, eps, momentum) in float64: the batches in train mode, then X
+in eval mode.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..batchnorm import batchnorm_backward, batchnorm_forward
+from ..batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_forward, batchnorm_inference
 from ..gradcheck import numerical_gradient
 from ..optimizers import adam_update, momentum_update, momentum_update_ema, rmsprop_update
 from .compare import describe_value
 from .core import Case, CaseVerdict, Exercise, register
+from .hints import Hint
 
 LECTURE = "08-optimization"
 
@@ -40,6 +44,9 @@ FORMULA_BN_FORWARD = ("per feature (column, axis=0): the batch mean mu and the b
 FORMULA_BN_BACKWARD = ("dX flows through X_hat, mu and var (all depend on every row of X); dgamma and dbeta are "
                        "(1, n) means over the batch of dout * X_hat and of dout (gradients of the mean cost, "
                        "like dB); dX has no 1/m of the cost, like dz")
+
+POINTER_BN_EVAL = ("section 5, 'What the layer remembers for inference', and the experiment it suggests: one batch "
+                   "through a fresh nn.BatchNorm1d")
 
 BN_CACHE = ("X", "X_hat", "mu", "var", "gamma", "beta", "eps")
 
@@ -600,4 +607,161 @@ class BatchnormBackward(Exercise):
              "which multiplies dout by X: gamma scales the normalized X_hat"),
             ("bias-shape", {"dgamma": dgamma.ravel(), "dbeta": dbeta.ravel()},
              "which has the right values but lost the (1, n) shape: keepdims=True"),
+        ]
+
+
+# ---------------------------------------------------------------------------------------
+# Batch normalization at inference: the running averages and eval mode
+
+
+def _torch_batchnorm_eval(batches, X, gamma, beta, momentum, eps):
+    """A fresh nn.BatchNorm1d in float64: the batches in train mode, then X in eval mode -> the three outputs."""
+    torch = _torch()
+    n = X.shape[1]
+    layer = torch.nn.BatchNorm1d(n, eps=eps, momentum=momentum).double().train()
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(gamma[0]))
+        layer.bias.copy_(torch.from_numpy(beta[0]))
+        for batch in batches:
+            layer(torch.from_numpy(batch))
+        out = layer.eval()(torch.from_numpy(X)).numpy().copy()
+    return {"running_mean": layer.running_mean.numpy().reshape(1, n).copy(),
+            "running_var": layer.running_var.numpy().reshape(1, n).copy(), "out": out}
+
+
+def _running(batches, n, momentum, *, reversed_momentum=False, biased=False):
+    """Running averages as nn.BatchNorm1d keeps them, or with one of the usual slips -> (mean, var) (1, n)."""
+    weight = 1 - momentum if reversed_momentum else momentum
+    running_mean, running_var = np.zeros((1, n)), np.ones((1, n))
+    for batch in batches:
+        mu = batch.mean(axis=0, keepdims=True)
+        var = np.var(batch, axis=0, keepdims=True, ddof=0 if biased else 1)
+        running_mean = (1 - weight) * running_mean + weight * mu
+        running_var = (1 - weight) * running_var + weight * var
+    return running_mean, running_var
+
+
+@register
+class BatchnormEval(Exercise):
+    """nn.BatchNorm1d's running averages after training batches, and its eval() output."""
+
+    name = "batchnorm_eval"
+    lecture = LECTURE
+    args = ("batches", "X", "gamma", "beta", "momentum", "eps")
+    outputs = ("running_mean", "running_var", "out")
+    formulas = dict.fromkeys(outputs, POINTER_BN_EVAL)
+    library_functions = ("backproplab.batchnorm.batchnorm_eval", "backproplab.batchnorm.update_running_stats",
+                         "backproplab.batchnorm.batchnorm_inference")
+    hints = {
+        "running-momentum-reversed": Hint(
+            "Which of the two weights in the running average is PyTorch's momentum: the old average's or the new "
+            "batch's? Feed one batch to a fresh nn.BatchNorm1d(n) in train mode and compare running_mean with the "
+            "batch's mean.",
+            "After one batch, a fresh layer's running_mean is momentum times the batch mean (0.1 of it by default), "
+            "so momentum weights the NEW batch and 1 - momentum the old average.",
+            "running_mean <- (1 - momentum) running_mean + momentum mu_B, and running_var likewise with the batch's "
+            "unbiased variance"),
+        "bessel-correction": Hint(
+            "Batch norm normalizes a training batch with one variance but remembers another. After one batch through "
+            "a fresh nn.BatchNorm1d, is running_var closer to the batch variance divided by m or by m - 1?",
+            "The running variance estimates the variance of the whole training distribution, so PyTorch feeds it the "
+            "unbiased estimate of each batch (Bessel's correction); the normalization in training keeps the biased "
+            "one (exercise 4).",
+            "running_var <- (1 - momentum) running_var + momentum (1 / (m - 1)) sum_i (x_i - mu_B)^2"),
+        "batch-stats-at-inference": Hint(
+            "In eval() mode, where do the statistics come from: the rows of X, or what the layer remembered in "
+            "training? What would your answer give for X with a single row?",
+            "In eval mode X adds nothing to the statistics: every feature is normalized with the running mean and "
+            "running variance, so each row's output is the same whatever else is in X.",
+            "out = gamma (X - running_mean) / sqrt(running_var + eps) + beta"),
+        "eps-placement": Hint(
+            "Where does eps go in eval mode? The layer is the same as in training, only the statistics change.",
+            "As in exercise 4, eps is added to the variance before the square root.",
+            "out = gamma (X - running_mean) / sqrt(running_var + eps) + beta"),
+        "*": Hint(
+            "Two phases: training batches only update what the layer remembers; then X is evaluated. Run a fresh "
+            "nn.BatchNorm1d on the same batches and then in eval() mode, and compare its running_mean, running_var "
+            "and output with yours: which differs first?",
+            "A fresh layer starts with running_mean 0 and running_var 1; each training batch moves both toward that "
+            "batch's statistics by the fraction momentum; eval mode normalizes X with them, then scales by gamma and "
+            "shifts by beta.",
+            "running_mean <- (1 - momentum) running_mean + momentum mu_B; running_var <- (1 - momentum) running_var "
+            "+ momentum (unbiased batch variance); out = gamma (X - running_mean) / sqrt(running_var + eps) + beta"),
+    }
+
+    def _case(self, rng, sizes, p, n, label, momentum=None, eps=None):
+        centers, scales = rng.normal(0.0, 3.0, (1, n)), rng.uniform(0.5, 3.0, (1, n))
+        batches = [rng.normal(centers, scales, (m, n)) for m in sizes]
+        X = rng.normal(centers, scales, (p, n))
+        gamma, beta = _gamma_beta(rng, n)
+        args = (batches, X, gamma, beta)
+        if momentum is not None or eps is not None:
+            args += (0.1 if momentum is None else momentum, 1e-5 if eps is None else eps)
+        return Case(args, label=label, m=min(sizes))
+
+    def cases(self, rng, hidden):
+        if not hidden:
+            return [self._case(rng, [4, 4, 4], 5, 3, "3 batches of m=4, n=3, momentum left at 0.1"),
+                    self._case(rng, [2, 6, 3, 5], 1, 4, "batches of 2 to 6 examples, momentum=0.3, a single "
+                               "example to evaluate", momentum=0.3, eps=1e-3),
+                    self._case(rng, [3], 4, 1, "one batch of m=3, n=1")]
+        n = int(rng.integers(2, 6))
+        sizes = [int(m) for m in rng.integers(2, 9, int(rng.integers(2, 7)))]
+        return [self._case(rng, sizes, int(rng.integers(2, 7)), n, "random sizes",
+                           momentum=float(rng.choice([0.05, 0.2, 0.3])), eps=float(10.0 ** rng.integers(-5, -2))),
+                self._case(rng, [2, 2, 2, 2, 2], 3, 2, "5 batches of m=2"),
+                self._case(rng, [int(rng.integers(3, 9))], 1, 3, "one batch, a single example to evaluate",
+                           momentum=0.2, eps=1e-5)]
+
+    @staticmethod
+    def _hyper(case):
+        return _hyper(case, 4, ("momentum", "eps"), {"momentum": 0.1, "eps": 1e-5})
+
+    def reference(self, case):
+        return dict(zip(self.outputs, batchnorm_eval(*case.args, **case.kwargs)))
+
+    def oracles(self, case):
+        batches, X, gamma, beta = case.args[:4]
+        h = self._hyper(case)
+        return {"nn.BatchNorm1d (train, then eval)": _torch_batchnorm_eval(batches, X, gamma, beta, h["momentum"],
+                                                                           h["eps"])}
+
+    def mistakes(self, case):
+        batches, X, gamma, beta = case.args[:4]
+        h = self._hyper(case)
+        momentum, eps, n = h["momentum"], h["eps"], X.shape[1]
+        mean, var = _running(batches, n, momentum)
+
+        def predicted(running_mean, running_var):
+            out = batchnorm_inference(X, gamma, beta, running_mean, running_var, eps)
+            return {"running_mean": running_mean, "running_var": running_var, "out": out}
+
+        reversed_stats = _running(batches, n, momentum, reversed_momentum=True)
+        biased_stats = _running(batches, n, momentum, biased=True)
+        own = batchnorm_forward(X, gamma, beta, eps)[0]
+        with np.errstate(all="ignore"):
+            eps_outside = gamma * (X - mean) / (np.sqrt(var) + eps) + beta
+        first = batches[0]
+        from_first = _running(batches[1:], n, momentum)
+        weight = (1 - momentum) ** (len(batches) - 1)
+        seeded = (from_first[0] + weight * first.mean(axis=0, keepdims=True),
+                  from_first[1] - weight + weight * np.var(first, axis=0, keepdims=True, ddof=1))
+        return [
+            ("running-momentum-reversed", predicted(*reversed_stats),
+             f"which is what running averages give when the new batch gets the weight 1 - momentum = "
+             f"{1 - momentum:g} and the old average {momentum:g}: PyTorch's momentum is the other weight"),
+            ("bessel-correction", predicted(*biased_stats),
+             "which is what the running variance becomes when it averages each batch's biased variance (the one "
+             "batch norm normalizes with): nn.BatchNorm1d remembers another estimate"),
+            ("batch-stats-at-inference", {"out": own},
+             "which normalizes X with its own mean and variance, as in training: in eval mode the layer uses what it "
+             "remembered" + (" (with a single example, its own variance is 0 and every output is beta)"
+                             if X.shape[0] == 1 else "")),
+            ("eps-placement", {"out": eps_outside}, "which adds eps after the square root: in eval mode eps goes where "
+             "it goes in training"),
+            ("wrong-values", predicted(*seeded),
+             "which starts the running averages at the first batch's statistics: a fresh layer starts from a mean of "
+             "0 and a variance of 1"),
+            ("wrong-values", {"out": (X - mean) / np.sqrt(var + eps)},
+             "which normalizes but leaves out gamma and beta"),
         ]

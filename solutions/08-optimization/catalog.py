@@ -215,6 +215,63 @@ VARIANTS = [
 
             return torch.nn.functional.batch_norm(torch.tensor(X), None, None, training=True).numpy(), None
         """),
+    # ---- batchnorm_eval --------------------------------------------------------------------
+    V("batchnorm_eval", "np-var-ddof-1", None, """\
+        def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+            running_mean, running_var = np.zeros((1, X.shape[1])), np.ones((1, X.shape[1]))
+            for batch in batches:
+                running_mean = (1 - momentum) * running_mean + momentum * batch.mean(axis=0, keepdims=True)
+                running_var = (1 - momentum) * running_var + momentum * batch.var(axis=0, ddof=1, keepdims=True)
+            return running_mean, running_var, gamma * (X - running_mean) / np.sqrt(running_var + eps) + beta
+        """),
+    V("batchnorm_eval", "moves-toward-each-batch", None, """\
+        def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+            running_mean, running_var = np.zeros((1, X.shape[1])), np.ones((1, X.shape[1]))
+            for batch in batches:
+                m = len(batch)
+                mu = batch.sum(axis=0, keepdims=True) / m
+                running_mean = running_mean + momentum * (mu - running_mean)
+                running_var = running_var + momentum * (((batch - mu) ** 2).sum(axis=0, keepdims=True) / (m - 1)
+                                                        - running_var)
+            X_hat = (X - running_mean) / np.sqrt(running_var + eps)
+            return running_mean, running_var, X_hat * gamma + beta
+        """),
+    V("batchnorm_eval", "momentum-reversed", "running-momentum-reversed", _replace(
+        "batchnorm_eval", "(1 - momentum) * running_mean + momentum * mu",
+        "momentum * running_mean + (1 - momentum) * mu").replace(
+        "(1 - momentum) * running_var + momentum * unbiased_var", "momentum * running_var + (1 - momentum) * unbiased_var")),
+    V("batchnorm_eval", "biased-running-variance", "bessel-correction", _replace(
+        "batchnorm_eval", "/ (m - 1)", "/ m")),
+    V("batchnorm_eval", "batch-statistics-at-inference", "batch-stats-at-inference", _replace(
+        "batchnorm_eval", "out = gamma * (X - running_mean) / np.sqrt(running_var + eps) + beta",
+        "out = gamma * (X - X.mean(axis=0)) / np.sqrt(X.var(axis=0) + eps) + beta")),
+    V("batchnorm_eval", "eps-after-the-root", "eps-placement", _replace(
+        "batchnorm_eval", "np.sqrt(running_var + eps)", "(np.sqrt(running_var) + eps)")),
+    V("batchnorm_eval", "starts-at-the-first-batch", "wrong-values", """\
+        def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+            running_mean = batches[0].mean(axis=0, keepdims=True)
+            running_var = batches[0].var(axis=0, ddof=1, keepdims=True)
+            for batch in batches[1:]:
+                running_mean = (1 - momentum) * running_mean + momentum * batch.mean(axis=0, keepdims=True)
+                running_var = (1 - momentum) * running_var + momentum * batch.var(axis=0, ddof=1, keepdims=True)
+            return running_mean, running_var, gamma * (X - running_mean) / np.sqrt(running_var + eps) + beta
+        """),
+    V("batchnorm_eval", "normalizes-X-in-place", "mutated-input", """\
+        def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+            running_mean, running_var = np.zeros((1, X.shape[1])), np.ones((1, X.shape[1]))
+            for batch in batches:
+                running_mean = (1 - momentum) * running_mean + momentum * batch.mean(axis=0, keepdims=True)
+                running_var = (1 - momentum) * running_var + momentum * batch.var(axis=0, ddof=1, keepdims=True)
+            X -= running_mean
+            X /= np.sqrt(running_var + eps)
+            return running_mean, running_var, gamma * X + beta
+        """),
+    S("batchnorm_eval", "calls-the-library", "forbidden-call", """\
+        def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+            from backproplab.batchnorm import batchnorm_eval as library
+
+            return library(batches, X, gamma, beta, momentum, eps)
+        """),
     # ---- batchnorm_backward mistakes ------------------------------------------------------
     V("batchnorm_backward", "statistics-as-constants", "missing-mean-terms", _replace(
         "batchnorm_backward", """    dX = (dX_hat - np.mean(dX_hat, axis=0, keepdims=True)
