@@ -65,10 +65,11 @@ HINTS_MATMUL = {
 }
 
 
-def _rule_hints(derivative: str, step: str, formula: str, output_question: str) -> dict:
+def _rule_hints(derivative: str, step: str, formula: str, output_question: str | None = None) -> dict:
     """The ladder of a backward rule of the engine (section 7): ``derivative`` is the nudge's question about the
-    op's local derivative, ``output_question`` the nudge for a derivative taken at the op's output."""
-    return {
+    op's local derivative, ``output_question`` the nudge for a derivative taken at the op's output (for an op
+    whose rule can make that mistake)."""
+    hints = {
         "*": Hint(f"{derivative} Section 7 says what a rule returns from upstream and the local derivative.",
                   step, formula),
         "missing-upstream": Hint("Your local derivative is right. What does the chain rule do with the gradient "
@@ -76,8 +77,10 @@ def _rule_hints(derivative: str, step: str, formula: str, output_question: str) 
                                  "A rule's result for each input is the upstream gradient combined, entry by "
                                  "entry, with the local derivative; without upstream, how J depends on out is lost.",
                                  formula),
-        "derivative-at-output": Hint(output_question, step, formula),
     }
+    if output_question is not None:
+        hints["derivative-at-output"] = Hint(output_question, step, formula)
+    return hints
 
 
 # ---------------------------------------------------------------------------------------
@@ -374,8 +377,7 @@ class MulBackward(BackwardRule):
     hints = {**_rule_hints("How does the product out change when a moves a little and b stays where it is?",
                            "∂out/∂a = b and ∂out/∂b = a; each is combined with upstream entry by entry, and the "
                            "engine sums a broadcast gradient back to its input's shape.",
-                           "grad_a = upstream ⊙ b, grad_b = upstream ⊙ a (⊙: entry by entry).",
-                           "The product rule has no output to reuse: which input does each local derivative hold?"),
+                           "grad_a = upstream ⊙ b, grad_b = upstream ⊙ a (⊙: entry by entry)."),
              "swapped-outputs": Hint("Each input got a gradient built from itself. When a moves and b stays, by "
                                      "how much does a b change per unit of a?",
                                      "∂(a b)/∂a = b and ∂(a b)/∂b = a: each input's local derivative is the OTHER "

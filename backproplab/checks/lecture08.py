@@ -28,9 +28,9 @@ LECTURE = "08-optimization"
 
 # ---- the hint ladders (lecture prose: solutions/08-optimization, sections 2-6) ----------------------------
 
-UPHILL = Hint("Your step goes uphill. In which direction must the parameters move, relative to the gradient?",
-              "The gradient, and the state built from it, points towards a growing cost; the parameters move the "
-              "opposite way.", "")
+UPHILL = ("Your step goes uphill. In which direction must the parameters move, relative to the gradient?",
+          "The gradient, and the state built from it, points towards a growing cost; the parameters move the "
+          "opposite way.")  # the nudge and the step of every update rule's sign-flipped rung
 
 MOMENTUM = ("V ← β V + dW (the accumulating form, no 1 - β), then W ← W - α V with the new velocity, for every "
             "parameter; new dicts, velocity keyed like grads.")
@@ -48,7 +48,7 @@ HINTS_MOMENTUM = {
     "stale-state": Hint("Your step used the velocity from before this step. Which should come first?",
                         "Update the velocity with this step's gradient first, then step with the new velocity.",
                         MOMENTUM),
-    "sign-flipped": Hint(UPHILL.nudge, UPHILL.step, MOMENTUM),
+    "sign-flipped": Hint(*UPHILL, MOMENTUM),
     "no-learning": Hint("Your step is a plain gradient step: the velocity plays no part in it. Where does the "
                         "velocity enter the parameters' update?",
                         "The parameters move by learning_rate along the new velocity, not along this step's "
@@ -68,7 +68,7 @@ HINTS_RMSPROP = {
     "stale-state": Hint("Your step used the cache from before this step. Which should come first?",
                         "Update the cache with this step's gradient first, then use the new cache in the step.",
                         RMSPROP),
-    "sign-flipped": Hint(UPHILL.nudge, UPHILL.step, RMSPROP),
+    "sign-flipped": Hint(*UPHILL, RMSPROP),
 }
 
 ADAM = ("m ← β1 m + (1 - β1) dW, v ← β2 v + (1 - β2) dW²; m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t); W ← W - α m̂ / "
