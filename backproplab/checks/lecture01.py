@@ -108,8 +108,8 @@ HINTS_XOR = {
                         "parameters set how sharply the output sigmoid switches? For moved points: where are your "
                         "hidden units' thresholds?",
                         "The sigmoid is near 0 or 1 only when |z| is large (sigmoid(4.6) is about 0.99): scale the "
-                        "output layer's weights and bias up together, and put each hidden threshold between the "
-                        "points, not on them.",
+                        "output layer's weights and bias up together. If slightly moved points change side, a hidden "
+                        "unit switches right next to them, or a very steep output layer magnifies a small move.",
                         XOR),
     "sign-flipped": Hint("Your network answers the opposite of XOR at every point. Which layer decides on which side "
                          "of 0.5 the output lands?",

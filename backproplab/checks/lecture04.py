@@ -82,7 +82,8 @@ HINTS_BACKWARD = {
     "missing-keys": Hint("Which names must the grads dict use? Section 4 lists them, numbered by layer from 1.",
                          "Keys dW1, dB1, dz1, ..., dWL, dBL, dzL; dz[l] is the (m, n_l) gradient at Z[l], one row "
                          "per example.", BACKWARD),
-    **{key: HINTS_DENSE[key] for key in ("missing-mean", "extra-mean", "transposed", "bias-axis", "bias-shape")},
+    **{key: Hint(HINTS_DENSE[key].nudge, HINTS_DENSE[key].step, BACKWARD)
+       for key in ("missing-mean", "extra-mean", "transposed", "bias-axis", "bias-shape")},
 }
 
 UPDATE = "W[l] ← W[l] - α dW[l] and B[l] ← B[l] - α dB[l] for every layer, α = learning_rate, in a new dict."

@@ -41,7 +41,7 @@ HINTS_SOFTMAX_BACK = {
                          "of its row, or the examples of a column?", SOFTMAX_BACK_STEP, SOFTMAX_BACK),
     "softmax-overflow": Hint("dz is NaN for scores near 1000. How does your function get a from Z, and which shift of "
                              "a row's scores leaves its softmax unchanged (lecture 03)?",
-                             "Compute a = softmax(Z) with each row's largest score taken away first; " + SOFTMAX_BACK_STEP,
+                             "Compute a = softmax(Z) with each row's largest score taken away first. " + SOFTMAX_BACK_STEP,
                              SOFTMAX_BACK),
 }
 
