@@ -41,6 +41,17 @@ def measure_grading_workers():
     dask.config.refresh()  # the nannies read the preload from this process's configuration
 
 
+@pytest.fixture(autouse=True)
+def first_tries():
+    """Every test starts as a fresh kernel session: no failed check() tries yet, so each failure shows the hint
+    ladder's first rung (checks/hints.py) whatever ran before in this process."""
+    import sys
+
+    core = sys.modules.get("backproplab.checks.core")  # cleared only when loaded: this file stays light
+    if core is not None:
+        core.FAILED_TRIES.clear()
+
+
 # The test files that read the session's grading batch (the `graded_batch` fixture): one xdist worker runs them all,
 # the one that grades the batch, while the other goes on with the rest instead of waiting on the batch's lock.
 GRADING_BATCH_FILES = ("test_attacks.py", "test_grading_pipeline.py")

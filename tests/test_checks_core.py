@@ -264,7 +264,8 @@ def test_kernel_check_records_calls_to_the_library_implementation():
 @pytest.mark.slow
 def test_check_in_a_real_kernel_publishes_json_html_and_a_short_error():
     """In a real Jupyter kernel, does a failing check publish the check+json payload and HTML
-    with a heatmap, and end in a one-line error instead of an internal traceback?"""
+    with a heatmap and the hint on a line of its own, end in a one-line error instead of an internal
+    traceback, and show the hint ladder's second rung on the third failed try of the session?"""
     from nbformat.v4 import new_code_cell, new_notebook
 
     from catalog_helpers import catalog
@@ -272,15 +273,18 @@ def test_check_in_a_real_kernel_publishes_json_html_and_a_short_error():
     lecture = catalog("04-backprop")
     wrong = lecture.ANSWERS["dense_backward"].replace("dz.T @ A_prev / m", "dz.T @ A_prev")
     nb = new_notebook(cells=[new_code_cell(lecture.SETUP + "from backproplab.checks import check"),
-                             new_code_cell(wrong), new_code_cell('check("dense_backward", dense_backward)')])
+                             new_code_cell(wrong)] +
+                      [new_code_cell('check("dense_backward", dense_backward)') for _ in range(3)])
     execute(nb, allow_errors=True)
     outputs = nb.cells[2].outputs
     payloads = [o["data"][MIME_TYPE] for o in outputs if o.output_type == "display_data" and MIME_TYPE in o["data"]]
     assert len(payloads) == 1 and payloads[0]["diagnosis"] == "missing-mean" and payloads[0]["passed"] is False
     html = next(o["data"]["text/html"] for o in outputs if o.output_type == "display_data")
-    assert "<img" in html and "m=7 times" in html
+    assert "<img" in html and "m = 7 times" in html and "<br><b>Hint:</b>" in html and "Step:" not in html
     errors = [o for o in outputs if o.output_type == "error"]
     assert len(errors) == 1 and errors[0].ename == "CheckFailed" and len(errors[0].traceback) == 1
+    third = next(o["data"]["text/html"] for o in nb.cells[4].outputs if o.output_type == "display_data")
+    assert "<br><b>Step:</b>" in third and "Formula:" not in third
 
 
 # ---- the mistake's pattern under a failed check (ratio map or difference) --------------------------------

@@ -88,9 +88,11 @@ def test_xor_answer_meets_the_margin_the_notebook_promises():
 
 
 def test_failed_check_message_names_the_mistake_and_replays():
-    """Does a failing check say what is wrong in words and how to replay it with its seed?"""
+    """Does a failing check say what is wrong in words, ask about the shapes, and say how to replay it with its
+    seed, without the code (W.T) of the answer?"""
     variant = next(v for v in SAMPLES.VARIANTS if v.name == "W-not-transposed")
     with pytest.raises(CheckFailed) as failure:
         check("dense_forward", _define(variant))
     message = failure.value.result.message
-    assert "W.T" in message and "seed=" in message
+    assert "as it is stored" in message and "Write the shapes down" in message and "seed=" in message
+    assert "W.T" not in message and "Wᵀ" not in message

@@ -16,12 +16,17 @@ def test_catalog_covers_enough_variants():
     assert len(correct) >= 6 and len(wrong) >= 15
 
 
-def test_dense_backward_message_names_the_factor_and_formula():
-    """Does a missing 1/m in dW say 'm=7 times' and point to the dW formula?"""
+def test_dense_backward_message_names_the_factor_and_keeps_the_formula_for_the_last_rung():
+    """Does a missing 1/m in dW say 'm = 7 times' and point to section 2, and does only the third rung (asked for
+    with hint=3) give the dW formula, in the lecture's notation?"""
     variant = next(v for v in CATALOG.VARIANTS if v.name == "dW-without-1/m")
     result = first_failure(LECTURE, variant)
     assert result.outputs == {"dA_prev": True, "dW": False, "dB": True}
-    assert "m=7 times" in result.message and "dW[l] = (1/m) dz[l].T @ A[l-1]" in result.message
+    formula = "dW = (1/m) dzᵀ A_prev"
+    assert "m = 7 times" in result.message and "section 2" in result.message and formula not in result.message
+    with pytest.raises(CheckFailed) as failed:
+        check("dense_backward", namespace(LECTURE, variant)["dense_backward"], hint=3)
+    assert formula in failed.value.result.message
 
 
 def test_failed_check_renders_a_short_traceback():

@@ -69,20 +69,20 @@ def test_new_diagnoses_are_registered_and_documented():
 
 
 @pytest.mark.parametrize("exercise, name, words", [
-    ("softmax_backward", "diagonal-only", ("diagonal", "-a_k a_j", "keepdims=True")),
-    ("softmax_backward", "sum-over-examples", ("axis=0", "axis=1")),
-    ("softmax_backward", "inner-product-in-a-loop", ("np.outer",)),
-    ("softmax_backward", "unstable-softmax", ("overflow", "maximum")),
-    ("softmax_cross_entropy", "mean-over-all-entries", ("np.mean", "divide by m only")),
-    ("softmax_cross_entropy", "binary-cross-entropy-formula", ("(1 - y) log(1 - a)",)),
-    ("torch_train", "no-zero-grad", ("zero_grad()", "ADDS")),
-    ("torch_train", "softmax-layer-before-the-loss", ("raw scores",)),
-    ("torch_train", "summed-loss", ("reduction='sum'",)),
+    ("softmax_backward", "diagonal-only", ("diagonal", "another score of the same row")),
+    ("softmax_backward", "sum-over-examples", ("examples of a column", "units of its row")),
+    ("softmax_backward", "inner-product-in-a-loop", ("inner product", "(n, n) matrix")),
+    ("softmax_backward", "unstable-softmax", ("infinite", "shift of a row's scores")),
+    ("softmax_cross_entropy", "mean-over-all-entries", ("average over all m × n entries",)),
+    ("softmax_cross_entropy", "binary-cross-entropy-formula", ("binary cross-entropy",)),
+    ("torch_train", "no-zero-grad", ("total of all gradients", "already stored")),
+    ("torch_train", "softmax-layer-before-the-loss", ("softmax layer", "nn.CrossEntropyLoss expect")),
+    ("torch_train", "summed-loss", ("summed loss", "batch_size times")),
     ("torch_train", "step-before-backward", ("initial weights",)),
-    ("torch_train", "losses-kept-as-tensors", ("loss.item()",)),
+    ("torch_train", "losses-kept-as-tensors", ("Python floats",)),
 ])
 def test_messages_explain_the_mistake(exercise, name, words):
-    """Does each typical mistake's message say in words what went wrong?"""
+    """Does each typical mistake's message say in words what went wrong, and its nudge what to look at?"""
     result = first_failure(LECTURE, _variant(exercise, name))
     assert result is not None
     for word in words:

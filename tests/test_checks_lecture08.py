@@ -53,27 +53,27 @@ def test_new_diagnoses_are_registered_and_each_is_named_by_a_catalog_variant():
 
 
 @pytest.mark.parametrize("exercise, name, words", [
-    ("momentum_update", "ema-form", ("1 - beta", "torch.optim.SGD")),
-    ("momentum_update", "step-with-the-old-velocity", ("OLD velocity",)),
-    ("rmsprop_update", "eps-under-the-root", ("sqrt(cache) + eps",)),
-    ("rmsprop_update", "no-1-minus-beta", ("1 - beta",)),
-    ("adam_update", "no-bias-correction", ("1 - beta1**t",)),
+    ("momentum_update", "ema-form", ("moving-average form", "two forms")),
+    ("momentum_update", "step-with-the-old-velocity", ("velocity from before this step",)),
+    ("rmsprop_update", "eps-under-the-root", ("eps under the square root",)),
+    ("rmsprop_update", "no-1-minus-beta", ("whole squared gradient",)),
+    ("adam_update", "no-bias-correction", ("uncorrected at step t=",)),
     ("adam_update", "t-plus-one", ("t + 1",)),
-    ("adam_update", "returns-corrected-moments", ("uncorrected",)),
-    ("batchnorm_forward", "unbiased-variance", ("m - 1", "ddof=1")),
-    ("batchnorm_forward", "eps-after-the-root", ("sqrt(var + eps)",)),
-    ("batchnorm_forward", "statistics-over-features", ("axis=0",)),
+    ("adam_update", "returns-corrected-moments", ("bias-corrected moments",)),
+    ("batchnorm_forward", "unbiased-variance", ("m - 1", "unbiased")),
+    ("batchnorm_forward", "eps-after-the-root", ("eps after the square root",)),
+    ("batchnorm_forward", "statistics-over-features", ("each feature over the batch",)),
     ("batchnorm_forward", "cache-without-X-hat", ("X_hat",)),
     ("batchnorm_backward", "statistics-as-constants", ("constants",)),
     ("batchnorm_backward", "no-variance-path", ("var",)),
-    ("batchnorm_backward", "sums-for-gamma-and-beta", ("1/m",)),
+    ("batchnorm_backward", "sums-for-gamma-and-beta", ("m = ", "times the expected value")),
     ("batchnorm_eval", "momentum-reversed", ("new batch", "1 - momentum")),
     ("batchnorm_eval", "biased-running-variance", ("biased variance",)),
     ("batchnorm_eval", "batch-statistics-at-inference", ("its own mean and variance", "remembered")),
     ("batchnorm_eval", "starts-at-the-first-batch", ("first batch",)),
 ])
 def test_messages_explain_the_mistake(exercise, name, words):
-    """Does each typical mistake's message say in words what went wrong?"""
+    """Does each typical mistake's message say in words what went wrong, and its nudge what to look at?"""
     result = first_failure(LECTURE, _variant(exercise, name))
     assert result is not None
     for word in words:

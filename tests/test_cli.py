@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from backproplab.checks import get_exercise
 from backproplab.cli import build_parser, main
 from backproplab.grading.notebooks import read_notebook
-from backproplab.grading.selfcheck import run_self_check
+from backproplab.grading.selfcheck import format_self_check, run_self_check
 from backproplab.grading.submissions import build_submission, write_notebook
 from cli_command import bplab_command
 from notebook_factory import build_notebook, visible_test_cell
@@ -65,7 +66,24 @@ def test_cli_check_names_the_mistake(tmp_path):
     assert verdicts["binary_cross_entropy"]["passed"] is True
     assert verdicts["dense_backward"]["passed"] is False
     assert verdicts["dense_backward"]["diagnosis"] == "transposed"
+    nudge = get_exercise("dense_backward").hints["transposed"].nudge
+    assert nudge in verdicts["dense_backward"]["message"] and "Step:" not in verdicts["dense_backward"]["message"]
     assert verdicts["update_parameters"]["diagnosis"] == "not-implemented"
+
+
+def test_self_check_prints_each_rung_of_the_hint_ladder_on_a_line_of_its_own():
+    """Does `bplab check`'s text put the observation, the hint and (when shown) the step on lines of their own,
+    under the failed exercise's line?"""
+    text = format_self_check([
+        {"exercise": "dense_backward", "hidden": False, "passed": False, "diagnosis": "transposed",
+         "message": "dW is the transpose of the expected result. Hint: Which shape must dW have? Step: Write it down."},
+        {"exercise": "binary_cross_entropy", "hidden": False, "passed": True, "diagnosis": None, "message": ""}])
+    assert text.splitlines() == [
+        "FAIL  dense_backward                   transposed",
+        "      dW is the transpose of the expected result.",
+        "      Hint: Which shape must dW have?",
+        "      Step: Write it down.",
+        "PASS  binary_cross_entropy             "]
 
 
 @pytest.mark.slow

@@ -329,3 +329,20 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
     config.write_text(plain + "get_config().SandboxedExecute.cpu_seconds = -5\n")
     with pytest.raises(SettingsError, match="positive whole number"):
         course_settings(ws)
+
+
+def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path):
+    """Does `c.JudgeOutcomes.hint_rung` in nbgrader_config.py choose the hint ladder's last rung in feedback (1 by
+    default), and is a value outside 1..3 refused with a message that names it?"""
+    from backproplab.grading.grade import SettingsError, course_settings
+
+    ws = Workspace(tmp_path / "ws", root)
+    assert course_settings(ws).hint_rung == 1
+    config = ws.path / "nbgrader_config.py"
+    plain = config.read_text()
+    config.write_text(plain + "get_config().JudgeOutcomes.hint_rung = 3\n")
+    assert course_settings(ws).hint_rung == 3
+    for bad in ("4", "0", "'3'", "True"):
+        config.write_text(plain + f"get_config().JudgeOutcomes.hint_rung = {bad}\n")
+        with pytest.raises(SettingsError, match="c.JudgeOutcomes.hint_rung must be a whole number from 1 to 3"):
+            course_settings(ws)

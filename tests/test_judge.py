@@ -140,6 +140,18 @@ def test_course_policy_off_takes_the_callers_points_too(source_nb, monkeypatch):
     assert not verdicts["test_model_backward"].passed
 
 
+def test_feedback_shows_the_hint_rung_the_course_sets(source_nb, monkeypatch):
+    """Does a failed test's message end with the nudge only by default, and with the step and the formula when the
+    course sets c.JudgeOutcomes.hint_rung = 3, the diagnosis and the score unchanged?"""
+    nb = executed(source_nb, correct(dense_backward=WRONG_DENSE.source), monkeypatch)
+    hint = get_exercise("dense_backward").hints["transposed"]
+    first = by_id(judge_notebook(source_nb, copy.deepcopy(nb), seed=SEED))["test_dense_backward"]
+    last = by_id(judge_notebook(source_nb, nb, seed=SEED, hint_rung=3))["test_dense_backward"]
+    assert hint.nudge in first.message and hint.step not in first.message and hint.formula not in first.message
+    assert hint.step in last.message and hint.formula in last.message
+    assert (first.diagnosis, first.score) == (last.diagnosis, last.score) == ("transposed", 0)
+
+
 def test_a_right_helper_never_credits_a_wrong_caller(source_nb, monkeypatch):
     """Is a wrong model_backward (with a correct dense_backward) judged on its own, with its diagnosis?"""
     nb = executed(source_nb, correct(model_backward=WRONG_MODEL.source), monkeypatch)

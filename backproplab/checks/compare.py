@@ -150,45 +150,46 @@ def _values_summary(name, student, expected, tol, with_ratio=True) -> str:
     return text
 
 
-def _scalar_verdict(name, student, expected, m, hypotheses, formula):
+def _scalar_verdict(name, student, expected, m, hypotheses):
     value = _as_number(student)
-    hint = f" Look at: {formula}." if formula else ""
     if value is None:
         return OutputVerdict(name, False, "not-an-array",
-                             f"{name} should be a number, but the function returned {describe_value(student)}.{hint}")
+                             f"{name} should be a number, but the function returned {describe_value(student)}.")
     if not np.isfinite(value):
         return OutputVerdict(name, False, "non-finite",
-                             f"{name} is {value} where a finite number was expected.{hint}")
+                             f"{name} is {value} where a finite number was expected.")
     tol = TOLERANCES["float32"] if isinstance(student, np.float32) else TOLERANCES["float64"]
     if is_close(value, expected, tol):
         return OutputVerdict(name, True)
     for diagnosis, predicted, *explanation in hypotheses:
         if is_close(value, predicted, tol):
             text = explanation[0] if explanation else pattern_text(diagnosis, m)
-            return OutputVerdict(name, False, require(diagnosis), f"{name} = {value:.6g}, {text}.{hint}")
+            return OutputVerdict(name, False, require(diagnosis), f"{name} = {value:.6g}, {text}.")
     generic = [("sign-flipped", -expected)]
     if m > 1:
         generic = [("missing-mean", m * expected), ("extra-mean", expected / m)] + generic
     for diagnosis, predicted in generic:
         if is_close(value, predicted, tol):
             return OutputVerdict(name, False, diagnosis,
-                                 f"{name} = {value:.6g}, {_PATTERNS[diagnosis](m)}.{hint}")
+                                 f"{name} = {value:.6g}, {_PATTERNS[diagnosis](m)}.")
     return OutputVerdict(name, False, "wrong-values",
                          f"{name} = {value:.6g} differs from the expected value by "
-                         f"{abs(value - expected) / max(abs(expected), ERROR_FLOOR):.2%}.{hint}")
+                         f"{abs(value - expected) / max(abs(expected), ERROR_FLOOR):.2%}.")
 
 
+# What a diagnosis' pattern looks like in the student's result: observations only; the hint ladder says
+# what to do about it.
 _PATTERNS = {
-    "missing-mean": lambda m: f"which is m={m} times the expected value: the 1/m of the mean is missing",
-    "extra-mean": lambda m: f"which is 1/m = 1/{m} of the expected value: there is an extra 1/m",
+    "missing-mean": lambda m: f"which is m = {m} times the expected value",
+    "extra-mean": lambda m: f"which is the expected value divided by m = {m}",
     "sign-flipped": lambda m: "which is the expected value with the opposite sign",
     "transposed": lambda m: "which is the transpose of the expected result",
-    "derivative-at-output": lambda m: "which is what you get by evaluating g' at the output A instead of at Z",
-    "relu-boundary": lambda m: "which differs only where z = 0 exactly: use g'(0) = 0 (z > 0, not z >= 0)",
-    "bias-axis": lambda m: "which is what you get by summing over the wrong axis (sum over examples: axis=0)",
-    "bias-shape": lambda m: "which has the right values but lost the (1, n) shape (use keepdims=True)",
-    "softmax-axis": lambda m: "which is normalized over the wrong axis (each ROW must sum to 1: axis=1)",
-    "softmax-overflow": lambda m: "which overflowed: subtract each row's max before exp",
+    "derivative-at-output": lambda m: "which matches g' taken at the output A instead of at Z",
+    "relu-boundary": lambda m: "which differs only where z is exactly 0",
+    "bias-axis": lambda m: "which matches a sum over the other axis of dz (over units instead of examples)",
+    "bias-shape": lambda m: "which has the right values but not the (1, n) shape",
+    "softmax-axis": lambda m: "which is normalized over the wrong axis (its columns sum to 1, not its rows)",
+    "softmax-overflow": lambda m: "which overflowed on large inputs",
     "non-finite": lambda m: "which contains NaN or infinity",
     "wrong-values": lambda m: "which is not the expected result",
 }
@@ -199,34 +200,33 @@ def pattern_text(diagnosis: str, m: int) -> str:
     return _PATTERNS.get(diagnosis, lambda m: f"which matches the mistake '{diagnosis}'")(m)
 
 
-def compare_output(name, student, expected, *, m, hypotheses=(), formula=""):
-    """Judge one output.
+def compare_output(name, student, expected, *, m, hypotheses=()):
+    """Judge one output: its detail says what was observed, never the fix (that is the hint ladder's).
 
     name: the output's name (e.g. "dW"); student: what the student returned for it
     (codec-normalized); expected: float or ndarray (the NumPy reference); m: the batch size,
     for the 1/m patterns; hypotheses: [(diagnosis_id, predicted_wrong_value), ...] from the
-    exercise, most specific first; formula: the lecture formula to point to -> OutputVerdict.
+    exercise, most specific first -> OutputVerdict.
     """
     if not isinstance(expected, np.ndarray):
-        return _scalar_verdict(name, student, float(expected), m, hypotheses, formula)
-    hint = f" Look at: {formula}." if formula else ""
+        return _scalar_verdict(name, student, float(expected), m, hypotheses)
     if isinstance(student, np.generic):
         student = np.asarray(student)  # e.g. np.sum(dz) / m: judged as a 0-d array (a shape mistake)
     if not isinstance(student, np.ndarray) or student.dtype.kind not in "biuf":
         extra = ""
         if isinstance(student, Opaque) and "torch" in student.type_name:
-            extra = " Convert a tensor with .detach().numpy()."
+            extra = " The check compares NumPy arrays, not tensors."
         elif isinstance(student, (list, tuple)):
-            extra = " Wrap it with np.array(...), or compute it with NumPy operations."
+            extra = " The check compares NumPy arrays, not lists."
         return OutputVerdict(name, False, "not-an-array",
                              f"{name} should be a NumPy array of shape {expected.shape}, "
-                             f"but it is {describe_value(student)}.{extra}{hint}")
+                             f"but it is {describe_value(student)}.{extra}")
     student_f = student.astype(float)
     if not np.all(np.isfinite(student_f)):
         bad = int(np.sum(~np.isfinite(student_f)))
         return OutputVerdict(name, False, "non-finite",
                              f"{bad} of {student_f.size} entries of {name} are NaN or infinite "
-                             f"(a log(0), a 0/0 or an overflowing exp?).{hint}")
+                             f"(a logarithm of 0, zero divided by zero, or an exponential that overflowed?).")
     tol = tolerance_for(student)
     if is_close(student_f, expected, tol):
         return OutputVerdict(name, True)
@@ -235,10 +235,10 @@ def compare_output(name, student, expected, *, m, hypotheses=(), formula=""):
         if predicted.shape == student_f.shape and is_close(student_f, predicted, tol):
             same = student_f.shape == expected.shape
             text = explanation[0] if explanation else pattern_text(diagnosis, m)
-            return OutputVerdict(name, False, require(diagnosis), f"{name} is wrong: {text}.{hint}",
+            return OutputVerdict(name, False, require(diagnosis), f"{name} is wrong: {text}.",
                                  student_f - expected if same else None, expected if same else None)
     if student_f.shape != expected.shape:
-        return _shape_verdict(name, student_f, expected, hint, tol)
+        return _shape_verdict(name, student_f, expected, tol)
     difference = student_f - expected
     generic = [("sign-flipped", -expected)]
     if m > 1:
@@ -247,27 +247,26 @@ def compare_output(name, student, expected, *, m, hypotheses=(), formula=""):
         if is_close(student_f, predicted, tol):
             return OutputVerdict(name, False, diagnosis,
                                  f"{name} is wrong: {_values_summary(name, student_f, expected, tol, False)}, "
-                                 f"{pattern_text(diagnosis, m)}.{hint}", difference, expected)
+                                 f"{pattern_text(diagnosis, m)}.", difference, expected)
     return OutputVerdict(name, False, "wrong-values",
-                         f"{name} is wrong: {_values_summary(name, student_f, expected, tol)}.{hint}", difference,
+                         f"{name} is wrong: {_values_summary(name, student_f, expected, tol)}.", difference,
                          expected)
 
 
-def _shape_verdict(name, student, expected, hint, tol):
-    """Different shapes: transposed, keepdims lost, or just a wrong shape (with hints)."""
+def _shape_verdict(name, student, expected, tol):
+    """Different shapes: transposed, a bias that lost its row shape, or just a wrong shape."""
     shapes = f"shape {student.shape} where {expected.shape} is expected"
     if expected.ndim == 2 and student.shape == expected.T.shape:
         if is_close(student, expected.T, tol):
             return OutputVerdict(name, False, "transposed",
-                                 f"{name} is the transpose of the expected result ({shapes}).{hint}")
+                                 f"{name} is the transpose of the expected result ({shapes}).")
         return OutputVerdict(name, False, "wrong-shape",
                              f"{name} has {shapes}: that is the transposed shape (and the values "
-                             f"differ too).{hint}")
+                             f"differ too).")
     if student.size == expected.size and is_close(student.reshape(expected.shape), expected, tol):
         if name.lstrip("d").startswith("B"):
             return OutputVerdict(name, False, "bias-shape",
-                                 f"{name} has the right values but {shapes}: keep the (1, n) row "
-                                 f"with keepdims=True.{hint}")
+                                 f"{name} has the right values but {shapes}.")
         return OutputVerdict(name, False, "wrong-shape",
-                             f"{name} has the right values but {shapes}: reshape it.{hint}")
-    return OutputVerdict(name, False, "wrong-shape", f"{name} has {shapes}.{hint}")
+                             f"{name} has the right values but {shapes}.")
+    return OutputVerdict(name, False, "wrong-shape", f"{name} has {shapes}.")

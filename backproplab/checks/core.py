@@ -13,8 +13,11 @@ How a check works (the same code runs in the student's kernel and in outside ver
    that the other oracles (PyTorch float64 autograd, central differences) agree with it,
    then ``Exercise.judge`` names the mistake. The first failing case decides the result.
 
+   The failure's message is the observation (shapes, factors, which entries), then the exercise's
+   hint ladder (checks/hints.py) at the rung the session's failed tries or ``hint=`` ask for.
+
 Adding an exercise: subclass ``Exercise``, set ``name``, ``lecture``, ``args``, ``outputs``,
-``formulas``, ``library_functions``; write ``cases`` and ``reference`` (and optionally
+``hints``, ``library_functions``; write ``cases`` and ``reference`` (and optionally
 ``oracles`` and ``mistakes``); decorate the class with ``@register``. See lecture04.py.
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 import time
 import warnings
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +35,7 @@ import numpy as np
 from . import codec
 from .compare import ORACLE_ABSOLUTE, ORACLE_TOLERANCE, OutputVerdict, compare_output, describe_value, output_error
 from .diagnoses import require
+from .hints import RUNGS, ladder_text, rung_for
 
 __all__ = [
     "Case", "Outcome", "CaseVerdict", "Verdict", "CheckFailed", "OracleDisagreement",
@@ -186,7 +190,6 @@ class Exercise:
       args               argument names, in call order (for messages and mutation paths)
       outputs            names of the returned outputs, e.g. ("dA_prev", "dW", "dB");
                          one name means the function returns that single value
-      formulas           output name -> the lecture formula to point to
       hints              diagnosis id (or "*") -> checks.hints.Hint, the exercise's hint ladder
       library_functions  dotted names of the library's own implementation (calls = forbidden-call)
       torch_allowed      whether ``import torch`` is allowed (False for NumPy exercises)
@@ -198,7 +201,6 @@ class Exercise:
     lecture = ""
     args: tuple = ()
     outputs: tuple = ()
-    formulas: dict = {}
     hints: dict = {}
     library_functions: tuple = ()
     torch_allowed = False
@@ -290,8 +292,7 @@ class Exercise:
         if outcome.forbidden:
             what = ", ".join(sorted(set(outcome.forbidden)))
             return CaseVerdict(False, "forbidden-call",
-                               f"{self.name} used {what}, which this exercise does not allow: write it "
-                               f"with NumPy operations yourself.")
+                               f"{self.name} used {what}, which this exercise does not allow.")
         if outcome.status == "not-implemented":
             return CaseVerdict(False, "not-implemented", f"{self.name} is not implemented yet.")
         if outcome.status == "timeout":
@@ -307,12 +308,7 @@ class Exercise:
         if not outcome.mutated:
             return None
         return CaseVerdict(False, "mutated-input",
-                           f"{self.name} changed its input {', '.join(outcome.mutated)} in place. Compute new "
-                           f"arrays instead (e.g. x = x * 2, not x *= 2): the caller still needs the inputs.")
-
-    def formula_for(self, output: str) -> str:
-        """The lecture formula to point to for an output (override for dynamic output names)."""
-        return self.formulas.get(output, "")
+                           f"{self.name} changed its input {', '.join(outcome.mutated)} in place.")
 
     def judge_outputs(self, case, outputs: dict, expected: dict) -> CaseVerdict:
         hypotheses: dict[str, list] = {name: [] for name in expected}
@@ -321,7 +317,7 @@ class Exercise:
                 if name in hypotheses:
                     hypotheses[name].append((require(diagnosis), value, *explanation))
         verdicts = [compare_output(name, outputs.get(name), expected[name], m=case.m,
-                                   hypotheses=hypotheses[name], formula=self.formula_for(name))
+                                   hypotheses=hypotheses[name])
                     for name in expected]
         return combine(verdicts, case)
 
@@ -493,9 +489,10 @@ def _replay(exercise, hidden, seed) -> str:
     return f'(seed {seed}; replay with check("{exercise}", {exercise}{flag}, seed={seed}))'
 
 
-def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, hidden: bool) -> Verdict:
+def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, hidden: bool, rung: int = 1) -> Verdict:
     """Judge case by case; ``outcome_for(index, case)`` supplies each Outcome (lazily, so a
-    kernel check stops calling the student's function at the first failure)."""
+    kernel check stops calling the student's function at the first failure). A failure's message
+    is the observation followed by the exercise's hint ladder up to ``rung`` (1..RUNGS)."""
     outputs = {}
     for index, case in enumerate(cases):
         outcome = outcome_for(index, case)
@@ -505,7 +502,9 @@ def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, h
         if not verdict.passed:
             kind = "hidden test" if hidden else "test"
             where = f"case {index + 1} of {len(cases)}" + (f", {case.label}" if case.label else "")
-            message = f"{exercise.name} failed a {kind} ({where}): {verdict.message} {_replay(exercise.name, hidden, seed)}"
+            hint = ladder_text(exercise, verdict.diagnosis, rung)
+            message = (f"{exercise.name} failed a {kind} ({where}): {verdict.message} "
+                       f"{hint + ' ' if hint else ''}{_replay(exercise.name, hidden, seed)}")
             return Verdict(exercise.name, hidden, False, require(verdict.diagnosis), message, seed,
                            verdict.outputs, verdict.difference, expected=verdict.expected)
     count = f"{len(cases)} {'hidden ' if hidden else ''}case{'s' if len(cases) != 1 else ''}"
@@ -582,17 +581,25 @@ class _GradingCall:
         return False
 
 
-def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> Verdict | None:
+# Failed check() calls per exercise in this kernel session: they choose the rung of the hint ladder.
+FAILED_TRIES: Counter = Counter()
+
+
+def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None, hint: int | None = None) -> Verdict | None:
     """Check a student's function on fresh inputs and say what is wrong, if anything.
 
     Visible tests use the exercise's fixed seed; hidden tests use ``seed``, else the
     ``BPLAB_SEED`` environment variable, else a random seed. Shows the verdict (HTML in
     Jupyter, plain text elsewhere) and raises ``CheckFailed`` when the check fails.
+    A failure's hint is the rung (checks/hints.py) that the exercise's failed tries in this session
+    reach, or at least ``hint`` (1..3) when given.
 
     While grading (``BPLAB_GRADING_SEED`` set, inside the sandbox) it does nothing: the graded
     calls are made in a verification job (grading/sandbox/verification.py) and judged outside.
     """
     ex = get_exercise(exercise)
+    if hint is not None and (isinstance(hint, bool) or hint not in range(1, RUNGS + 1)):
+        raise ValueError(f"hint must be 1, 2 or {RUNGS} (the rung of the hint ladder), not {hint!r}")
     if os.environ.get(GRADING_SEED_ENV, "").strip():
         print(f"{exercise}: checked by the grader, outside this notebook")
         return None
@@ -613,7 +620,10 @@ def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -
         finally:
             guard.uninstall()
 
-    result = evaluate(ex, cases, call, seed=seed, hidden=hidden)
+    tries = FAILED_TRIES[exercise] + 1  # this call's number, should it fail
+    result = evaluate(ex, cases, call, seed=seed, hidden=hidden, rung=rung_for(tries, hint))
+    if not result.passed:
+        FAILED_TRIES[exercise] = tries
     from .display import show
 
     show(result)

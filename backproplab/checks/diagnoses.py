@@ -2,7 +2,8 @@
 
 The ids are DESIGN.md's and are stable: instructors' class reports count them. A check may
 only report an id listed here (``require`` raises on an unknown id: that is our bug, not
-the student's). To add a diagnosis, add one line below and say so in DESIGN.md.
+the student's). To add a diagnosis, add one line below and say so in DESIGN.md. The lines say what
+the mistake looks like, never the fix: the fix is each exercise's hint ladder (checks/hints.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ DIAGNOSES: dict[str, str] = {
     "missing-mean": "the result is m times the expected one (the 1/m of the mean cost is missing)",
     "extra-mean": "the result is 1/m of the expected one (an extra 1/m, e.g. put into dz)",
     "sign-flipped": "the result has the wrong sign (or the update goes uphill)",
-    "bias-shape": "the bias gradient lost its (1, n) shape (keepdims missing)",
+    "bias-shape": "the bias (or its gradient) has the right values but not the (1, n) shape",
     "bias-axis": "the bias gradient was summed over the wrong axis",
     "missing-keys": "a returned dict lacks expected keys (or names them differently)",
     "missing-bias": "the biases were left out (of a layer's output or of a parameter count)",
@@ -22,7 +23,7 @@ DIAGNOSES: dict[str, str] = {
     "derivative-at-output": "g' was evaluated at the output A instead of the pre-activation Z",
     "relu-boundary": "wrong value exactly at ReLU's kink z = 0 (the convention is g'(0) = 0)",
     "softmax-axis": "softmax was normalized over the wrong axis (columns instead of rows)",
-    "softmax-overflow": "softmax overflows on large inputs (the row max was not subtracted)",
+    "softmax-overflow": "softmax overflows on large inputs (NaN or infinity for scores near 1000)",
     "activation-layer": "an activation was applied at the wrong layer (shifted, missing, or before the linear step)",
     "weak-margin": "the right classes, but too close to the decision threshold",
     # Side effects and bad values
@@ -31,8 +32,8 @@ DIAGNOSES: dict[str, str] = {
     "non-finite": "the result contains NaN or infinity",
     # Regularization and initialization (used by lectures 05 and 06)
     "dropout-mask": "the dropout mask is wrong (keeps the wrong units or the wrong fraction)",
-    "dropout-scale": "the 1/(1 - alpha) scale of inverted dropout is missing or wrong",
-    "l2-factor": "the L2 term has the wrong factor (lambd/m vs lambd/(2m))",
+    "dropout-scale": "the kept units of inverted dropout have the wrong scale (or none)",
+    "l2-factor": "the L2 term (or its gradient) is off by a constant factor, or penalizes the biases",
     "early-stop-lookahead": "early stopping picked the best epoch of the whole curve, ignoring the patience (peeking ahead)",
     "early-stop-restore": "early stopping returned the epoch where training stopped, not the best epoch before it",
     "early-stop-patience": "early stopping counted the patience wrong (one epoch off, or a tie counted as an improvement)",
@@ -43,24 +44,22 @@ DIAGNOSES: dict[str, str] = {
     "init-bias": "initial biases are not all zero (biases always start at zero)",
     "init-seed": "the seed is ignored: the same seed gives different weights, or different seeds the same",
     # Computation graphs (lecture 02)
-    "forward-difference": "a one-sided difference (f(x+h) - f(x))/h was used: error O(h) instead of O(h^2)",
-    "step-scaling": "the finite difference was divided by the wrong step (h instead of 2h, or 4h)",
+    "forward-difference": "a one-sided difference was used: its error shrinks like h instead of h squared",
+    "step-scaling": "the finite difference is off by a factor of 2 (the wrong step length)",
     "missing-upstream": "a backward rule forgot to multiply the local derivative by the upstream gradient",
     "swapped-outputs": "the right gradients were returned in the wrong order (e.g. (dB, dA) for (dA, dB))",
     # Training
     "no-learning": "training did not reduce the cost or reach the expected accuracy",
     # Multi-class outputs and PyTorch training (lecture 07)
     "jacobian-diagonal": "only the diagonal of a Jacobian was used (an elementwise derivative where outputs are coupled)",
-    "missing-zero-grad": "gradients accumulated across steps (optimizer.zero_grad() missing)",
+    "missing-zero-grad": "gradients accumulated across steps (they were never reset)",
     "double-softmax": "softmax applied before a loss that applies it itself (nn.CrossEntropyLoss takes raw scores)",
     # Optimizers and batch normalization (lecture 08)
-    "momentum-ema": "momentum as a moving average, V = beta V + (1 - beta) grad, where V = beta V + grad is asked "
-                    "(the same method with the learning rate scaled by 1 - beta)",
+    "momentum-ema": "momentum in its moving-average form where the accumulating form is asked",
     "stale-state": "the step used the optimizer's old state (velocity, cache or moments) instead of the updated one",
-    "missing-bias-correction": "Adam's moments were used without dividing by 1 - beta**t",
-    "eps-placement": "eps added in the wrong place (under the square root where it belongs after it, or the reverse) "
-                     "or left out",
-    "unbiased-variance": "the variance was divided by m - 1 (unbiased) where batch norm divides by m",
+    "missing-bias-correction": "Adam's step used the moments without their bias correction",
+    "eps-placement": "eps in the wrong place (inside a square root or outside it) or left out",
+    "unbiased-variance": "batch norm standardized with the unbiased variance where the biased one is asked",
     "missing-mean-terms": "batch norm's dX treats the batch mean or variance as constants (their paths are missing)",
     # Backprop by hand through a whole network (lecture 09)
     "broadcast-sum": "the gradient of a value broadcast in the forward pass was not summed back over the broadcast "

@@ -144,11 +144,18 @@ def render_text(result) -> str:
     return f"FAILED [{result.diagnosis}]: {result.message}"
 
 
+def _rungs_on_lines(text: str) -> str:
+    """An escaped message with each rung of its hint ladder (checks/hints.py) on a line of its own."""
+    for label in ("Hint:", "Step:", "Formula:"):
+        text = text.replace(f" {label} ", f"<br><b>{label}</b> ", 1)
+    return text
+
+
 def render_html(result) -> str:
     color = "#1a7f37" if result.passed else "#b42318"
     label = "Passed" if result.passed else f"Not yet &mdash; {html.escape(result.diagnosis or '')}"
     body = (f'<div style="border-left:4px solid {color};padding:4px 10px">'
-            f'<b style="color:{color}">{label}</b><br>{html.escape(result.message)}')
+            f'<b style="color:{color}">{label}</b><br>{_rungs_on_lines(html.escape(result.message))}')
     try:
         pattern = pattern_of(result)
         if pattern is not None:

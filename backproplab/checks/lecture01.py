@@ -7,7 +7,8 @@ Forward passes have no gradients, so there are no finite differences here.
 
 Mistakes are predicted by running the wrong formula ourselves (``_Prediction``): when it
 gives the student's value, or raises the student's exact error (e.g. ``A_prev @ W`` on a
-non-square W), the mistake is named.
+non-square W), the mistake is named. Messages say what was observed; each exercise's hint
+ladder (``hints``, checks/hints.py) says what to do about it.
 """
 from __future__ import annotations
 
@@ -23,13 +24,98 @@ from ..model import count_parameters, model_forward
 from .compare import ORACLE_TOLERANCE, describe_value, is_close, output_error, tolerance_for
 from .core import Case, CaseVerdict, Exercise, OracleDisagreement, register
 from .fixtures import draw_network
+from .hints import Hint
 
 LECTURE = "01-architecture"
 
-FORMULA_COUNT = "P = sum over l of n_l * n_{l-1} (weights) + n_l (biases)"
-FORMULA_Z = "Z = A_prev @ W.T + B, with A_prev (m, n_prev), W (n, n_prev), B (1, n) -> Z (m, n)"
-FORMULA_FORWARD = "A[0] = X; Z[l] = A[l-1] @ W[l].T + B[l]; A[l] = g[l](Z[l]) with g[l] = activations[l-1]"
-FORMULA_CACHES = "caches[l-1] = (A[l-1], W[l], B[l], Z[l]), one tuple per layer, in layer order"
+# ---- the hint ladders (lecture prose: solutions/01-architecture, sections 1-5) ----------------------------
+
+COUNT = "P = Σ_{l=1..L} (n_l · n_{l-1} + n_l): n_l · n_{l-1} weights and n_l biases in each layer l = 1..L."
+HINTS_COUNT = {
+    "*": Hint("Section 2 (Counting parameters) counts the 2-3-1 network by hand and finds 13. Does your function "
+              "give 13 for [2, 3, 1]? Which layers own parameters, and what does each of them own?",
+              "Layer l connects each of its n_l units to each of the n_{l-1} units below it (one weight per pair) "
+              "and gives each of its own units one bias; the input layer owns nothing.",
+              COUNT),
+    "missing-bias": Hint("Besides its weights, what else does each unit of a layer own (section 1)? And does the "
+                         "input layer own any of it?",
+                         "Each unit of layer l has exactly one bias, so B[l] holds n_l numbers for l = 1..L; the "
+                         "n0 inputs are data, not units with parameters.",
+                         COUNT),
+}
+
+LAYER = ("Z = A_prev Wᵀ + B: A_prev (m, n_prev) meets Wᵀ (n_prev, n), and the (1, n) row B is added to each of "
+         "the m rows, so Z is (m, n).")
+HINTS_DENSE = {
+    "*": Hint("Start from one neuron (section 1): it combines one example's inputs with its own weights and its "
+              "own bias. In the batch, which row of W holds neuron j's weights, and which row of A_prev holds "
+              "example i?",
+              "Entry (i, j) of Z combines row i of A_prev (example i's inputs) with row j of W (neuron j's "
+              "weights), entry by entry, and adds neuron j's bias B[0, j]; section 3's shape table lists every "
+              "matrix.",
+              LAYER),
+    "transposed": Hint("Write the shapes down: A_prev is (m, n_prev) and W is (n, n_prev), a row for each neuron. "
+                       "Which arrangement of W lets the n_prev of A_prev meet its n_prev, and what shape must Z "
+                       "have?",
+                       "For the product to pair each input with its weight, W must enter with its rows and "
+                       "columns swapped, (n_prev, n); then Z comes out (m, n), one row per example.",
+                       LAYER),
+    "missing-bias": Hint("Each neuron owns one more parameter besides its weights (section 1). Where does it enter "
+                         "the neuron's z?",
+                         "Neuron j's bias B[0, j] is added to z for every example; B is a (1, n) row that "
+                         "broadcasting repeats over the m rows.",
+                         LAYER),
+    "bias-shape": Hint("B has shape (1, n): one bias per neuron. Which entries of Z should neuron j's bias reach?",
+                       "Neuron j's bias belongs in column j of Z, in every row; the (1, n) row B already lines up "
+                       "with Z's columns, and broadcasting copies it down the m rows as it is.",
+                       LAYER),
+}
+
+FORWARD = ("A[0] = X; for l = 1..L: Z[l] = A[l-1] W[l]ᵀ + B[l], A[l] = g[l](Z[l]) with g[l] = activations[l-1]; "
+           "caches = [(A[l-1], W[l], B[l], Z[l]) for l = 1..L]; AL = A[L].")
+HINTS_FORWARD = {
+    "*": Hint("Section 3 builds the forward pass one layer at a time from dense_forward. Which layer's output is "
+              "the next layer's input, and what does every layer keep for the backward pass?",
+              "Begin with the data as layer 0's activation; each layer l applies its linear step to the previous "
+              "layer's activation with W[l] and B[l], then its own activation function, and records its cache.",
+              FORWARD),
+    "activation-layer": Hint("activations holds L names, one per layer, from the first hidden layer to the output. "
+                             "Where in that list is layer 1's name, where is the output layer's, and what does each "
+                             "layer apply it to?",
+                             "Layer l (counting from 1) uses the name at position l - 1, applied to that layer's "
+                             "own Z[l], in every layer including the output layer.",
+                             FORWARD),
+    "cache-format": Hint("What will model_backward (lecture 04) need from each layer? Section 3 lists the four "
+                         "things a layer's cache holds, and their order.",
+                         "After computing layer l, append one tuple for that layer: its input A[l-1], its W[l] and "
+                         "B[l], and its Z[l]; the list starts with the first layer.",
+                         "caches = [(A[0], W[1], B[1], Z[1]), ..., (A[L-1], W[L], B[L], Z[L])]: a list of L "
+                         "tuples in layer order."),
+    "transposed": HINTS_DENSE["transposed"],
+    "missing-bias": HINTS_DENSE["missing-bias"],
+}
+
+XOR = ("One construction: hidden units h1 = relu(x1 + x2) and h2 = relu(x1 + x2 - 1), so h1 - 2 h2 is XOR; the "
+       "output z = k (h1 - 2 h2) - k/2 with k = 10 gives sigmoid(z) below 0.01 or above 0.99.")
+HINTS_XOR = {
+    "*": Hint("Section 5 draws the four XOR points: no single line separates them, two can. Which two lines, one "
+              "per hidden unit, would you draw? The XOR explorer lets you try them.",
+              "Let both hidden relu units look at x1 + x2 with different thresholds: one responds to (0, 1) and "
+              "(1, 0) and (1, 1), the other only to (1, 1); the output unit then weighs the first positively and "
+              "the second strongly negatively.",
+              XOR),
+    "weak-margin": Hint("Every point is on its right side of 0.5. How far from 0.5 must the outputs be, and which "
+                        "parameters set how sharply the output sigmoid switches? For moved points: where are your "
+                        "hidden units' thresholds?",
+                        "The sigmoid is near 0 or 1 only when |z| is large (sigmoid(4.6) is about 0.99): scale the "
+                        "output layer's weights and bias up together. If slightly moved points change side, a hidden "
+                        "unit switches right next to them, or a very steep output layer magnifies a small move.",
+                        XOR),
+    "sign-flipped": Hint("Your network answers the opposite of XOR at every point. Which layer decides on which side "
+                         "of 0.5 the output lands?",
+                         "Negating the output layer's z turns every output o into 1 - o; the hidden layer can stay.",
+                         XOR),
+}
 
 # The XOR network of exercise 4: its four points and the margins it must keep.
 XOR_X, XOR_Y = xor()   # X (4, 2), Y (4, 1)
@@ -75,7 +161,7 @@ def _matches(student, predicted) -> bool:
     return student == predicted
 
 
-def _predicted_crash(predictions, case, outcome, formula):
+def _predicted_crash(predictions, case, outcome):
     """The verdict for a crash that a predicted mistake reproduces exactly, else None."""
     if outcome.status != "raised" or outcome.forbidden:
         return None
@@ -84,15 +170,15 @@ def _predicted_crash(predictions, case, outcome, formula):
         if status == "raised" and _same_error(outcome, value):
             return CaseVerdict(False, prediction.diagnosis,
                                f"{prediction.message} (It raised {outcome.exc_type}: {outcome.exc_message} "
-                               f"on the case {case.label}.) Look at: {formula}.")
+                               f"on the case {case.label}.)")
     return None
 
 
-def _predicted_value(predictions, student, formula):
+def _predicted_value(predictions, student):
     for prediction in predictions:
         status, value = prediction.outcome()
         if status == "returned" and _matches(student, value):
-            return CaseVerdict(False, prediction.diagnosis, f"{prediction.message} Look at: {formula}.")
+            return CaseVerdict(False, prediction.diagnosis, prediction.message)
     return None
 
 
@@ -105,7 +191,7 @@ class CountParameters(Exercise):
     lecture = LECTURE
     args = ("layer_sizes",)
     outputs = ("P",)
-    formulas = {"P": FORMULA_COUNT}
+    hints = HINTS_COUNT
     library_functions = ("backproplab.model.count_parameters",)
 
     def cases(self, rng, hidden):
@@ -128,17 +214,13 @@ class CountParameters(Exercise):
         pairs = list(zip(sizes[:-1], sizes[1:]))
         weights = sum(n_out * n_in for n_in, n_out in pairs)
         return [
-            _Prediction("missing-bias", lambda: weights,
-                        "count_parameters counted only the weights: each layer also has n_l biases "
-                        "(B[l] is (1, n_l))."),
+            _Prediction("missing-bias", lambda: weights, "That is the number of weights alone."),
             _Prediction("missing-bias", lambda: weights + sum(n_in for n_in, _ in pairs),
-                        "count_parameters gave each layer n_{l-1} biases: the biases belong to the layer's own "
-                        "n_l neurons, B[l] is (1, n_l)."),
+                        "That is the weights and n_{l-1} more numbers per layer (as many as the layer's inputs)."),
             _Prediction("missing-bias", lambda: weights + sum(sizes),
-                        "count_parameters also counted biases for the input layer: the n0 inputs have no "
-                        "parameters, only layers 1..L do."),
+                        "That is the weights and one more number for every unit, the input units included."),
             _Prediction("wrong-values", lambda: sum(n_out * n_in + n_out for n_in, n_out in pairs[:-1]),
-                        "count_parameters left out the last layer: sum over l = 1..L, up to the output layer."),
+                        "That is the count of every layer but the last."),
         ]
 
     def judge_outputs(self, case, outputs, expected):
@@ -147,19 +229,18 @@ class CountParameters(Exercise):
         if not is_integer:
             if isinstance(value, (float, np.floating)) and float(value) == want:
                 return CaseVerdict(False, "not-an-array",
-                                   f"count_parameters returned the float {value!r}; a count is an int: use int(...) "
-                                   f"or integer arithmetic only.")
+                                   f"count_parameters returned the float {value!r}, where a count is an int.")
             return CaseVerdict(False, "not-an-array",
                                f"count_parameters should return an int, but it returned {describe_value(value)}.")
         if int(value) == want:
             return CaseVerdict(True, outputs={"P": True})
-        predicted = _predicted_value(self.mistakes_for(case.args[0]), int(value), FORMULA_COUNT)
+        predicted = _predicted_value(self.mistakes_for(case.args[0]), int(value))
         if predicted is not None:
             predicted.message = f"For {case.args[0]} you returned {int(value):,}. " + predicted.message
             return predicted
         return CaseVerdict(False, "wrong-values",
                            f"For {case.args[0]} count_parameters returned {int(value):,}, which is not the number "
-                           f"of weights and biases. Look at: {FORMULA_COUNT}.", {"P": False})
+                           f"of weights and biases.", {"P": False})
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,21 +249,18 @@ class CountParameters(Exercise):
 def _dense_predictions(A_prev, W, B):
     return [
         _Prediction("transposed", lambda: A_prev @ W + B,
-                    "dense_forward multiplied by W instead of W.T: W is (n, n_prev), one row per neuron, so "
-                    "A_prev (m, n_prev) must meet W.T (n_prev, n)."),
+                    "dense_forward's result matches A_prev combined with W as it is stored, (n, n_prev)."),
         _Prediction("transposed", lambda: W @ A_prev.T + B.T,
-                    "dense_forward used the column-per-example convention (W @ A_prev.T): here examples are the "
-                    "ROWS of A_prev and Z must be (m, n)."),
+                    "dense_forward's result has one column per example (the column-per-example convention); in "
+                    "this course the examples are the rows, and Z is (m, n)."),
         _Prediction("transposed", lambda: W @ A_prev.T + B,
-                    "dense_forward computed W @ A_prev.T, the column-per-example convention: here examples are the "
-                    "ROWS of A_prev, so Z = A_prev @ W.T + B."),
-        _Prediction("missing-bias", lambda: A_prev @ W.T,
-                    "dense_forward left out the bias B."),
+                    "dense_forward's result has one column per example (the column-per-example convention); in "
+                    "this course the examples are the rows, and Z is (m, n)."),
+        _Prediction("missing-bias", lambda: A_prev @ W.T, "dense_forward's result matches Z without the bias B."),
         _Prediction("bias-shape", lambda: A_prev @ W.T + B.T,
-                    "dense_forward transposed (or reshaped into a column) the bias: B is already the (1, n) row "
-                    "that broadcasting adds to every example; add it as it is."),
+                    "dense_forward's result matches the biases laid out as a column instead of the (1, n) row."),
         _Prediction("bias-shape", lambda: A_prev @ W.T + B.sum(),
-                    "dense_forward added the sum of all biases to every entry: neuron j gets its own bias B[0, j]."),
+                    "dense_forward's result has the total of all biases in every entry, not each neuron's own."),
     ]
 
 
@@ -192,7 +270,7 @@ class DenseForward(Exercise):
     lecture = LECTURE
     args = ("A_prev", "W", "B")
     outputs = ("Z",)
-    formulas = {"Z": FORMULA_Z}
+    hints = HINTS_DENSE
     library_functions = ("backproplab.layers.dense_forward",)
 
     @staticmethod
@@ -225,14 +303,14 @@ class DenseForward(Exercise):
         return {"PyTorch": {"Z": torch_run["Z1"]}}
 
     def judge_running(self, case, outcome):
-        return (_predicted_crash(_dense_predictions(*case.args), case, outcome, FORMULA_Z)
+        return (_predicted_crash(_dense_predictions(*case.args), case, outcome)
                 or super().judge_running(case, outcome))
 
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
         if verdict.passed:
             return verdict
-        predicted = _predicted_value(_dense_predictions(*case.args), outputs["Z"], FORMULA_Z)
+        predicted = _predicted_value(_dense_predictions(*case.args), outputs["Z"])
         if predicted is None:
             return verdict
         predicted.outputs, predicted.difference, predicted.expected = verdict.outputs, verdict.difference, verdict.expected
@@ -269,37 +347,32 @@ def _model_predictions(X, params, activations):
 
     return [
         _Prediction("activation-layer", wrong(names=["identity"] * (L - 1) + [last]),
-                    "model_forward applied no activation in the hidden layers: A[l] = g[l](Z[l]) in every layer."),
+                    "AL matches a network whose hidden layers apply no activation."),
         _Prediction("activation-layer", wrong(names=list(activations[:-1]) + ["identity"]),
-                    "model_forward returned Z[L] instead of A[L] = g[L](Z[L]): the output layer needs its "
-                    "activation too."),
+                    "AL matches Z[L], the output layer before its activation."),
         _Prediction("activation-layer", wrong(names=[first] * L),
-                    "model_forward used activations[0] in every layer: layer l uses activations[l - 1]."),
+                    "AL matches the first layer's activation used in every layer."),
         _Prediction("activation-layer", wrong(names=[last] * L),
-                    "model_forward used the output activation activations[-1] in every layer: layer l uses "
-                    "activations[l - 1]."),
+                    "AL matches the output layer's activation used in every layer."),
         # activations[l] at layer l: raises IndexError at the last layer, as the student's code does.
         _Prediction("activation-layer",
                     lambda: _forward_variant(X, params, activations, names=list(activations[1:]) + [activations[L]])[0],
-                    "model_forward used activations[l] at layer l, one layer too far: layer l (1-based) uses "
-                    "activations[l - 1]."),
+                    "model_forward reads each layer's activation one position too far along the list."),
         _Prediction("activation-layer", wrong(names=list(activations[::-1])),
-                    "model_forward used the activations in reverse order: activations[0] is g[1], the first "
-                    "hidden layer's."),
+                    "AL matches the activations used in reverse order."),
         _Prediction("activation-layer", wrong(before=True),
-                    "model_forward applied g[l] to the layer's input A[l-1] instead of to Z[l]: A[l] = g[l](Z[l])."),
+                    "AL matches each activation applied to the layer's input A[l-1] rather than to its Z[l]."),
         _Prediction("transposed", wrong(linear=lambda A, W, B: A @ W + B),
-                    "model_forward multiplied by W[l] instead of W[l].T (through dense_forward?): W[l] is "
-                    "(n_l, n_{l-1})."),
+                    "AL matches each layer's W[l] used as it is stored, (n_l, n_{l-1})."),
         _Prediction("missing-bias", wrong(linear=lambda A, W, B: A @ W.T),
-                    "model_forward left out the biases B[l]."),
+                    "AL matches the network without its biases B[l]."),
     ]
 
 
 def _caches_verdict(student, expected) -> CaseVerdict | None:
     """None if the caches are right, else a cache-format verdict that says what is wrong."""
     L = len(expected)
-    where = f"Expected: {FORMULA_CACHES}."
+    where = "A layer's cache is the tuple (A_prev, W, B, Z)."
     if not isinstance(student, (list, tuple)):
         return CaseVerdict(False, "cache-format", f"caches should be a list of {L} tuples, but it is "
                            f"{describe_value(student)}. {where}")
@@ -326,7 +399,7 @@ def _caches_verdict(student, expected) -> CaseVerdict | None:
             recognized = next((label for label, value in others.items() if _matches(item, value)), None)
             said = f": it holds {recognized}" if recognized else ""
             return CaseVerdict(False, "cache-format", f"item {k} of caches[{l - 1}] (layer {l}) should be "
-                               f"{names[k]}{' = A[' + str(l - 1) + ']' if k == 0 else ''}{said}. {where}")
+                               f"{names[k]}{' (that is A[' + str(l - 1) + '])' if k == 0 else ''}{said}. {where}")
     return None
 
 
@@ -336,7 +409,7 @@ class ModelForward(Exercise):
     lecture = LECTURE
     args = ("X", "params", "activations")
     outputs = ("AL", "caches")
-    formulas = {"AL": FORMULA_FORWARD, "caches": FORMULA_CACHES}
+    hints = HINTS_FORWARD
     library_functions = ("backproplab.model.model_forward", "backproplab.layers.dense_forward")
 
     def _networks(self, rng, hidden):
@@ -377,15 +450,15 @@ class ModelForward(Exercise):
         return reference
 
     def judge_running(self, case, outcome):
-        return (_predicted_crash(_model_predictions(*case.args), case, outcome, FORMULA_FORWARD)
+        return (_predicted_crash(_model_predictions(*case.args), case, outcome)
                 or super().judge_running(case, outcome))
 
     def judge_outputs(self, case, outputs, expected):
         from .compare import compare_output
 
-        AL = compare_output("AL", outputs["AL"], expected["AL"], m=case.m, formula=FORMULA_FORWARD)
+        AL = compare_output("AL", outputs["AL"], expected["AL"], m=case.m)
         if not AL.passed:
-            predicted = _predicted_value(_model_predictions(*case.args), outputs["AL"], FORMULA_FORWARD)
+            predicted = _predicted_value(_model_predictions(*case.args), outputs["AL"])
             if predicted is not None:
                 predicted.outputs = {"AL": False, "caches": False}
                 predicted.difference, predicted.expected = AL.difference, AL.expected
@@ -408,7 +481,7 @@ class XorParameters(Exercise):
     lecture = LECTURE
     args = ()
     outputs = ("params",)
-    formulas = {"params": "model_forward(X, params, ['relu', 'sigmoid']) < 0.1 where y = 0, > 0.9 where y = 1"}
+    hints = HINTS_XOR
 
     def cases(self, rng, hidden):
         cases = [Case((), label="the four XOR points", m=4, info={"jitter": None})]
@@ -434,13 +507,12 @@ class XorParameters(Exercise):
             value = params[key]
             if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
                 return CaseVerdict(False, "not-an-array", f"{key} should be a NumPy array of shape {shape}, "
-                                   f"but it is {describe_value(value)}. Wrap it with np.array([[...]]).")
+                                   f"but it is {describe_value(value)}.")
             if value.shape != shape:
                 diagnosis = "bias-shape" if key.startswith("B") else (
                     "transposed" if value.shape == shape[::-1] else "wrong-shape")
                 return CaseVerdict(False, diagnosis, f"{key} has shape {value.shape}, but a 2-2-1 network needs "
-                                   f"{key} {shape}: W[l] is (n_l, n_{{l-1}}) and B[l] is (1, n_l) (note the double "
-                                   f"brackets, np.array([[...]])).")
+                                   f"{key} {shape}: W[l] is (n_l, n_{{l-1}}) and B[l] is (1, n_l), both 2-d.")
             if not np.all(np.isfinite(value)):
                 return CaseVerdict(False, "non-finite", f"{key} contains NaN or infinity.")
         params = {key: np.asarray(params[key], dtype=float) for key in XOR_SHAPES}
@@ -450,16 +522,13 @@ class XorParameters(Exercise):
         right_side = (AL > 0.5) == (XOR_Y > 0.5)
         if not right_side.all():
             if not right_side.any():
-                return CaseVerdict(False, "sign-flipped", f"Your network computes NOT XOR (XNOR): {outputs_text}. "
-                                   f"Flip the sign of the output layer's z.")
+                return CaseVerdict(False, "sign-flipped", f"Your network computes NOT XOR (XNOR): {outputs_text}.")
             wrong = [tuple(int(v) for v in x) for x, ok in zip(XOR_X, right_side[:, 0]) if not ok]
-            return CaseVerdict(False, "wrong-values", f"Your network gets {wrong} wrong: {outputs_text}. "
-                               f"Try the sliders of the XOR explorer.")
+            return CaseVerdict(False, "wrong-values", f"Your network gets {wrong} wrong: {outputs_text}.")
         beyond = np.where(XOR_Y > 0.5, AL > 1 - XOR_MARGIN, AL < XOR_MARGIN)
         if not beyond.all():
             return CaseVerdict(False, "weak-margin", f"Every point is on the right side of 0.5, but not beyond "
-                               f"{XOR_MARGIN} / {1 - XOR_MARGIN}: {outputs_text}. Scale up the output layer's "
-                               f"weights and bias so that |z| is larger (sigmoid(4.6) = 0.99).")
+                               f"{XOR_MARGIN} / {1 - XOR_MARGIN}: {outputs_text}.")
         if case.info["jitter"] is not None:
             moved = (XOR_X[None] + case.info["jitter"]).reshape(-1, 2)
             labels = np.tile(XOR_Y, (case.info["jitter"].shape[0], 1))
@@ -470,6 +539,5 @@ class XorParameters(Exercise):
                 first = moved[int(np.argmax(wrong[:, 0]))]
                 return CaseVerdict(False, "weak-margin", f"{int(wrong.sum())} of {wrong.size} points moved by up to "
                                    f"{XOR_JITTER} from the XOR points land on the wrong side of 0.5, e.g. "
-                                   f"({first[0]:.3f}, {first[1]:.3f}). Put the hidden units' thresholds between "
-                                   f"the points, not on them.")
+                                   f"({first[0]:.3f}, {first[1]:.3f}).")
         return CaseVerdict(True, outputs={"params": True})

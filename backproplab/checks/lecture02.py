@@ -16,12 +16,71 @@ from .codec import FnToken
 from .compare import TOLERANCES, is_close
 from .core import Case, CaseVerdict, Exercise, register
 from .fixtures import curvy_function
+from .hints import Hint
 
 __all__ = ["curvy_gradient", "forward_difference", "record_rule_calls",
            "NumericalGradient", "MatmulBackward", "MulBackward", "ExpBackward", "SigmoidBackwardRule"]
 
 LECTURE = "02-computation-graphs"
 FIXTURE_NAME = "lecture02_curvy"
+
+# ---- the hint ladders (lecture prose: solutions/02-computation-graphs, sections 2, 7 and 8) ---------------
+
+CENTRAL = ("grad_i = (f(x + h e_i) - f(x - h e_i)) / (2h) for every index i of x, where e_i is 1 at index i and 0 "
+           "elsewhere; grad has the shape of x.")
+HINTS_NUMERICAL = {
+    "*": Hint("Section 2 estimates a slope by nudging one entry of x at a time, on both sides of it. How many "
+              "evaluations of f does each entry need, and how far apart are the two points?",
+              "For entry i, evaluate f with that entry moved up by h and with it moved down by h, every other entry "
+              "unchanged; the estimate is the change in f over the distance between the two points. Put the entry "
+              "back before the next one.",
+              CENTRAL),
+    "forward-difference": Hint("Your estimate evaluates f on one side of x only. Section 2 compares two estimates "
+                               "on a log-log plot: which one's error falls twice as fast as h shrinks, and why?",
+                               "Take one point at x + h e_i and one at x - h e_i: Taylor's h/2 f'' terms then "
+                               "cancel, and the error is O(h²) instead of O(h).",
+                               CENTRAL),
+    "step-scaling": Hint("Your estimate is off by the same factor everywhere. How far apart are the two points at "
+                         "which you evaluate f?",
+                         "The points x - h e_i and x + h e_i are 2h apart; a slope is the change in f over the "
+                         "change in x that caused it.",
+                         CENTRAL),
+}
+
+MATMUL_STEP = ("Entry by entry: A_ij appears only in row i of Y, with slope B_jk on Y_ik, so ∂J/∂A_ij = Σ_k s_ik B_jk; "
+               "likewise ∂J/∂B_jk = Σ_i A_ij s_ik. Each sum is one matrix product of two of s, A, B, one of them "
+               "with rows and columns swapped.")
+MATMUL = "dA = s Bᵀ, (p, r)(r, q) = (p, q); dB = Aᵀ s, (q, p)(p, r) = (q, r)."
+HINTS_MATMUL = {
+    "*": Hint("Write the shapes next to each other: s (p, r), A (p, q), B (q, r). What shape must each gradient "
+              "have, and which two of the three matrices can make it? Section 8 works out one entry first.",
+              MATMUL_STEP, MATMUL),
+    "transposed": Hint("Your gradients hold the right kind of numbers in the wrong arrangement. In the chain rule "
+                       "for one entry of A (section 8), which index of s meets which index of B?",
+                       MATMUL_STEP, MATMUL),
+    "swapped-outputs": Hint("Both gradients are right, in each other's places. Which one has the shape of A?",
+                            "matmul_backward returns (dA, dB): the gradient for A first, (p, q), then the gradient "
+                            "for B, (q, r).",
+                            MATMUL),
+}
+
+
+def _rule_hints(derivative: str, step: str, formula: str, output_question: str | None = None) -> dict:
+    """The ladder of a backward rule of the engine (section 7): ``derivative`` is the nudge's question about the
+    op's local derivative, ``output_question`` the nudge for a derivative taken at the op's output (for an op
+    whose rule can make that mistake)."""
+    hints = {
+        "*": Hint(f"{derivative} Section 7 says what a rule returns from upstream and the local derivative.",
+                  step, formula),
+        "missing-upstream": Hint("Your local derivative is right. What does the chain rule do with the gradient "
+                                 "that arrives from above, the rule's upstream (section 7)?",
+                                 "A rule's result for each input is the upstream gradient combined, entry by "
+                                 "entry, with the local derivative; without upstream, how J depends on out is lost.",
+                                 formula),
+    }
+    if output_question is not None:
+        hints["derivative-at-output"] = Hint(output_question, step, formula)
+    return hints
 
 
 # ---------------------------------------------------------------------------------------
@@ -70,7 +129,7 @@ class NumericalGradient(Exercise):
     lecture = LECTURE
     args = ("f", "x", "h")
     outputs = ("grad",)
-    formulas = {"grad": "grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h), one entry at a time"}
+    hints = HINTS_NUMERICAL
     library_functions = ("backproplab.gradcheck.numerical_gradient",)
 
     def cases(self, rng, hidden):
@@ -113,13 +172,11 @@ class NumericalGradient(Exercise):
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
         if verdict.diagnosis == "forward-difference":
-            verdict.message = ("grad matches a one-sided difference (f(x + h) - f(x)) / h, whose error is "
-                               "O(h) (about h/2 f''); use the central difference (f(x + h) - f(x - h)) / (2h), "
-                               "whose error is O(h^2).")
+            verdict.message = ("grad matches a one-sided difference, which evaluates f on one side of x only; "
+                               "its error is O(h).")
         elif verdict.diagnosis == "step-scaling":
             ratio = "2" if np.allclose(np.asarray(outputs["grad"], float), 2 * expected["grad"]) else "1/2"
-            verdict.message = (f"grad is {ratio} times the expected value: a central difference spans 2h, "
-                               f"from x - h to x + h, so divide f(x + h) - f(x - h) by 2h.")
+            verdict.message = f"grad is {ratio} times the expected value in every entry."
         return verdict
 
 
@@ -133,7 +190,7 @@ class MatmulBackward(Exercise):
     lecture = LECTURE
     args = ("s", "A", "B")
     outputs = ("dA", "dB")
-    formulas = {"dA": "dA = s @ B.T, shape (p, q)", "dB": "dB = A.T @ s, shape (q, r)"}
+    hints = HINTS_MATMUL
     library_functions = ("backproplab.graph._matmul_backward",)
 
     def cases(self, rng, hidden):
@@ -175,8 +232,7 @@ class MatmulBackward(Exercise):
             return verdict
         swapped = _whole_tuple_mistake(self, outputs, [(
             "swapped-outputs", {"dA": expected["dB"], "dB": expected["dA"]},
-            "the two gradients are right but returned in the wrong order: return (dA, dB), "
-            "dA = s @ B.T of A's shape and dB = A.T @ s of B's shape")], case)
+            "the two gradients are right but returned in the wrong order")], case)
         return swapped or verdict
 
 
@@ -298,13 +354,11 @@ class BackwardRule(Exercise):
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
         texts = {
-            "missing-upstream": ("the local derivative is right, but it was not multiplied by the upstream "
-                                 "gradient: chain rule, grad_input = upstream * local derivative"),
-            "derivative-at-output": ("the derivative was evaluated at the output out instead of at the input; "
-                                     "out already IS the function's value"),
+            "missing-upstream": "the result matches the local derivative alone, without the upstream gradient",
+            "derivative-at-output": "the result matches the local derivative taken at the output out, not at the input",
         }
         if verdict.diagnosis in texts:
-            verdict.message = f"{texts[verdict.diagnosis]}. Look at: {self.formulas[self.outputs[0]]}."
+            verdict.message = f"{texts[verdict.diagnosis]}."
         return verdict
 
 
@@ -320,7 +374,15 @@ class MulBackward(BackwardRule):
     op = "mul"
     args = ("upstream", "a", "b")
     outputs = ("grad_a", "grad_b")
-    formulas = {"grad_a": "grad_a = upstream * b", "grad_b": "grad_b = upstream * a"}
+    hints = {**_rule_hints("How does the product out change when a moves a little and b stays where it is?",
+                           "∂out/∂a = b and ∂out/∂b = a; each is combined with upstream entry by entry, and the "
+                           "engine sums a broadcast gradient back to its input's shape.",
+                           "grad_a = upstream ⊙ b, grad_b = upstream ⊙ a (⊙: entry by entry)."),
+             "swapped-outputs": Hint("Each input got a gradient built from itself. When a moves and b stays, by "
+                                     "how much does a b change per unit of a?",
+                                     "∂(a b)/∂a = b and ∂(a b)/∂b = a: each input's local derivative is the OTHER "
+                                     "input.",
+                                     "grad_a = upstream ⊙ b, grad_b = upstream ⊙ a (⊙: entry by entry).")}
     library_functions = ("backproplab.graph._mul_backward",)
 
     def expressions(self, rng, hidden):
@@ -351,8 +413,7 @@ class MulBackward(BackwardRule):
         swapped = _whole_tuple_mistake(self, outputs, [(
             "swapped-outputs",
             {"grad_a": _unbroadcast_to(upstream * a, a.shape), "grad_b": _unbroadcast_to(upstream * b, b.shape)},
-            "each input got the upstream gradient times ITSELF; d(a*b)/da = b, so grad_a = upstream * b "
-            "and grad_b = upstream * a (each input gets the OTHER one)")], case)
+            "each input's gradient matches upstream combined with that same input")], case)
         return swapped or verdict
 
 
@@ -363,7 +424,11 @@ class ExpBackward(BackwardRule):
     op = "exp"
     args = ("upstream", "x")
     outputs = ("grad_x",)
-    formulas = {"grad_x": "grad_x = upstream * exp(x) = upstream * out"}
+    hints = _rule_hints("What is the derivative of the exponential, and which value that the forward pass already "
+                        "computed is equal to it?",
+                        "d(eˣ)/dx = eˣ, which is exactly out; the rule combines it with upstream entry by entry.",
+                        "grad_x = upstream ⊙ eˣ = upstream ⊙ out (⊙: entry by entry).",
+                        "out is already the exponential of x. What did your rule apply the exponential to?")
     library_functions = ("backproplab.graph._exp_backward",)
 
     def expressions(self, rng, hidden):
@@ -389,7 +454,12 @@ class SigmoidBackwardRule(BackwardRule):
     op = "sigmoid"
     args = ("upstream", "z")
     outputs = ("grad_z",)
-    formulas = {"grad_z": "grad_z = upstream * out * (1 - out), with out = sigmoid(z)"}
+    hints = _rule_hints("What is the sigmoid's slope σ'(z), and how can it be written with the sigmoid's own value "
+                        "only (lecture 03 derives it)?",
+                        "Differentiating σ(z) = 1/(1 + e^-z) gives e^-z / (1 + e^-z)², which equals σ(z)(1 - σ(z)); "
+                        "out already holds σ(z).",
+                        "grad_z = upstream ⊙ out ⊙ (1 - out), with out = σ(z) (⊙: entry by entry).",
+                        "out is already σ(z). Which value did your rule apply the sigmoid to?")
     library_functions = ("backproplab.graph._sigmoid_backward_rule", "backproplab.activations.sigmoid_backward",
                          "backproplab.activations.sigmoid_derivative")
 

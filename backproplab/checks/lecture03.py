@@ -16,21 +16,91 @@ from ..activations import get_activation, softmax
 from ..gradcheck import numerical_gradient
 from .core import Case, Exercise, register
 from .fixtures import KINK_MARGIN
+from .hints import Hint
 
 LECTURE = "03-activations"
 
-FORMULAS = {
-    "sigmoid": "sigma(z) = 1 / (1 + exp(-z)); for z < 0 use exp(z) / (1 + exp(z)) so nothing overflows",
-    "tanh": "tanh(z) = (e^z - e^-z) / (e^z + e^-z); np.tanh is stable",
-    "relu": "relu(z) = max(0, z)",
-    "leaky_relu": "leaky_relu(z) = z if z > 0 else alpha * z",
-    "softmax": "softmax(z) = softmax(z - c) for any constant c; per ROW i, with c_i = the maximum of row i",
-    # The backward rules point to the derivation (lecture section 9), never to the answer line (issue 22).
-    "sigmoid_backward": "dz = dA * sigma'(Z), the slope taken at Z and derived so that it uses only sigma(Z)",
-    "tanh_backward": "dz = dA * tanh'(Z), the slope taken at Z and derived so that it uses only tanh(Z)",
-    "relu_backward": "dz = dA * relu'(Z): the slope of the piece each z is on, the left piece's at z = 0",
-    "leaky_relu_backward": "dz = dA * leaky_relu'(Z): the slope of the piece each z is on (the given alpha), "
-                           "the left piece's at z = 0",
+# ---- the hint ladders (lecture prose: solutions/03-activations, sections 4-7 and 9) -----------------------
+
+
+def _slope_hints(nudge, step, formula, output_hint):
+    """A backward rule's ladder: ``output_hint`` is the nudge for a slope taken at A instead of Z."""
+    return {"*": Hint(nudge, step, formula),
+            "derivative-at-output": Hint(output_hint, step, formula)}
+
+
+AT_OUTPUT = ("Your slopes match the derivative taken at the activation's output. Which of the rule's two arguments "
+             "holds the points at which the slope belongs?")
+KINK = ("Only the entries where z is exactly 0 are wrong. Which of the two pieces' slopes does the course (as "
+        "PyTorch) use at the corner?")
+SOFTMAX_STEP = ("softmax(z) = softmax(z - c) for any constant c, and each row may use a constant of its own; with "
+                "c_i the largest score of row i, no exponent of that row is above 0.")
+SOFTMAX = "A_ij = e^(Z_ij - c_i) / Σ_k e^(Z_ik - c_i), c_i = max_k Z_ik: the sum runs over the n classes of row i."
+HINTS = {
+    "sigmoid": {"*": Hint(
+        "Section 4: one formula, applied to every entry of Z at once. Which part of it overflows at z of -1000, "
+        "and can you write the same number so that only exponentials of negative numbers are ever computed?",
+        "For z < 0, the same number is e^z / (1 + e^z) (top and bottom of the usual fraction multiplied by e^z); "
+        "both forms then need only e^-|z|, which is at most 1.",
+        "σ(z) = 1/(1 + e^-z) for z ≥ 0 and e^z/(1 + e^z) for z < 0, entry by entry; Z, A (m, n).")},
+    "tanh": {"*": Hint(
+        "Section 5: tanh is a ratio of exponentials. Computed from its definition, what happens at z of 1000, and "
+        "does NumPy offer a stable version?",
+        "tanh(z) = (e^z - e^-z)/(e^z + e^-z), which is also 2σ(2z) - 1; the definition overflows for large |z|, "
+        "NumPy's own tanh does not.",
+        "A = tanh(Z), entry by entry, with a stable tanh; Z, A (m, n).")},
+    "relu": {"*": Hint(
+        "Section 6: ReLU passes a positive score through unchanged. What does it return for a negative one?",
+        "relu(z) is z where z > 0 and 0 elsewhere, entry by entry, for the whole (m, n) array at once.",
+        "relu(z) = max{0, z}, entry by entry; Z, A (m, n).")},
+    "leaky_relu": {"*": Hint(
+        "Section 6: leaky ReLU is ReLU whose negative piece is not flat. What is that piece's slope, and which "
+        "argument of the function holds it?",
+        "leaky_relu(z) is z where z > 0 and alpha z elsewhere, with the alpha the function is given.",
+        "leaky_relu(z) = z for z > 0 and α z for z ≤ 0, entry by entry; Z, A (m, n).")},
+    "softmax": {
+        "*": Hint("Each row is one example (section 7): which entries does each normalizing total run over? And "
+                  "which constant can you take from a row's scores without changing its result, so that no "
+                  "exponential overflows?", SOFTMAX_STEP, SOFTMAX),
+        "softmax-axis": Hint("Your probabilities add up to 1 down each column. Which entries are one example's "
+                             "scores, and over which of them must its probabilities add up to 1?",
+                             "The normalizing total of row i runs over the n classes of that row only; the examples "
+                             "of one class are never added together.", SOFTMAX),
+        "softmax-overflow": Hint("Your softmax returns NaN for scores near 1000. What is e to the 1000 in floating "
+                                 "point, and which shift of a row's scores leaves its result unchanged (section 7)?",
+                                 SOFTMAX_STEP, SOFTMAX),
+    },
+    "sigmoid_backward": _slope_hints(
+        "Section 9: write σ as a power of its denominator and apply the chain rule. Can every part of the result be "
+        "written with σ(z) itself? And at which point is the slope taken, Z or A?",
+        "The chain rule gives σ'(z) = e^-z/(1 + e^-z)², which splits into σ(z) and (1 - σ(z)); dz combines dA with "
+        "σ'(Z) entry by entry, and has no 1/m.",
+        "dz = dA ⊙ σ(Z) ⊙ (1 - σ(Z)) (⊙: entry by entry); dA, Z, dz (m, n).", AT_OUTPUT),
+    "tanh_backward": _slope_hints(
+        "Section 9: differentiate tanh as a ratio of exponentials. Can the result be written with tanh(z) alone? "
+        "And at which point is the slope taken, Z or A?",
+        "The quotient rule gives tanh'(z) = 1 - tanh(z)²; dz combines dA with tanh'(Z) entry by entry, and has no "
+        "1/m.",
+        "dz = dA ⊙ (1 - tanh(Z)²) (⊙: entry by entry); dA, Z, dz (m, n).", AT_OUTPUT),
+    "relu_backward": {
+        **_slope_hints(
+            "ReLU is made of two straight pieces (section 9). Which piece is an entry on: is that decided by the "
+            "sign of Z or of dA? And which slope applies exactly at z of 0?",
+            "The right piece has slope 1 and the left piece slope 0; at z = 0 take the left piece's slope, as "
+            "PyTorch does.",
+            "dz_ij = dA_ij where Z_ij > 0, and 0 where Z_ij ≤ 0; dA, Z, dz (m, n).", AT_OUTPUT),
+        "relu-boundary": Hint(KINK, "At z = 0 use the left piece's slope, 0: an entry passes dA on just where its z "
+                              "is strictly positive.", "dz_ij = dA_ij where Z_ij > 0, and 0 where Z_ij ≤ 0."),
+    },
+    "leaky_relu_backward": {
+        **_slope_hints(
+            "Like relu_backward, but the negative piece is not flat. What is its slope, and does it depend on z?",
+            "The right piece has slope 1 and the left piece the slope alpha given to the function; at z = 0 use "
+            "the left piece's slope, as PyTorch does.",
+            "dz_ij = dA_ij where Z_ij > 0, and α dA_ij where Z_ij ≤ 0; dA, Z, dz (m, n).", AT_OUTPUT),
+        "relu-boundary": Hint(KINK, "At z = 0 use the left piece's slope, alpha: only a strictly positive z counts "
+                              "as the right piece.", "dz_ij = dA_ij where Z_ij > 0, and α dA_ij where Z_ij ≤ 0."),
+    },
 }
 
 
@@ -68,9 +138,6 @@ class _ActivationExercise(Exercise):
     kinked = False               # relu-like: add the boundary case with exact zeros
     large = False                # add a |z| ~ 1000 case
     alpha_kwarg = False          # leaky ReLU: a case with a non-default alpha
-
-    def formula_for(self, output):
-        return FORMULAS[self.name]
 
     def _shapes(self, rng, hidden):
         if not hidden:
@@ -151,7 +218,7 @@ class _Backward(_ActivationExercise):
 
 
 def _forward(name, **options):
-    cls = type(name, (_Forward,), {"name": name, "activation": name,
+    cls = type(name, (_Forward,), {"name": name, "activation": name, "hints": HINTS[name],
                                    "library_functions": (f"backproplab.activations.{name}",), **options})
     return register(cls)
 
@@ -159,7 +226,7 @@ def _forward(name, **options):
 def _backward(activation, **options):
     name = f"{activation}_backward"
     # the library's g'(Z) computes the graded quantity but for the product with dA: withheld too
-    cls = type(name, (_Backward,), {"name": name, "activation": activation,
+    cls = type(name, (_Backward,), {"name": name, "activation": activation, "hints": HINTS[name],
                                     "library_functions": (f"backproplab.activations.{name}",
                                                           f"backproplab.activations.{activation}_derivative"),
                                     **options})
@@ -183,6 +250,7 @@ class Softmax(_Forward):
     name = "softmax"
     activation = "softmax"
     large = True
+    hints = HINTS["softmax"]
     library_functions = ("backproplab.activations.softmax",)
 
     def oracles(self, case):
@@ -197,7 +265,6 @@ class Softmax(_Forward):
         verdict = super().judge_outputs(case, outputs, expected)
         if case.info.get("large") and verdict.diagnosis == "non-finite":
             verdict.diagnosis = "softmax-overflow"
-            verdict.message = ("softmax overflows on large scores (|z| up to 1000): exp(1000) is inf, and "
-                               "inf / inf is NaN. Subtract each row's maximum first: softmax(z) = softmax(z - c). "
-                               f"Look at: {FORMULAS['softmax']}.")
+            verdict.message = ("softmax returns NaN or infinity on large scores (|z| up to 1000): e to the 1000 "
+                               "is infinite in floating point, and infinity over infinity is NaN.")
         return verdict

@@ -19,25 +19,130 @@ from .codec import FnToken
 from .compare import describe_value
 from .core import Case, CaseVerdict, Exercise, register
 from .fixtures import draw_network
+from .hints import Hint
 
 LECTURE = "04-backprop"
 
-FORMULA_DW = "dW[l] = (1/m) dz[l].T @ A[l-1], shape (n_l, n_{l-1})"
-FORMULA_DB = "dB[l] = (1/m) dz[l].sum(axis=0, keepdims=True), shape (1, n_l)"
-FORMULA_DA = "dA[l-1] = dz[l] @ W[l], shape (m, n_{l-1}) (no 1/m)"
-FORMULA_DZ = "dz[L] = A[L] - Y; dz[l-1] = dA[l-1] * g'(Z[l-1]), shape (m, n_l) (no 1/m)"
+# ---- the hint ladders (lecture prose: solutions/04-backprop, sections 1, 2 and 4-8) ------------------------
+
+BCE = ("J = -(1/m) Σ_i Σ_k [y_ik log a_ik + (1 - y_ik) log (1 - a_ik)], each log clamped at -100; a float.")
+HINTS_BCE = {
+    "*": Hint("Section 1: what probability did the network give the label it should have predicted, for a label "
+              "of 1 and for a label of 0? The cost is the average, over the examples, of each example's loss.",
+              "One example's loss for one output is minus the log of the probability given to its label: -log a "
+              "when y is 1, -log (1 - a) when y is 0; an example with several outputs adds theirs up; each log is "
+              "clamped at -100, so an exact 0 costs 100 instead of infinity.",
+              BCE),
+}
+
+DENSE = ("dA_prev = dz W (m, n_prev), with no 1/m; dW = (1/m) dzᵀ A_prev (n, n_prev); dB = (1/m) Σ_i dz_i, a "
+         "(1, n) row.")
+DENSE_STEP = ("For one example, z_j = Σ_k W_jk a_k + b_j, so ∂z_j/∂W_jk = a_k, ∂z_j/∂a_k = W_jk and ∂z_j/∂b_j = 1. "
+              "Over the batch, dW and dB add up the examples' contributions and carry the mean cost's 1/m; dA_prev "
+              "keeps one row per example, without it.")
+HINTS_DENSE = {
+    "*": Hint("Section 2 derives one example first: which entries of z does the weight W_jk feed, and which does "
+              "the input a_k feed? Then with m examples: which of the three gradients belong to the mean cost, and "
+              "which one stays per example, like dz?", DENSE_STEP, DENSE),
+    "missing-mean": Hint("Your result is too large by the batch size in every entry. Which of the gradients belong to "
+                         "the averaged cost, and which stay per example (section 2, on where the average goes)?",
+                         "dW and dB are gradients of the mean cost J: the examples' contributions are added up and "
+                         "the total carries 1/m; dz itself has no 1/m.", DENSE),
+    "extra-mean": Hint("Your result is too small by the batch size. Is dA_prev a gradient of the averaged cost, or "
+                       "of each example's own loss, like dz?",
+                       "dA_prev, like dz, is per example: its row i is example i's loss gradient, with no 1/m; only "
+                       "dW and dB carry it.", DENSE),
+    "transposed": Hint("Write the shapes down: dz (m, n), A_prev (m, n_prev), W (n, n_prev). Which arrangement of "
+                       "two of them has the shape of dW, and which the shape of dA_prev?",
+                       "dW must be (n, n_prev), W's shape: dz's n runs along its rows and the m examples are paired "
+                       "up and added; dA_prev must be (m, n_prev), A_prev's shape.", DENSE),
+    "bias-axis": Hint("dB has one entry per unit. Is each of its entries a total over the examples, or over the "
+                      "units of one example?",
+                      "dB_j adds up unit j's dz over the m examples (down column j of dz) and carries 1/m.", DENSE),
+    "bias-shape": Hint("dB's values are right, but it does not have B's shape, (1, n). What shape must the gradient "
+                       "of a parameter have?",
+                       "A gradient has the shape of its parameter: when the examples are added up, keep the (1, n) "
+                       "row instead of a flat vector of n numbers.", DENSE),
+}
+
+BACKWARD = ("dz[L] = A[L] - Y; for l = L, ..., 1: dW[l] = (1/m) dz[l]ᵀ A[l-1], dB[l] = (1/m) Σ_i dz[l]_i, and for "
+            "l > 1, dz[l-1] = (dz[l] W[l]) ⊙ g[l-1]'(Z[l-1]); one dW, dB and dz per layer, keyed by the layer's number.")
+HINTS_BACKWARD = {
+    "*": Hint("Section 4 starts at the output: with a sigmoid output and cross-entropy, what is dz[L]? Going down, "
+              "what does each layer receive from the layer above, and which value of its own cache turns that into "
+              "its dz?",
+              "dz[L] is the output minus the labels (section 4). Layer l hands dense_backward's dA_prev down to layer "
+              "l-1, which applies its activation's slope at its own Z[l-1], entry by entry, to get dz[l-1].",
+              BACKWARD),
+    "derivative-at-output": Hint("Your slopes are taken at the layers' outputs. Which entry of a layer's cache "
+                                 "holds the points at which g' belongs?",
+                                 "Layer l-1's slope is g[l-1]' at Z[l-1], the last entry of that layer's cache; the "
+                                 "A_prev in the cache of the layer above is the layer's output, not its Z.",
+                                 BACKWARD),
+    "missing-keys": Hint("Which names must the grads dict use? Section 4 lists them, numbered by layer from 1.",
+                         "Keys dW1, dB1, dz1, ..., dWL, dBL, dzL; dz[l] is the (m, n_l) gradient at Z[l], one row "
+                         "per example.", BACKWARD),
+    **{key: Hint(HINTS_DENSE[key].nudge, HINTS_DENSE[key].step, BACKWARD)
+       for key in ("missing-mean", "extra-mean", "transposed", "bias-axis", "bias-shape")},
+}
+
+UPDATE = "W[l] ← W[l] - α dW[l] and B[l] ← B[l] - α dB[l] for every layer, α = learning_rate, in a new dict."
+HINTS_UPDATE = {
+    "*": Hint("Section 5: one step of gradient descent moves every parameter against its gradient. Which way is "
+              "downhill, and how long is the step?",
+              "Each W[l] and B[l] moves by learning_rate times its own gradient dW[l], dB[l], in the direction that "
+              "lowers the cost; the dz entries of grads are not parameters; the result is a new dict.", UPDATE),
+    "sign-flipped": Hint("Your step goes uphill: the cost would grow. Which way does the gradient point?",
+                         "The gradient points in the direction in which the cost grows fastest; descent moves each "
+                         "parameter the opposite way.", UPDATE),
+    "mutated-input": Hint("Your values are right, but the caller's params changed. Why must the old parameters "
+                          "survive the step (gradient checking and momentum read them)?",
+                          "Compute every new parameter into a new array of a new dict; an in-place update writes "
+                          "into the caller's array.", UPDATE),
+}
+
+HINTS_GRADIENT_CHECK = {
+    "*": Hint("Section 6 compares the given grads with an estimate that needs no backpropagation at all. Which "
+              "estimate (lecture 02), and which relative error turns each comparison into one number per parameter?",
+              "For every entry of every parameter array, nudge it up and down by h, evaluate cost_fn both times and "
+              "put the entry back; compare the whole estimated array with the given gradient by their relative "
+              "error.",
+              "numerical_i = (J(θ + h e_i) - J(θ - h e_i)) / (2h); error = ‖analytic - numerical‖ / (‖analytic‖ + "
+              "‖numerical‖), one float per parameter name (W1, B1, ...)."),
+}
+
+TRAIN = ("params = Xavier-initialized [n0, n_hidden, 1] from seed; for t = 1, ..., T: AL = forward(X) (tanh, sigmoid), "
+         "J_t = BCE(AL, Y), grads = backward(AL, Y), params ← params - α grads; return (params, [J_1, ..., J_T]).")
+TRAIN_STEP = ("Initialize a [n0, n_hidden, 1] network with Xavier weights from the given seed; then, num_iterations "
+              "times: a forward pass (tanh hidden layer, sigmoid output), the cost, the backward pass, and one "
+              "update with the learning rate; record each iteration's cost.")
+HINTS_TRAIN = {
+    "*": Hint("Section 7 trains with the functions you wrote in this lecture. What does one iteration of gradient "
+              "descent do, step by step, and which initialization does the exercise ask for?", TRAIN_STEP, TRAIN),
+    "no-learning": Hint("Training did not reach the accuracy. Does your cost go down from one iteration to the next? "
+                        "If not, which step of an iteration does not use the result of the step before it?",
+                        TRAIN_STEP, TRAIN),
+}
+
+TORCH = ("dW[l] = W[l].grad and dB[l] = B[l].grad of the mean cost; dz[l] = m · Z[l].grad (the course's dz has no "
+         "1/m); every value a NumPy array.")
+HINTS_TORCH = {
+    "*": Hint("Section 8: PyTorch differentiates one scalar. Which scalar, and which tensors must ask for their "
+              "gradients? Then: how does PyTorch's gradient at Z relate to the course's dz, one row per example?",
+              "Build the forward pass from tensors of X and the parameters (gradients required on W and B), take "
+              "the mean binary cross-entropy, and run backward; Z's gradient must be retained, and it carries the "
+              "mean's 1/m.", TORCH),
+    "extra-mean": Hint("Your dz is too small by the batch size. PyTorch differentiates the averaged cost: how does "
+                       "that differ from the course's dz, one row per example (section 8)?",
+                       "Z's gradient in PyTorch belongs to the mean cost, so it carries 1/m; the course's dz is per "
+                       "example and does not.", TORCH),
+}
 
 
 def _torch():
     from .. import torch_reference
 
     return torch_reference
-
-
-def _grad_formulas(keys):
-    """Formula hints for a grads dict's keys (dW1, dB2, dz3, ...)."""
-    table = {"dW": FORMULA_DW, "dB": FORMULA_DB, "dz": FORMULA_DZ}
-    return {key: table.get(key.rstrip("0123456789"), "") for key in keys}
 
 
 def _split_dict(exercise, value, expected_keys, what):
@@ -51,7 +156,7 @@ def _split_dict(exercise, value, expected_keys, what):
         return CaseVerdict(False, "missing-keys",
                            f"{exercise} returned a dict without the keys {missing}. Expected keys: "
                            f"{list(expected_keys)}" + (f"; unexpected keys: {extra}" if extra else "") +
-                           ". Names follow DESIGN.md: dW1, dB1, dz1, ... for gradients, W1, B1, ... for parameters.")
+                           ". Gradients are named dW1, dB1, dz1, ..., parameters W1, B1, ...")
     return {key: value[key] for key in expected_keys}
 
 
@@ -65,7 +170,7 @@ class BinaryCrossEntropy(Exercise):
     lecture = LECTURE
     args = ("AL", "Y")
     outputs = ("J",)
-    formulas = {"J": "J = -(1/m) sum_i [y_i log a_i + (1 - y_i) log(1 - a_i)], logs clamped at -100"}
+    hints = HINTS_BCE
     library_functions = ("backproplab.losses.binary_cross_entropy",)
 
     @staticmethod
@@ -98,8 +203,7 @@ class BinaryCrossEntropy(Exercise):
         if n_outputs == 1:
             return []
         return [("wrong-values", {"J": self.reference(case)["J"] / n_outputs},
-                 f"which is the mean over all m*nL entries (np.mean): sum over the nL={n_outputs} output units "
-                 f"and divide by m only")]
+                 f"which is the average over all m × nL entries, nL = {n_outputs}")]
 
 
 @register
@@ -108,7 +212,7 @@ class DenseBackward(Exercise):
     lecture = LECTURE
     args = ("dz", "A_prev", "W")
     outputs = ("dA_prev", "dW", "dB")
-    formulas = {"dA_prev": FORMULA_DA, "dW": FORMULA_DW, "dB": FORMULA_DB}
+    hints = HINTS_DENSE
     library_functions = ("backproplab.layers.dense_backward", "backproplab.layers.dense_weight_gradients")
 
     @staticmethod
@@ -199,9 +303,6 @@ class _GradsFromNetwork(Exercise):
     def reference(self, case):
         return self.reference_grads(case.info["net"])
 
-    def formula_for(self, output):
-        return _grad_formulas([output])[output]
-
 
 @register
 class ModelBackward(_GradsFromNetwork):
@@ -210,6 +311,7 @@ class ModelBackward(_GradsFromNetwork):
     args = ("AL", "Y", "caches", "activations")
     outputs = ("grads",)
     library_functions = ("backproplab.model.model_backward",)
+    hints = HINTS_BACKWARD
 
     def cases(self, rng, hidden):
         return [Case((net["AL"], net["Y"], net["caches"], net["activations"]), label=label,
@@ -237,18 +339,12 @@ class TorchGradients(_GradsFromNetwork):
     torch_allowed = True
     library_functions = ("backproplab.model.model_backward", "backproplab.torch_reference.torch_model_gradients")
     call_timeout = 30.0
+    hints = HINTS_TORCH
 
     def cases(self, rng, hidden):
         return [Case((net["X"], net["Y"], net["params"], net["activations"]), label=label,
                      m=net["X"].shape[0], info={"net": net})
                 for net, label in self._networks(rng, hidden)]
-
-    def judge_outputs(self, case, outputs, expected):
-        verdict = super().judge_outputs(case, outputs, expected)
-        if verdict.diagnosis == "extra-mean":
-            verdict.message += (" PyTorch's Z.grad is the gradient of the MEAN cost, so it carries the 1/m: "
-                                "the course's dz (per example) is m * Z.grad.")
-        return verdict
 
 
 @register
@@ -265,6 +361,7 @@ class UpdateParameters(Exercise):
     outputs = ("params",)
     library_functions = ("backproplab.model.update_parameters",)
     mutation_first = False
+    hints = HINTS_UPDATE
 
     def cases(self, rng, hidden):
         specs = [([3, 4, 1], 0.1, "2 layers, learning rate 0.1"), ([2, 5, 3, 2], 0.75, "3 layers, learning rate 0.75")]
@@ -293,18 +390,13 @@ class UpdateParameters(Exercise):
     def mistakes(self, case):
         params, grads, lr = case.args
         return [("sign-flipped", update_parameters(params, grads, -lr),
-                 "which is params + learning_rate * grads: a step uphill (gradient ascent); subtract the gradient")]
-
-    def formula_for(self, output):
-        return f"{output} = {output} - learning_rate * d{output}"
+                 "which is a step of the same length in the opposite direction (uphill)")]
 
     def mutation_verdict(self, outcome):
         verdict = super().mutation_verdict(outcome)
         if verdict is not None:
             verdict.message = (f"The returned values are right, but update_parameters changed the caller's arrays "
-                               f"{', '.join(outcome.mutated)} in place (e.g. W -= learning_rate * dW). Return new "
-                               f"arrays instead: new[key] = params[key] - learning_rate * grads['d' + key], so the "
-                               f"old parameters stay intact.")
+                               f"{', '.join(outcome.mutated)} in place.")
         return verdict
 
 
@@ -319,6 +411,7 @@ class GradientCheck(Exercise):
     args = ("cost_fn", "params", "grads")
     outputs = ("errors",)
     library_functions = ("backproplab.gradcheck.gradient_check",)
+    hints = HINTS_GRADIENT_CHECK
     CORRECT_MAX = 1e-6
     DECADES = 1.0
 
@@ -373,10 +466,8 @@ class GradientCheck(Exercise):
             if reference < self.CORRECT_MAX:
                 ok = 0 <= value < self.CORRECT_MAX
                 if not ok:
-                    hint = (" An error around 1e-6..1e-4 suggests a one-sided difference (f(x+h) - f(x)) / h: use "
-                            "the central difference (f(x+h) - f(x-h)) / (2h)." if value < 1e-3 else
-                            " Check that each entry is restored after it is perturbed, and the relative error "
-                            "||a - b|| / (||a|| + ||b||).")
+                    hint = (" An error around 1e-6..1e-4 is what a one-sided difference gives." if value < 1e-3 else
+                            " Is each entry put back after it is nudged?")
                     problems.append(f"grads for {key} are correct, so its error should be below "
                                     f"{self.CORRECT_MAX:g}, but your gradient_check says {value:.3g}.{hint}")
             else:
@@ -387,8 +478,7 @@ class GradientCheck(Exercise):
             verdicts[key] = ok
         if problems:
             return CaseVerdict(False, "wrong-values",
-                               " ".join(problems) + " Look at: numerical = (J(x + h) - J(x - h)) / (2h) per entry; "
-                               "error = ||analytic - numerical|| / (||analytic|| + ||numerical||).", verdicts)
+                               " ".join(problems), verdicts)
         return CaseVerdict(True, None, "", verdicts)
 
 
@@ -409,6 +499,7 @@ class TrainTwoLayer(Exercise):
     outputs = ("params", "costs")
     library_functions = ("backproplab.model.train", "backproplab.model.model_backward",
                          "backproplab.model.update_parameters")
+    hints = HINTS_TRAIN
     ACTIVATIONS = ["tanh", "sigmoid"]
     MIN_ACCURACY = 0.9
     # Some draws of the moons cap even the reference below 90%: then the bar is the
@@ -468,8 +559,6 @@ class TrainTwoLayer(Exercise):
             return CaseVerdict(False, "no-learning",
                                f"after training, the network classifies {achieved:.1%} of fresh held-out moons "
                                f"correctly (at least {required:.0%} needed; the reference reaches "
-                               f"{reference:.1%}); the cost went from {cost_values[0]:.4g} to {cost_values[-1]:.4g}. "
-                               f"Each iteration: AL, caches = model_forward(X, params, ['tanh', 'sigmoid']); "
-                               f"grads = model_backward(AL, Y, caches, ...); params = update_parameters(params, grads, "
-                               f"learning_rate).", outputs_ok)
+                               f"{reference:.1%}); the cost went from {cost_values[0]:.4g} to {cost_values[-1]:.4g}.",
+                               outputs_ok)
         return CaseVerdict(True, None, "", outputs_ok)

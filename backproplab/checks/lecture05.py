@@ -34,14 +34,74 @@ from ..activations import get_activation
 from ..init import INIT_METHODS, init_std
 from .compare import describe_value, is_close
 from .core import Case, CaseVerdict, Exercise, register
+from .hints import Hint
 
 LECTURE = "05-initialization"
 
-FORMULA_STD = ("std = 0.01 (random), sqrt(2 / (n_{l-1} + n_l)) (xavier), sqrt(2 / n_{l-1}) (he), "
-               "0 (zeros); fan_in = n_{l-1}, fan_out = n_l")
-FORMULA_INIT = ("W[l] = std * N(0, 1) samples of shape (n_l, n_{l-1}), B[l] = zeros (1, n_l), "
-                "drawn from rng = np.random.default_rng(seed); " + FORMULA_STD)
-FORMULA_STATS = "A[0] = X; A[l] = g(A[l-1] @ W[l].T + B[l]); the l-th result is np.std(A[l]) (over all entries)"
+# ---- the hint ladders (lecture prose: solutions/05-initialization, sections 1-3) --------------------------
+
+STD = ("std = 0.01 (random), √(2 / (n_{l-1} + n_l)) (xavier), √(2 / n_{l-1}) (he), 0 (zeros), with fan_in = "
+       "n_{l-1} and fan_out = n_l.")
+HINTS_STD = {
+    "*": Hint("Section 2 asks what keeps the spread of the signal the same from layer to layer. For He: over how "
+              "many inputs does a unit's pre-activation add up, and what does ReLU do to half of them? For Xavier: "
+              "which compromise between the two fans does it make?",
+              "Var(z) = fan_in · Var(w) · Var(input): keeping it constant asks Var(w) = 1/fan_in, doubled for ReLU, "
+              "which zeroes half the inputs (He), or 2/(fan_in + fan_out) to balance the forward and the backward "
+              "pass (Xavier); the std is the root of that variance; 'random' is 0.01 and 'zeros' 0.",
+              STD),
+    "init-fan": Hint("Your std uses the wrong fan. Over how many inputs does each unit of the layer add up, and is "
+                     "that fan_in or fan_out? Which method looks at the other fan as well?",
+                     "He keeps the forward signal and uses fan_in = n_{l-1} only; Xavier balances both passes with "
+                     "the average of the two fans, (fan_in + fan_out)/2.", STD),
+    "init-scale": Hint("Your std has the right fans but not the right size. Did you return a variance where a "
+                       "standard deviation is asked, or leave out the factor He adds for ReLU?",
+                       "The derivation gives Var(w) and the std is its root. He's variance is 2/fan_in (the 2 makes "
+                       "up for ReLU's zeros), Xavier's 2/(fan_in + fan_out); 'random' uses 0.01 as the std itself.",
+                       STD),
+    "init-symmetry": Hint("Which weights does the 'zeros' method produce, and how spread out are they?",
+                          "'zeros' sets every weight to 0, so the spread of its weights is 0.", STD),
+}
+
+INIT = ("W[l] = std_l · N(0, 1) draws of shape (n_l, n_{l-1}), std_l = init_std(method, n_{l-1}, n_l); B[l] = 0 of "
+        "shape (1, n_l); every draw from one generator seeded with seed, in layer order.")
+HINTS_INIT = {
+    "*": Hint("Section 2: for each layer, which std does your init_std give, what shape does W[l] have, and which "
+              "generator makes the draws repeatable for a given seed?",
+              "For l = 1..L: draw an (n_l, n_{l-1}) array of standard normal numbers from one generator created "
+              "from seed, scale it by the layer's std, and set B[l] to zeros of shape (1, n_l).", INIT),
+    "init-fan": Hint(HINTS_STD["init-fan"].nudge, HINTS_STD["init-fan"].step, INIT),
+    "init-scale": Hint(HINTS_STD["init-scale"].nudge, HINTS_STD["init-scale"].step, INIT),
+    "init-symmetry": Hint("Section 1 shows what happens to units that start with identical weights. Are your "
+                          "weights drawn, or set?",
+                          "Every entry of W[l] must be an independent random draw, scaled by the layer's std; only "
+                          "'zeros' sets them all equal.", INIT),
+    "init-bias": Hint("What do biases start at in this course, and why do they need no randomness (section 2)?",
+                      "The random weights already make the units of a layer different; every B[l] starts as "
+                      "zeros of shape (1, n_l).", INIT),
+    "init-seed": Hint("Does the same seed give the same weights, and another seed other weights? Where in your "
+                      "function does the seed enter?",
+                      "Create one generator from seed at the start and draw every layer's weights from it, in "
+                      "layer order; NumPy's global generator ignores the seed.", INIT),
+}
+
+STATS = ("A[0] = X; A[l] = g(A[l-1] W[l]ᵀ + B[l]) for l = 1..L; the result is [std(A[1]), ..., std(A[L])], each "
+         "std taken over all m · n_l entries of A[l].")
+STATS_STEP = ("Run the forward pass with the same activation g in every layer, biases included; after each layer, "
+              "take one standard deviation over all the entries of its activation A[l] (not unit by unit), and "
+              "collect the L values.")
+HINTS_STATS = {
+    "*": Hint("Section 3 pushes X through the deep network and measures every layer. Which array of layer l do you "
+              "measure, and over which of its entries is its spread taken?", STATS_STEP, STATS),
+    "activation-layer": Hint("Your values match a spread measured before an activation. Which array holds what a "
+                             "layer passes on to the next?",
+                             "Measure A[l] = g(Z[l]), after the activation, in every layer including the last.", STATS),
+    "missing-bias": Hint("Your values match a network without biases. What did your linear step leave out?",
+                         "Each layer's Z[l] includes its bias row B[l], added to every example.", STATS),
+    "wrong-shape": Hint("Which layers does the exercise measure: does the input count as one of them?",
+                        "Return L values, one per layer, for A[1] ... A[L]; A[0] is the data, not a layer's "
+                        "output.", STATS),
+}
 
 SIGMAS = 5.0
 STAT_MIN_ENTRIES = 150
@@ -64,29 +124,24 @@ def _std_mistakes(method, fan_in, fan_out):
     """Typical wrong stds: [(diagnosis, std, explanation)], most specific first."""
     n_in, n_out = float(fan_in), float(fan_out)
     if method == "he":
-        return [("init-fan", math.sqrt(2 / n_out), "which is sqrt(2 / fan_out): He uses fan_in = n_{l-1}, the "
-                 "number of inputs of each unit (W[l].shape[1])"),
-                ("init-fan", math.sqrt(2 / (n_in + n_out)), "which is Xavier's sqrt(2 / (fan_in + fan_out)): He "
-                 "uses fan_in only"),
-                ("init-scale", 2 / n_in, "which is 2 / fan_in, the VARIANCE: the std is its square root"),
-                ("init-scale", math.sqrt(1 / n_in), "which is sqrt(1 / fan_in): He's gain 2 for ReLU is missing"),
-                ("init-scale", math.sqrt(2) / n_in, "which is sqrt(2) / fan_in: take the square root of the whole "
-                 "ratio, sqrt(2 / fan_in)")]
+        return [("init-fan", math.sqrt(2 / n_out), "which matches He's rule with fan_out in place of fan_in"),
+                ("init-fan", math.sqrt(2 / (n_in + n_out)), "which matches Xavier's rule, not He's"),
+                ("init-scale", 2 / n_in, "which matches He's variance rather than its standard deviation"),
+                ("init-scale", math.sqrt(1 / n_in), "which matches He's rule without its factor for ReLU"),
+                ("init-scale", math.sqrt(2) / n_in, "which matches He's rule with the root taken of the numerator "
+                 "only")]
     if method == "xavier":
-        return [("init-fan", math.sqrt(2 / n_in), "which is sqrt(2 / fan_in), He's formula: Xavier averages the "
-                 "two fans, sqrt(2 / (fan_in + fan_out))"),
-                ("init-fan", math.sqrt(1 / n_in), "which is sqrt(1 / fan_in) (fan-in only): Xavier uses both fans, "
-                 "sqrt(2 / (fan_in + fan_out))"),
-                ("init-fan", math.sqrt(2 / n_out), "which is sqrt(2 / fan_out): Xavier uses both fans"),
-                ("init-scale", 2 / (n_in + n_out), "which is 2 / (fan_in + fan_out), the VARIANCE: the std is its "
-                 "square root"),
-                ("init-scale", math.sqrt(6 / (n_in + n_out)), "which is sqrt(6 / (fan_in + fan_out)), the LIMIT of "
-                 "Xavier's uniform variant, not the std of the normal one"),
-                ("init-scale", math.sqrt(1 / (n_in + n_out)), "which is sqrt(1 / (fan_in + fan_out)): the 2 is "
-                 "missing")]
+        return [("init-fan", math.sqrt(2 / n_in), "which matches He's rule (fan_in only), not Xavier's"),
+                ("init-fan", math.sqrt(1 / n_in), "which matches a rule with fan_in only and no factor 2"),
+                ("init-fan", math.sqrt(2 / n_out), "which matches a rule with fan_out only"),
+                ("init-scale", 2 / (n_in + n_out), "which matches Xavier's variance rather than its standard "
+                 "deviation"),
+                ("init-scale", math.sqrt(6 / (n_in + n_out)), "which matches the limit of Xavier's uniform variant, "
+                 "not the std of the normal one"),
+                ("init-scale", math.sqrt(1 / (n_in + n_out)), "which matches Xavier's rule without its factor 2")]
     if method == "random":
-        return [("init-scale", 1.0, "which is 1: the 'random' method scales N(0, 1) by 0.01"),
-                ("init-scale", 1e-4, "which is 0.01^2, a variance: the std is 0.01")]
+        return [("init-scale", 1.0, "which is the std of N(0, 1) draws left unscaled"),
+                ("init-scale", 1e-4, "which is the square of the 'random' method's scale, a variance")]
     return []
 
 
@@ -99,7 +154,7 @@ class InitStd(Exercise):
     lecture = LECTURE
     args = ("method", "fan_in", "fan_out")
     outputs = ("std",)
-    formulas = {"std": FORMULA_STD}
+    hints = HINTS_STD
     library_functions = ("backproplab.init.init_std",)
 
     def cases(self, rng, hidden):
@@ -133,7 +188,7 @@ class InitStd(Exercise):
         if method == "zeros" and isinstance(value, (int, float, np.integer, np.floating)) and value != 0:
             return CaseVerdict(False, "init-symmetry",
                                f'init_std("zeros", ...) returned {float(value):.4g}: the zeros method has std 0 '
-                               f"(every weight is 0). Look at: {FORMULA_STD}.", {"std": False})
+                               f"(every weight is 0).", {"std": False})
         return super().judge_outputs(case, outputs, expected)
 
 
@@ -170,7 +225,7 @@ class InitializeParameters(Exercise):
     lecture = LECTURE
     args = ("layer_sizes", "method")
     outputs = ("params",)
-    formulas = {"params": FORMULA_INIT}
+    hints = HINTS_INIT
     library_functions = ("backproplab.init.initialize_parameters", "backproplab.init.init_std",
                          "backproplab.initialize_parameters")
 
@@ -226,7 +281,6 @@ class InitializeParameters(Exercise):
         verdict = (self._structure(sizes, params) or self._biases(sizes, params)
                    or self._weights(sizes, method, params, expected["stds"]) or self._seed(case, params))
         if verdict is not None:
-            verdict.message += f" Look at: {FORMULA_INIT}."
             return verdict
         case.info["returned"] = params
         return CaseVerdict(True, None, "", {"params": True})
@@ -259,8 +313,8 @@ class InitializeParameters(Exercise):
                                        f"(n_l, n_{{l-1}}), one row per unit of layer l (like nn.Linear.weight).")
                 if key.startswith("B") and value.size == sizes[l]:
                     return CaseVerdict(False, "bias-shape",
-                                       f"{key} has shape {value.shape}; biases are a (1, n_l) row: "
-                                       f"np.zeros((1, {sizes[l]})).")
+                                       f"{key} has shape {value.shape} where the (1, n_l) row (1, {sizes[l]}) is "
+                                       f"expected.")
                 return CaseVerdict(False, "wrong-shape", f"{key} has shape {value.shape} where {shape} is expected.")
         return None
 
@@ -268,8 +322,7 @@ class InitializeParameters(Exercise):
         for l in range(1, len(sizes)):
             if np.any(params[f"B{l}"] != 0):
                 return CaseVerdict(False, "init-bias",
-                                   f"B{l} is not all zeros: biases always start at zero (the random weights "
-                                   f"already break the symmetry between units).")
+                                   f"B{l} is not all zeros.")
         return None
 
     def _weights(self, sizes, method, params, stds):
@@ -290,16 +343,14 @@ class InitializeParameters(Exercise):
             if W.shape[0] >= 2 and np.all(W == W[0]):
                 return CaseVerdict(False, "init-symmetry",
                                    f"all {W.shape[0]} rows of W{l} are equal: every unit of layer {l} starts with the "
-                                   f"same weights, so they stay identical during training. Draw the whole "
-                                   f"({W.shape[0]}, {W.shape[1]}) matrix at once.")
+                                   f"same weights, so they stay identical during training.")
         judged = [(l, W, std) for l, (W, std) in enumerate(zip(weights, stds), 1) if W.size >= STAT_MIN_ENTRIES]
         for l, W, _ in judged:
             spread = W.std()
             if abs(W.mean()) > SIGMAS * max(spread, 1e-300) / math.sqrt(W.size):
                 return CaseVerdict(False, "wrong-values",
                                    f"the entries of W{l} average {W.mean():.3g}, far from 0 for {W.size} draws "
-                                   f"with std {spread:.3g}: draw from a normal distribution centred on 0 "
-                                   f"(rng.standard_normal, not rng.random).")
+                                   f"with std {spread:.3g}.")
         wrong = [(l, W, std) for l, W, std in judged if abs(_rms(W) / std - 1) > _scale_band(W.size)]
         if wrong:
             return self._scale_verdict(sizes, method, judged, wrong)
@@ -312,8 +363,7 @@ class InitializeParameters(Exercise):
                          else "not normally distributed")
                 return CaseVerdict(False, "wrong-values",
                                    f"W{l} has the right std, but its entries look like {shape}: the excess "
-                                   f"kurtosis is {excess:.2f} where a normal distribution has 0. Use the normal "
-                                   f"variants: std * rng.standard_normal(shape).")
+                                   f"kurtosis is {excess:.2f} where a normal distribution has 0.")
         return None
 
     def _scale_verdict(self, sizes, method, judged, wrong):
@@ -331,15 +381,12 @@ class InitializeParameters(Exercise):
             earlier = twin.info["returned"]
             if any(not np.array_equal(params[key], earlier[key]) for key in earlier if key.startswith("W")):
                 return CaseVerdict(False, "init-seed",
-                                   "called twice with the same seed, it returned different weights: the seed is "
-                                   "ignored. Draw from rng = np.random.default_rng(seed), not from np.random's "
-                                   "global generator.")
+                                   "called twice with the same seed, it returned different weights.")
         if other is not None and "returned" in other.info:
             earlier = other.info["returned"]
             if all(np.array_equal(params[key], earlier[key]) for key in earlier if key.startswith("W")):
                 return CaseVerdict(False, "init-seed",
-                                   "two different seeds gave exactly the same weights: the seed argument is "
-                                   "ignored (a fixed seed inside?). Use rng = np.random.default_rng(seed).")
+                                   "two different seeds gave exactly the same weights.")
         return None
 
 
@@ -368,7 +415,7 @@ class LayerStatistics(Exercise):
     lecture = LECTURE
     args = ("X", "params", "activation")
     outputs = ("stds",)
-    formulas = {"stds": FORMULA_STATS}
+    hints = HINTS_STATS
 
     @staticmethod
     def _case(rng, m, sizes, activation, method, label):
@@ -425,21 +472,21 @@ class LayerStatistics(Exercise):
         stds = np.array
         mistakes = [
             ("activation-layer", {"stds": stds([np.std(Z) for Z, _ in layers])},
-             "which is the std of Z[l], before the activation: measure A[l] = g(Z[l])"),
+             "which is the std of Z[l], before the activation"),
             ("missing-bias", {"stds": stds([np.std(A) for _, A in _forward_activations(X, params, activation,
                                                                                         bias=False)])},
              "which is what the network gives without the biases B[l]"),
             ("wrong-values", {"stds": stds([np.var(A) for _, A in layers])},
-             "which is the variance of A[l]: take the square root (np.std)"),
+             "which is the variance of A[l]"),
             ("wrong-values", {"stds": stds([np.std(A, axis=0).mean() for _, A in layers])},
-             "which is the average of each unit's std over the examples: take one std over ALL entries of A[l]"),
+             "which is the average of each unit's own std over the examples"),
             ("wrong-values", {"stds": stds([np.mean(A) for _, A in layers])},
              "which is the mean of A[l], not its standard deviation"),
         ]
         if len(layers) > 1:
             mistakes.append(("activation-layer", {"stds": stds([np.std(A) for _, A in layers[:-1]]
                                                                + [np.std(layers[-1][0])])},
-                             "which leaves out g in the last layer: every layer applies the activation"))
+                             "which leaves out g in the last layer"))
         return mistakes
 
     def judge_outputs(self, case, outputs, expected):
@@ -453,9 +500,8 @@ class LayerStatistics(Exercise):
             X = np.asarray(case.args[0], dtype=float)
             if is_close(student.astype(float), np.concatenate([[np.std(X)], want]), 1e-7):
                 return CaseVerdict(False, "wrong-shape",
-                                   f"the result has {want.size + 1} entries and starts with the std of X = A[0]: "
-                                   f"return one std per layer, for A[1] ... A[L] ({want.size} values). "
-                                   f"Look at: {FORMULA_STATS}.", {"stds": False})
+                                   f"the result has {want.size + 1} entries and starts with the std of X (that is "
+                                   f"A[0]), for a network of {want.size} layers.", {"stds": False})
         return super().judge_outputs(case, outputs, expected)
 
 

@@ -19,17 +19,95 @@ from ..layers import dropout_backward, dropout_forward, l2_backward, l2_penalty
 from .codec import RngToken
 from .compare import describe_value, is_close, tolerance_for
 from .core import Case, CaseVerdict, Exercise, register
+from .hints import Hint
 
 LECTURE = "06-overfitting"
 
-FORMULA_PENALTY = "J_L2 = (lambd / (2m)) * sum over l of ||W[l]||_F^2 (weights only, never biases)"
-FORMULA_L2_GRAD = "dW_extra = (lambd / m) * W[l], added to dW[l]"
-FORMULA_DROPOUT = ("mask = 1 where a unit is kept (probability 1 - alpha), 0 where dropped (probability alpha); "
-                   "A_out = A * mask / (1 - alpha)")
-FORMULA_DROPOUT_BACK = "dA_prev = dA * mask / (1 - alpha), with the mask of the forward pass"
-FORMULA_EARLY_STOP = ("walk through val_costs keeping the best (lowest) cost; a cost counts as an improvement only if "
-                      "it is strictly lower; stop after `patience` epochs in a row without improvement; return the "
-                      "index of the best epoch")
+# ---- the hint ladders (lecture prose: solutions/06-overfitting, sections 3, 5 and 6) -----------------------
+
+PENALTY = "J_L2 = (λ/(2m)) Σ_l ‖W[l]‖²_F: the square of every weight of every layer, never a bias; a float."
+PENALTY_STEP = ("Add up the squares of every entry of every W[l] (never B[l]); the factor in front is lambd over 2m: "
+                "the m matches the cost's average over the examples, the 2 cancels when a square is differentiated.")
+HINTS_PENALTY = {
+    "*": Hint("Section 3 adds a penalty on large weights to the cost. Which parameters does it penalize, and which "
+              "numbers in front of it keep it comparable to the average cost and make its derivative simple?",
+              PENALTY_STEP, PENALTY),
+    "l2-factor": Hint("Your penalty is off by a factor (the message says which). Which two numbers does section 3 "
+                      "put under lambd, why each of them, and which parameters are penalized at all?",
+                      PENALTY_STEP, PENALTY),
+}
+
+L2_GRAD = "dW_extra = (λ/m) W[l], the gradient of the penalty, added to dW[l]; W's shape."
+L2_STEP = ("∂/∂w of (λ/(2m)) w² is (λ/(2m)) · 2w: the 2 of the derivative cancels the 1/2 in front, leaving λ/m "
+           "times w, entry by entry.")
+HINTS_L2_GRAD = {
+    "*": Hint("Differentiate the penalty of section 3 with respect to one weight w: what does the derivative of w² "
+              "give, and what happens to the factor in front of it?", L2_STEP, L2_GRAD),
+    "l2-factor": Hint("Your gradient is off by a constant factor. When you differentiate the penalty of one "
+                      "weight, which number comes down from its exponent, and what does it do to the factor in "
+                      "front?", L2_STEP, L2_GRAD),
+}
+
+DROPOUT = ("mask_ij = 1 with probability 1 - α (kept) and 0 with probability α (dropped); A_out = A ⊙ mask / (1 - α); "
+           "return (A_out, mask).")
+DROPOUT_STEP = ("Draw one uniform number per entry from rng; keep the entry (mask 1) where it is at least alpha and "
+                "drop it (mask 0) elsewhere; scale the kept entries up so that each entry's expected value stays A; "
+                "return the output and that same mask.")
+HINTS_DROPOUT = {
+    "*": Hint("Section 5: alpha is the probability of dropping a unit. Which units does your mask keep, how are the "
+              "kept ones made larger so that nothing changes at test time, and what does the backward pass need "
+              "from this function?", DROPOUT_STEP, DROPOUT),
+    "dropout-mask": Hint("Your mask is not the one the exercise asks for: does it hold only 1 for kept and 0 for "
+                         "dropped units, does it drop about a fraction alpha, and does your output follow it?",
+                         DROPOUT_STEP, DROPOUT),
+    "dropout-scale": Hint("The right units are kept, but their size is off. What is a unit's expected output under "
+                          "dropout, and which scale brings it back to A (section 5)?",
+                          "A unit survives with probability 1 - alpha, so its expected output is (1 - alpha) A "
+                          "unless each kept entry is scaled up by 1/(1 - alpha).", DROPOUT),
+}
+
+DROPOUT_BACK = "dA_prev = dA ⊙ mask / (1 - α): the forward pass's mask and scale."
+DROPOUT_BACK_STEP = ("A kept entry's output is its input scaled by 1/(1 - alpha); a dropped entry's output is 0 "
+                     "whatever its input. So the local derivative is that scale where the mask is 1, and 0 where it "
+                     "is 0.")
+HINTS_DROPOUT_BACK = {
+    "*": Hint("Section 5: the forward pass kept some units and scaled them. How does each unit's output depend on "
+              "its input, and what does the chain rule pass back through a dropped unit, and through a kept one?",
+              DROPOUT_BACK_STEP, DROPOUT_BACK),
+    "dropout-scale": Hint("The gradient flows through the right units, with the wrong size. What did the forward "
+                          "pass do to the size of the kept units, and what is the slope of that operation?",
+                          DROPOUT_BACK_STEP, DROPOUT_BACK),
+    "dropout-mask": Hint("Your gradient flows through units the forward pass dropped, or not through units it kept. "
+                         "Which argument says which units were kept?", DROPOUT_BACK_STEP, DROPOUT_BACK),
+}
+
+EARLY = ("Walk t = 0, 1, ...: a cost strictly below the best so far is an improvement (best ← t, wait ← 0), any other "
+         "cost makes wait ← wait + 1; stop when wait reaches patience; return best, a 0-based index (the best of "
+         "the whole curve if training never stops).")
+EARLY_STEP = ("Keep the best cost so far and its index, and count the epochs since the last strict improvement; when "
+              "that count reaches patience, stop and return the index of the best epoch; an equal cost is not an "
+              "improvement.")
+HINTS_EARLY = {
+    "*": Hint("Section 6: early stopping watches the validation cost epoch by epoch and cannot see the future. When "
+              "does an epoch count as an improvement, when does training stop, and which epoch's weights are kept?",
+              EARLY_STEP, EARLY),
+    "off-by-one": Hint("Your answer is one more than the expected index. Is the result an epoch number counted from "
+                       "1, or a position in val_costs?",
+                       "val_costs[0] is the first epoch: return the best epoch's position in the list, counted "
+                       "from 0.", EARLY),
+    "early-stop-lookahead": Hint("Your answer is the curve's lowest cost overall. Could a training run that has already "
+                                 "stopped have seen that epoch?",
+                                 "Walk through the costs in order and stop as soon as patience epochs in a row bring "
+                                 "no improvement; only the epochs up to there count.", EARLY),
+    "early-stop-restore": Hint("Your answer is the epoch at which training stopped. Whose weights does early "
+                               "stopping restore (section 6)?",
+                               "Return the index of the best epoch seen before stopping, not of the epoch at which "
+                               "the patience ran out.", EARLY),
+    "early-stop-patience": Hint("Your run stops an epoch early or late, or takes an equal cost for progress. After "
+                                "how many epochs without a strict improvement does training stop?",
+                                "An epoch improves only if its cost is strictly below the best so far; training "
+                                "stops when exactly patience epochs in a row did not improve.", EARLY),
+}
 
 # dropout_forward: how far the drop fraction may be from alpha, in binomial standard deviations.
 DROP_FRACTION_SIGMAS = 5.0
@@ -70,7 +148,7 @@ class L2Penalty(Exercise):
     lecture = LECTURE
     args = ("params", "lambd", "m")
     outputs = ("J_L2",)
-    formulas = {"J_L2": FORMULA_PENALTY}
+    hints = HINTS_PENALTY
     library_functions = ("backproplab.layers.l2_penalty", "backproplab.model.compute_cost")
 
     @staticmethod
@@ -100,13 +178,13 @@ class L2Penalty(Exercise):
         params, lambd, m = case.args
         squares = sum(float(np.sum(W ** 2)) for W in _weights_only(params).values())
         with_biases = sum(float(np.sum(value ** 2)) for value in params.values())
-        return [("l2-factor", {"J_L2": lambd / m * squares}, "which is twice the expected value: the 1/2 of "
-                 "lambd/(2m) is missing")] + ([("l2-factor", {"J_L2": lambd / 2 * squares}, f"which is m={m} times "
-                 "the expected value: the 1/m of lambd/(2m) is missing")] if m > 1 else []) + [
-            ("l2-factor", {"J_L2": lambd * squares}, "which has neither the 1/2 nor the 1/m of lambd/(2m)"),
-            ("l2-factor", {"J_L2": lambd / (2 * m) * with_biases}, "which includes the biases: weight decay "
-             "penalizes only the weights W[l] (keys starting with 'W'), never the biases B[l]"),
-            ("l2-factor", {"J_L2": lambd / m * with_biases}, "which includes the biases and lacks the 1/2"),
+        return [("l2-factor", {"J_L2": lambd / m * squares}, "which is twice the expected value")] + (
+            [("l2-factor", {"J_L2": lambd / 2 * squares}, f"which is m = {m} times the expected value")]
+            if m > 1 else []) + [
+            ("l2-factor", {"J_L2": lambd * squares}, f"which is 2m = {2 * m} times the expected value"),
+            ("l2-factor", {"J_L2": lambd / (2 * m) * with_biases}, "which includes the squares of the biases B[l]"),
+            ("l2-factor", {"J_L2": lambd / m * with_biases}, "which includes the squares of the biases B[l] and is "
+             "twice as large again"),
         ]
 
 
@@ -116,7 +194,7 @@ class L2Backward(Exercise):
     lecture = LECTURE
     args = ("W", "lambd", "m")
     outputs = ("dW_extra",)
-    formulas = {"dW_extra": FORMULA_L2_GRAD}
+    hints = HINTS_L2_GRAD
     library_functions = ("backproplab.layers.l2_backward",)
 
     @staticmethod
@@ -145,12 +223,11 @@ class L2Backward(Exercise):
 
     def mistakes(self, case):
         W, lambd, m = case.args
-        factors = [(lambd / (2 * m), "which is half the expected value: the 1/2 of the penalty cancels against "
-                    "the 2 of d(w^2)/dw = 2w, so the gradient is (lambd/m) W"),
-                   (2 * lambd / m, "which is twice the expected value: d/dW of (lambd/(2m)) ||W||^2 is (lambd/m) W")]
+        factors = [(lambd / (2 * m), "which is half the expected value"),
+                   (2 * lambd / m, "which is twice the expected value")]
         if m > 1:
-            factors += [(lambd, f"which is m={m} times the expected value: the 1/m is missing"),
-                        (lambd / 2, "which lacks the 1/m and has an extra 1/2")]
+            factors += [(lambd, f"which is m = {m} times the expected value"),
+                        (lambd / 2, f"which is m/2 = {m / 2:g} times the expected value")]
         return [("l2-factor", {"dW_extra": factor * W}, text) for factor, text in factors]
 
 
@@ -173,7 +250,7 @@ class DropoutForward(Exercise):
     lecture = LECTURE
     args = ("A", "alpha", "rng")
     outputs = ("A_out", "mask")
-    formulas = {"A_out": FORMULA_DROPOUT, "mask": FORMULA_DROPOUT}
+    hints = HINTS_DROPOUT
     library_functions = ("backproplab.layers.dropout_forward", "backproplab.model.model_forward")
 
     @staticmethod
@@ -207,8 +284,7 @@ class DropoutForward(Exercise):
     def split(self, value, case):
         if isinstance(value, np.ndarray):
             return CaseVerdict(False, "dropout-mask",
-                               "dropout_forward returned one array; return the tuple (A_out, mask). The backward "
-                               "pass must drop exactly the units the forward pass dropped, so it needs the mask.",
+                               "dropout_forward returned one array where the tuple (A_out, mask) is expected.",
                                {"A_out": True, "mask": False})
         return super().split(value, case)
 
@@ -217,13 +293,12 @@ class DropoutForward(Exercise):
         A_out, mask = outputs["A_out"], outputs["mask"]
         if mask is None:
             return CaseVerdict(False, "dropout-mask",
-                               "dropout_forward returned no mask (None). Return (A_out, mask): the backward pass "
-                               "must drop exactly the units the forward pass dropped, so it needs the mask.",
+                               "dropout_forward returned no mask (None) where the tuple (A_out, mask) is expected.",
                                {"A_out": True, "mask": False})
         for name, value in (("A_out", A_out), ("mask", mask)):
             if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
                 return CaseVerdict(False, "not-an-array", f"{name} should be a NumPy array of shape {A.shape}, but "
-                                   f"it is {describe_value(value)}. Look at: {FORMULA_DROPOUT}.", {name: False})
+                                   f"it is {describe_value(value)}.", {name: False})
             if value.shape != A.shape:
                 return CaseVerdict(False, "wrong-shape", f"{name} has shape {value.shape} where {A.shape} (the shape "
                                    f"of A: one mask entry per unit and example) is expected.", {name: False})
@@ -236,20 +311,18 @@ class DropoutForward(Exercise):
             shown = ", ".join(f"{v:.4g}" for v in sorted(values)[:4])
             return CaseVerdict(False, "dropout-mask",
                                f"the mask holds the values {shown}{'...' if len(values) > 4 else ''}; it must hold "
-                               f"only 1 (kept) and 0 (dropped). Keep the 1/(1 - alpha) scale out of the mask: "
-                               f"dropout_backward applies it again. Look at: {FORMULA_DROPOUT}.", {"mask": False})
+                               f"only 1 (kept) and 0 (dropped).", {"mask": False})
         kept = mask_f == 1.0
         kept_by_output = A_out_f != 0.0
         if alpha > 0 and np.array_equal(kept, ~kept_by_output):
             return CaseVerdict(False, "dropout-mask",
                                "the mask is inverted relative to your output: it holds 1 where A_out is 0 (dropped) "
-                               "and 0 where A_out is kept. The mask must be 1 for KEPT units.", {"mask": False})
+                               "and 0 where A_out is kept.", {"mask": False})
         if not np.array_equal(kept, kept_by_output):
             bad = int(np.sum(kept != kept_by_output))
             return CaseVerdict(False, "dropout-mask",
                                f"the mask does not match the output: at {bad} of {kept.size} entries A_out is 0 where "
-                               f"the mask keeps the unit, or nonzero where it drops it. Draw ONE mask and use it for "
-                               f"the output too. Look at: {FORMULA_DROPOUT}.", {"mask": False})
+                               f"the mask keeps the unit, or nonzero where it drops it.", {"mask": False})
         verdict = self._judge_fraction(case, kept)
         if verdict is not None:
             return verdict
@@ -265,13 +338,12 @@ class DropoutForward(Exercise):
         if abs(dropped - alpha) <= allowed:
             return None
         if alpha > 0 and abs(dropped - (1 - alpha)) <= allowed:
-            text = (f"your mask dropped {dropped:.1%} of the units with alpha={alpha}, about 1 - alpha: alpha was "
-                    f"used as the KEEP probability. In this course alpha is the probability of DROPPING a unit: "
-                    f"keep a unit where rng.random(A.shape) >= alpha (a fraction 1 - alpha of them).")
+            text = (f"your mask dropped {dropped:.1%} of the units with alpha={alpha}, about 1 - alpha: as if alpha "
+                    f"were the probability of keeping a unit.")
         else:
             text = (f"your mask dropped {dropped:.1%} of the {n} units, but with alpha={alpha} about {alpha:.0%} "
                     f"should be dropped (the tolerance here is +-{allowed:.1%}).")
-        return CaseVerdict(False, "dropout-mask", text + f" Look at: {FORMULA_DROPOUT}.", {"mask": False})
+        return CaseVerdict(False, "dropout-mask", text, {"mask": False})
 
     @staticmethod
     def _judge_scale(A, alpha, A_out_f, kept, A_out):
@@ -280,19 +352,17 @@ class DropoutForward(Exercise):
         if is_close(A_out_f, expected, tol):
             return CaseVerdict(True, None, "", {"A_out": True, "mask": True})
         outputs = {"A_out": False, "mask": True}
-        wrong_scales = [(1.0, "the kept units are not scaled: inverted dropout divides them by (1 - alpha)"),
-                        (1.0 - alpha, "the kept units are multiplied by (1 - alpha) instead of divided by it")]
+        wrong_scales = [(1.0, "the kept units are not scaled"),
+                        (1.0 - alpha, "the kept units are made smaller instead of larger")]
         if alpha > 0:
-            wrong_scales.append((1.0 / alpha, "the kept units are divided by alpha instead of (1 - alpha)"))
+            wrong_scales.append((1.0 / alpha, "the kept units are scaled by 1/alpha"))
         for scale, text in wrong_scales:
             if is_close(A_out_f, np.where(kept, A * scale, 0.0), tol):
                 return CaseVerdict(False, "dropout-scale",
-                                   f"{text} (alpha={alpha}). Dividing by 1 - alpha keeps the expected activation "
-                                   f"E[A_out] = A, so nothing needs to change at test time. Look at: {FORMULA_DROPOUT}.",
-                                   outputs, A_out_f - expected)
+                                   f"{text} (alpha={alpha}).", outputs, A_out_f - expected)
         return CaseVerdict(False, "wrong-values",
-                           f"the mask is right, but the kept entries of A_out are not A / (1 - alpha). Look at: "
-                           f"{FORMULA_DROPOUT}.", outputs, A_out_f - expected)
+                           "the mask is right, but the kept entries of A_out have the wrong values.", outputs,
+                           A_out_f - expected)
 
 
 @register
@@ -301,7 +371,7 @@ class DropoutBackward(Exercise):
     lecture = LECTURE
     args = ("dA", "mask", "alpha")
     outputs = ("dA_prev",)
-    formulas = {"dA_prev": FORMULA_DROPOUT_BACK}
+    hints = HINTS_DROPOUT_BACK
     library_functions = ("backproplab.layers.dropout_backward", "backproplab.model.model_backward")
 
     @staticmethod
@@ -336,15 +406,15 @@ class DropoutBackward(Exercise):
     def mistakes(self, case):
         dA, mask, alpha = case.args
         keep = np.asarray(mask, dtype=float)
-        return [("dropout-scale", {"dA_prev": dA * keep}, "which is dA * mask: the 1/(1 - alpha) scale of the forward "
-                 "pass is missing (the backward pass applies the same mask AND the same scale)"),
-                ("dropout-scale", {"dA_prev": dA * keep * (1 - alpha)}, "which is scaled by (1 - alpha) instead of "
-                 "divided by it"),
-                ("dropout-scale", {"dA_prev": dA * keep / alpha}, "which divides by alpha instead of (1 - alpha)"),
-                ("dropout-mask", {"dA_prev": dA * (1 - keep) / (1 - alpha)}, "which uses the inverted mask: the "
-                 "gradient flows through the DROPPED units instead of the kept ones (mask is 1 for kept units)"),
-                ("dropout-mask", {"dA_prev": dA / (1 - alpha)}, "which ignores the mask: dropped units had no "
-                 "effect on the output, so their gradient must be 0")]
+        return [("dropout-scale", {"dA_prev": dA * keep}, "which follows the mask with the kept units unscaled"),
+                ("dropout-scale", {"dA_prev": dA * keep * (1 - alpha)}, "which follows the mask with the kept units "
+                 "made smaller instead of larger"),
+                ("dropout-scale", {"dA_prev": dA * keep / alpha}, "which follows the mask with the kept units scaled "
+                 "by 1/alpha"),
+                ("dropout-mask", {"dA_prev": dA * (1 - keep) / (1 - alpha)}, "which flows through the dropped units "
+                 "instead of the kept ones"),
+                ("dropout-mask", {"dA_prev": dA / (1 - alpha)}, "which ignores the mask: the dropped units get a "
+                 "gradient too")]
 
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
@@ -356,8 +426,7 @@ class DropoutBackward(Exercise):
         if flows.shape == dA.shape and not np.array_equal(flows, np.asarray(mask, dtype=bool)):
             verdict.diagnosis = "dropout-mask"
             verdict.message = ("dA_prev is nonzero at units the forward pass dropped, or zero at units it kept: "
-                               "it does not follow the given mask. Reuse the mask from the forward pass (do not "
-                               f"draw a new one). Look at: {FORMULA_DROPOUT_BACK}.")
+                               "it does not follow the given mask.")
         return verdict
 
 
@@ -437,7 +506,7 @@ class EarlyStoppingEpoch(Exercise):
     lecture = LECTURE
     args = ("val_costs", "patience")
     outputs = ("epoch",)
-    formulas = {"epoch": FORMULA_EARLY_STOP}
+    hints = HINTS_EARLY
     # The mistake each kind of generated curve is built to expose.
     SHOWS = {"bump": "early-stop-lookahead", "plateau": "early-stop-patience", "late": "early-stop-patience",
              "falling": "off-by-one"}
@@ -445,22 +514,17 @@ class EarlyStoppingEpoch(Exercise):
     def _mistakes_of(self, val_costs, patience):
         return [
             ("off-by-one", early_stopping_index(val_costs, patience) + 1,
-             "which is one more than the expected index: return the 0-based index into val_costs (as np.argmin "
-             "would), not the 1-based epoch number"),
+             "which is one more than the expected index"),
             ("early-stop-lookahead", int(np.argmin(val_costs)),
-             "which is the lowest cost of the WHOLE curve: early stopping cannot see the epochs after it stops; "
-             "stop after `patience` epochs without improvement and return the best epoch seen so far"),
+             "which is the lowest cost of all, after the point where training stops"),
             ("early-stop-restore", early_stopping_index(val_costs, patience, restore=False),
-             "which is the epoch where training stopped; return the best epoch before it (whose weights you restore)"),
+             "which is the epoch where training stopped"),
             ("early-stop-patience", early_stopping_index(val_costs, patience, ties_improve=True),
-             "which is what you get by counting an EQUAL cost as an improvement: on a plateau the cost does not "
-             "go down, so those epochs count towards the patience"),
+             "which is what counting an equal cost as an improvement gives"),
             ("early-stop-patience", early_stopping_index(val_costs, patience, extra_wait=1),
-             "which is what you get by waiting patience + 1 epochs: stop as soon as `patience` epochs in a row "
-             "brought no improvement"),
+             "which is what waiting patience + 1 epochs gives"),
             ("early-stop-patience", early_stopping_index(val_costs, patience, extra_wait=-1),
-             "which is what you get by waiting only patience - 1 epochs: stop after `patience` epochs in a row "
-             "without improvement"),
+             "which is what waiting only patience - 1 epochs gives"),
         ]
 
     def _case(self, rng, label, n_epochs, patience, kind, as_array=False, default_patience=False):

@@ -21,15 +21,66 @@ from ..losses import categorical_cross_entropy
 from ..model import model_backward, model_forward, update_parameters
 from .compare import describe_value
 from .core import Case, CaseVerdict, Exercise, register
+from .hints import Hint
 
 LECTURE = "07-multiclass"
 
-FORMULA_SOFTMAX_BACKWARD = ("dz_i = a_i * (dA_i - sum_k dA_ik a_ik) for each row i, with a_i = softmax(Z_i) "
-                            "(sum over axis=1, keepdims=True): the product of dA_i with the Jacobian "
-                            "diag(a_i) - a_i a_i^T, shape (m, n)")
-FORMULA_CE = "J = -(1/m) sum_i sum_k Y_ik log AL_ik (logs clamped at -100), a float"
-FORMULA_TRAIN = ("per batch: optimizer.zero_grad(); loss = nn.CrossEntropyLoss()(model(X_batch), labels); "
-                 "loss.backward(); optimizer.step()")
+# ---- the hint ladders (lecture prose: solutions/07-multiclass, sections 1-3 and 6-7) -----------------------
+
+SOFTMAX_BACK = ("dz_i = a_i ⊙ (dA_i - dA_i · a_i) for each row i, with a_i = softmax(Z_i) and dA_i · a_i = Σ_k dA_ik a_ik: "
+                "dA_i times the Jacobian diag(a_i) - a_iᵀ a_i; dA, Z, dz (m, n).")
+SOFTMAX_BACK_STEP = ("For one row, ∂a_k/∂z_j = a_k (δ_kj - a_j), so dz_j = Σ_k dA_k a_k (δ_kj - a_j) = a_j (dA_j - Σ_k dA_k "
+                     "a_k); a comes from Z through the stable softmax, row by row.")
+HINTS_SOFTMAX_BACK = {
+    "*": Hint("Section 1 builds the softmax Jacobian of one example and section 2 combines a row's dA with it. Does "
+              "a_k depend on z_k only, or on every score of its row, and what does that add to dz?",
+              SOFTMAX_BACK_STEP, SOFTMAX_BACK),
+    "jacobian-diagonal": Hint("Your dz keeps only how a_k depends on its own score z_k. Does a_k change when another "
+                              "score of the same row changes (section 1)?", SOFTMAX_BACK_STEP, SOFTMAX_BACK),
+    "softmax-axis": Hint("Your result mixes the examples. Which entries does one example's Jacobian couple: the units "
+                         "of its row, or the examples of a column?", SOFTMAX_BACK_STEP, SOFTMAX_BACK),
+    "softmax-overflow": Hint("dz is NaN for scores near 1000. How does your function get a from Z, and which shift of "
+                             "a row's scores leaves its softmax unchanged (lecture 03)?",
+                             "Compute a = softmax(Z) with each row's largest score taken away first. " + SOFTMAX_BACK_STEP,
+                             SOFTMAX_BACK),
+}
+
+CE = "J = -(1/m) Σ_i Σ_k Y_ik log AL_ik, each log clamped at -100 (0 log 0 counts as 0); a float."
+HINTS_CE = {
+    "*": Hint("Section 3: a one-hot label picks one class per example. Which probability did the network give the "
+              "true class, what is that example's loss, and how are the m losses combined into the cost?",
+              "Example i's loss is minus the log of the probability at its true class, which its one-hot row picks "
+              "out of the n classes; each log is clamped at -100; the cost is the average of the m losses.",
+              CE),
+}
+
+TRAIN = ("For each epoch and each batch in order: reset the gradients, take nn.CrossEntropyLoss of the model's raw "
+         "scores against the batch's class indices, run backward, take one SGD step with the learning rate, and "
+         "record the loss as a float; then read W1, B1, W2, B2 back from the two nn.Linear layers as NumPy arrays.")
+TRAIN_STEP = ("Build nn.Sequential of nn.Linear, nn.ReLU and nn.Linear with the given W1, B1, W2, B2 copied in, a "
+              "DataLoader over the data without shuffling, nn.CrossEntropyLoss with class indices, and torch.optim.SGD "
+              "over the model's parameters.")
+HINTS_TRAIN = {
+    "*": Hint("Section 6 trains the same network with PyTorch. Which modules make the [n0, n1, K] relu network, "
+              "which loss takes the raw scores, how are the batches drawn, and what does one step of the loop do, "
+              "in order?", TRAIN_STEP, TRAIN),
+    "missing-zero-grad": Hint("Your steps use gradients that grow from step to step. What does backward do with a "
+                              "gradient that is already stored in a parameter?",
+                              "backward adds into each parameter's stored gradient; the gradients must be reset "
+                              "before every backward.", TRAIN),
+    "missing-mean": Hint("Every step is too long by the batch size. Does your loss average the batch's examples, or "
+                         "add them up?",
+                         "nn.CrossEntropyLoss averages over the batch by default (reduction 'mean'); a summed loss "
+                         "makes every gradient batch_size times larger.", TRAIN),
+    "double-softmax": Hint("Your model ends with a softmax. What does nn.CrossEntropyLoss expect as its input "
+                           "(section 7: LogSoftmax followed by NLLLoss)?",
+                           "nn.CrossEntropyLoss applies log-softmax itself, so the model ends with the last linear "
+                           "layer's raw scores.", TRAIN),
+    "no-learning": Hint("Your weights are the initial ones: nothing changed. Which step of the loop changes the "
+                        "parameters, and does the optimizer hold the model's own parameters?",
+                        "The optimizer's step updates the parameters it was given, after backward has filled their "
+                        "gradients; it must be given the model's parameters.", TRAIN),
+}
 TRAIN_ACTIVATIONS = ["relu", "softmax"]
 PARAM_KEYS = ("W1", "B1", "W2", "B2")
 
@@ -68,7 +119,7 @@ class SoftmaxBackward(Exercise):
     lecture = LECTURE
     args = ("dA", "Z")
     outputs = ("dz",)
-    formulas = {"dz": FORMULA_SOFTMAX_BACKWARD}
+    hints = HINTS_SOFTMAX_BACK
     library_functions = ("backproplab.activations.softmax_backward",)
 
     def _case(self, rng, m, n, label, large=False):
@@ -101,26 +152,24 @@ class SoftmaxBackward(Exercise):
             inner = np.stack([(np.diag(a) - a @ a) @ g for a, g in zip(S, dA)])
         return [
             ("jacobian-diagonal", {"dz": dA * S * (1.0 - S)},
-             "which is dA * a * (1 - a): only the Jacobian's diagonal. Softmax couples a row's units (each a_k "
-             "depends on every z_j), so the off-diagonal entries -a_k a_j count too"),
+             "which uses only the diagonal of the softmax Jacobian"),
             ("softmax-axis", {"dz": S * (dA - np.sum(dA * S, axis=0, keepdims=True))},
-             "which sums dA * a over the examples (axis=0); the sum runs over each row's n units (axis=1)"),
+             "which adds up over the examples of a column where the units of a row belong"),
             ("softmax-axis", {"dz": softmax_backward(dA.T, Z.T).T},
-             "which treats each column as one example: softmax and its Jacobian work row by row (axis=1)"),
+             "which treats each column as one example"),
             ("wrong-values", {"dz": inner},
-             "which is what a loop gets from diag(a) - a @ a with a 1-d vector a: a @ a is the inner product "
-             "(a number), the Jacobian needs the outer product np.outer(a, a), (n, n)"),
+             "which matches a Jacobian built from the inner product of a with itself (one number) where an "
+             "(n, n) matrix belongs"),
             ("wrong-values", {"dz": S * dA - np.sum(dA * S, axis=1, keepdims=True)},
-             "which forgets to multiply the row sum by a: dz = a * (dA - sum(dA * a)), both terms times a"),
+             "which leaves a out of the term with the row's total"),
         ]
 
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
         if case.info.get("large") and verdict.diagnosis == "non-finite":
             verdict.diagnosis = "softmax-overflow"
-            verdict.message = ("dz is NaN or infinite for large scores (|z| up to 1000): exp(1000) overflows to inf "
-                               "and inf / inf is NaN. Compute a = softmax(Z) with each row's maximum subtracted "
-                               f"first (softmax(z) = softmax(z - c)). Look at: {FORMULA_SOFTMAX_BACKWARD}.")
+            verdict.message = ("dz is NaN or infinite for large scores (|z| up to 1000): e to the 1000 is infinite "
+                               "in floating point, and infinity over infinity is NaN.")
         return verdict
 
 
@@ -132,7 +181,7 @@ class SoftmaxCrossEntropy(Exercise):
     lecture = LECTURE
     args = ("AL", "Y")
     outputs = ("J",)
-    formulas = {"J": FORMULA_CE}
+    hints = HINTS_CE
     library_functions = ("backproplab.losses.categorical_cross_entropy",)
 
     @staticmethod
@@ -164,14 +213,13 @@ class SoftmaxCrossEntropy(Exercise):
         m, n = AL.shape
         J = categorical_cross_entropy(AL, Y)
         mistakes = [("wrong-values", {"J": J / n},
-                     f"which is the mean over all m*n entries (np.mean): sum over the n={n} classes and divide by "
-                     f"m only")]
+                     f"which is the average over all m × n entries, n = {n}")]
         with np.errstate(divide="ignore", invalid="ignore"):
             binary = -np.sum(Y * np.maximum(np.log(AL), -100) + (1 - Y) * np.maximum(np.log(1 - AL), -100)) / m
         if np.isfinite(binary):
             mistakes.append(("wrong-values", {"J": float(binary)},
-                             "which is the binary cross-entropy (with the (1 - y) log(1 - a) term): for softmax "
-                             "outputs and one-hot labels only -sum_k y_k log a_k counts"))
+                             "which is the binary cross-entropy of every entry, each class taken as a separate "
+                             "yes-or-no question"))
         return mistakes
 
 
@@ -250,7 +298,7 @@ class TorchTrain(Exercise):
     lecture = LECTURE
     args = ("X", "Y", "params", "learning_rate", "epochs", "batch_size")
     outputs = PARAM_KEYS + ("losses",)
-    formulas = {key: FORMULA_TRAIN for key in PARAM_KEYS + ("losses",)}
+    hints = HINTS_TRAIN
     torch_allowed = True
     library_functions = ("backproplab.model.train", "backproplab.model.model_backward",
                          "backproplab.torch_reference.torch_model_gradients")
@@ -284,13 +332,13 @@ class TorchTrain(Exercise):
                                f"but it is {describe_value(params)}.")
         missing = [key for key in PARAM_KEYS if key not in params]
         if missing:
-            return CaseVerdict(False, "missing-keys", f"the returned params lack the keys {missing}: return "
-                               f"{{'W1': ..., 'B1': ..., 'W2': ..., 'B2': ...}} as NumPy arrays.")
+            return CaseVerdict(False, "missing-keys", f"the returned params lack the keys {missing} (expected W1, B1, "
+                               f"W2, B2, NumPy arrays).")
         if isinstance(losses, (list, tuple)) and all(isinstance(v, (int, float, np.number)) for v in losses):
             losses = np.array(losses, dtype=float)
         elif not isinstance(losses, np.ndarray):
-            return CaseVerdict(False, "not-an-array", "losses should be a list of Python floats, one per step "
-                               f"(loss.item()), but it is {describe_value(losses)}" +
+            return CaseVerdict(False, "not-an-array", "losses should be a list of Python floats, one per step, "
+                               f"but it is {describe_value(losses)}" +
                                (f" holding {describe_value(losses[0])}s" if isinstance(losses, (list, tuple)) and losses
                                 else "") + ".")
         found = {key: params[key] for key in PARAM_KEYS}
@@ -303,18 +351,14 @@ class TorchTrain(Exercise):
         X, Y, params, learning_rate, epochs, batch_size = case.args
         wrong = [
             ("missing-zero-grad", numpy_training(*case.args, accumulate=True),
-             "which is what training gives when the gradients are never reset: backward() ADDS to .grad, so "
-             "without optimizer.zero_grad() every step uses the sum of all gradients so far"),
+             "which is what training gives when each step uses the total of all gradients so far"),
             ("missing-mean", numpy_training(*case.args, summed=True),
-             "which is training on the SUMMED loss (reduction='sum'): every gradient is batch_size times too large; "
-             "nn.CrossEntropyLoss() averages over the batch by default"),
+             "which is training on the summed loss: every gradient is batch_size times too large"),
             ("double-softmax", numpy_training(*case.args, double_softmax=True),
-             "which is training with a softmax layer at the end of the model: nn.CrossEntropyLoss applies "
-             "log-softmax itself and wants the raw scores Z[L]"),
+             "which is training with a softmax layer at the end of the model"),
         ]
         unchanged = {key: np.asarray(value, dtype=float) for key, value in params.items()}
         hypotheses = [(diagnosis, {**p, "losses": losses}, text) for diagnosis, (p, losses), text in wrong]
         hypotheses.append(("no-learning", unchanged,
-                           "which are the initial weights: the model never changed (optimizer.step() missing, called "
-                           "before loss.backward(), or given other parameters than the model's)"))
+                           "which are the initial weights: the model never changed"))
         return hypotheses

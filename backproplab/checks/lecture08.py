@@ -29,21 +29,115 @@ from .hints import Hint
 
 LECTURE = "08-optimization"
 
-FORMULA_MOMENTUM = ("seed 003's momentum, as torch.optim.SGD(momentum=beta) does it: the new velocity is beta times "
-                    "the old one plus the gradient (no 1 - beta), and the parameters step by -learning_rate times "
-                    "the NEW velocity; new dicts, velocity keyed like grads")
-FORMULA_RMSPROP = ("the cache is a moving average of the squared gradients (beta on the old cache, 1 - beta on the "
-                   "new square); the step is -learning_rate * grad / (sqrt(new cache) + eps), eps after the root "
-                   "(torch.optim.RMSprop with alpha=beta)")
-FORMULA_ADAM = ("m and v are moving averages (beta1, beta2) of the gradients and of their squares, returned "
-                "without bias correction; the step uses m / (1 - beta1**t) and v / (1 - beta2**t): "
-                "-learning_rate * m_hat / (sqrt(v_hat) + eps), eps after the root (torch.optim.Adam)")
-FORMULA_BN_FORWARD = ("per feature (column, axis=0): the batch mean mu and the biased variance var (divide by m), "
-                      "X_hat = (X - mu) / sqrt(var + eps), out = gamma * X_hat + beta; "
-                      "cache = (X, X_hat, mu, var, gamma, beta, eps)")
-FORMULA_BN_BACKWARD = ("dX flows through X_hat, mu and var (all depend on every row of X); dgamma and dbeta are "
-                       "(1, n) means over the batch of dout * X_hat and of dout (gradients of the mean cost, "
-                       "like dB); dX has no 1/m of the cost, like dz")
+# ---- the hint ladders (lecture prose: solutions/08-optimization, sections 2-6) ----------------------------
+
+UPHILL = ("Your step goes uphill. In which direction must the parameters move, relative to the gradient?",
+          "The gradient, and the state built from it, points towards a growing cost; the parameters move the "
+          "opposite way.")  # the nudge and the step of every update rule's sign-flipped rung
+
+MOMENTUM = ("V ← β V + dW (the accumulating form, no 1 - β), then W ← W - α V with the new velocity, for every "
+            "parameter; new dicts, velocity keyed like grads.")
+MOMENTUM_STEP = ("First update the velocity: beta times the old one, with this step's whole gradient added "
+                 "(torch.optim.SGD's form); then move each parameter against its new velocity by learning_rate; "
+                 "return new dicts.")
+HINTS_MOMENTUM = {
+    "*": Hint("Section 2 gives the parameters a velocity that remembers past gradients. Which comes first in a step, "
+              "the new velocity or the new parameters, and in which of the section's two forms does the gradient "
+              "enter with full weight?", MOMENTUM_STEP, MOMENTUM),
+    "momentum-ema": Hint("Your velocity weighs the new gradient down. Which of section 2's two forms does this "
+                         "exercise (like PyTorch's SGD) ask for, and how do they differ?",
+                         "The accumulating form adds the whole gradient to beta times the old velocity; the "
+                         "exponential-average form weighs it by 1 - beta, which only rescales the learning rate.", MOMENTUM),
+    "stale-state": Hint("Your step used the velocity from before this step. Which should come first?",
+                        "Update the velocity with this step's gradient first, then step with the new velocity.",
+                        MOMENTUM),
+    "sign-flipped": Hint(*UPHILL, MOMENTUM),
+    "no-learning": Hint("Your step is a plain gradient step: the velocity plays no part in it. Where does the "
+                        "velocity enter the parameters' update?",
+                        "The parameters move by learning_rate along the new velocity, not along this step's "
+                        "gradient.", MOMENTUM),
+}
+
+RMSPROP = "S ← β S + (1 - β) dW² (entry by entry), then W ← W - α dW / (√S + ε), eps after the root; new dicts."
+RMSPROP_STEP = ("Update the cache as a moving average of the squared gradients (beta on the old cache, 1 - beta on "
+                "the new square); then scale each gradient by one over the root of the new cache plus eps, and step "
+                "against it by learning_rate.")
+HINTS_RMSPROP = {
+    "*": Hint("Section 3 gives every parameter a step size of its own, from a running measure of how large its "
+              "gradients are. Which running measure, and how does it enter the step?", RMSPROP_STEP, RMSPROP),
+    "eps-placement": Hint("Your step differs only where the gradients are tiny. Where does eps go: under the root, "
+                          "or after it (section 3, as torch.optim.RMSprop)?",
+                          "eps is added to the root of the cache, not to the cache under the root.", RMSPROP),
+    "stale-state": Hint("Your step used the cache from before this step. Which should come first?",
+                        "Update the cache with this step's gradient first, then use the new cache in the step.",
+                        RMSPROP),
+    "sign-flipped": Hint(*UPHILL, RMSPROP),
+}
+
+ADAM = ("m ← β1 m + (1 - β1) dW, v ← β2 v + (1 - β2) dW²; m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t); W ← W - α m̂ / "
+        "(√v̂ + ε); return the uncorrected m and v.")
+ADAM_STEP = ("Update m with the gradient (beta1) and v with its square (beta2), both as moving averages; undo their "
+             "zero start by scaling each with one over one minus its beta to the power t; step by learning_rate "
+             "along the corrected m over the root of the corrected v plus eps; return the uncorrected m and v.")
+HINTS_ADAM = {
+    "*": Hint("Section 4 combines momentum and RMSProp and corrects both running averages for their zero start. "
+              "Which two averages does a step update, how are they corrected at step t, and which versions are "
+              "returned?", ADAM_STEP, ADAM),
+    "missing-bias-correction": Hint("Your step uses the moments as they are. Early on, why are m and v too small, "
+                                    "and what does section 4 do about it?",
+                                    "Starting from zero, m and v are too small by a factor 1 - beta to the power t; "
+                                    "the step uses them scaled back up by that factor.", ADAM),
+    "eps-placement": Hint("Your step differs only where the gradients are tiny. Where does eps go: under the root, "
+                          "or after it (as torch.optim.Adam)?",
+                          "eps is added after the root of the corrected v.", ADAM),
+    "off-by-one": Hint("Your bias correction uses the wrong power. What is t on the first step?",
+                       "t counts the steps from 1: the first step corrects with beta to the power 1.", ADAM),
+    "stale-state": Hint("Your step used the moments from before this step. Which should come first?",
+                        "Update m and v with this step's gradient first, then correct them and step.", ADAM),
+    "swapped-outputs": Hint("Both moments are right, in each other's places. Which one is returned second?",
+                            "adam_update returns (params, m, v): the first moment, then the second.", ADAM),
+}
+
+BN = ("per feature j, over the m rows: μ_j = (1/m) Σ_i X_ij, σ²_j = (1/m) Σ_i (X_ij - μ_j)², X̂ = (X - μ) / √(σ² + ε), "
+      "out = γ ⊙ X̂ + β; cache = (X, X̂, μ, σ², γ, β, ε).")
+BN_STEP = ("For each feature (column), take the batch mean and the biased variance (averaging over the m examples); "
+           "standardize with eps under the root; then scale by gamma and shift by beta; keep the cache in the order "
+           "the exercise gives.")
+HINTS_BN = {
+    "*": Hint("Section 5 standardizes each feature over the batch, then lets the layer choose its scale and shift. "
+              "Over which entries are the mean and the variance taken, which variance (biased or unbiased), and "
+              "where does eps enter?", BN_STEP, BN),
+    "unbiased-variance": Hint("Your variance is the unbiased one. Which one does batch norm (as nn.BatchNorm1d in "
+                              "training) standardize with?",
+                              "Batch norm uses the biased variance of the batch: the average of the squared "
+                              "deviations over all m examples.", BN),
+    "eps-placement": Hint("Only a feature with a tiny spread comes out wrong. Where does batch norm put eps, inside "
+                          "the root or outside it?",
+                          "Batch norm adds eps to the variance under the root, which keeps a nearly constant feature "
+                          "from being scaled by a huge factor.", BN),
+    "cache-format": Hint("What does batchnorm_backward read from the cache, and in which order does the exercise "
+                         "list it?", "The cache is the tuple (X, X_hat, mu, var, gamma, beta, eps), the inputs as "
+                         "given.", BN),
+}
+
+BN_BACK = ("dγ = (1/m) Σ_i dout_i ⊙ X̂_i and dβ = (1/m) Σ_i dout_i, each (1, n); with dX̂ = dout ⊙ γ, dX = (dX̂ - "
+           "mean_i dX̂ - X̂ ⊙ mean_i(dX̂ ⊙ X̂)) / √(σ² + ε), without 1/m.")
+BN_BACK_STEP = ("dgamma and dbeta average over the batch the upstream gradient weighted by X_hat, and the upstream "
+                "gradient itself. For dX, start from dX_hat = dout γ and add the contributions that reach X through "
+                "mu and var, which depend on every row.")
+HINTS_BN_BACK = {
+    "*": Hint("Section 6: X reaches out along three paths, through X_hat directly, through the batch mean and "
+              "through the batch variance. Which paths must dX follow, and which of the three gradients belong to "
+              "the mean cost, like dB?", BN_BACK_STEP, BN_BACK),
+    "missing-mean-terms": Hint("Your dX treats the batch mean or variance as constants. Do they depend on the row "
+                               "of X you are differentiating (section 6)?",
+                               "mu and var depend on every row of X, so each row's dX gets two more terms: one "
+                               "through mu (the batch mean of dX_hat) and one through var (X_hat weighted by the "
+                               "batch mean of dX_hat ⊙ X_hat).", BN_BACK),
+    "bias-shape": Hint("dgamma and dbeta have the right values but not gamma's shape, (1, n). What shape must the "
+                       "gradient of a parameter have?",
+                       "Keep the (1, n) row when averaging over the batch, as gamma and beta are.", BN_BACK),
+}
 
 POINTER_BN_EVAL = ("section 5, 'What the layer remembers for inference', and the experiment it suggests: one batch "
                    "through a fresh nn.BatchNorm1d")
@@ -83,7 +177,6 @@ class _UpdateRule(Exercise):
     """Shared by the three optimizers: returns (params, *state dicts), each judged entry by entry."""
 
     states: tuple = ()
-    formula = ""
     torch_allowed = False
 
     def split(self, value, case):
@@ -106,9 +199,6 @@ class _UpdateRule(Exercise):
                                    f"keyed {'like params' if name == 'params' else 'like grads'}, {keys}.")
             found.update({f"{name}['{key}']": part[key] for key in keys})
         return found
-
-    def formula_for(self, output):
-        return self.formula
 
     def _flatten(self, *dicts):
         names = ("params",) + self.states
@@ -167,7 +257,7 @@ class MomentumUpdate(_UpdateRule):
     args = ("params", "grads", "velocity", "learning_rate", "beta")
     outputs = ("params", "velocity")
     states = ("velocity",)
-    formula = FORMULA_MOMENTUM
+    hints = HINTS_MOMENTUM
     library_functions = ("backproplab.optimizers.momentum_update", "backproplab.optimizers.momentum_update_ema",
                          "backproplab.model.update_parameters_momentum")
     library = staticmethod(momentum_update)
@@ -214,11 +304,9 @@ class MomentumUpdate(_UpdateRule):
         plain = {k: v - lr * grads["d" + k] for k, v in params.items()}
         return [
             ("momentum-ema", self._predicted(ema_params, velocity=ema_velocity),
-             "which is the moving-average form, V = beta V + (1 - beta) grad: a fine method (the same one with the "
-             "learning rate scaled by 1 - beta), but this exercise asks for torch.optim.SGD's form, V = beta V + grad"),
-            ("stale-state", self._predicted(stale),
-             "which steps with the OLD velocity: update the velocity first, then step with the new one"),
-            ("sign-flipped", self._predicted(uphill), "which steps uphill: W + lr V instead of W - lr V"),
+             "which is the moving-average form of momentum, not the accumulating one"),
+            ("stale-state", self._predicted(stale), "which steps with the velocity from before this step"),
+            ("sign-flipped", self._predicted(uphill), "which steps uphill"),
             ("no-learning", self._predicted(plain),
              "which is a plain gradient-descent step: the velocity plays no part in the update"),
         ]
@@ -233,7 +321,7 @@ class RMSPropUpdate(_UpdateRule):
     args = ("params", "grads", "cache", "learning_rate", "beta", "eps")
     outputs = ("params", "cache")
     states = ("cache",)
-    formula = FORMULA_RMSPROP
+    hints = HINTS_RMSPROP
     library_functions = ("backproplab.optimizers.rmsprop_update",)
     library = staticmethod(rmsprop_update)
 
@@ -287,16 +375,13 @@ class RMSPropUpdate(_UpdateRule):
         summed = {k: beta * c + grads[k] ** 2 for k, c in cache.items()}
         return [
             ("eps-placement", self._predicted(stepped(lambda k: np.sqrt(new_cache["d" + k] + eps))),
-             "which adds eps under the square root, sqrt(cache + eps): torch.optim.RMSprop (and this course) adds it "
-             "after the root, sqrt(cache) + eps; the two differ when the gradients are as small as sqrt(eps)"),
+             "which adds eps under the square root"),
             ("stale-state", self._predicted(stepped(lambda k: np.sqrt(cache["d" + k]) + eps)),
-             "which divides by the OLD cache: update the cache with this gradient first, then step"),
+             "which uses the cache from before this step"),
             ("wrong-values", self._predicted(stepped(lambda k: new_cache["d" + k] + eps)),
-             "which divides by the cache itself, without its square root: the step must have the units of "
-             "grad / |grad|"),
+             "which scales by the cache itself, without its root"),
             ("wrong-values", self._predicted(stepped(lambda k: np.sqrt(summed["d" + k]) + eps), cache=summed),
-             "which adds the whole squared gradient to beta * cache: in a moving average the new square is weighted "
-             "by 1 - beta"),
+             "which adds the whole squared gradient to beta times the cache"),
             ("sign-flipped", self._predicted({k: 2 * v - new_params[k] for k, v in params.items()}),
              "which steps uphill (+ instead of -)"),
         ]
@@ -311,7 +396,7 @@ class AdamUpdate(_UpdateRule):
     args = ("params", "grads", "m", "v", "t", "learning_rate", "beta1", "beta2", "eps")
     outputs = ("params", "m", "v")
     states = ("m", "v")
-    formula = FORMULA_ADAM
+    hints = HINTS_ADAM
     library_functions = ("backproplab.optimizers.adam_update",)
     library = staticmethod(adam_update)
 
@@ -377,18 +462,15 @@ class AdamUpdate(_UpdateRule):
         hats = ({k: value / c1 for k, value in new_m.items()}, {k: value / c2 for k, value in new_v.items()})
         return [
             ("missing-bias-correction", self._predicted(stepped(new_m, new_v, 1.0, 1.0)),
-             f"which steps with m and v themselves: at step t={t} they are biased toward their zero start; divide "
-             "them by 1 - beta1**t and 1 - beta2**t before the step"),
+             f"which steps with m and v themselves, uncorrected at step t={t}"),
             ("eps-placement", self._predicted(stepped(new_m, new_v, c1, c2, inside=True)),
-             "which adds eps under the square root, sqrt(v_hat + eps): torch.optim.Adam (and this course) adds it "
-             "after the root, sqrt(v_hat) + eps"),
+             "which adds eps under the square root"),
             ("off-by-one", self._predicted(stepped(new_m, new_v, 1 - b1 ** (t + 1), 1 - b2 ** (t + 1))),
-             f"which corrects the bias with t + 1 = {t + 1}: t is already the number of this step (1 on the first)"),
+             f"which corrects the bias with the power t + 1 = {t + 1}"),
             ("stale-state", self._predicted(stepped(None, None, c1, c2, moments=(m, v))),
-             "which steps with the OLD moments m and v: update them with this gradient first, then step"),
+             "which steps with the moments from before this step"),
             ("wrong-values", self._predicted(m=hats[0], v=hats[1]),
-             "which returns the bias-corrected m_hat and v_hat as the new state: keep m and v uncorrected (the "
-             "correction is applied afresh at every step)"),
+             "which returns the bias-corrected moments as the new state"),
             ("swapped-outputs", self._predicted(m=new_v, v=new_m), "which returns (params, v, m) instead of (params, m, v)"),
         ]
 
@@ -452,7 +534,7 @@ class BatchnormForward(Exercise):
     lecture = LECTURE
     args = ("X", "gamma", "beta", "eps")
     outputs = ("out", "cache")
-    formulas = {}
+    hints = HINTS_BN
     library_functions = ("backproplab.batchnorm.batchnorm_forward",)
 
     def _case(self, rng, m, n, label, eps=None, nearly_constant=False):
@@ -486,9 +568,6 @@ class BatchnormForward(Exercise):
         X, gamma, beta = case.args[:3]
         found = _torch_batchnorm(X, gamma, beta, self._eps(case))
         return {"nn.BatchNorm1d": {"out": found["out"], "cache mu": found["mu"], "cache var": found["var"]}}
-
-    def formula_for(self, output):
-        return FORMULA_BN_FORWARD if output == "out" else ""
 
     def split(self, value, case):
         if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -528,20 +607,16 @@ class BatchnormForward(Exercise):
         layer_norm = np.stack([r / np.sqrt(np.mean(r ** 2) + eps) for r in rows])
         return [
             ("unbiased-variance", predicted(_bn_values(X, gamma, beta, eps, unbiased=True)),
-             f"which divides the squared deviations by m - 1 = {m - 1} (the unbiased variance, np.var(ddof=1), "
-             f"torch.var's default): batch norm normalizes with the biased variance, divided by m = {m}"),
+             f"which is standardized with the unbiased variance (m - 1 = {m - 1} in its denominator, m = {m})"),
             ("eps-placement", predicted(_bn_values(X, gamma, beta, eps, eps_outside=True)),
-             "which adds eps after the square root, sqrt(var) + eps: batch norm (and nn.BatchNorm1d) adds it under "
-             "the root, sqrt(var + eps); the two differ for a feature whose variance is as small as eps"),
-            ("eps-placement", predicted(_bn_values(X, gamma, beta, eps, no_eps=True)),
-             "which leaves eps out: sqrt(var + eps) keeps a nearly constant feature from being divided by ~0"),
+             "which adds eps after the square root"),
+            ("eps-placement", predicted(_bn_values(X, gamma, beta, eps, no_eps=True)), "which leaves eps out"),
             ("wrong-values", {"out": X_hat, "cache X_hat": X_hat},
-             "which is X_hat itself: scale by gamma and shift by beta"),
+             "which is X_hat itself, neither scaled nor shifted"),
             ("wrong-values", {"out": gamma * layer_norm + beta, "cache X_hat": layer_norm,
                               "cache mu": X.mean(axis=1, keepdims=True),
                               "cache var": np.mean(np.square(X - X.mean(axis=1, keepdims=True)), axis=1, keepdims=True)},
-             "which normalizes each example over its features (axis=1, layer norm): batch norm normalizes each "
-             "feature over the batch (axis=0)"),
+             "which normalizes each example over its features (layer norm) instead of each feature over the batch"),
         ]
 
 
@@ -553,7 +628,7 @@ class BatchnormBackward(Exercise):
     lecture = LECTURE
     args = ("dout", "cache")
     outputs = ("dX", "dgamma", "dbeta")
-    formulas = {"dX": FORMULA_BN_BACKWARD, "dgamma": FORMULA_BN_BACKWARD, "dbeta": FORMULA_BN_BACKWARD}
+    hints = HINTS_BN_BACK
     library_functions = ("backproplab.batchnorm.batchnorm_backward",)
 
     def _case(self, rng, m, n, label, eps=1e-5):
@@ -596,17 +671,15 @@ class BatchnormBackward(Exercise):
         through_var = dX_hat - X_hat * np.mean(dX_hat * X_hat, axis=0, keepdims=True)
         return [
             ("missing-mean-terms", {"dX": dX_hat / std},
-             "which is dout * gamma / sqrt(var + eps): it treats the batch mean mu and variance var as constants, "
-             "but both depend on every row of X, and their paths add two terms to dX"),
+             "which treats the batch mean mu and the variance var as constants"),
             ("missing-mean-terms", {"dX": centered / std},
-             "which keeps the path through mu but drops the path through var (the term with X_hat times the batch "
-             "mean of dX_hat * X_hat)"),
+             "which keeps the path through mu but drops the path through var"),
             ("missing-mean-terms", {"dX": through_var / std},
-             "which keeps the path through var but drops the path through mu (subtract the batch mean of dX_hat)"),
+             "which keeps the path through var but drops the path through mu"),
             ("wrong-values", {"dgamma": np.mean(dout * X, axis=0, keepdims=True)},
-             "which multiplies dout by X: gamma scales the normalized X_hat"),
+             "which weighs dout by X where gamma scales X_hat"),
             ("bias-shape", {"dgamma": dgamma.ravel(), "dbeta": dbeta.ravel()},
-             "which has the right values but lost the (1, n) shape: keepdims=True"),
+             "which has the right values but not the (1, n) shape"),
         ]
 
 

@@ -13,6 +13,8 @@ Why each setting exists (measured on stock nbgrader 0.9.6):
 Course policy (set in autograder/nbgrader_config.py, read by `bplab grade`):
 ``c.JudgeOutcomes.credit_dependents`` (default True): an exercise that is right given correct
 helpers keeps its points when a helper exercise it calls is wrong.
+``c.JudgeOutcomes.hint_rung`` (default 1): the last rung of the hint ladder (checks/hints.py) that a failed
+test's message shows in the graded notebook and the feedback: 1 the nudge, 2 also the step, 3 also the formula.
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..checks.core import Verdict
+from ..checks.hints import RUNGS
 from . import config as grading_config
 from .judge import failed_verdicts
 from .notebooks import read_notebook
@@ -262,6 +263,7 @@ class GradingSettings:
     cpu_seconds: int = grading_config.KERNEL_CPU_SECONDS
     sandboxed: bool = True
     credit_dependents: bool = True
+    hint_rung: int = 1       # the last rung of the hint ladder that feedback shows (c.JudgeOutcomes.hint_rung)
     late_policy: str = "{}"  # nbgrader config sections of the late penalty, JSON (Workspace.late_policy)
 
 
@@ -290,8 +292,12 @@ def course_settings(workspace, **limits) -> GradingSettings:
             raise SettingsError(f"nbgrader_config.py: c.SandboxedExecute.{key} must be a positive whole number, "
                                 f"not {value!r}")
     chosen.update({key: value for key, value in limits.items() if value is not None})
-    return GradingSettings(credit_dependents=workspace.credit_dependents(), late_policy=workspace.late_policy(),
-                           **chosen)
+    rung = workspace.hint_rung()
+    if not isinstance(rung, int) or isinstance(rung, bool) or not 1 <= rung <= RUNGS:
+        raise SettingsError(f"nbgrader_config.py: c.JudgeOutcomes.hint_rung must be a whole number from 1 to {RUNGS} "
+                            f"(the last rung of the hint ladder that feedback shows), not {rung!r}")
+    return GradingSettings(credit_dependents=workspace.credit_dependents(), hint_rung=rung,
+                           late_policy=workspace.late_policy(), **chosen)
 
 
 @dataclass(frozen=True)
@@ -495,6 +501,7 @@ def _course_config(course: Path, task: GradingTask):
     c.SandboxedExecute.cpu_seconds = task.settings.cpu_seconds
     c.SandboxedExecute.sandboxed = task.settings.sandboxed
     c.JudgeOutcomes.credit_dependents = task.settings.credit_dependents
+    c.JudgeOutcomes.hint_rung = task.settings.hint_rung
     c.JudgeOutcomes.source_path = c.SandboxedExecute.source_path = \
         str(course / "source" / task.lecture / task.sources.notebook_name)
     c.merge(Config(json.loads(task.settings.late_policy)))
@@ -615,7 +622,8 @@ def make_tasks(workspace, submissions, settings: GradingSettings) -> list[Gradin
         timestamp = stamp.read_text().strip() if stamp.is_file() else None
         digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
             [settings.cell_timeout, settings.memory_mb, settings.cpu_seconds, settings.sandboxed,
-             settings.credit_dependents, settings.late_policy, src.duedate, timestamp]).encode()).hexdigest()
+             settings.credit_dependents, settings.hint_rung, settings.late_policy, src.duedate,
+             timestamp]).encode()).hexdigest()
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
                                  workspace.seed(sub.student, sub.lecture), src, settings, grader_version(), timestamp))

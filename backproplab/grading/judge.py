@@ -12,6 +12,9 @@ A call that could not be made gets the reason from the error in its place (``not
 ``timeout``, ``crash``). With ``credit_dependents``
 (the course default), an exercise that fails only because it calls another exercise that the
 student got wrong, and passes with the reference in its place, keeps its points.
+
+A failed verdict's message ends with the exercise's hint ladder (checks/hints.py) up to ``hint_rung``
+(the course setting ``c.JudgeOutcomes.hint_rung``: 1, the nudge, by default; RUNGS shows the formula).
 """
 from __future__ import annotations
 
@@ -87,13 +90,13 @@ def _outcomes(raw, count) -> list[Outcome]:
     return outcomes
 
 
-def _judge(exercise, cases, outcomes, seed, hidden):
+def _judge(exercise, cases, outcomes, seed, hidden, rung):
     def outcome_for(index, case):
         if index < len(outcomes):
             return outcomes[index]
         return Outcome("timeout", exc_message="stopped before this case (time limit)")
 
-    return evaluate(exercise, cases, outcome_for, seed=seed, hidden=hidden)
+    return evaluate(exercise, cases, outcome_for, seed=seed, hidden=hidden, rung=rung)
 
 
 def _failure_before_record(cell, test: TestCell):
@@ -115,8 +118,10 @@ def _failure_before_record(cell, test: TestCell):
     return "crash", f"the test of {test.exercise} stopped with {ename}: {evalue}"
 
 
-def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool = True) -> list[Verdict]:
-    """One Verdict per test cell of ``source_nb``, judged from ``executed_nb``'s outcome records."""
+def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool = True,
+                   hint_rung: int = 1) -> list[Verdict]:
+    """One Verdict per test cell of ``source_nb``, judged from ``executed_nb``'s outcome records; a failure's
+    message shows the hint ladder up to ``hint_rung`` (1..checks.hints.RUNGS)."""
     by_id = {}
     for cell in executed_nb.cells:
         grade_id = _nbgrader(cell).get("grade_id")
@@ -141,7 +146,8 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
             if len(records) != 1 or not isinstance(record, dict) or record.get("exercise") != test.exercise \
                     or bool(record.get("hidden")) != test.hidden:
                 raise _Unusable("the outcome record does not belong to this test")
-            result = _judge(exercise, cases, _outcomes(record.get("outcomes"), len(cases)), test_seed, test.hidden)
+            result = _judge(exercise, cases, _outcomes(record.get("outcomes"), len(cases)), test_seed, test.hidden,
+                            hint_rung)
         except _Unusable as err:
             verdicts.append(test.verdict(False, "tampering", f"the outcomes of {test.exercise} were tampered with: {err}."))
             continue
@@ -150,11 +156,11 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
         if not result.passed and isinstance(with_reference, dict):
             dependents.append((len(verdicts) - 1, exercise, cases, test_seed, with_reference))
     if credit_dependents:
-        _credit_dependents(verdicts, dependents)
+        _credit_dependents(verdicts, dependents, hint_rung)
     return verdicts
 
 
-def _credit_dependents(verdicts, dependents):
+def _credit_dependents(verdicts, dependents, rung):
     """An exercise that is right given correct helpers keeps its points when a helper is wrong; one
     that is wrong anyway is diagnosed with correct helpers, so the diagnosis names its own mistake."""
     wrong = {v.exercise for v in verdicts if not v.passed}
@@ -164,7 +170,7 @@ def _credit_dependents(verdicts, dependents):
             continue
         try:
             result = _judge(exercise, cases, _outcomes(with_reference.get("outcomes"), len(cases)), seed,
-                            verdicts[index].hidden)
+                            verdicts[index].hidden, rung)
         except _Unusable:
             continue
         names = ", ".join(f"`{h}`" for h in sorted(set(map(str, helpers)) & wrong))

@@ -27,6 +27,7 @@ from .. import __path__ as LIBRARY_PATH
 from ..checks.core import OUTCOMES_MIME, Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
+from ..checks.hints import RUNGS
 from .judge import judge_notebook
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox
@@ -240,10 +241,13 @@ class JudgeOutcomes(NbGraderPreprocessor):
     source_path = Unicode(help="the trusted source notebook (solutions/)").tag(config=True)
     credit_dependents = Bool(True, help="an exercise that is right given correct helpers keeps its points "
                                         "when a helper it calls is wrong").tag(config=True)
+    hint_rung = Int(1, min=1, max=RUNGS, help="the last rung of the hint ladder that a failed test's feedback shows "
+                                              "(1: the nudge; 3: up to the formula)").tag(config=True)
 
     def preprocess(self, nb, resources):
         source = source_notebook(self.source_path)
-        verdicts = judge_notebook(source, nb, seed=self.seed, credit_dependents=self.credit_dependents)
+        verdicts = judge_notebook(source, nb, seed=self.seed, credit_dependents=self.credit_dependents,
+                                  hint_rung=self.hint_rung)
         by_id = {v.grade_id: v for v in verdicts}
         for cell in nb.cells:
             cell.metadata.pop(VERDICT_KEY, None)

@@ -119,6 +119,9 @@ def format_self_check(verdicts):
         mark = "PASS" if v["passed"] else "FAIL"
         what = v["exercise"] + (" (hidden)" if v["hidden"] else "")
         lines.append(f"{mark}  {what:<32} {'' if v['passed'] else v['diagnosis'] or ''}")
-        if not v["passed"]:
-            lines.append(f"      {v['message']}")
+        if not v["passed"]:  # the observation, then each rung of the hint ladder on a line of its own
+            message = v["message"] or ""
+            for label in ("Hint:", "Step:", "Formula:"):
+                message = message.replace(f" {label} ", f"\n      {label} ", 1)
+            lines.append(f"      {message}")
     return "\n".join(lines)
