@@ -1,0 +1,701 @@
+"""The student edition's library functions for the graded quantities, computed by PyTorch.
+
+A class's students get these in place of the NumPy references (`bplab export-student-repo` puts each one where
+the reference was defined): the notebooks' demonstrations run on them, and `??` or `help()` shows PyTorch's
+own operations (autograd, `torch.nn.functional`, `torch.nn.init`, `torch.optim`), never the derivation a
+lecture asks for. They take and return NumPy arrays with the references' shapes, keys and dtypes (float32 in
+gives float32 out) and agree with them to rounding (tests/test_student_edition.py).
+
+torch is imported inside the functions, so importing the library still never loads it.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+__all__ = [
+    "sigmoid", "sigmoid_derivative", "sigmoid_backward", "tanh", "tanh_derivative", "tanh_backward",
+    "relu", "relu_derivative", "relu_backward", "leaky_relu", "leaky_relu_derivative", "leaky_relu_backward",
+    "softmax", "softmax_backward",
+    "dense_forward", "dense_weight_gradients", "dense_backward", "dropout_forward", "dropout_backward",
+    "l2_penalty", "l2_backward", "binary_cross_entropy", "binary_cross_entropy_gradient",
+    "categorical_cross_entropy", "categorical_cross_entropy_gradient",
+    "count_parameters", "model_forward", "model_backward", "compute_cost", "update_parameters",
+    "update_parameters_momentum", "train", "init_std", "initialize_parameters",
+    "momentum_update", "momentum_update_ema", "rmsprop_update", "adam_update",
+    "batchnorm_forward", "batchnorm_backward", "update_running_stats", "batchnorm_inference",
+    "numerical_gradient", "gradient_check", "mul_backward", "matmul_backward", "exp_backward",
+    "sigmoid_backward_rule",
+]
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _dtype_of(*arrays):
+    """The float dtype the result keeps: NumPy's promotion of the inputs' float dtypes (float64 otherwise)."""
+    kinds = [np.asarray(a).dtype for a in arrays]
+    floats = [d for d in kinds if d.kind == "f"]
+    return np.result_type(*floats) if floats else np.dtype(np.float64)
+
+
+def _leaf(array, grad=False):
+    torch = _torch()
+    return torch.tensor(np.asarray(array, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
+
+
+def _out(tensor, dtype):
+    return tensor.detach().numpy().astype(dtype, copy=True)
+
+
+def _vjp(fn, upstream, *inputs):
+    """Backpropagate ``upstream`` through ``fn`` at ``inputs`` (torch autograd): the inputs' gradients."""
+    torch = _torch()
+    leaves = [_leaf(x, grad=True) for x in inputs]
+    output = fn(*leaves)
+    grads = torch.autograd.grad(output, leaves, grad_outputs=_leaf(upstream).reshape(output.shape), allow_unused=True)
+    return [torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, grads)]
+
+
+# -- activations ---------------------------------------------------------------------------
+
+def _activation(name, **options):
+    torch = _torch()
+    F = torch.nn.functional
+    return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+            "leaky_relu": lambda Z: F.leaky_relu(Z, negative_slope=options.get("alpha", 0.01)),
+            "softmax": lambda Z: torch.softmax(Z, dim=-1)}[name]
+
+
+def _forward(name, Z, **options):
+    return _out(_activation(name, **options)(_leaf(Z)), _dtype_of(Z))
+
+
+def _backward(name, dA, Z, **options):
+    (dz,) = _vjp(_activation(name, **options), dA, Z)
+    return _out(dz, _dtype_of(dA, Z))
+
+
+def _derivative(name, Z, **options):
+    return _backward(name, np.ones_like(np.asarray(Z, dtype=_dtype_of(Z))), Z, **options)
+
+
+def sigmoid(Z):
+    """The logistic function, elementwise, by ``torch.sigmoid``. Z: (m, n) -> A: (m, n)."""
+    return _forward("sigmoid", Z)
+
+
+def sigmoid_derivative(Z):
+    """The sigmoid's slope at each entry of Z, by autograd. Z: (m, n) -> (m, n)."""
+    return _derivative("sigmoid", Z)
+
+
+def sigmoid_backward(dA, Z):
+    """dz for a sigmoid layer: dA backpropagated through ``torch.sigmoid`` at Z. dA, Z: (m, n) -> dz: (m, n)."""
+    return _backward("sigmoid", dA, Z)
+
+
+def tanh(Z):
+    """The hyperbolic tangent, elementwise, by ``torch.tanh``. Z: (m, n) -> A: (m, n)."""
+    return _forward("tanh", Z)
+
+
+def tanh_derivative(Z):
+    """The tanh's slope at each entry of Z, by autograd. Z: (m, n) -> (m, n)."""
+    return _derivative("tanh", Z)
+
+
+def tanh_backward(dA, Z):
+    """dz for a tanh layer: dA backpropagated through ``torch.tanh`` at Z. dA, Z: (m, n) -> dz: (m, n)."""
+    return _backward("tanh", dA, Z)
+
+
+def relu(Z):
+    """The rectifier, elementwise, by ``torch.relu``. Z: (m, n) -> A: (m, n)."""
+    return _forward("relu", Z)
+
+
+def relu_derivative(Z):
+    """The rectifier's slope at each entry of Z, by autograd (0 at the kink, as PyTorch). Z: (m, n) -> (m, n)."""
+    return _derivative("relu", Z)
+
+
+def relu_backward(dA, Z):
+    """dz for a ReLU layer: dA backpropagated through ``torch.relu`` at Z. dA, Z: (m, n) -> dz: (m, n)."""
+    return _backward("relu", dA, Z)
+
+
+def leaky_relu(Z, alpha=0.01):
+    """The leaky rectifier with negative slope alpha, by ``torch.nn.functional.leaky_relu``. Z: (m, n) -> (m, n)."""
+    return _forward("leaky_relu", Z, alpha=alpha)
+
+
+def leaky_relu_derivative(Z, alpha=0.01):
+    """The leaky rectifier's slope at each entry of Z, by autograd. Z: (m, n) -> (m, n)."""
+    return _derivative("leaky_relu", Z, alpha=alpha)
+
+
+def leaky_relu_backward(dA, Z, alpha=0.01):
+    """dz for a leaky ReLU layer, by autograd through ``leaky_relu``. dA, Z: (m, n) -> dz: (m, n)."""
+    return _backward("leaky_relu", dA, Z, alpha=alpha)
+
+
+def softmax(Z):
+    """Row-wise softmax by ``torch.softmax``: each row becomes probabilities. Z: (m, n) -> A: (m, n)."""
+    return _forward("softmax", Z)
+
+
+def softmax_backward(dA, Z):
+    """dz for a softmax layer: dA backpropagated through ``torch.softmax`` at Z. dA, Z: (m, n) -> dz: (m, n)."""
+    return _backward("softmax", dA, Z)
+
+
+# -- layers --------------------------------------------------------------------------------
+
+def dense_forward(A_prev, W, B):
+    """A dense layer's pre-activation, by ``torch.nn.functional.linear``.
+
+    A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}); B: (1, n_l) -> Z: (m, n_l)."""
+    torch = _torch()
+    Z = torch.nn.functional.linear(_leaf(A_prev), _leaf(W), _leaf(B).reshape(-1))
+    return _out(Z, _dtype_of(A_prev, W, B))
+
+
+def _dense_gradients(dz, A_prev, W):
+    """Autograd of the surrogate cost sum(dz * Z) / m, whose gradient with respect to Z is dz / m."""
+    torch = _torch()
+    m = np.shape(A_prev)[0]
+    bias = np.zeros(np.shape(W)[0])
+    dz_t = _leaf(dz)
+    leaves = [_leaf(A_prev, True), _leaf(W, True), _leaf(bias, True)]
+    cost = (torch.nn.functional.linear(*leaves) * dz_t).sum() / m
+    cost.backward()
+    return m, [leaf.grad for leaf in leaves]
+
+
+def dense_weight_gradients(dz, A_prev):
+    """dW and dB of a dense layer from its dz, by autograd. dz: (m, n_l); A_prev: (m, n_{l-1}) ->
+    (dW (n_l, n_{l-1}), dB (1, n_l))."""
+    _, (_, dW, dB) = _dense_gradients(dz, A_prev, np.zeros((np.shape(dz)[1], np.shape(A_prev)[1])))
+    dtype = _dtype_of(dz, A_prev)
+    return _out(dW, dtype), _out(dB, dtype).reshape(1, -1)
+
+
+def dense_backward(dz, A_prev, W):
+    """A dense layer's backward pass, by autograd through ``torch.nn.functional.linear``.
+
+    dz: (m, n_l), per example; A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}) ->
+    (dA_prev (m, n_{l-1}) per example, dW (n_l, n_{l-1}), dB (1, n_l))."""
+    m, (dA_prev, dW, dB) = _dense_gradients(dz, A_prev, W)
+    dtype = _dtype_of(dz, A_prev, W)
+    return _out(dA_prev * m, dtype), _out(dW, dtype), _out(dB, dtype).reshape(1, -1)
+
+
+def _scale(alpha):
+    """The factor ``torch.nn.functional.dropout`` gives the kept units at drop rate alpha (read off a dropout of ones)."""
+    torch = _torch()
+    if float(alpha) == 0.0:
+        return 1.0
+    return float(torch.nn.functional.dropout(torch.ones(4096, dtype=torch.float64), p=float(alpha)).max())
+
+
+def dropout_forward(A, alpha, rng):
+    """Inverted dropout in training, by PyTorch's ``native_dropout`` (its draw seeded from ``rng``).
+
+    A: (m, n); alpha: drop rate in [0, 1); rng: numpy.random.Generator ->
+    (A_out (m, n), mask (m, n) of 1.0 kept / 0.0 dropped, A's dtype)."""
+    torch = _torch()
+    if not 0.0 <= float(alpha) < 1.0:
+        raise ValueError(f"the dropout rate alpha must be in [0, 1); got {alpha}")
+    dtype = _dtype_of(A)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(0, 2**62)))
+        dropped, kept = torch.ops.aten.native_dropout(_leaf(A), float(alpha), True)
+    return _out(dropped, dtype), _out(kept, dtype)
+
+
+def dropout_backward(dA, mask, alpha):
+    """Backward of inverted dropout with the given mask, by PyTorch's ``native_dropout_backward``.
+
+    dA: (m, n); mask: (m, n) of 1/0 or booleans; alpha: drop rate -> dA_prev: (m, n)."""
+    torch = _torch()
+    kept = torch.tensor(np.asarray(mask) != 0)
+    dA_prev = torch.ops.aten.native_dropout_backward(_leaf(dA), kept, _scale(alpha))
+    return _out(dA_prev, _dtype_of(dA))
+
+
+def l2_penalty(params, lambd, m):
+    """The L2 penalty of the weights W1, W2, ... (never the biases), by ``torch.linalg.vector_norm``.
+
+    params: {W{l}: (n_l, n_{l-1}), B{l}: (1, n_l)}; lambd: float; m: batch size -> float."""
+    torch = _torch()
+    weights = [_leaf(value) for key, value in params.items() if key.startswith("W")]
+    return float(_l2_cost(torch, weights, lambd, m)) if weights else 0.0
+
+
+def _l2_cost(torch, weights, lambd, m):
+    return sum(torch.linalg.vector_norm(W) ** 2 for W in weights) * (lambd / (2 * m))
+
+
+def l2_backward(W, lambd, m):
+    """The gradient of ``l2_penalty`` with respect to one weight matrix, by autograd.
+    W: (n_l, n_{l-1}); lambd: float; m: batch size -> (n_l, n_{l-1})."""
+    torch = _torch()
+    (dW,) = _vjp(lambda V: _l2_cost(torch, [V], lambd, m), 1.0, W)
+    return _out(dW, _dtype_of(W))
+
+
+# -- losses --------------------------------------------------------------------------------
+
+def _loss(name, AL, Y):
+    from ..torch_reference import torch_loss
+
+    return torch_loss(name, AL, Y)
+
+
+def _loss_gradient(name, AL, Y):
+    from ..torch_reference import torch_loss_gradient
+
+    return torch_loss_gradient(name, AL, Y).astype(_dtype_of(AL), copy=False)
+
+
+def binary_cross_entropy(AL, Y):
+    """Binary cross-entropy cost, mean over the batch, by ``torch.nn.functional.binary_cross_entropy``.
+    AL, Y: (m, nL) -> float."""
+    return _loss("binary_cross_entropy", AL, Y)
+
+
+def binary_cross_entropy_gradient(AL, Y):
+    """Its per-example gradient with respect to AL, by autograd. AL, Y: (m, nL) -> (m, nL)."""
+    return _loss_gradient("binary_cross_entropy", AL, Y)
+
+
+def categorical_cross_entropy(AL, Y):
+    """Categorical cross-entropy cost, mean over the batch, by torch. AL, Y: (m, K) -> float."""
+    return _loss("categorical_cross_entropy", AL, Y)
+
+
+def categorical_cross_entropy_gradient(AL, Y):
+    """Its per-example gradient with respect to AL, by autograd. AL, Y: (m, K) -> (m, K)."""
+    return _loss_gradient("categorical_cross_entropy", AL, Y)
+
+
+# -- the network ---------------------------------------------------------------------------
+
+def count_parameters(layer_sizes) -> int:
+    """Weights and biases of a dense network, counted by ``torch.nn.Linear``. layer_sizes: [n0, ..., nL] -> int."""
+    torch = _torch()
+    layers = [torch.nn.Linear(int(a), int(b), device="meta") for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+    return sum(p.numel() for layer in layers for p in layer.parameters())
+
+
+class _Recorder:
+    """Forward hooks on a network's ``torch.nn.Linear`` layers: each layer's input and output, in order."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, layer, inputs, output):
+        self.seen.append((inputs[0], output))
+
+
+_MODULES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU",
+            "identity": "Identity", "softmax": "Softmax"}
+
+
+def _activation_module(torch, name):
+    if name not in _MODULES:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_MODULES)}")
+    return torch.nn.Softmax(dim=-1) if name == "softmax" else getattr(torch.nn, _MODULES[name])()
+
+
+class _NumpyDropout:
+    """A module-like step that applies this module's ``dropout_forward`` (masks drawn from a NumPy generator)."""
+
+    def __init__(self, rate, rng):
+        self.rate, self.rng, self.masks = rate, rng, []
+
+    def __call__(self, A):
+        dropped, mask = dropout_forward(A.detach().numpy(), self.rate, self.rng)
+        self.masks.append(mask)
+        return _leaf(dropped)
+
+
+def model_forward(X, params, activations, dropout=0.0, rng=None):
+    """The network's forward pass by a ``torch.nn.Sequential`` of ``nn.Linear`` layers holding params and
+    ``torch.nn``'s activation modules; forward hooks record the caches.
+
+    X: (m, n0); params: W{l} (n_l, n_{l-1}), B{l} (1, n_l); activations: L names ->
+    (AL (m, nL), caches: L tuples (A_prev, W, B, Z), with a fifth item, the mask, when dropout > 0)."""
+    from ..model import network_dtype, num_layers
+
+    torch = _torch()
+    L = num_layers(params)
+    if len(activations) != L:
+        raise ValueError(f"params have {L} layers but {len(activations)} activations were given")
+    if dropout > 0 and rng is None:
+        rng = np.random.default_rng()
+    dtype = network_dtype(params)
+    recorder, dropping = _Recorder(), _NumpyDropout(dropout, rng)
+    modules = []
+    for layer, name in enumerate(activations, start=1):
+        weight = np.asarray(params[f"W{layer}"])
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(_leaf(weight.astype(dtype)))
+            linear.bias.copy_(_leaf(np.asarray(params[f"B{layer}"], dtype=dtype)).reshape(-1))
+        linear.register_forward_hook(recorder)
+        modules += [linear, _activation_module(torch, name)]
+        if dropout > 0 and layer < L:
+            modules.append(_module_of(dropping))
+    with torch.no_grad():
+        AL = torch.nn.Sequential(*modules)(_leaf(np.asarray(X, dtype=dtype)))
+    caches = []
+    for layer, (inputs, Z) in enumerate(recorder.seen, start=1):
+        record = (_out(inputs, dtype), params[f"W{layer}"], params[f"B{layer}"], _out(Z, dtype))
+        if dropout > 0:
+            record += (dropping.masks[layer - 1] if layer < L else None,)
+        caches.append(record)
+    return _out(AL, dtype), caches
+
+
+def _module_of(step):
+    """``step`` (a tensor -> tensor callable) as a ``torch.nn.Module``, for ``torch.nn.Sequential``."""
+    torch = _torch()
+
+    class Step(torch.nn.Module):
+        def forward(self, A):
+            return step(A)
+
+    return Step()
+
+
+def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
+    """The whole network's gradients, by PyTorch autograd (``torch_reference.torch_model_gradients``) on the
+    network the caches describe.
+
+    AL, Y: (m, nL); caches from ``model_forward``; activations: L names ->
+    {dz{l} (m, n_l) per example, dW{l} (n_l, n_{l-1}), dB{l} (1, n_l)} in AL's dtype."""
+    from ..losses import loss_for_output
+    from ..torch_reference import torch_model_gradients
+
+    loss_for_output(activations[-1])
+    dtype = _dtype_of(AL)
+    params = {}
+    for layer, cache in enumerate(caches, start=1):
+        params[f"W{layer}"], params[f"B{layer}"] = cache[1], cache[2]
+    masks = [cache[4] if len(cache) > 4 else None for cache in caches] if dropout > 0 else None
+    found = torch_model_gradients(caches[0][0], Y, params, activations, lambd=lambd, masks=masks, dropout=dropout)
+    return {key: np.asarray(found[key], dtype=dtype) for layer in range(len(caches), 0, -1)
+            for key in (f"dz{layer}", f"dW{layer}", f"dB{layer}")}
+
+
+def compute_cost(AL, Y, activations, params=None, lambd=0.0):
+    """The cost of the loss paired with the output activation (torch), plus ``l2_penalty`` if lambd > 0. -> float."""
+    from ..losses import loss_for_output
+
+    cost, _ = loss_for_output(activations[-1])
+    J = _loss(cost.__name__, AL, Y)
+    if lambd:
+        J += l2_penalty(params, lambd, np.shape(Y)[0])
+    return J
+
+
+def _optimizer_step(params, grads, make_optimizer, state_in=(), state_out=()):
+    """One ``torch.optim`` step: ``make_optimizer(tensors)`` on leaf copies of ``params`` whose .grad is ``grads``;
+    ``state_in``: (state key, {grad key: array}) pairs set before the step; ``state_out``: state keys read after it.
+    Returns (new params, [{grad key: array} per state_out key]) in the params' dtypes."""
+    torch = _torch()
+    leaves = {key: _leaf(value) for key, value in params.items()}
+    for key, leaf in leaves.items():
+        leaf.grad = _leaf(grads["d" + key])
+    optimizer = make_optimizer(list(leaves.values()))
+    for name, values in state_in:
+        for key, leaf in leaves.items():
+            optimizer.state[leaf][name] = _leaf(values["d" + key]) if not np.isscalar(values) else torch.tensor(values)
+    with torch.no_grad():
+        optimizer.step()
+    dtypes = {key: _dtype_of(value) for key, value in params.items()}
+    new_params = {key: _out(leaf, dtypes[key]) for key, leaf in leaves.items()}
+    states = [{"d" + key: _out(optimizer.state[leaf][name], dtypes[key]) for key, leaf in leaves.items()}
+              for name in state_out]
+    return new_params, states
+
+
+def _sgd(learning_rate, **options):
+    torch = _torch()
+    return lambda tensors: torch.optim.SGD(tensors, lr=float(learning_rate), foreach=False, **options)
+
+
+def update_parameters(params, grads, learning_rate):
+    """One gradient-descent step by ``torch.optim.SGD``. params {W1, B1, ...}; grads {dW1, dB1, ...} -> new params."""
+    return _optimizer_step(params, grads, _sgd(learning_rate))[0]
+
+
+def update_parameters_momentum(params, grads, velocity, learning_rate, beta=0.9):
+    """SGD with momentum in its moving-average form: ``torch.optim.SGD(momentum=beta, dampening=beta)`` from the
+    given velocity. -> (new params, new velocity)."""
+    new_params, (new_velocity,) = _optimizer_step(params, grads, _sgd(learning_rate, momentum=float(beta),
+                                                                       dampening=float(beta)),
+                                                  [("momentum_buffer", velocity)], ["momentum_buffer"])
+    return new_params, new_velocity
+
+
+def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_size=None,
+          momentum=0.0, lambd=0.0, dropout=0.0, X_val=None, Y_val=None, seed=0,
+          record_every=1, progress=None):
+    """Minibatch training by ``torch.optim.SGD`` (momentum in the moving-average form, dampening=beta, from zero
+    velocity), each step's gradients from ``model_backward``. Returns (params, history).
+
+    X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names. batch_size None is
+    the full batch; ``momentum`` is beta (0: plain SGD); ``lambd`` the L2 strength; ``dropout`` the hidden layers'
+    drop rate. history: lists "epoch", "train_cost", "train_acc" (and "val_cost", "val_acc"), every
+    ``record_every`` epochs; accuracies are None for identity outputs."""
+    from ..model import accuracy, network_dtype
+
+    torch = _torch()
+    shuffle = np.random.default_rng(seed)
+    dtype = network_dtype(params)
+    X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
+    leaves = {key: _leaf(np.asarray(value, dtype=dtype)) for key, value in params.items()}
+    options = {"momentum": float(momentum), "dampening": float(momentum)} if momentum else {}
+    optimizer = torch.optim.SGD(leaves.values(), lr=float(learning_rate), foreach=False, **options)
+    for leaf in leaves.values():
+        if momentum:
+            optimizer.state[leaf]["momentum_buffer"] = torch.zeros_like(leaf)
+
+    def current():
+        return {key: _out(leaf, dtype) for key, leaf in leaves.items()}
+
+    history = {"epoch": [], "train_cost": [], "train_acc": []}
+    if X_val is not None:
+        history.update(val_cost=[], val_acc=[])
+    size = X.shape[0]
+    for epoch in range(1, epochs + 1):
+        order = shuffle.permutation(size)
+        step = batch_size or size
+        for batch in (order[start:start + step] for start in range(0, size, step)):
+            AL, caches = model_forward(X[batch], current(), activations, dropout=dropout, rng=shuffle)
+            found = model_backward(AL, Y[batch], caches, activations, lambd=lambd, dropout=dropout)
+            for key, leaf in leaves.items():
+                leaf.grad = _leaf(found["d" + key])
+            optimizer.step()
+        if epoch % record_every == 0 or epoch == epochs:
+            history["epoch"].append(epoch)
+            trained = current()
+            for split, (Xs, Ys) in (("train", (X, Y)), ("val", (X_val, Y_val))):
+                if Xs is not None:
+                    AL, _ = model_forward(Xs, trained, activations)
+                    history[f"{split}_cost"].append(compute_cost(AL, Ys, activations, trained, lambd))
+                    history[f"{split}_acc"].append(accuracy(Xs, Ys, trained, activations)
+                                                   if activations[-1] != "identity" else None)
+    return current(), history
+
+
+# -- initialization ------------------------------------------------------------------------
+
+_TORCH_INIT = {"xavier": "xavier_normal_", "he": "kaiming_normal_"}
+_FIXED_STD = {"zeros": 0.0, "random": 0.01}
+
+
+def _torch_init(method, fan_in, fan_out, seed):
+    """A (fan_out, fan_in) float64 tensor drawn by ``torch.nn.init``'s normal variant for ``method``."""
+    torch = _torch()
+    weights = torch.empty((fan_out, fan_in), dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    options = {"nonlinearity": "relu"} if method == "he" else {}
+    return getattr(torch.nn.init, _TORCH_INIT[method])(weights, generator=generator, **options)
+
+
+def init_std(method: str, fan_in: int, fan_out: int) -> float:
+    """The standard deviation of W[l]'s entries for a layer with n_{l-1} = fan_in and n_l = fan_out: for xavier and
+    he, the one ``torch.nn.init`` draws with (measured as its draw over a standard normal draw of the same seed).
+
+    method: "zeros" | "random" | "xavier" | "he"; fan_in, fan_out: ints >= 1 -> float >= 0."""
+    torch = _torch()
+    if method in _FIXED_STD:
+        return _FIXED_STD[method]
+    if method not in _TORCH_INIT:
+        raise ValueError(f"unknown initialization {method!r}; choose one of {['zeros', 'random', 'xavier', 'he']}")
+    drawn = _torch_init(method, int(fan_in), int(fan_out), seed=1)
+    standard = torch.empty_like(drawn).normal_(generator=torch.Generator().manual_seed(1))
+    return float(drawn.flatten()[0] / standard.flatten()[0])
+
+
+def initialize_parameters(layer_sizes, method, seed=None, dtype=np.float64):
+    """Weights drawn by ``torch.nn.init`` (normal variants; "random" is N(0, 1) x 0.01), biases zeros.
+
+    layer_sizes: [n0, ..., nL]; method: "zeros" | "random" | "xavier" | "he"; seed: int or None; dtype: a float
+    dtype -> params with W{l}: (n_l, n_{l-1}) and B{l}: (1, n_l), all of ``dtype``."""
+    torch = _torch()
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a float dtype such as np.float32 or np.float64; got {dtype}")
+    if method not in _TORCH_INIT and method not in _FIXED_STD:
+        raise ValueError(f"unknown initialization {method!r}; choose one of {['zeros', 'random', 'xavier', 'he']}")
+    seeds = np.random.default_rng(seed).integers(0, 2**62, len(layer_sizes))
+    params = {}
+    for layer in range(1, len(layer_sizes)):
+        fan_in, fan_out = int(layer_sizes[layer - 1]), int(layer_sizes[layer])
+        if method in _TORCH_INIT:
+            W = _torch_init(method, fan_in, fan_out, int(seeds[layer]))
+        else:
+            W = torch.empty((fan_out, fan_in), dtype=torch.float64)
+            torch.nn.init.normal_(W, std=_FIXED_STD[method], generator=torch.Generator().manual_seed(int(seeds[layer])))
+        params[f"W{layer}"] = _out(W, dtype)
+        params[f"B{layer}"] = np.zeros((1, fan_out), dtype=dtype)
+    return params
+
+
+# -- optimizers ----------------------------------------------------------------------------
+
+def momentum_update(params, grads, velocity, learning_rate, beta=0.9):
+    """One step of ``torch.optim.SGD(momentum=beta)`` from the given velocity. params {W1, ...}; grads and velocity
+    {dW1, ...}; learning_rate, beta: floats -> (new params, new velocity)."""
+    new_params, (new_velocity,) = _optimizer_step(params, grads, _sgd(learning_rate, momentum=float(beta)),
+                                                  [("momentum_buffer", velocity)], ["momentum_buffer"])
+    return new_params, new_velocity
+
+
+def momentum_update_ema(params, grads, velocity, learning_rate, beta=0.9):
+    """Momentum in its moving-average form (``torch.optim.SGD`` with dampening=beta); as momentum_update."""
+    return update_parameters_momentum(params, grads, velocity, learning_rate, beta)
+
+
+def rmsprop_update(params, grads, cache, learning_rate, beta=0.9, eps=1e-8):
+    """One step of ``torch.optim.RMSprop(alpha=beta, eps=eps)`` from the given cache -> (new params, new cache)."""
+    torch = _torch()
+
+    def make(tensors):
+        return torch.optim.RMSprop(tensors, lr=float(learning_rate), alpha=float(beta), eps=float(eps), foreach=False)
+
+    new_params, (new_cache,) = _optimizer_step(params, grads, make, [("step", 0.0), ("square_avg", cache)],
+                                               ["square_avg"])
+    return new_params, new_cache
+
+
+def adam_update(params, grads, m, v, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Step t (from 1) of ``torch.optim.Adam(betas=(beta1, beta2), eps=eps)`` from the given moments ->
+    (new params, new m, new v)."""
+    torch = _torch()
+
+    def make(tensors):
+        return torch.optim.Adam(tensors, lr=float(learning_rate), betas=(float(beta1), float(beta2)), eps=float(eps),
+                                foreach=False)
+
+    new_params, (new_m, new_v) = _optimizer_step(params, grads, make,
+                                                 [("step", float(t) - 1.0), ("exp_avg", m), ("exp_avg_sq", v)],
+                                                 ["exp_avg", "exp_avg_sq"])
+    return new_params, new_m, new_v
+
+
+# -- batch normalization -------------------------------------------------------------------
+
+def _batch_norm(X, gamma, beta, eps):
+    torch = _torch()
+    return torch.nn.functional.batch_norm(X, None, None, gamma.reshape(-1), beta.reshape(-1), training=True, eps=eps)
+
+
+def batchnorm_forward(X, gamma, beta, eps=1e-5):
+    """Training-mode batch norm by ``torch.nn.functional.batch_norm``. X (m, n); gamma, beta (1, n) ->
+    (out (m, n), cache (X, X_hat, mu, var, gamma, beta, eps)) with the batch statistics of ``torch.var_mean``."""
+    torch = _torch()
+    dtype = _dtype_of(X)
+    X_t = _leaf(X)
+    var, mu = torch.var_mean(X_t, dim=0, keepdim=True, correction=0)
+    ones, zeros = torch.ones(X_t.shape[1], dtype=X_t.dtype), torch.zeros(X_t.shape[1], dtype=X_t.dtype)
+    X_hat = _batch_norm(X_t, ones, zeros, float(eps))
+    out = _batch_norm(X_t, _leaf(gamma), _leaf(beta), float(eps))
+    return _out(out, dtype), (np.asarray(X), _out(X_hat, dtype), _out(mu, dtype), _out(var, dtype), gamma, beta, eps)
+
+
+def batchnorm_backward(dout, cache):
+    """Batch norm's backward pass, by autograd through ``torch.nn.functional.batch_norm``: the gradients of the
+    surrogate cost sum(dout * out) / m. dout (m, n), cache from batchnorm_forward -> (dX (m, n) per example,
+    dgamma (1, n), dbeta (1, n))."""
+    X, _, _, _, gamma, beta, eps = cache
+    m = np.shape(X)[0]
+    dX, dgamma, dbeta = _vjp(lambda X, g, b: _batch_norm(X, g, b, float(eps)), np.asarray(dout) / m, X, gamma, beta)
+    dtype = _dtype_of(dout, X)
+    return _out(dX * m, dtype), _out(dgamma, dtype).reshape(1, -1), _out(dbeta, dtype).reshape(1, -1)
+
+
+def update_running_stats(running_mean, running_var, X, momentum=0.1):
+    """``torch.nn.BatchNorm1d``'s running averages after one training batch X (m, n), m >= 2, by
+    ``torch.nn.functional.batch_norm``. running_mean, running_var: (1, n); momentum: float -> (new mean, new var)."""
+    torch = _torch()
+    dtype = _dtype_of(running_mean, X)
+    mean, var = _leaf(running_mean).reshape(-1), _leaf(running_var).reshape(-1)
+    torch.nn.functional.batch_norm(_leaf(X), mean, var, training=True, momentum=float(momentum))
+    return _out(mean, dtype).reshape(1, -1), _out(var, dtype).reshape(1, -1)
+
+
+def batchnorm_inference(X, gamma, beta, running_mean, running_var, eps=1e-5):
+    """Batch norm in evaluation mode with the running averages, by ``torch.nn.functional.batch_norm``.
+    X (m, n); gamma, beta, running_mean, running_var (1, n) -> out (m, n)."""
+    torch = _torch()
+    out = torch.nn.functional.batch_norm(_leaf(X), _leaf(running_mean).reshape(-1), _leaf(running_var).reshape(-1),
+                                         _leaf(gamma).reshape(-1), _leaf(beta).reshape(-1), training=False,
+                                         eps=float(eps))
+    return _out(out, _dtype_of(X))
+
+
+# -- gradient checking ---------------------------------------------------------------------
+
+def numerical_gradient(f, x, h=1e-5):
+    """The gradient of the scalar function ``f`` at ``x`` by PyTorch's own finite differences (the numerical
+    Jacobian of ``torch.autograd.gradcheck``, step h). f: array of x's shape -> float; x: ndarray -> ndarray
+    of x's shape. ``x`` is left as it was."""
+    torch = _torch()
+    gradcheck = sys.modules["torch.autograd.gradcheck"]
+    point = np.array(x, dtype=np.float64)
+    leaf = _leaf(point, grad=True)
+
+    def scalar(t):
+        return torch.tensor(float(f(t.detach().numpy().copy().reshape(point.shape))), dtype=torch.float64)
+
+    ((jacobian,),) = gradcheck._get_numerical_jacobian(scalar, (leaf,), eps=float(h))
+    return jacobian.numpy().reshape(point.shape)
+
+
+def gradient_check(cost_fn, params, grads, h=1e-5):
+    """For each parameter, the relative error (``gradcheck.relative_error``) between ``grads`` and PyTorch's
+    finite differences of ``cost_fn``. cost_fn: params dict -> float; params {W1, ...}; grads {dW1, ...} ->
+    {name: float}."""
+    from ..gradcheck import relative_error
+
+    errors = {}
+    for name in params:
+        def cost_of(value, name=name):
+            return cost_fn({**params, name: value})
+        errors[name] = relative_error(numerical_gradient(cost_of, params[name], h), grads["d" + name])
+    return errors
+
+
+# -- the computation-graph engine's backward rules (graph.py's contract) -----------------------
+
+def mul_backward(upstream, x, y, out=None):
+    """The input gradients of an elementwise product, by autograd."""
+    return tuple(_out(g, _dtype_of(upstream)) for g in _vjp(lambda a, b: a * b, upstream, x, y))
+
+
+def matmul_backward(upstream, x, y, out=None):
+    """The input gradients of a matrix product, by autograd. x: (m, k), y: (k, n), upstream: (m, n)."""
+    torch = _torch()
+    return tuple(_out(g, _dtype_of(upstream)) for g in _vjp(torch.matmul, upstream, x, y))
+
+
+def exp_backward(upstream, x, out=None):
+    """The input gradient of exp, by autograd."""
+    torch = _torch()
+    return tuple(_out(g, _dtype_of(upstream)) for g in _vjp(torch.exp, upstream, x))
+
+
+def sigmoid_backward_rule(upstream, x, out=None):
+    """The input gradient of the sigmoid, by autograd."""
+    torch = _torch()
+    return tuple(_out(g, _dtype_of(upstream)) for g in _vjp(torch.sigmoid, upstream, x))
