@@ -4,7 +4,7 @@ A class's students get these in place of the NumPy references (`bplab export-stu
 the reference was defined): the notebooks' demonstrations run on them, and `??` or `help()` shows PyTorch's
 own operations (autograd, `torch.nn.functional`, `torch.nn.init`, `torch.optim`), never the derivation a
 lecture asks for. They take and return NumPy arrays with the references' shapes, keys and dtypes (float32 in
-gives float32 out) and agree with them to rounding (tests/test_student_edition.py).
+gives float32 out) and agree with them to rounding (the instructor's tests compare them).
 
 torch is imported inside the functions, so importing the library still never loads it.
 """
@@ -252,13 +252,13 @@ def l2_backward(W, lambd, m):
 # -- losses --------------------------------------------------------------------------------
 
 def _loss(name, AL, Y):
-    from ..torch_reference import torch_loss
+    from .torch_reference import torch_loss
 
     return torch_loss(name, AL, Y)
 
 
 def _loss_gradient(name, AL, Y):
-    from ..torch_reference import torch_loss_gradient
+    from .torch_reference import torch_loss_gradient
 
     return torch_loss_gradient(name, AL, Y).astype(_dtype_of(AL), copy=False)
 
@@ -331,7 +331,7 @@ def model_forward(X, params, activations, dropout=0.0, rng=None):
 
     X: (m, n0); params: W{l} (n_l, n_{l-1}), B{l} (1, n_l); activations: L names ->
     (AL (m, nL), caches: L tuples (A_prev, W, B, Z), with a fifth item, the mask, when dropout > 0)."""
-    from ..model import network_dtype, num_layers
+    from .model import network_dtype, num_layers
 
     torch = _torch()
     L = num_layers(params)
@@ -380,8 +380,8 @@ def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
 
     AL, Y: (m, nL); caches from ``model_forward``; activations: L names ->
     {dz{l} (m, n_l) per example, dW{l} (n_l, n_{l-1}), dB{l} (1, n_l)} in AL's dtype."""
-    from ..losses import loss_for_output
-    from ..torch_reference import torch_model_gradients
+    from .losses import loss_for_output
+    from .torch_reference import torch_model_gradients
 
     loss_for_output(activations[-1])
     dtype = _dtype_of(AL)
@@ -396,7 +396,7 @@ def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
 
 def compute_cost(AL, Y, activations, params=None, lambd=0.0):
     """The cost of the loss paired with the output activation (torch), plus ``l2_penalty`` if lambd > 0. -> float."""
-    from ..losses import loss_for_output
+    from .losses import loss_for_output
 
     cost, _ = loss_for_output(activations[-1])
     J = _loss(cost.__name__, AL, Y)
@@ -455,7 +455,7 @@ def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_siz
     the full batch; ``momentum`` is beta (0: plain SGD); ``lambd`` the L2 strength; ``dropout`` the hidden layers'
     drop rate. history: lists "epoch", "train_cost", "train_acc" (and "val_cost", "val_acc"), every
     ``record_every`` epochs; accuracies are None for identity outputs."""
-    from ..model import accuracy, network_dtype
+    from .model import accuracy, network_dtype
 
     torch = _torch()
     shuffle = np.random.default_rng(seed)
@@ -666,7 +666,7 @@ def gradient_check(cost_fn, params, grads, h=1e-5):
     """For each parameter, the relative error (``gradcheck.relative_error``) between ``grads`` and PyTorch's
     finite differences of ``cost_fn``. cost_fn: params dict -> float; params {W1, ...}; grads {dW1, ...} ->
     {name: float}."""
-    from ..gradcheck import relative_error
+    from .gradcheck import relative_error
 
     errors = {}
     for name in params:

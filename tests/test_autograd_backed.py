@@ -1,4 +1,4 @@
-"""The student edition's PyTorch-backed library functions (backproplab/student_edition/autograd_backed.py) agree with
+"""The student edition's PyTorch-backed library functions (backproplab/autograd_backed.py) agree with
 the NumPy references they replace in the export: same shapes, keys, dtypes and values (to rounding)."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import backproplab as bl
+from backproplab import autograd_backed as ab
 from backproplab import batchnorm, gradcheck, graph, init, layers, losses, model, optimizers
-from backproplab.student_edition import autograd_backed as ab
 
 RNG = np.random.default_rng(7)
 Z = RNG.normal(size=(5, 4))

@@ -1,0 +1,320 @@
+"""Writing the student edition of the package (for `bplab export-student-repo`): no implementation of a graded
+exercise, no text of a check readable as source.
+
+``write_student_package(root, destination)`` copies backproplab/ with these rewrites (ASTs, then unparsed):
+- the library: every function that computes a graded quantity (each exercise's ``library_functions``, plus
+  ``EXTRA_GRADED``) becomes an import of ``backproplab.autograd_backed``'s PyTorch-backed function of the same
+  contract, at the place of its ``def``; private helpers nothing calls any more are dropped;
+- the checks' lecture modules: ``cases``, ``reference`` and ``mistakes`` read ``checks/answer_key.py``'s data,
+  ``oracles`` return none, methods and helpers nothing calls any more are dropped, docstrings are dropped and
+  every other string is stored compressed (``answer_key.text``);
+- ``checks/core.py``: ``Exercise.draw_cases`` reads the key (visible cases only);
+- docstrings of private functions anywhere are dropped (they describe how a reference works);
+- only what `bplab check` needs of grading/ and of the command line is kept (``STUDENT_CLI``).
+``build_answer_key()`` computes the key with the instructor's checks.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import zlib
+from pathlib import Path
+
+from ..checks import EXERCISES, codec
+from ..checks.answer_key import CASE_REFERENCE
+from ..checks.core import Case, Exercise, visible_seed
+
+# Functions that compute a graded quantity without being an exercise's own implementation: the slopes and
+# loss gradients behind model_backward, batch norm's evaluation-mode formula, the graph engine's rules.
+EXTRA_GRADED = (
+    "backproplab.activations.tanh_derivative", "backproplab.activations.relu_derivative",
+    "backproplab.activations.leaky_relu_derivative", "backproplab.activations.sigmoid_derivative",
+    "backproplab.losses.binary_cross_entropy_gradient", "backproplab.losses.categorical_cross_entropy_gradient",
+    "backproplab.layers.l2_penalty", "backproplab.layers.l2_backward",
+    "backproplab.batchnorm.update_running_stats", "backproplab.batchnorm.batchnorm_inference",
+    "backproplab.optimizers.momentum_update_ema", "backproplab.model.update_parameters_momentum",
+    "backproplab.model.compute_cost",
+)
+# The graph engine's rules are private names there; autograd_backed names them by their exercise.
+RENAMED = {"_mul_backward": "mul_backward", "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
+           "_sigmoid_backward_rule": "sigmoid_backward_rule"}
+# Functions the library keeps although an exercise names them: PyTorch's own API, which the lectures teach.
+KEPT = frozenset({"backproplab.torch_reference.torch_model_gradients"})
+# Of grading/, what `bplab check` needs; the command line is the student one.
+GRADING_KEPT = ("__init__.py", "notebooks.py", "selfcheck.py")
+STUDENT_CLI = '''"""`bplab check NOTEBOOK`: run a lecture notebook top to bottom in a fresh kernel and list its checks."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bplab", description="Backprop Lab, student edition")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="run a notebook and list its checks (exit 0 when all pass)")
+    p.add_argument("notebook")
+    p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    from .grading.selfcheck import format_self_check, run_self_check
+
+    if not Path(args.notebook).is_file():
+        print(f"bplab check: no notebook {args.notebook}", file=sys.stderr)
+        return 2
+    verdicts = run_self_check(args.notebook, timeout=args.timeout)
+    print(json.dumps(verdicts, indent=1) if args.json else format_self_check(verdicts))
+    return 0 if verdicts and all(v["passed"] for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+# The checks' modules that judge and display, the same in both editions; every other checks module (the lectures'
+# exercises, their hint ladders) is rewritten.
+CHECKS_MACHINERY = frozenset({"__init__", "core", "codec", "compare", "display", "diagnoses", "fixtures", "answer_key"})
+# The kernel output recorder `bplab check` uses, without the grading sandbox it lives in.
+RECORDER_MODULE = "recorder.py"
+KEY_FILE = "checks/answer_key.bin"
+KEY_HOOKS = {"cases": "return answer_key.visible_cases(self, hidden)", "reference": "return answer_key.reference(self, case)",
+             "expected": "return answer_key.reference(self, case)", "mistakes": "return answer_key.mistakes(self, case)",
+             "oracles": "return {}"}
+
+
+def graded_functions() -> dict[str, set[str]]:
+    """{module file relative to the package: names of its functions to replace}."""
+    names = {name for exercise in EXERCISES.values() for name in exercise.library_functions} | set(EXTRA_GRADED)
+    table: dict[str, set[str]] = {}
+    for dotted in sorted(names - KEPT):
+        parts = dotted.split(".")
+        if len(parts) == 2:
+            continue  # a re-export in the package's __init__ (backproplab.initialize_parameters)
+        table.setdefault("/".join(parts[1:-1]) + ".py", set()).add(parts[-1])
+    return table
+
+
+def build_answer_key() -> bytes:
+    """The visible cases of every exercise, with the expected values (the reference, checked by every oracle) and
+    the predicted mistakes, encoded with the checks' codec and compressed."""
+    key = {}
+    for name, exercise in EXERCISES.items():
+        entries = []
+        cases = exercise.draw_cases(visible_seed(name), hidden=False)
+        for case in cases:
+            # a case pointing at another (initialize_parameters' "the same seed again") points by index
+            info = {key: {CASE_REFERENCE: next(i for i, other in enumerate(cases) if other is value)}
+                    if isinstance(value, Case) else value for key, value in case.info.items()}
+            entries.append({"args": case.args, "kwargs": case.kwargs, "label": case.label, "m": case.m,
+                            "info": info, "expected": exercise.expected(case),
+                            "mistakes": [list(item) for item in exercise.mistakes(case)]})
+        key[name] = entries
+    return zlib.compress(codec.dumps(key).encode("utf-8"), 9)
+
+
+# -- AST rewriting -------------------------------------------------------------------------------------
+
+def _is_docstring(node) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _drop_docstring(node):
+    body = getattr(node, "body", None)
+    if body and _is_docstring(body[0]):
+        node.body = body[1:] or [ast.Pass()]
+
+
+def _referenced(tree) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            names.add(node.value)  # a name looked up with getattr
+    return names
+
+
+def _drop_unreferenced(tree, keep: frozenset):
+    """Drop functions and methods no code names any more (to a fixpoint), except ``keep`` and dunders."""
+    while True:
+        used = set()
+        for holder in [tree] + [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]:
+            for node in holder.body:
+                if isinstance(node, ast.FunctionDef):
+                    used |= {name for name in _referenced(node) if name != node.name}
+                elif not isinstance(node, ast.ClassDef):
+                    used |= _referenced(node)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                used |= _referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]))
+        dropped = False
+        for holder in [tree] + [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]:
+            kept = []
+            for node in holder.body:
+                if (isinstance(node, ast.FunctionDef) and node.name not in used and node.name not in keep
+                        and not node.name.startswith("__")):
+                    dropped = True
+                    continue
+                kept.append(node)
+            holder.body = kept or [ast.Pass()]
+        if not dropped:
+            return
+
+
+def _encode(text: str) -> str:
+    return base64.b85encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
+
+
+class _SealStrings(ast.NodeTransformer):
+    """Every string constant (not annotations or format specs) becomes ``_text("<compressed>")``."""
+
+    def _call(self, text):
+        return ast.Call(ast.Name("_text", ast.Load()), [ast.Constant(_encode(text))], [])
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, str) and node.value:
+            return self._call(node.value)
+        return node
+
+    def visit_JoinedStr(self, node):
+        values = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                values.append(ast.FormattedValue(self._call(part.value), -1, None))
+            else:
+                part.value = self.visit(part.value)
+                values.append(part)
+        node.values = values
+        return node
+
+    def visit_arg(self, node):
+        return node  # annotations stay as they are
+
+    def visit_AnnAssign(self, node):
+        node.value = self.visit(node.value) if node.value is not None else None
+        return node
+
+    def visit_FunctionDef(self, node):
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+
+def _strip_private_docstrings(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith("_"):
+            _drop_docstring(node)
+
+
+def rewrite_library_module(source: str, replaced: set[str]) -> str:
+    """A library module with the functions ``replaced`` imported from autograd_backed in place of their defs."""
+    tree = ast.parse(source)
+    body = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in replaced:
+            alias = ast.alias(RENAMED.get(node.name, node.name), node.name if node.name in RENAMED else None)
+            body.append(ast.ImportFrom("autograd_backed", [alias], 1))
+        else:
+            body.append(node)
+    tree.body = body
+    _drop_unreferenced_private(tree)
+    _strip_private_docstrings(tree)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def _drop_unreferenced_private(tree):
+    public = frozenset(n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_"))
+    _drop_unreferenced(tree, public)
+
+
+def rewrite_checks_module(source: str) -> str:
+    """A checks lecture module reading the answer key, without docstrings and with its strings sealed."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        _drop_docstring(node) if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) else None
+    for cls in [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]:
+        for node in cls.body:
+            if isinstance(node, ast.FunctionDef) and node.name in KEY_HOOKS:
+                node.body = ast.parse(KEY_HOOKS[node.name]).body
+                node.decorator_list = [d for d in node.decorator_list if not (isinstance(d, ast.Name)
+                                                                                and d.id == "staticmethod")]
+                if not node.args.args or node.args.args[0].arg != "self":
+                    node.args.args.insert(0, ast.arg("self"))
+    _drop_unreferenced(tree, frozenset(name for name in vars(Exercise) if not name.startswith("__")))
+    tree = _SealStrings().visit(tree)
+    future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    rest = [n for n in tree.body if n not in future]
+    imports = ast.parse("from . import answer_key\nfrom .answer_key import text as _text").body
+    tree.body = future + imports + rest
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def rewrite_core(source: str) -> str:
+    """checks/core.py with ``Exercise.draw_cases`` reading the answer key."""
+    tree = ast.parse(source)
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == "Exercise":
+            for node in cls.body:
+                if isinstance(node, ast.FunctionDef) and node.name == "draw_cases":
+                    node.body = ast.parse("from . import answer_key\nreturn answer_key.draw_cases(self, seed, hidden)").body
+    _strip_private_docstrings(tree)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def recorder_module(executor_source: str) -> str:
+    """grading/recorder.py: the executor's CellRecorder and what it needs, without the sandbox."""
+    tree = ast.parse(executor_source)
+    wanted = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "CellRecorder"]
+    names = _referenced(wanted[0])
+    constants = [n for n in tree.body if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id in names for t in n.targets)]
+    header = ('"""The kernel output recorder of `bplab check`."""\nfrom __future__ import annotations\n\nimport json\n\n'
+              "from ..checks.core import OUTCOMES_MIME\n\n")
+    return header + "\n".join(ast.unparse(n) for n in constants) + "\n\n\n" + ast.unparse(wanted[0]) + "\n"
+
+
+def write_student_package(root, destination) -> list[Path]:
+    """Write the student edition of ``root``/backproplab into ``destination``/backproplab; return the files written,
+    relative to ``destination``."""
+    source, target = Path(root) / "backproplab", Path(destination) / "backproplab"
+    graded = graded_functions()
+    written = []
+    for path in sorted(source.rglob("*.py")):
+        relative = path.relative_to(source)
+        parts = relative.parts
+        if "__pycache__" in parts or relative == Path("publish.py"):
+            continue
+        if parts[0] == "grading" and (len(parts) > 2 or parts[-1] not in GRADING_KEPT):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if relative == Path("cli.py"):
+            text = STUDENT_CLI
+        elif parts[0] == "checks" and path.stem not in CHECKS_MACHINERY:
+            text = rewrite_checks_module(text)
+        elif relative == Path("checks/core.py"):
+            text = rewrite_core(text)
+        elif relative == Path("grading/selfcheck.py"):
+            text = text.replace("from .sandbox.executor import CellRecorder", "from .recorder import CellRecorder")
+        elif str(relative) in graded:
+            text = rewrite_library_module(text, graded[str(relative)])
+        else:
+            tree = ast.parse(text)
+            _strip_private_docstrings(tree)
+            text = ast.unparse(tree) + "\n"
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_text(text, encoding="utf-8")
+        written.append(Path("backproplab") / relative)
+    recorder = (source / "grading" / "sandbox" / "executor.py").read_text(encoding="utf-8")
+    (target / "grading" / RECORDER_MODULE).write_text(recorder_module(recorder), encoding="utf-8")
+    (target / KEY_FILE).write_bytes(build_answer_key())
+    written += [Path("backproplab") / "grading" / RECORDER_MODULE, Path("backproplab") / KEY_FILE]
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in relative.parts:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / relative).write_bytes(path.read_bytes())
+            written.append(Path("backproplab") / relative)
+    return sorted(written)
