@@ -1,28 +1,30 @@
-"""`bplab export-student-repo DIR`: the repository students may see, without the answers.
+"""`bplab export-student-repo DIR`: the repository a class's students get, a working course on its own.
 
-Instructors who keep the main repository private publish this copy instead. It holds what
-students and Binder need -- the released notebooks (course/), the library, binder/, README.md,
-pyproject.toml and a licence file if there is one -- and leaves out everything that gives
-answers away or only serves instructors: solutions/ (answers, hidden tests and the answer
-catalogs), autograder/, tests/ and docs/. The package itself holds no answers.
-
-The reference library stays: the notebooks import it, and the checks flag answers that call
-it (diagnosis ``forbidden-call``). Students can therefore read the reference implementation
-of exercises the library also provides; that is by design, not a leak this export can stop.
+It holds the released notebooks (course/), binder/, and, written for students: the student edition of the
+library (``grading.student_edition``: the graded quantities computed by PyTorch, the checks reading their
+visible cases and expected values from data), a README, a licence, a Makefile (`make lab`, `make check`) and a
+pyproject.toml that installs them. Everything else stays out: solutions/ (answers, hidden tests, answer
+catalogs), autograder/, tests/, docs/, the grading code beyond `bplab check`, and the NumPy references.
 """
 from __future__ import annotations
 
 import re
 import shutil
+import tomllib
 from pathlib import Path
 from urllib.parse import quote
 
 from .grading.notebooks import has_outputs, read_notebook
 from .grading.release import INSTRUCTOR_ONLY
+from .grading.student_edition import write_student_package
 
-# What students get, relative to the repository root.
-STUDENT_PATHS = ("course", "backproplab", "binder", "README.md", "pyproject.toml")
-LICENSE_GLOB = "LICEN[CS]E*"
+# Copied as they are, relative to the repository root.
+COPIED_PATHS = ("course", "binder")
+# Written for students from docs/student-repo/ (README.md, LICENSE, Makefile).
+TEMPLATES = Path("docs") / "student-repo"
+TEMPLATE_FILES = ("README.md", "LICENSE", "Makefile")
+# Runtime dependencies students do not need (the grading batch).
+INSTRUCTOR_DEPENDENCIES = ("dask",)
 # Editor and interpreter leftovers.
 IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")
@@ -78,25 +80,34 @@ def _is_exported(relative: Path) -> bool:
     return not (IGNORED_NAMES.intersection(relative.parts) or relative.suffix in IGNORED_SUFFIXES)
 
 
-def student_files(root) -> list[Path]:
-    """Return the files of the student repository as sorted paths relative to ``root``.
-
-    Inputs:
-    - root: the main repository's root (Path or str).
-
-    Returns:
-    - sorted list of relative Paths: every file under STUDENT_PATHS and the licence files,
-      minus editor and interpreter leftovers.
-    """
+def copied_files(root) -> list[Path]:
+    """The files of COPIED_PATHS as sorted paths relative to ``root``, minus editor and interpreter leftovers."""
     root = Path(root)
-    files = [p.relative_to(root) for p in root.glob(LICENSE_GLOB) if p.is_file()]
-    for name in STUDENT_PATHS:
-        path = root / name
-        if path.is_file():
-            files.append(Path(name))
-        elif path.is_dir():
-            files.extend(p.relative_to(root) for p in path.rglob("*") if p.is_file())
+    files = []
+    for name in COPIED_PATHS:
+        files.extend(p.relative_to(root) for p in (root / name).rglob("*") if p.is_file())
     return sorted(p for p in files if _is_exported(p))
+
+
+def student_pyproject(text: str) -> str:
+    """The student repository's pyproject.toml from the main one: the project, its console script and package
+    data (the answer key included), without the instructor's dependencies, extras and tool settings."""
+    project = tomllib.loads(text)["project"]
+    dependencies = [d for d in project["dependencies"] if not d.startswith(INSTRUCTOR_DEPENDENCIES)]
+
+    def strings(values):
+        return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+    return "\n".join([
+        "[build-system]", 'requires = ["setuptools>=68"]', 'build-backend = "setuptools.build_meta"', "",
+        "[project]", f'name = "{project["name"]}"', f'version = "{project["version"]}"',
+        f'description = "{project["description"]}"', 'readme = "README.md"',
+        f'requires-python = "{project["requires-python"]}"', 'license = { text = "MIT" }',
+        "# torch pinned: any other specification pulls a multi-GB CUDA build (the Makefile installs the CPU build)",
+        "dependencies = [", *(f'    "{d}",' for d in dependencies), "]", "",
+        "[project.scripts]", 'bplab = "backproplab.cli:main"', "",
+        "[tool.setuptools.packages.find]", 'include = ["backproplab*"]', "",
+        "[tool.setuptools.package-data]", f"backproplab = {strings(['_data/*', 'checks/answer_key.bin'])}", ""])
 
 
 def check_course_is_released(root) -> None:
@@ -120,7 +131,7 @@ def export_student_repo(root, destination, binder=None) -> list[Path]:
     """Write the student repository into ``destination``.
 
     Inputs:
-    - root: the main repository's root (Path or str), holding course/ and backproplab/.
+    - root: the main repository's root (Path or str), holding course/, binder/, backproplab/ and docs/student-repo/.
     - destination: a folder that does not exist yet or is empty (Path or str).
     - binder: optional "ORG/REPO", the GitHub repository the export will be pushed to: its
       README's Binder badge then points there (``set_binder_badge``).
@@ -138,13 +149,22 @@ def export_student_repo(root, destination, binder=None) -> list[Path]:
         raise PublishError(f"{destination} exists and is not an empty folder")
     if destination == root or root in destination.parents:
         raise PublishError("the destination must lie outside the repository")
+    missing = [name for name in TEMPLATE_FILES if not (root / TEMPLATES / name).is_file()]
+    if missing:
+        raise PublishError(f"{root / TEMPLATES} lacks {', '.join(missing)}")
     if binder is not None:
         binder_badge(binder)  # refused before anything is written
     check_course_is_released(root)
-    files = student_files(root)
+    files = copied_files(root)
     for relative in files:
         (destination / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / relative, destination / relative)
+    for name in TEMPLATE_FILES:
+        shutil.copy2(root / TEMPLATES / name, destination / name)
+    pyproject = student_pyproject((root / "pyproject.toml").read_text(encoding="utf-8"))
+    (destination / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    files += [Path(name) for name in TEMPLATE_FILES] + [Path("pyproject.toml")]
+    files += write_student_package(root, destination)
     if binder is not None:
         set_binder_badge(destination / "README.md", binder)
-    return files
+    return sorted(files)

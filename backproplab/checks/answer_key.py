@@ -18,6 +18,7 @@ from . import codec
 from .core import Case, visible_seed
 
 KEY_FILE = Path(__file__).with_name("answer_key.bin")
+PREDICTORS_KEY = "__predictors__"  # the judges' predicted mistakes: {predictor: {encoded arguments: [...]}}
 CASE_REFERENCE = "answer_key_case"  # in a case's info: {CASE_REFERENCE: index} stands for that visible case
 
 
@@ -72,3 +73,20 @@ def reference(exercise, case) -> dict:
 def mistakes(exercise, case) -> list:
     """The predicted wrong answers of a visible case, as the instructor's checks listed them."""
     return [tuple(item) for item in _entry(exercise, case)["mistakes"]]
+
+
+class Predicted:
+    """A predicted mistake of a visible case, as the judge's predictors give it: diagnosis, message, and the outcome
+    (("returned", value) or ("raised", "Type: last line")) of the wrong computation."""
+
+    def __init__(self, diagnosis, status, value, message):
+        self.diagnosis, self.message, self._outcome = diagnosis, message, (status, value)
+
+    def outcome(self):
+        return self._outcome
+
+
+def predictions(predictor: str, *args) -> list[Predicted]:
+    """The predicted mistakes the instructor's ``predictor`` listed for these arguments (none for other arguments)."""
+    found = _entries()[PREDICTORS_KEY].get(predictor, {}).get(codec.dumps(list(args)), [])
+    return [Predicted(*item) for item in found]

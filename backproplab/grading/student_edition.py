@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import ast
 import base64
+import re
 import zlib
 from pathlib import Path
 
 from ..checks import EXERCISES, codec
-from ..checks.answer_key import CASE_REFERENCE
+from ..checks.answer_key import CASE_REFERENCE, PREDICTORS_KEY
 from ..checks.core import Case, Exercise, visible_seed
 
 # Functions that compute a graded quantity without being an exercise's own implementation: the slopes and
@@ -78,6 +79,7 @@ CHECKS_MACHINERY = frozenset({"__init__", "core", "codec", "compare", "display",
 # The kernel output recorder `bplab check` uses, without the grading sandbox it lives in.
 RECORDER_MODULE = "recorder.py"
 KEY_FILE = "checks/answer_key.bin"
+PREDICTION = "_Prediction"  # lecture01's predicted mistake: a diagnosis, the wrong computation and a message
 KEY_HOOKS = {"cases": "return answer_key.visible_cases(self, hidden)", "reference": "return answer_key.reference(self, case)",
              "expected": "return answer_key.reference(self, case)", "mistakes": "return answer_key.mistakes(self, case)",
              "oracles": "return {}"}
@@ -95,10 +97,51 @@ def graded_functions() -> dict[str, set[str]]:
     return table
 
 
-def build_answer_key() -> bytes:
+def predictor_names(source: str) -> list[str]:
+    """Functions and methods of a checks module that list predicted mistakes as ``_Prediction``s (the judge calls
+    them with a case's arguments): "name" or "Class.name"."""
+    names = []
+    tree = ast.parse(source)
+    holders = [(None, tree)] + [(n.name, n) for n in tree.body if isinstance(n, ast.ClassDef)]
+    for owner, holder in holders:
+        for node in holder.body:
+            if isinstance(node, ast.FunctionDef) and any(
+                    isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == PREDICTION
+                    for n in ast.walk(node)):
+                names.append(f"{owner}.{node.name}" if owner else node.name)
+    return names
+
+
+def _predictions(root) -> dict:
+    """{predictor name: {encoded arguments: [[diagnosis, status, value, message], ...]}} for every visible case of
+    every exercise whose arguments the predictor takes."""
+    import importlib
+
+    table: dict = {}
+    for path in sorted((Path(root) / "backproplab" / "checks").glob("lecture*.py")):
+        module = importlib.import_module(f"backproplab.checks.{path.stem}")
+        for name in predictor_names(path.read_text(encoding="utf-8")):
+            owner, _, attribute = name.rpartition(".")
+            for exercise in EXERCISES.values():
+                if exercise.lecture != getattr(module, "LECTURE", None):
+                    continue
+                if owner and type(exercise).__name__ != owner:
+                    continue
+                function = getattr(exercise if owner else module, attribute)
+                for case in exercise.draw_cases(visible_seed(exercise.name), hidden=False):
+                    try:
+                        predictions = function(*case.args)
+                    except TypeError:
+                        break  # another exercise's predictor
+                    table.setdefault(name, {})[codec.dumps(list(case.args))] = [
+                        [p.diagnosis, *p.outcome(), p.message] for p in predictions]
+    return table
+
+
+def build_answer_key(root) -> bytes:
     """The visible cases of every exercise, with the expected values (the reference, checked by every oracle) and
-    the predicted mistakes, encoded with the checks' codec and compressed."""
-    key = {}
+    the predicted mistakes (``mistakes`` and the judges' predictors), encoded with the checks' codec and compressed."""
+    key = {PREDICTORS_KEY: _predictions(root)}
     for name, exercise in EXERCISES.items():
         entries = []
         cases = exercise.draw_cases(visible_seed(name), hidden=False)
@@ -203,15 +246,40 @@ class _SealStrings(ast.NodeTransformer):
         return node
 
 
+def _summary_only(tree):
+    """Keep only the first line of the module docstring: the rest explains the NumPy implementation, or names
+    instructor files."""
+    if tree.body and _is_docstring(tree.body[0]):
+        tree.body[0].value.value = tree.body[0].value.value.strip().splitlines()[0]
+
+
+# The design document stays with the instructor: the student edition's texts name the conventions instead.
+REWORDED = ((re.compile(r"\s*\((?:docs/)?DESIGN\.md(?:, [^)]*)?\)"), ""), (re.compile(r"\bthe (?:docs/)?DESIGN\.md\b(?!.s)"), "the course's"),
+            (re.compile(r"(?:docs/)?DESIGN\.md's"), "the course's"),
+            (re.compile(r"(?:docs/)?DESIGN\.md"), "the course's conventions"))
+
+
+class _Reword(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        if isinstance(node.value, str):
+            for pattern, replacement in REWORDED:
+                node.value = pattern.sub(replacement, node.value)
+        return node
+
+
 def _strip_private_docstrings(tree):
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith("_"):
             _drop_docstring(node)
 
 
+def _parse(source: str):
+    return _Reword().visit(ast.parse(source))
+
+
 def rewrite_library_module(source: str, replaced: set[str]) -> str:
     """A library module with the functions ``replaced`` imported from autograd_backed in place of their defs."""
-    tree = ast.parse(source)
+    tree = _parse(source)
     body = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in replaced:
@@ -220,6 +288,7 @@ def rewrite_library_module(source: str, replaced: set[str]) -> str:
         else:
             body.append(node)
     tree.body = body
+    _summary_only(tree)
     _drop_unreferenced_private(tree)
     _strip_private_docstrings(tree)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
@@ -232,7 +301,7 @@ def _drop_unreferenced_private(tree):
 
 def rewrite_checks_module(source: str) -> str:
     """A checks lecture module reading the answer key, without docstrings and with its strings sealed."""
-    tree = ast.parse(source)
+    tree = _parse(source)
     for node in ast.walk(tree):
         _drop_docstring(node) if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) else None
     for cls in [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]:
@@ -243,6 +312,13 @@ def rewrite_checks_module(source: str) -> str:
                                                                                 and d.id == "staticmethod")]
                 if not node.args.args or node.args.args[0].arg != "self":
                     node.args.args.insert(0, ast.arg("self"))
+    predictors = set(predictor_names(source))
+    for owner, holder in [(None, tree)] + [(n.name, n) for n in tree.body if isinstance(n, ast.ClassDef)]:
+        for node in holder.body:
+            name = f"{owner}.{node.name}" if owner and isinstance(node, ast.FunctionDef) else getattr(node, "name", "")
+            if isinstance(node, ast.FunctionDef) and name in predictors:
+                arguments = [a.arg for a in node.args.args if a.arg != "self"]
+                node.body = ast.parse(f"return answer_key.predictions({name!r}, {', '.join(arguments)})").body
     _drop_unreferenced(tree, frozenset(name for name in vars(Exercise) if not name.startswith("__")))
     tree = _SealStrings().visit(tree)
     future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
@@ -254,13 +330,17 @@ def rewrite_checks_module(source: str) -> str:
 
 def rewrite_core(source: str) -> str:
     """checks/core.py with ``Exercise.draw_cases`` reading the answer key."""
-    tree = ast.parse(source)
+    tree = _parse(source)
     for cls in tree.body:
         if isinstance(cls, ast.ClassDef) and cls.name == "Exercise":
             for node in cls.body:
                 if isinstance(node, ast.FunctionDef) and node.name == "draw_cases":
                     node.body = ast.parse("from . import answer_key\nreturn answer_key.draw_cases(self, seed, hidden)").body
+    _summary_only(tree)
     _strip_private_docstrings(tree)
+    for node in ast.walk(tree):  # check()'s docstring names the grader's modules
+        if isinstance(node, ast.FunctionDef) and node.name == "check" and _is_docstring(node.body[0]):
+            node.body[0].value.value = node.body[0].value.value.split("\n\n")[0]
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
@@ -301,7 +381,9 @@ def write_student_package(root, destination) -> list[Path]:
         elif str(relative) in graded:
             text = rewrite_library_module(text, graded[str(relative)])
         else:
-            tree = ast.parse(text)
+            tree = _parse(text)
+            if parts[0] == "grading":
+                _summary_only(tree)
             _strip_private_docstrings(tree)
             text = ast.unparse(tree) + "\n"
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +391,7 @@ def write_student_package(root, destination) -> list[Path]:
         written.append(Path("backproplab") / relative)
     recorder = (source / "grading" / "sandbox" / "executor.py").read_text(encoding="utf-8")
     (target / "grading" / RECORDER_MODULE).write_text(recorder_module(recorder), encoding="utf-8")
-    (target / KEY_FILE).write_bytes(build_answer_key())
+    (target / KEY_FILE).write_bytes(build_answer_key(root))
     written += [Path("backproplab") / "grading" / RECORDER_MODULE, Path("backproplab") / KEY_FILE]
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
