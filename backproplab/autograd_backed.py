@@ -21,7 +21,7 @@ __all__ = [
     "dense_forward", "dense_weight_gradients", "dense_backward", "dropout_forward", "dropout_backward",
     "l2_penalty", "l2_backward", "binary_cross_entropy", "binary_cross_entropy_gradient",
     "categorical_cross_entropy", "categorical_cross_entropy_gradient",
-    "count_parameters", "model_forward", "model_backward", "compute_cost", "update_parameters",
+    "count_parameters", "model_forward", "torch_model_gradients", "model_backward", "compute_cost", "update_parameters",
     "update_parameters_momentum", "train", "init_std", "initialize_parameters",
     "momentum_update", "momentum_update_ema", "rmsprop_update", "adam_update",
     "batchnorm_forward", "batchnorm_backward", "update_running_stats", "batchnorm_inference",
@@ -374,14 +374,55 @@ def _module_of(step):
     return Step()
 
 
+def _dropout_factor(mask, alpha):
+    """What inverted dropout multiplies each unit by, for a given mask: PyTorch's ``native_dropout_backward`` of ones."""
+    torch = _torch()
+    kept = torch.tensor(np.asarray(mask) != 0)
+    return torch.ops.aten.native_dropout_backward(torch.ones(kept.shape, dtype=torch.float64), kept, _scale(alpha))
+
+
+def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, dropout=0.0):
+    """The whole network's output, cost and gradients by ``torch.autograd.grad``, with respect to the weights, the
+    biases and each layer's pre-activation (per example: scaled by the batch size).
+
+    X: (m, n0); Y: (m, nL); params {W{l}: (n_l, n_{l-1}), B{l}: (1, n_l)}; activations: L names, the last one paired
+    with its loss; lambd: the L2 strength; masks (hidden layers' dropout masks, as model_forward's caches hold them)
+    and dropout (the rate) replay inverted dropout ->
+    {"AL" (m, nL), "cost" (float), and for l = 1..L: "Z{l}", "dz{l}" (m, n_l), "dW{l}", "dB{l}" (1, n_l)}."""
+    from .losses import loss_for_output
+    from .torch_reference import _activation_fn, _mean_loss_fn
+
+    torch = _torch()
+    L = len(activations)
+    weights = [_leaf(params[f"W{layer}"], True) for layer in range(1, L + 1)]
+    biases = [_leaf(np.reshape(params[f"B{layer}"], -1), True) for layer in range(1, L + 1)]
+    outputs, pre_activations = _leaf(X), []
+    for layer in range(L):
+        pre_activations.append(torch.nn.functional.linear(outputs, weights[layer], biases[layer]))
+        outputs = _activation_fn(activations[layer])(pre_activations[-1])
+        if masks is not None and layer < L - 1 and masks[layer] is not None:
+            outputs = outputs * _dropout_factor(masks[layer], dropout)
+    cost = _mean_loss_fn(loss_for_output(activations[-1])[0].__name__)(outputs, _leaf(Y))
+    if lambd:
+        cost = cost + _l2_cost(torch, weights, lambd, outputs.shape[0])
+    found = torch.autograd.grad(cost, pre_activations + weights + biases)
+    size = outputs.shape[0]
+    result = {"AL": _out(outputs, np.float64), "cost": float(cost.detach())}
+    for layer in range(1, L + 1):
+        result[f"Z{layer}"] = _out(pre_activations[layer - 1], np.float64)
+        result[f"dz{layer}"] = _out(found[layer - 1] * size, np.float64)
+        result[f"dW{layer}"] = _out(found[L + layer - 1], np.float64)
+        result[f"dB{layer}"] = _out(found[2 * L + layer - 1], np.float64).reshape(1, -1)
+    return result
+
+
 def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
-    """The whole network's gradients, by PyTorch autograd (``torch_reference.torch_model_gradients``) on the
-    network the caches describe.
+    """The whole network's gradients by PyTorch autograd (``torch_model_gradients``) on the network the caches
+    describe.
 
     AL, Y: (m, nL); caches from ``model_forward``; activations: L names ->
     {dz{l} (m, n_l) per example, dW{l} (n_l, n_{l-1}), dB{l} (1, n_l)} in AL's dtype."""
     from .losses import loss_for_output
-    from .torch_reference import torch_model_gradients
 
     loss_for_output(activations[-1])
     dtype = _dtype_of(AL)

@@ -139,3 +139,14 @@ def test_gradient_tools_and_graph_rules_agree():
     close(ab.mul_backward(s, a[:, :2], a[:, 1:]), graph._mul_backward(s, a[:, :2], a[:, 1:]))
     close(ab.exp_backward(s, a[:, :2], out=np.exp(a[:, :2])), graph._exp_backward(s, a[:, :2], out=np.exp(a[:, :2])))
     close(ab.sigmoid_backward_rule(s, a[:, :2]), graph._sigmoid_backward_rule(s, a[:, :2]))
+
+
+def test_whole_network_gradients_agree_with_the_oracle():
+    """Does torch_model_gradients (torch.autograd.grad) agree with torch_reference's (retain_grad), dropout and L2 too?"""
+    from backproplab import torch_reference
+
+    X, Y = RNG.normal(size=(6, 3)), (RNG.random((6, 1)) < 0.5).astype(float)
+    params = init.initialize_parameters([3, 4, 1], "xavier", seed=3)
+    masks = [(RNG.random((6, 4)) > 0.3).astype(float), None]
+    close(ab.torch_model_gradients(X, Y, params, ["relu", "sigmoid"], 0.2, masks, 0.3),
+          torch_reference.torch_model_gradients(X, Y, params, ["relu", "sigmoid"], 0.2, masks, 0.3))

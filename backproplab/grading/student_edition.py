@@ -34,13 +34,11 @@ EXTRA_GRADED = (
     "backproplab.layers.l2_penalty", "backproplab.layers.l2_backward",
     "backproplab.batchnorm.update_running_stats", "backproplab.batchnorm.batchnorm_inference",
     "backproplab.optimizers.momentum_update_ema", "backproplab.model.update_parameters_momentum",
-    "backproplab.model.compute_cost",
+    "backproplab.model.compute_cost", "backproplab.torch_reference.torch_dropout_backward",
 )
 # The graph engine's rules are private names there; autograd_backed names them by their exercise.
-RENAMED = {"_mul_backward": "mul_backward", "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
+RENAMED = {"torch_dropout_backward": "dropout_backward", "_mul_backward": "mul_backward", "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
            "_sigmoid_backward_rule": "sigmoid_backward_rule"}
-# Functions the library keeps although an exercise names them: PyTorch's own API, which the lectures teach.
-KEPT = frozenset({"backproplab.torch_reference.torch_model_gradients"})
 # Of grading/, what `bplab check` needs; the command line is the student one.
 GRADING_KEPT = ("__init__.py", "notebooks.py", "selfcheck.py")
 STUDENT_CLI = '''"""`bplab check NOTEBOOK`: run a lecture notebook top to bottom in a fresh kernel and list its checks."""
@@ -89,7 +87,7 @@ def graded_functions() -> dict[str, set[str]]:
     """{module file relative to the package: names of its functions to replace}."""
     names = {name for exercise in EXERCISES.values() for name in exercise.library_functions} | set(EXTRA_GRADED)
     table: dict[str, set[str]] = {}
-    for dotted in sorted(names - KEPT):
+    for dotted in sorted(names):
         parts = dotted.split(".")
         if len(parts) == 2:
             continue  # a re-export in the package's __init__ (backproplab.initialize_parameters)
