@@ -73,8 +73,10 @@ def test_export_student_repo_with_binder_points_the_exported_badge_there(tmp_pat
     """Does `export-student-repo --binder ORG/REPO` fill in the exported README's badge (the repository's own README
     unchanged), and refuse a bad name before writing anything?"""
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "course", root / "course")
-    shutil.copy(REPO / "README.md", root / "README.md")
+    for folder in ("course", "binder", "backproplab", "docs/student-repo"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("README.md", "pyproject.toml"):
+        shutil.copy(REPO / name, root / name)
     with pytest.raises(PublishError, match="not a GitHub repository"):
         export_student_repo(root, tmp_path / "refused", binder="not a repo")
     assert not (tmp_path / "refused").exists()

@@ -36,8 +36,9 @@ EXTRA_GRADED = (
     "backproplab.optimizers.momentum_update_ema", "backproplab.model.update_parameters_momentum",
     "backproplab.model.compute_cost", "backproplab.torch_reference.torch_dropout_backward",
 )
-# The graph engine's rules are private names there; autograd_backed names them by their exercise.
-RENAMED = {"torch_dropout_backward": "dropout_backward", "_mul_backward": "mul_backward", "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
+# Names autograd_backed gives its functions where the library's differ (the graph engine's private rules).
+RENAMED = {"torch_dropout_backward": "dropout_backward", "_mul_backward": "mul_backward",
+           "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
            "_sigmoid_backward_rule": "sigmoid_backward_rule"}
 # Of grading/, what `bplab check` needs; the command line is the student one.
 GRADING_KEPT = ("__init__.py", "notebooks.py", "selfcheck.py")
@@ -252,7 +253,8 @@ def _summary_only(tree):
 
 
 # The design document stays with the instructor: the student edition's texts name the conventions instead.
-REWORDED = ((re.compile(r"\s*\((?:docs/)?DESIGN\.md(?:, [^)]*)?\)"), ""), (re.compile(r"\bthe (?:docs/)?DESIGN\.md\b(?!.s)"), "the course's"),
+REWORDED = ((re.compile(r"\s*\((?:docs/)?DESIGN\.md(?:, [^)]*)?\)"), ""),
+            (re.compile(r"\bthe (?:docs/)?DESIGN\.md\b(?!.s)"), "the course's"),
             (re.compile(r"(?:docs/)?DESIGN\.md's"), "the course's"),
             (re.compile(r"(?:docs/)?DESIGN\.md"), "the course's conventions"))
 
