@@ -274,7 +274,8 @@ def _cmd_export_student_repo(args):
     except PublishError as err:
         print(f"bplab export-student-repo: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(files)} file(s) to {args.directory} (no solutions, hidden tests or answer catalog)")
+    print(f"wrote {len(files)} file(s) to {args.directory} (the student edition: no solutions, hidden tests, answer "
+          f"catalogs or reference implementations)")
     return 0
 
 
@@ -408,9 +409,10 @@ def build_parser():
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("export-student-repo", help="write the repository students may see (no answers)",
-                       description="Copy course/, the library, binder/, README.md, "
-                                   "pyproject.toml and the licence into DIRECTORY (new or empty); "
-                                   "solutions/ (answers, hidden tests, answer catalogs) and instructor files stay out.")
+                       description="Write the student repository into DIRECTORY (new or empty): course/, binder/, "
+                                   "the student edition of the library (graded functions by PyTorch, checks from "
+                                   "data), the student README, licence and Makefile; solutions/, the NumPy "
+                                   "references, the grader and instructor files stay out.")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--binder", metavar="ORG/REPO",
                    help="the GitHub repository the export goes to: its README's Binder badge points there")
