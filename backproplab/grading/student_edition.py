@@ -299,8 +299,9 @@ def _drop_unreferenced_private(tree):
     _drop_unreferenced(tree, public)
 
 
-def rewrite_checks_module(source: str) -> str:
-    """A checks lecture module reading the answer key, without docstrings and with its strings sealed."""
+def rewrite_checks_module(source: str, *, lecture: bool) -> str:
+    """A checks module reading the answer key, without docstrings and with its strings sealed; in a ``lecture``
+    module (checks/lectureNN.py, imported by no other) the functions nothing calls any more are dropped too."""
     tree = _parse(source)
     for node in ast.walk(tree):
         _drop_docstring(node) if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) else None
@@ -319,11 +320,14 @@ def rewrite_checks_module(source: str) -> str:
             if isinstance(node, ast.FunctionDef) and name in predictors:
                 arguments = [a.arg for a in node.args.args if a.arg != "self"]
                 node.body = ast.parse(f"return answer_key.predictions({name!r}, {', '.join(arguments)})").body
-    _drop_unreferenced(tree, frozenset(name for name in vars(Exercise) if not name.startswith("__")))
+    if lecture:
+        _drop_unreferenced(tree, frozenset(name for name in vars(Exercise) if not name.startswith("__")))
     tree = _SealStrings().visit(tree)
     future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
     rest = [n for n in tree.body if n not in future]
-    imports = ast.parse("from . import answer_key\nfrom .answer_key import text as _text").body
+    used = _referenced(ast.Module(body=rest, type_ignores=[]))
+    imports = [node for node, name in zip(ast.parse("from . import answer_key\nfrom .answer_key import text as _text").body,
+                                          ("answer_key", "_text")) if name in used]
     tree.body = future + imports + rest
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
@@ -373,7 +377,7 @@ def write_student_package(root, destination) -> list[Path]:
         if relative == Path("cli.py"):
             text = STUDENT_CLI
         elif parts[0] == "checks" and path.stem not in CHECKS_MACHINERY:
-            text = rewrite_checks_module(text)
+            text = rewrite_checks_module(text, lecture=path.stem.startswith("lecture"))
         elif relative == Path("checks/core.py"):
             text = rewrite_core(text)
         elif relative == Path("grading/selfcheck.py"):
