@@ -600,6 +600,23 @@ def test_help_and_source_of_every_name_a_notebook_imports_show_no_formula(clone)
     assert found == []
 
 
+def test_no_docstring_of_the_export_states_a_graded_formula(clone):
+    """Does no docstring of any module, class or function of the clone hold one of the exercises' formulas or LaTeX
+    (comments are gone: the export's modules are unparsed from their ASTs)?"""
+    found = []
+    for relative in files(clone):
+        if relative.suffix != ".py":
+            continue
+        source = (clone / relative).read_text()
+        assert not re.search(r"^\s*#", source, re.M), relative
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node):
+                flat = " ".join(ast.get_docstring(node).split())
+                found += [(str(relative), formula) for formula in graded_formulas() if formula in flat]
+                found += [(str(relative), match) for match in LATEX.findall(flat)]
+    assert found == []
+
+
 def test_the_answer_key_holds_data_only(clone):
     """Is the answer key codec data (cases, expected values, predicted mistakes) of every exercise's visible cases,
     no code?"""

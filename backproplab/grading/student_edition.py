@@ -35,9 +35,14 @@ EXTRA_GRADED = (
     "backproplab.batchnorm.update_running_stats", "backproplab.batchnorm.batchnorm_inference",
     "backproplab.optimizers.momentum_update_ema", "backproplab.model.update_parameters_momentum",
     "backproplab.model.compute_cost", "backproplab.torch_reference.torch_dropout_backward",
+    "backproplab.torch_reference.torch_dense_backward",
 )
+# The checks' oracle, which no notebook imports: in the student edition only autograd_backed uses its helpers, and
+# its docstrings (which describe the oracles' derivations) go.
+ORACLE_MODULE = "torch_reference.py"
 # Names autograd_backed gives its functions where the library's differ (the graph engine's private rules).
-RENAMED = {"torch_dropout_backward": "dropout_backward", "_mul_backward": "mul_backward",
+RENAMED = {"torch_dropout_backward": "dropout_backward", "torch_dense_backward": "dense_backward",
+           "_mul_backward": "mul_backward",
            "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
            "_sigmoid_backward_rule": "sigmoid_backward_rule"}
 # Of grading/, what `bplab check` needs; the command line is the student one.
@@ -277,7 +282,7 @@ def _parse(source: str):
     return _Reword().visit(ast.parse(source))
 
 
-def rewrite_library_module(source: str, replaced: set[str]) -> str:
+def rewrite_library_module(source: str, replaced: set[str], module: str = "") -> str:
     """A library module with the functions ``replaced`` imported from autograd_backed in place of their defs."""
     tree = _parse(source)
     body = []
@@ -290,6 +295,9 @@ def rewrite_library_module(source: str, replaced: set[str]) -> str:
     tree.body = body
     _summary_only(tree)
     _drop_unreferenced_private(tree)
+    if module == ORACLE_MODULE:
+        for node in ast.walk(tree):
+            _drop_docstring(node) if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else None
     _strip_private_docstrings(tree)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
@@ -380,16 +388,18 @@ def write_student_package(root, destination) -> list[Path]:
             text = rewrite_checks_module(text, lecture=path.stem.startswith("lecture"))
         elif relative == Path("checks/core.py"):
             text = rewrite_core(text)
-        elif relative == Path("grading/selfcheck.py"):
-            text = text.replace("from .sandbox.executor import CellRecorder", "from .recorder import CellRecorder")
         elif str(relative) in graded:
-            text = rewrite_library_module(text, graded[str(relative)])
+            text = rewrite_library_module(text, graded[str(relative)], str(relative))
         else:
+            if relative == Path("grading/selfcheck.py"):
+                text = text.replace("from .sandbox.executor import CellRecorder", "from .recorder import CellRecorder")
             tree = _parse(text)
             if parts[0] == "grading":
                 _summary_only(tree)
             _strip_private_docstrings(tree)
             text = ast.unparse(tree) + "\n"
+        if relative == Path("cli.py"):
+            text = ast.unparse(ast.parse(text)) + "\n"
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).write_text(text, encoding="utf-8")
         written.append(Path("backproplab") / relative)
