@@ -213,6 +213,34 @@ def test_a_lecture_runs_to_its_first_unsolved_check(clone):
     assert error.ename in ("CheckFailed", "NotImplementedError"), error
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("lecture", LECTURES)
+def test_every_lecture_solved_runs_top_to_bottom_in_the_clone(clone, lecture, tmp_path):
+    """With the model answers filled in, does every cell of the lecture (demonstrations on the PyTorch-backed
+    library, every visible check) run without an error in a kernel from the clone?"""
+    from nbclient import NotebookClient
+
+    work = tmp_path / "work"
+    shutil.copytree(clone, work, ignore=shutil.ignore_patterns(".git"))
+    path = _solved(lecture, work)
+    nb = nbformat.read(str(path), as_version=4)
+    env = {**os.environ, **KERNEL_ENV, "PYTHONPATH": str(work)}
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.km = client.create_kernel_manager()
+    client.start_new_kernel(env=env)
+    client.start_new_kernel_client()
+    try:
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)
+    finally:
+        client._cleanup_kernel()
+    errors = [(index, cell.source[:60], output.ename, output.evalue[:200]) for index, cell in enumerate(nb.cells)
+              for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert errors == []
+
+
 def _solved(lecture: str, folder: Path) -> Path:
     """The clone's released notebook of ``lecture`` with the catalog's correct answers filled in."""
     released = nbformat.read(str(next((folder / "course" / lecture).glob("*.ipynb"))), as_version=4)

@@ -184,21 +184,22 @@ def _referenced(tree) -> set[str]:
     return names
 
 
-def _drop_unreferenced(tree, keep: frozenset):
-    """Drop functions and methods no code names any more (to a fixpoint), except ``keep`` and dunders."""
+def _drop_unreferenced(tree, keep: frozenset, *, methods: bool):
+    """Drop module-level functions (and, with ``methods``, methods) no code names any more, to a fixpoint; never
+    ``keep`` or a dunder."""
     while True:
+        classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
         used = set()
-        for holder in [tree] + [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]:
+        for holder in [tree] + classes:
             for node in holder.body:
                 if isinstance(node, ast.FunctionDef):
                     used |= {name for name in _referenced(node) if name != node.name}
                 elif not isinstance(node, ast.ClassDef):
                     used |= _referenced(node)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                used |= _referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]))
+        for node in classes:
+            used |= _referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]))
         dropped = False
-        for holder in [tree] + [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]:
+        for holder in [tree] + (classes if methods else []):
             kept = []
             for node in holder.body:
                 if (isinstance(node, ast.FunctionDef) and node.name not in used and node.name not in keep
@@ -304,7 +305,7 @@ def rewrite_library_module(source: str, replaced: set[str], module: str = "") ->
 
 def _drop_unreferenced_private(tree):
     public = frozenset(n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_"))
-    _drop_unreferenced(tree, public)
+    _drop_unreferenced(tree, public, methods=False)
 
 
 def rewrite_checks_module(source: str, *, lecture: bool) -> str:
@@ -329,7 +330,7 @@ def rewrite_checks_module(source: str, *, lecture: bool) -> str:
                 arguments = [a.arg for a in node.args.args if a.arg != "self"]
                 node.body = ast.parse(f"return answer_key.predictions({name!r}, {', '.join(arguments)})").body
     if lecture:
-        _drop_unreferenced(tree, frozenset(name for name in vars(Exercise) if not name.startswith("__")))
+        _drop_unreferenced(tree, frozenset(name for name in vars(Exercise) if not name.startswith("__")), methods=True)
     tree = _SealStrings().visit(tree)
     future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
     rest = [n for n in tree.body if n not in future]
