@@ -10,6 +10,7 @@ torch is imported inside the functions, so importing the library still never loa
 """
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -325,9 +326,27 @@ class _NumpyDropout:
         return _leaf(dropped)
 
 
+@functools.lru_cache(maxsize=32)
+def _network(shapes, activations, dropout):
+    """A ``torch.nn.Sequential`` of ``nn.Linear`` layers of ``shapes`` ((n_l, n_{l-1}) per layer) and ``torch.nn``'s
+    activation modules, with a dropout step after each hidden layer when ``dropout``; forward hooks record each
+    layer's input and output. Built once per architecture; the weights come with each call. -> (network, recorder,
+    the dropout steps)."""
+    torch = _torch()
+    recorder, modules, steps = _Recorder(), [], []
+    for layer, ((n_out, n_in), name) in enumerate(zip(shapes, activations), start=1):
+        linear = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out, dtype=torch.float64)
+        linear.register_forward_hook(recorder)
+        modules += [linear, _activation_module(torch, name)]
+        if dropout and layer < len(shapes):
+            steps.append(_NumpyDropout(dropout, None))
+            modules.append(_module_of(steps[-1]))
+    return torch.nn.Sequential(*modules), recorder, steps
+
+
 def model_forward(X, params, activations, dropout=0.0, rng=None):
-    """The network's forward pass by a ``torch.nn.Sequential`` of ``nn.Linear`` layers holding params and
-    ``torch.nn``'s activation modules; forward hooks record the caches.
+    """The network's forward pass by a ``torch.nn.Sequential`` of ``nn.Linear`` layers and ``torch.nn``'s activation
+    modules, called with params as its weights (``torch.func.functional_call``); forward hooks record the caches.
 
     X: (m, n0); params: W{l} (n_l, n_{l-1}), B{l} (1, n_l); activations: L names ->
     (AL (m, nL), caches: L tuples (A_prev, W, B, Z), with a fifth item, the mask, when dropout > 0)."""
@@ -340,25 +359,25 @@ def model_forward(X, params, activations, dropout=0.0, rng=None):
     if dropout > 0 and rng is None:
         rng = np.random.default_rng()
     dtype = network_dtype(params)
-    recorder, dropping = _Recorder(), _NumpyDropout(dropout, rng)
-    modules = []
-    for layer, name in enumerate(activations, start=1):
-        weight = np.asarray(params[f"W{layer}"])
-        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(_leaf(weight.astype(dtype)))
-            linear.bias.copy_(_leaf(np.asarray(params[f"B{layer}"], dtype=dtype)).reshape(-1))
-        linear.register_forward_hook(recorder)
-        modules += [linear, _activation_module(torch, name)]
-        if dropout > 0 and layer < L:
-            modules.append(_module_of(dropping))
+    shapes = tuple(np.shape(params[f"W{layer}"]) for layer in range(1, L + 1))
+    network, recorder, steps = _network(shapes, tuple(activations), float(dropout))
+    recorder.seen.clear()
+    for step in steps:
+        step.rng, step.masks = rng, []
+    weights = {}
+    for index, module in enumerate(network):
+        if isinstance(module, torch.nn.Linear):
+            layer = len(weights) // 2 + 1
+            weights[f"{index}.weight"] = _leaf(np.asarray(params[f"W{layer}"], dtype=dtype))
+            weights[f"{index}.bias"] = _leaf(np.asarray(params[f"B{layer}"], dtype=dtype)).reshape(-1)
     with torch.no_grad():
-        AL = torch.nn.Sequential(*modules)(_leaf(np.asarray(X, dtype=dtype)))
+        AL = torch.func.functional_call(network, weights, (_leaf(np.asarray(X, dtype=dtype)),))
+    masks = [step.masks[0] for step in steps] + [None]
     caches = []
     for layer, (inputs, Z) in enumerate(recorder.seen, start=1):
         record = (_out(inputs, dtype), params[f"W{layer}"], params[f"B{layer}"], _out(Z, dtype))
         if dropout > 0:
-            record += (dropping.masks[layer - 1] if layer < L else None,)
+            record += (masks[layer - 1],)
         caches.append(record)
     return _out(AL, dtype), caches
 
@@ -520,8 +539,11 @@ def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_siz
         order = shuffle.permutation(size)
         step = batch_size or size
         for batch in (order[start:start + step] for start in range(0, size, step)):
-            AL, caches = model_forward(X[batch], current(), activations, dropout=dropout, rng=shuffle)
-            found = model_backward(AL, Y[batch], caches, activations, lambd=lambd, dropout=dropout)
+            if dropout > 0:
+                AL, caches = model_forward(X[batch], current(), activations, dropout=dropout, rng=shuffle)
+                found = model_backward(AL, Y[batch], caches, activations, lambd=lambd, dropout=dropout)
+            else:
+                found = torch_model_gradients(X[batch], Y[batch], current(), activations, lambd=lambd)
             for key, leaf in leaves.items():
                 leaf.grad = _leaf(found["d" + key])
             optimizer.step()
