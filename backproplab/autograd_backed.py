@@ -400,6 +400,15 @@ def _dropout_factor(mask, alpha):
     return torch.ops.aten.native_dropout_backward(torch.ones(kept.shape, dtype=torch.float64), kept, _scale(alpha))
 
 
+# The loss paired with each output activation, as PyTorch computes it from the pre-activation Z[L] (one fused,
+# stable operation: its gradient stays exact where the output saturates), summed over the batch.
+_FUSED_LOSSES = {
+    "sigmoid": lambda F, Z, Y: F.binary_cross_entropy_with_logits(Z, Y, reduction="sum"),
+    "softmax": lambda F, Z, Y: F.cross_entropy(Z, Y, reduction="sum"),
+    "identity": lambda F, Z, Y: F.mse_loss(Z, Y, reduction="sum") / 2,
+}
+
+
 def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, dropout=0.0):
     """The whole network's output, cost and gradients by ``torch.autograd.grad``, with respect to the weights, the
     biases and each layer's pre-activation (per example: scaled by the batch size).
@@ -409,7 +418,7 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
     and dropout (the rate) replay inverted dropout ->
     {"AL" (m, nL), "cost" (float), and for l = 1..L: "Z{l}", "dz{l}" (m, n_l), "dW{l}", "dB{l}" (1, n_l)}."""
     from .losses import loss_for_output
-    from .torch_reference import _activation_fn, _mean_loss_fn
+    from .torch_reference import _activation_fn
 
     torch = _torch()
     L = len(activations)
@@ -421,7 +430,8 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
         outputs = _activation_fn(activations[layer])(pre_activations[-1])
         if masks is not None and layer < L - 1 and masks[layer] is not None:
             outputs = outputs * _dropout_factor(masks[layer], dropout)
-    cost = _mean_loss_fn(loss_for_output(activations[-1])[0].__name__)(outputs, _leaf(Y))
+    loss_for_output(activations[-1])  # the output's loss exists
+    cost = _FUSED_LOSSES[activations[-1]](torch.nn.functional, pre_activations[-1], _leaf(Y)) / outputs.shape[0]
     if lambd:
         cost = cost + _l2_cost(torch, weights, lambd, outputs.shape[0])
     found = torch.autograd.grad(cost, pre_activations + weights + biases)

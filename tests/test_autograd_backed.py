@@ -150,3 +150,15 @@ def test_whole_network_gradients_agree_with_the_oracle():
     masks = [(RNG.random((6, 4)) > 0.3).astype(float), None]
     close(ab.torch_model_gradients(X, Y, params, ["relu", "sigmoid"], 0.2, masks, 0.3),
           torch_reference.torch_model_gradients(X, Y, params, ["relu", "sigmoid"], 0.2, masks, 0.3))
+
+
+def test_output_gradients_stay_exact_where_the_output_saturates():
+    """Where sigmoid and softmax outputs saturate (AL exactly 0 or 1), is dz[L] still AL - Y, as the NumPy library's?"""
+    X, Y = np.array([[40.0], [-40.0]]), np.array([[0.0], [1.0]])
+    params = {"W1": np.array([[1.0]]), "B1": np.zeros((1, 1))}
+    AL, caches = model.model_forward(X, params, ["sigmoid"])
+    close(ab.model_backward(AL, Y, caches, ["sigmoid"]), model.model_backward(AL, Y, caches, ["sigmoid"]))
+    params = {"W1": np.array([[1.0], [-1.0]]), "B1": np.zeros((1, 2))}
+    Y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    AL, caches = model.model_forward(X, params, ["softmax"])
+    close(ab.model_backward(AL, Y, caches, ["softmax"]), model.model_backward(AL, Y, caches, ["softmax"]))
