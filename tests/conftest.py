@@ -59,7 +59,8 @@ GRADING_BATCH_FILES = ("test_attacks.py", "test_grading_pipeline.py")
 
 # The files that take a minute or more, longest first (measured in `make test`): under `--dist loadfile` they start
 # first, so that no long file starts last while the other worker sits idle.
-LONG_FILES = ("test_similarity.py", "test_term.py", "test_authoring.py", "test_grading_cluster.py", "test_lectures.py",
+LONG_FILES = ("test_similarity.py", "test_export_student_repo.py", "test_term.py", "test_authoring.py",
+              "test_grading_cluster.py", "test_lectures.py",
               "test_lms_export.py", "test_preprocessors.py", "test_status.py", "test_readme.py")
 
 
