@@ -23,8 +23,8 @@ COPIED_PATHS = ("course", "binder")
 # Written for students from docs/student-repo/ (README.md, LICENSE, Makefile).
 TEMPLATES = Path("docs") / "student-repo"
 TEMPLATE_FILES = ("README.md", "LICENSE", "Makefile")
-# Runtime dependencies students do not need (the grading batch).
-INSTRUCTOR_DEPENDENCIES = ("dask",)
+# Runtime dependencies students do not need (the grading batch, the similarity report).
+INSTRUCTOR_DEPENDENCIES = ("dask", "copydetect")
 # Editor and interpreter leftovers.
 IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")

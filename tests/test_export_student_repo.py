@@ -105,6 +105,8 @@ def test_the_export_holds_a_student_course_and_nothing_of_the_instructors(clone)
     every = [str(p) for p in files(clone)]
     assert not [p for p in every if p.endswith(("catalog.py", ".pyc", ".pyo", ".so")) or "__pycache__" in p]
     assert "MIT License" in (clone / "LICENSE").read_text()
+    pyproject = (clone / "pyproject.toml").read_text()
+    assert "torch==2.13.0" in pyproject and not re.search(r"dask|copydetect|pytest|\[tool\.(pytest|coverage|ruff)", pyproject)
 
 
 def test_the_readme_is_the_students_and_its_commands_exist(clone):
