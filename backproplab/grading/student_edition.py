@@ -40,6 +40,8 @@ EXTRA_GRADED = (
 # The checks' oracle, which no notebook imports: in the student edition only autograd_backed uses its helpers, and
 # its docstrings (which describe the oracles' derivations) go.
 ORACLE_MODULE = "torch_reference.py"
+# What a graded function autograd_backed does not provide says in the student edition.
+MISSING = "{name} computes an exercise's answer: the student edition of the library does not include it"
 # Names autograd_backed gives its functions where the library's differ (the graph engine's private rules).
 RENAMED = {"torch_dropout_backward": "dropout_backward", "torch_dense_backward": "dense_backward",
            "_mul_backward": "mul_backward",
@@ -287,10 +289,17 @@ def rewrite_library_module(source: str, replaced: set[str], module: str = "") ->
     """A library module with the functions ``replaced`` imported from autograd_backed in place of their defs."""
     tree = _parse(source)
     body = []
+    from .. import autograd_backed
+
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in replaced:
-            alias = ast.alias(RENAMED.get(node.name, node.name), node.name if node.name in RENAMED else None)
-            body.append(ast.ImportFrom("autograd_backed", [alias], 1))
+            name = RENAMED.get(node.name, node.name)
+            if name in autograd_backed.__all__:
+                body.append(ast.ImportFrom("autograd_backed", [ast.alias(name, node.name if name != node.name else None)], 1))
+            else:  # no PyTorch-backed version yet: the student edition leaves the answer out
+                node.body = ast.parse(f"raise NotImplementedError({MISSING.format(name=node.name)!r})").body
+                node.decorator_list = []
+                body.append(node)
         else:
             body.append(node)
     tree.body = body
