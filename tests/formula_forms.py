@@ -111,7 +111,7 @@ def found(forms: Forms, text: str) -> list[str]:
 PENDING = {"08-optimization": "issue 26/28: lecture 08's derivations (c5, c12-c13, c27, c34) are rewritten on the "
                                 "lecture-08 branch"}
 
-_SIGMA = r"(\\sigma\((z|Z)\)|a|A|out)"
+_SIGMA = r"(\\?sigma\(\w\)|a|A|out)"
 _TRUE_CLASS = r"minus the log(arithm)? of the (predicted )?probability (of|given to) (its|the) (true|correct) class"
 FORMS = {
     "01-architecture": {
@@ -124,11 +124,11 @@ FORMS = {
     },
     "02-computation-graphs": {
         "numerical_gradient": DEFINITION("the central difference is the definition the lecture teaches"),
-        "mul_backward": Forms(math=(r"\\partialout(_ij)?/\\partiala(_ij)?=b", r"upstreamb,upstreama",
+        "mul_backward": Forms(math=(r"\\partialout(_ij)?/\\partiala(_ij)?=b", r"upstream(b|y),upstream(a|x)",
                                     r"grad_a=upstreamb")),
-        "exp_backward": Forms(math=(r"d/dxe\^x=e\^x", r"upstreamout,?\)")),
+        "exp_backward": Forms(math=(r"d/dxe\^x=e\^x", r"upstreamout,?\)", r"dexp\(x\)=exp\(x\)")),
         "sigmoid_backward_rule": Forms(math=(rf"{_SIGMA}\(1-{_SIGMA}\)", r"\\sigma'\(z\)=\\sigma\(z\)\(")),
-        "matmul_backward": Forms(math=(r"(?<![\w\\])sB\^T", r"(?<![\w\\])A\^Ts(?!\w)", r"dA=sB", r"dB=A\^T"),
+        "matmul_backward": Forms(math=(r"(?<![\w\\])(s|upstream)(B|W|y)\^T", r"(?<![\w\\])(A|X|x)\^T(s|upstream)(?!\w)"),
                                  words=(r"transpose of b", r"a transposed times")),
     },
     "03-activations": {
@@ -140,7 +140,7 @@ FORMS = {
         "softmax": DEFINITION("the definition and its shift invariance are taught; the exercise is the stable code"),
         "sigmoid_backward": Forms(math=(rf"{_SIGMA}\(1-{_SIGMA}\)", r"\\sigma'\(z\)=\\sigma\(z\)\(",
                                         r"dA\\sigma\(Z\)\(1")),
-        "tanh_backward": Forms(math=(r"1-a\^2", r"1-\\tanh\^2", r"1-\\tanh\(z\)\^2", r"1-tanh\^2", r"1-A\^2",
+        "tanh_backward": Forms(math=(r"1-a\^2", r"1-\\?tanh\^2", r"1-\\?tanh\(\w\)\^2", r"1-A\^2",
                                      r"tanh'\(z\)=1")),
         "relu_backward": Forms(math=(r"relu'\(z\)=\\begincases1",)),
         "leaky_relu_backward": Forms(math=(r"leaky\\?_relu'\(z\)=\\begincases1",)),
