@@ -143,6 +143,24 @@ def test_manual_questions_are_graded_markdown_answer_cells(lecture):
 
 
 @lectures
+def test_questions_learning_goals_and_setup_read_alike_in_every_lecture(lecture):
+    """Issue 28: does every lecture word its learning goals alike, head each "In your own words" question with its
+    number and points in one format (the nbgrader points), and lock its setup cells (nbgrader ``locked``)?"""
+    solution = read(solution_path(lecture))
+    assert "**Learning goals.** After this lecture you can" in solution.cells[0].source
+    for cell in setup_cells(solution):
+        assert nbgrader_meta(cell).get("locked") is True, "a setup cell a student could edit"
+    if lecture in PENDING:
+        return
+    questions = [(index, cell) for index, cell in enumerate(solution.cells)
+                 if nbgrader_meta(cell).get("solution") and nbgrader_meta(cell).get("grade")]
+    for number, (index, cell) in enumerate(questions, start=1):
+        points = nbgrader_meta(cell)["points"]
+        header = f"**Question {number} ({points:g} point{'s' if points != 1 else ''}).**"
+        assert header in solution.cells[index - 1].source, header
+
+
+@lectures
 def test_opens_with_the_lecture_name_how_it_works_and_the_points(lecture):
     """Does the first cell name the lecture, explain the shared "How this notebook works" routine (a failed check
     names the mistake and nudges first, `check(name, fn, hint=2)` asks for the next rung; hints that stop short of
