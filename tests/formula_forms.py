@@ -108,8 +108,10 @@ def found(forms: Forms, text: str) -> list[str]:
     return ([p for p in forms.math if re.search(p, math)] + [p for p in forms.words if re.search(p, plain)])
 
 
-PENDING = {"08-optimization": "issue 26/28: lecture 08's derivations (c5, c12-c13, c27, c34) are rewritten on the "
-                                "lecture-08 branch"}
+PENDING = {"08-optimization": "issue 26/28: lecture 08 was rewritten on its own branch, merged as this one closed; "
+                                "its derivation cells, 'How this notebook works' and question headers are its owner's",
+           "09-backprop-by-hand": "issue 28: lecture 09 was written on its own branch, merged as this one closed; its "
+                                  "cells and forms are its owner's to check against this rule"}
 
 _SIGMA = r"(\\?sigma\(\w\)|a|A|out)"
 _TRUE_CLASS = r"minus the log(arithm)? of the (predicted )?probability (of|given to) (its|the) (true|correct) class"
@@ -188,7 +190,15 @@ FORMS = {
                                 words=(r"divided elementwise by \$\\sqrt\{?s\}?",)),
         "adam_update": Forms(math=(r"/\(1-\\beta_?1\^t\)", r"/\(1-beta1\^t\)", r"/\(1-0\.9\^t\)", r"\\hatm_t=m_t/")),
         "batchnorm_forward": DEFINITION("batch normalization's forward pass is the definition the lecture teaches"),
+        "batchnorm_eval": DEFINITION("the running averages and evaluation mode follow nn.BatchNorm1d's documented rule"),
         "batchnorm_backward": Forms(math=(r"d\\gamma=(1/m)?\\sum", r"d\\beta=(1/m)?\\sum", r"sum\(doutX_hat,axis=0"),
                                     words=(r"sum (over the batch )?of dout times x_?hat",)),
+    },
+    "09-backprop-by-hand": {
+        "backward_by_hand": DEFINITION("a whole backward pass, intermediate by intermediate: its steps are the earlier "
+                                       "lectures' rules, each checked against autograd"),
+        "cross_entropy_backward": Forms(math=(r"\(softmax\(\w+\)-Y\w*\)/m", r"\(P-Y\)/m", r"\(A-Y\)/m")),
+        "batchnorm_backward_dZ": Forms(math=(r"\\gamma/\(?m\\sqrt", r"bnvar_inv/m", r"gamma\w*/m\*?\w*var")),
+        "train_by_hand": DEFINITION("a training loop on the manual gradients; nothing to derive"),
     },
 }
