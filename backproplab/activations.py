@@ -187,7 +187,7 @@ def softmax_backward(dA, Z):
     """Vector-Jacobian product of the row-wise softmax.
 
     dA, Z: (m, n) -> dz: (m, n): each row of dA times the Jacobian of that row's softmax,
-    without building the (n, n) Jacobian. (With cross-entropy the product simplifies to dz = A - Y.)
+    without building the (n, n) Jacobian.
     """
     S = softmax(Z)
     dA = as_float_array(dA)

@@ -71,72 +71,72 @@ __all__ = [
 # ----------------------------------------------------------------------------------------
 
 def _add_backward(upstream, x, y, out=None):
-    """d(x + y): (upstream, upstream); the engine un-broadcasts."""
+    """Gradients of a sum for both inputs (in order); the engine un-broadcasts them."""
     return upstream, upstream
 
 
 def _mul_backward(upstream, x, y, out=None):
-    """d(x * y): (upstream * y, upstream * x), elementwise."""
+    """Gradients of an elementwise product for both inputs (in order), each of the output's shape."""
     return upstream * y, upstream * x
 
 
 def _matmul_backward(upstream, x, y, out=None):
-    """Y = X @ W with X: (m, k), W: (k, n), upstream: (m, n) -> dX = s W^T (m, k), dW = X^T s (k, n)."""
+    """Gradients of Y = X @ W for both inputs. X: (m, k), W: (k, n), upstream: (m, n) -> (dX (m, k), dW (k, n))."""
     return upstream @ y.T, x.T @ upstream
 
 
 def _transpose_backward(upstream, x, out=None):
-    """d(x^T): upstream^T, shape (n, m) -> (m, n)."""
+    """Gradient of a transpose for its input: upstream (n, m) -> (m, n)."""
     return (upstream.T,)
 
 
 def _sum_backward(upstream, x, out=None):
-    """d(sum of all entries): every entry gets the (scalar) upstream."""
+    """Gradient of the sum of all entries for its input, of the input's shape."""
     return (np.broadcast_to(upstream, x.shape).copy(),)
 
 
 def _mean_backward(upstream, x, out=None):
-    """d(mean of all entries): every entry gets upstream / (number of entries)."""
+    """Gradient of the mean of all entries for its input, of the input's shape."""
     return (np.broadcast_to(upstream / max(x.size, 1), x.shape).copy(),)
 
 
 def _exp_backward(upstream, x, out=None):
-    """d exp(x) = exp(x) = out."""
+    """Gradient of the elementwise exponential for its input; uses the forward output."""
     return (upstream * out,)
 
 
 def _log_backward(upstream, x, out=None):
-    """d log(x) = 1 / x."""
+    """Gradient of the elementwise natural logarithm for its input."""
     return (upstream / x,)
 
 
 def _sin_backward(upstream, x, out=None):
-    """d sin(x) = cos(x)."""
+    """Gradient of the elementwise sine for its input."""
     return (upstream * np.cos(x),)
 
 
 def _sigmoid_backward_rule(upstream, x, out=None):
-    """d sigma(x) = sigma(x)(1 - sigma(x)), from the activations library."""
+    """Gradient of the elementwise sigmoid for its input, from the activations library."""
     return (_sigmoid_backward(upstream, x),)
 
 
 def _tanh_backward_rule(upstream, x, out=None):
-    """d tanh(x) = 1 - tanh(x)^2, from the activations library."""
+    """Gradient of the elementwise tanh for its input, from the activations library."""
     return (_tanh_backward(upstream, x),)
 
 
 def _relu_backward_rule(upstream, x, out=None):
-    """d relu(x) = 1 where x > 0, else 0 (0 at the kink, as in PyTorch)."""
+    """Gradient of the elementwise ReLU for its input (the left slope at the kink, as in PyTorch)."""
     return (_relu_backward(upstream, x),)
 
 
 def _neg_backward(upstream, x, out=None):
-    """d(-x) = -1."""
+    """Gradient of the negation for its input."""
     return (-upstream,)
 
 
 def _pow_backward(upstream, x, out=None, exponent=None):
-    """d x^p = p x^(p-1) for a constant exponent p."""
+    """Gradient of the elementwise power x ** exponent (a constant) for its input."""
     return (upstream * exponent * np.power(x, exponent - 1),)
 
 

@@ -2,7 +2,7 @@
 
 Notation (DESIGN.md, batch-first, as ``torch.nn.Linear``):
   A_prev = A[l-1]: (m, n_{l-1})   W = W[l]: (n_l, n_{l-1})   B = B[l]: (1, n_l)
-  Z = Z[l] = A_prev @ W.T + B: (m, n_l)
+  Z = Z[l]: (m, n_l), the layer's pre-activations (what torch.nn.Linear returns)
 ``dz`` is the per-example gradient of the loss w.r.t. Z, with no 1/m; the 1/m of the
 mean cost enters the parameter gradients.
 
@@ -11,7 +11,7 @@ them is what lectures 04 and 06 ask of the students, who may read this module.
 
 Dtypes: float32 in gives float32 out (float64 stays float64; mixed inputs promote as in
 NumPy; integer or bool inputs become float64, except in dense_forward, which computes
-A_prev @ W.T + B in whatever dtype NumPy gives). Scalars (alpha, lambd) never promote.
+in whatever dtype NumPy's product and sum give). Scalars (alpha, lambd) never promote.
 """
 from __future__ import annotations
 

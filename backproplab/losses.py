@@ -4,7 +4,8 @@ Shapes: ``AL`` (the network output A[L]) and ``Y`` are (m, nL). Each cost return
 Python float. Each ``*_gradient(AL, Y)`` returns dA[L] (m, nL): the gradient of each
 example's loss with respect to its output row, with **no 1/m** (as dz in DESIGN.md).
 
-Output-layer pairings where dz[L] = A[L] - Y: sigmoid + BCE, softmax + CE, identity + MSE.
+Output-layer pairings whose dz[L] carries no slope of the output activation: sigmoid + BCE, softmax + CE,
+identity + MSE (lectures 04 and 07 derive it).
 
 Logs are clamped at -100, as ``torch.nn.BCELoss`` does, so a saturated output
 (a = 0 or a = 1) gives a large finite cost rather than log(0) = -inf.
@@ -54,7 +55,7 @@ def mse(AL, Y):
 
 
 def mse_gradient(AL, Y):
-    """dA[L] = A[L] - Y per example. AL, Y: (m, nL) -> (m, nL)."""
+    """The gradient of each example's squared error with respect to its output row. AL, Y: (m, nL) -> (m, nL)."""
     AL, Y = _as_pair(AL, Y)
     return AL - Y
 
@@ -70,7 +71,8 @@ def mae(AL, Y):
 
 
 def mae_gradient(AL, Y):
-    """dA[L] = sign(A[L] - Y) per example (0 where a = y, the subgradient PyTorch uses). AL, Y: (m, nL) -> (m, nL).
+    """The gradient of each example's absolute error with respect to its output row: the sign of each error (0 where
+a = y, the subgradient PyTorch uses). AL, Y: (m, nL) -> (m, nL).
 
     Every example pulls with the same strength whatever the size of its error.
     """

@@ -2,8 +2,8 @@
 
 A network is a params dict ``{"W1", "B1", ..., "WL", "BL"}`` plus a list of L activation
 names, one per layer (``activations[l-1]`` is g[l]). The output activation fixes the loss:
-sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + MSE, so
-that dz[L] = A[L] - Y.
+sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + MSE: the
+pairings whose output dz[L] carries no slope of the output activation.
 
 Cache format: ``model_forward`` returns ``caches``, a list of L tuples
 ``(A_prev, W, B, Z)`` with A_prev = A[l-1]: (m, n_{l-1}), W = W[l]: (n_l, n_{l-1}),
@@ -40,7 +40,7 @@ __all__ = [
 
 
 def count_parameters(layer_sizes) -> int:
-    """Number of weights and biases, sum_l n_l * n_{l-1} + n_l. layer_sizes: [n0, ..., nL] -> int."""
+    """Number of weights and biases of all layers (the input layer has none). layer_sizes: [n0, ..., nL] -> int."""
     return sum(n_out * n_in + n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
@@ -61,7 +61,7 @@ def network_dtype(params):
 
 
 def model_forward(X, params, activations, dropout=0.0, rng=None):
-    """Forward propagation: A[0] = X, Z[l] = A[l-1] @ W[l].T + B[l], A[l] = g[l](Z[l]).
+    """Forward propagation: each layer's dense part, then its activation g[l], from X up to the output.
 
     X: (m, n0); params: W{l} (n_l, n_{l-1}), B{l} (1, n_l); activations: L names ->
     (AL: (m, nL), caches: L tuples (A_prev, W, B, Z)).
@@ -108,9 +108,9 @@ def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
 
     AL: (m, nL); Y: (m, nL); caches from ``model_forward``; activations: L names ->
     grads with, for l = 1..L: dz{l} (m, n_l), no 1/m; dW{l} (n_l, n_{l-1}); dB{l} (1, n_l).
-    dz[L] = AL - Y (the output activation's paired loss); then, going down,
-    dA[l-1] = dz[l] @ W[l] and dz[l-1] = dA[l-1] * g'(Z[l-1]).
-    ``lambd`` adds the L2 term (lambd/m) W[l] to every dW[l].
+    Starts from the output layer's dz under the output activation's paired loss, then goes down layer
+    by layer with the dense layer's backward pass and each hidden activation's slope at its Z.
+    ``lambd`` adds the L2 penalty's gradient to every dW[l].
     The grads have AL's dtype (Y is cast to it). dA[0], which no gradient needs, is not computed.
     """
     L = len(caches)
@@ -193,7 +193,8 @@ def initialize_velocity(params):
 
 
 def update_parameters_momentum(params, grads, velocity, learning_rate, beta=0.9):
-    """SGD with momentum: v = beta v + (1 - beta) grad; param -= lr v.
+    """SGD with momentum in its moving-average form (lecture 06): the velocity is a moving average of the
+    gradients with weight beta on the old velocity, and each parameter steps along it.
 
     Returns (new params, new velocity); the inputs are not modified.
     """

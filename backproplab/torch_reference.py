@@ -135,7 +135,7 @@ def torch_loss_gradient(name, AL, Y):
 
 
 def torch_dense_backward(dz, A_prev, W):
-    """Backward of Z = A_prev @ W.T + B through ``torch.nn.functional.linear``.
+    """Backward of the dense layer through ``torch.nn.functional.linear``.
 
     dz: (m, n_l) per example; A_prev: (m, n_{l-1}); W: (n_l, n_{l-1}) ->
     (dA_prev (m, n_{l-1}) per example, dW (n_l, n_{l-1}), dB (1, n_l)), as ``dense_backward``.
@@ -154,7 +154,7 @@ def torch_dense_backward(dz, A_prev, W):
 
 
 def _apply_mask(A, mask, alpha):
-    """Inverted dropout with a given mask: A * mask / (1 - alpha), in torch."""
+    """Inverted dropout with a given mask (the kept units rescaled as in dropout_forward), in torch."""
     return A * _tensor(np.asarray(mask, dtype=float)) / (1.0 - alpha)
 
 
@@ -175,7 +175,7 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
     the last one paired with its loss (sigmoid + BCE, softmax + CE, identity + MSE); lambd: L2.
     masks / dropout: to replay inverted dropout, ``masks[l-1]`` is hidden layer l's mask
     (m, n_l) of 1/0 or None, as the fifth item of ``model_forward``'s caches, and ``dropout``
-    is the rate; A[l] becomes g(Z[l]) * mask / (1 - dropout).
+    is the rate; A[l] goes through inverted dropout with that mask.
     -> dict of float64 arrays: "AL" (m, nL), "cost" (float), and for l = 1..L:
     "Z{l}" (m, n_l), "dz{l}" = m * Z.grad (m, n_l), "dW{l}" = weight.grad, "dB{l}" = bias.grad (1, n_l).
     """
