@@ -139,9 +139,6 @@ HINTS_BN_BACK = {
                        "Keep the (1, n) row when averaging over the batch, as gamma and beta are.", BN_BACK),
 }
 
-POINTER_BN_EVAL = ("section 5, 'What the layer remembers for inference', and the experiment it suggests: one batch "
-                   "through a fresh nn.BatchNorm1d")
-
 BN_CACHE = ("X", "X_hat", "mu", "var", "gamma", "beta", "eps")
 
 
@@ -722,13 +719,12 @@ class BatchnormEval(Exercise):
     lecture = LECTURE
     args = ("batches", "X", "gamma", "beta", "momentum", "eps")
     outputs = ("running_mean", "running_var", "out")
-    formulas = dict.fromkeys(outputs, POINTER_BN_EVAL)
     library_functions = ("backproplab.batchnorm.batchnorm_eval", "backproplab.batchnorm.update_running_stats",
                          "backproplab.batchnorm.batchnorm_inference")
     hints = {
         "running-momentum-reversed": Hint(
             "Which of the two weights in the running average is PyTorch's momentum: the old average's or the new "
-            "batch's? Feed one batch to a fresh nn.BatchNorm1d(n) in train mode and compare running_mean with the "
+            "batch's? Feed one batch to a fresh BatchNorm1d layer in train mode and compare running_mean with the "
             "batch's mean.",
             "After one batch, a fresh layer's running_mean is momentum times the batch mean (0.1 of it by default), "
             "so momentum weights the NEW batch and 1 - momentum the old average.",
@@ -736,7 +732,7 @@ class BatchnormEval(Exercise):
             "unbiased variance"),
         "bessel-correction": Hint(
             "Batch norm normalizes a training batch with one variance but remembers another. After one batch through "
-            "a fresh nn.BatchNorm1d, is running_var closer to the batch variance divided by m or by m - 1?",
+            "a fresh nn.BatchNorm1d, is running_var closer to the batch's own variance or to Bessel's estimate?",
             "The running variance estimates the variance of the whole training distribution, so PyTorch feeds it the "
             "unbiased estimate of each batch (Bessel's correction); the normalization in training keeps the biased "
             "one (exercise 4).",
@@ -746,11 +742,11 @@ class BatchnormEval(Exercise):
             "training? What would your answer give for X with a single row?",
             "In eval mode X adds nothing to the statistics: every feature is normalized with the running mean and "
             "running variance, so each row's output is the same whatever else is in X.",
-            "out = gamma (X - running_mean) / sqrt(running_var + eps) + beta"),
+            "out = gamma (X - running_mean) / √(running_var + eps) + beta"),
         "eps-placement": Hint(
             "Where does eps go in eval mode? The layer is the same as in training, only the statistics change.",
             "As in exercise 4, eps is added to the variance before the square root.",
-            "out = gamma (X - running_mean) / sqrt(running_var + eps) + beta"),
+            "out = gamma (X - running_mean) / √(running_var + eps) + beta"),
         "*": Hint(
             "Two phases: training batches only update what the layer remembers; then X is evaluated. Run a fresh "
             "nn.BatchNorm1d on the same batches and then in eval() mode, and compare its running_mean, running_var "
@@ -759,7 +755,7 @@ class BatchnormEval(Exercise):
             "batch's statistics by the fraction momentum; eval mode normalizes X with them, then scales by gamma and "
             "shifts by beta.",
             "running_mean <- (1 - momentum) running_mean + momentum mu_B; running_var <- (1 - momentum) running_var "
-            "+ momentum (unbiased batch variance); out = gamma (X - running_mean) / sqrt(running_var + eps) + beta"),
+            "+ momentum (unbiased batch variance); out = gamma (X - running_mean) / √(running_var + eps) + beta"),
     }
 
     def _case(self, rng, sizes, p, n, label, momentum=None, eps=None):
@@ -822,19 +818,16 @@ class BatchnormEval(Exercise):
         return [
             ("running-momentum-reversed", predicted(*reversed_stats),
              f"which is what running averages give when the new batch gets the weight 1 - momentum = "
-             f"{1 - momentum:g} and the old average {momentum:g}: PyTorch's momentum is the other weight"),
+             f"{1 - momentum:g} and the old average {momentum:g}"),
             ("bessel-correction", predicted(*biased_stats),
              "which is what the running variance becomes when it averages each batch's biased variance (the one "
-             "batch norm normalizes with): nn.BatchNorm1d remembers another estimate"),
+             "batch norm normalizes with)"),
             ("batch-stats-at-inference", {"out": own},
-             "which normalizes X with its own mean and variance, as in training: in eval mode the layer uses what it "
-             "remembered" + (" (with a single example, its own variance is 0 and every output is beta)"
-                             if X.shape[0] == 1 else "")),
-            ("eps-placement", {"out": eps_outside}, "which adds eps after the square root: in eval mode eps goes where "
-             "it goes in training"),
+             "which normalizes X with its own mean and variance, as in training"
+             + (" (with a single example, its own variance is 0 and every output is beta)" if X.shape[0] == 1 else "")),
+            ("eps-placement", {"out": eps_outside}, "which puts eps outside the root"),
             ("wrong-values", predicted(*seeded),
-             "which starts the running averages at the first batch's statistics: a fresh layer starts from a mean of "
-             "0 and a variance of 1"),
+             "which starts the running averages at the first batch's statistics"),
             ("wrong-values", {"out": (X - mean) / np.sqrt(var + eps)},
              "which normalizes but leaves out gamma and beta"),
         ]

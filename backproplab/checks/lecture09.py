@@ -31,13 +31,6 @@ BACKWARD_ORDER = ("dlogP", "dlogsum", "dsumE", "dE", "dshifted", "dzmax", "dZ3",
     f"d{name}{l}" for l in (2, 1) for name in ("A", "H", "gamma", "beta", "N", "S", "var", "D", "mu", "Z", "W"))
 assert sorted(BACKWARD_ORDER) == sorted(GRAD_KEYS)
 
-FORMULA_BACKWARD = ("each gradient is J's gradient (with the 1/m of the mean, as autograd's .grad) and has its "
-                    "intermediate's shape: a forward broadcast is summed back over the broadcast axis, a value used "
-                    "twice adds both uses' gradients")
-FORMULA_CE = "dJ/dZ3 (m, K), the gradient of the MEAN cross-entropy (with its 1/m), as Z3.grad after F.cross_entropy"
-FORMULA_BN = "dZ (m, n) in dH's convention: the gradient through N, through the batch mean and through the variance"
-FORMULA_TRAIN = ("per minibatch in order: forward_pass, your backward, W <- W - learning_rate * dW for every parameter, "
-                 "and the running statistics as nn.BatchNorm1d keeps them (momentum 0.1, unbiased variance)")
 ZERO_TOLERANCE = 1e-9  # dzmax may be rounding noise: |dzmax| up to this times the largest |dshifted| counts as zero
 
 
@@ -76,25 +69,22 @@ def _local_mistakes(key, X, Y, params, c, g):
 
     def unsummed(value, axis, what):
         other = 1 - axis
+        kept, lost = ("column", "row") if axis == 0 else ("row", "column")
         return [("broadcast-sum", value,
-                 f"which is not summed: {what} has one entry per {'column' if axis == 0 else 'row'} and was "
-                 f"broadcast over the {'m rows' if axis == 0 else 'columns'} in the forward pass, so its gradient "
-                 f"is the sum over axis={axis} (keepdims=True)"),
+                 f"which has one entry per row and per column, where {what} has one per {kept}"),
                 ("broadcast-sum", value.sum(axis=other, keepdims=True),
-                 f"which is summed over axis={other}: {what} was broadcast along axis={axis}, sum over that one")]
+                 f"which has one entry per {lost}, where {what} has one per {kept}")]
 
     if key == "dlogsum":
         return unsummed(-g["dlogP"], 1, "logsum (m, 1)")
     if key == "dsumE":
-        return [("wrong-values", g["dlogsum"] * c["sumE"], "which multiplies by sumE: the slope of log s is 1/s")]
+        return [("wrong-values", g["dlogsum"] * c["sumE"], "which is dlogsum scaled by sumE itself")]
     if key == "dE":
-        return [("wrong-shape", g["dsumE"], "which keeps sumE's shape (m, 1): sumE adds up each row of E, so every "
-                                            "entry of the row gets sumE's gradient, (m, K)")]
+        return [("wrong-shape", g["dsumE"], "which keeps sumE's shape (m, 1) where E's (m, K) is expected")]
     if key == "dshifted":
-        return [("missing-branch", g["dlogP"], "which keeps only the path through logP: shifted is used twice (in logP "
-                                               "and in E), and the gradients of both uses add up"),
-                ("missing-branch", c["E"] * g["dE"], "which keeps only the path through E: shifted also enters logP "
-                                                     "directly, and the gradients of both uses add up")]
+        return [("missing-branch", g["dlogP"], "which keeps only the path through logP (shifted also enters E)"),
+                ("missing-branch", c["E"] * g["dE"], "which keeps only the path through E (shifted also "
+                                                     "enters logP directly)")]
     if key == "dzmax":
         partial = -g["dlogP"].sum(axis=1, keepdims=True)
         return [("max-shift", partial, "which follows only shifted's direct path into logP")] + \
@@ -102,50 +92,45 @@ def _local_mistakes(key, X, Y, params, c, g):
     if key == "dZ3":
         argmax = (c["Z3"] == c["zmax"]).astype(float)
         return [("max-shift", g["dshifted"] + argmax * -g["dlogP"].sum(axis=1, keepdims=True),
-                 "which routes a nonzero dzmax into each row's largest logit: dzmax is zero (up to rounding)")]
+                 "which routes a nonzero dzmax into each row's largest logit")]
     if key == "dB3":
         return [("bias-axis", g["dZ3"].sum(axis=1, keepdims=True)), ("bias-axis", g["dZ3"].sum(axis=1)),
-                ("broadcast-sum", g["dZ3"], "which is not summed: B3 (1, K) was broadcast over the m rows, so its "
-                                            "gradient is dZ3 summed over axis=0 (keepdims=True)")]
+                ("broadcast-sum", g["dZ3"], "which is dZ3 itself, (m, K), where B3's shape (1, K) is expected")]
     if name == "H":
         dA, A, H = g[f"dA{l}"], c[f"A{l}"], c[f"H{l}"]
         return [("derivative-at-output", dA * (1.0 - np.tanh(A) ** 2),
-                 "which is tanh'(A): the slope is tanh' at H, 1 - tanh(H)^2 = 1 - A^2"),
-                ("wrong-values", dA * (1.0 - H ** 2), "which uses 1 - H^2: tanh's slope is 1 - tanh(H)^2, and "
-                                                       "tanh(H) is A"),
+                 "which takes tanh's slope at A, the layer's output, instead of at its input H"),
+                ("wrong-values", dA * (1.0 - H ** 2), "which builds tanh's slope from H instead of "
+                                                       "from A"),
                 ("wrong-values", dA, "which leaves out tanh's slope")]
     if name == "gamma":
         return unsummed(g[f"dH{l}"] * c[f"N{l}"], 0, f"gamma{l} (1, n)") + [
             ("wrong-values", (g[f"dH{l}"] * c[f"D{l}"]).sum(axis=0, keepdims=True),
-             f"which multiplies by D{l}: gamma scales the normalized N{l}")]
+             f"which weights dH{l} by D{l} where gamma{l} scales N{l}")]
     if name == "beta":
         return unsummed(g[f"dH{l}"], 0, f"beta{l} (1, n)")
     if name == "N":
-        return [("wrong-values", g[f"dH{l}"], f"which leaves out gamma{l}: H = gamma * N + beta")]
+        return [("wrong-values", g[f"dH{l}"], f"which leaves out gamma{l}")]
     if name == "S":
         return unsummed(g[f"dN{l}"] * c[f"D{l}"], 0, f"S{l} (1, n)")
     if name == "var":
         return [("wrong-values", g[f"dS{l}"] * -0.5 * c[f"S{l}"],
-                 "which uses (var + eps)^(-1/2) as the slope: the derivative of x^(-1/2) is -1/2 x^(-3/2)")]
+                 f"which keeps S{l} itself in the slope, with the power -1/2 unchanged")]
     if name == "D":
         dN, S, D, dvar = g[f"dN{l}"], c[f"S{l}"], c[f"D{l}"], g[f"dvar{l}"]
-        return [("missing-branch", dN * S, f"which keeps only the path through N{l}: D{l} is also squared into "
-                                           f"var{l}, and the gradients of both uses add up"),
-                ("missing-branch", dvar * 2.0 * D / m, f"which keeps only the path through var{l}: D{l} also "
-                                                       f"enters N{l}, and the gradients of both uses add up"),
+        return [("missing-branch", dN * S, f"which keeps only the path through N{l} (D{l} also enters var{l})"),
+                ("missing-branch", dvar * 2.0 * D / m, f"which keeps only the path through var{l} (D{l} also "
+                                                       f"enters N{l})"),
                 ("unbiased-variance", dN * S + dvar * 2.0 * D / (m - 1),
-                 f"which divides by m - 1 = {m - 1}: var{l} is the biased variance, a mean over m = {m} rows "
-                 "(Bessel's m - 1 belongs to PyTorch's running_var only)"),
+                 f"which has Bessel's m - 1 = {m - 1} on the path through var{l}, where the batch has m = {m} rows"),
                 ("wrong-values", dN * S + dvar * 2.0 * D,
-                 f"which leaves out the 1/m: var{l} is a mean over the m = {m} rows")]
+                 f"which is m = {m} times too large on the path through var{l}")]
     if name == "mu":
         return unsummed(-g[f"dD{l}"], 0, f"mu{l} (1, n)")
     if name == "Z":
         dD, dmu = g[f"dD{l}"], g[f"dmu{l}"]
-        return [("missing-mean-terms", dD, f"which leaves out the path through the batch mean mu{l}: every row of "
-                                           f"Z{l} moves the mean"),
-                ("wrong-values", dD + dmu, f"which gives every row all of dmu{l}: mu{l} is a mean, so each of the "
-                                           f"m = {m} rows gets 1/m of it")]
+        return [("missing-mean-terms", dD, f"which leaves out the path through the batch mean mu{l}"),
+                ("wrong-values", dD + dmu, f"which gives every row all of dmu{l}, m = {m} times its share")]
     return []
 
 
@@ -178,15 +163,23 @@ class BackwardByHand(Exercise):
             "from several places?",
             "A (1, n) row added to every row of an (m, n) array is used m times; its gradient collects m "
             "contributions, one per row, and keeps the (1, n) shape. A (m, 1) column is used once per column.",
-            "for B = A + b with b (1, n): db = sum over i of dB_i (axis 0, keepdims); with c (m, 1): dc = sum over "
-            "the columns (axis 1, keepdims)"),
+            "for B = A + b with b (1, n): db = Σ_i dB_i, kept (1, n); with c (m, 1): dc_i = Σ_j dB_ij, kept (m, 1)"),
         "missing-branch": Hint(
             "Look at the forward pass: is this intermediate used by one later line or by two?",
             "A value used twice receives a gradient from each use (lecture 02: gradients accumulate at a fork).",
             "dv = (gradient through the first use) + (gradient through the second use)"),
+        "bias-axis": Hint(
+            "Which dimension of dZ3 counts the examples, and which the classes? Which of the two does B3 have?",
+            "B3 (1, K) is added to each of the m rows of Z3, so its gradient collects one contribution per example "
+            "and keeps one entry per class.",
+            "dB3 = Σ_i dZ3_i, a (1, K) row: the sum over the m examples"),
+        "derivative-at-output": Hint(
+            "Which intermediate is tanh applied to, and at which value must its slope be taken?",
+            "The line is A = tanh(H): its local slope is tanh' at H, and tanh(H) is already computed.",
+            "dH = dA ⊙ (1 - A²), since tanh'(H) = 1 - tanh(H)² and tanh(H) = A"),
         "max-shift": Hint(
             "Change every logit of a row by the same amount c. Which intermediates change, and does logP?",
-            "logP = shifted - log(sum exp(shifted)) is the same for Z3 - c as for Z3: J does not depend on zmax "
+            "logP = shifted - log Σ_k e^{shifted_k} is the same for Z3 - c as for Z3: J does not depend on zmax "
             "at all once both paths of shifted are counted.",
             "dzmax = -(sum over the row of dshifted) = 0 up to rounding"),
         "missing-mean-terms": Hint(
@@ -194,9 +187,10 @@ class BackwardByHand(Exercise):
             "mu is a mean over the m rows, so each row of Z reaches J through its own D and through mu.",
             "dZ = dD + (1/m) dmu, broadcast over the rows"),
         "unbiased-variance": Hint(
-            "Which variance does the forward pass compute: divided by m or by m - 1?",
+            "Which variance does the forward pass compute: the batch's own, or Bessel's estimate of the "
+            "population's?",
             "var is the mean of D^2 over the m rows; the derivative of a mean brings its 1/m.",
-            "dD = dN * S + dvar * 2 D / m"),
+            "dD = dN S + (2/m) dvar D"),
         "*": Hint(
             "Go backward through the forward pass one line at a time, starting at logP, and compare each "
             "gradient with autograd's (compare_gradients) before you write the next.",
@@ -252,12 +246,10 @@ class BackwardByHand(Exercise):
                 verdict = compare_output(key, value, expected[key], m=case.m,
                                          hypotheses=_local_mistakes(key, X, Y, params, cache, right))
                 verdict.diagnosis = "max-shift"
-                verdict.detail += (" dzmax must be zero (up to rounding): shifting every logit of a row by the same "
-                                   "number leaves logP unchanged, so J does not depend on zmax.")
+                verdict.detail += f" Its largest entry is {float(np.max(np.abs(value))):.3g} in size; the expected dzmax is zero."
             else:
                 verdict = compare_output(key, value, expected[key], m=case.m,
-                                         hypotheses=_local_mistakes(key, X, Y, params, cache, right),
-                                         formula=FORMULA_BACKWARD)
+                                         hypotheses=_local_mistakes(key, X, Y, params, cache, right))
                 if verdict.passed:
                     passed.append(key)
                     continue
@@ -296,18 +288,22 @@ class CrossEntropyBackward(Exercise):
     lecture = LECTURE
     args = ("Z3", "Y")
     outputs = ("dZ3",)
-    formulas = {"dZ3": FORMULA_CE}
     library_functions = ("backproplab.bnmlp_reference.cross_entropy_gradient",)
     hints = {
         "missing-mean": Hint(
-            "J is a mean over the batch. Where does the 1/m of that mean end up in the gradient?",
+            "J is the batch's average loss. Where does that averaging show up in the gradient of each row?",
             "Each example's loss enters J with weight 1/m, so every row of dZ3 carries that factor (autograd's "
-            "Z3.grad does; DESIGN's per-example dz does not).",
+            "Z3.grad does; lecture 04's per-example dz does not).",
             "dZ3 = (1/m) (per-example gradient)"),
         "softmax-overflow": Hint(
-            "What is exp(1000) in float64?",
+            "How large is e to the power 1000, and how large a number can float64 hold?",
             "softmax(z) = softmax(z - c) for any number c per row; pick c so that no exponent is positive.",
             "use each row's largest logit as c"),
+        "softmax-axis": Hint(
+            "Which probabilities belong together: those of one example over its classes, or those of one class "
+            "over the batch?",
+            "softmax turns each example's K logits, one row of Z3, into K probabilities that add up to 1.",
+            "p_ik = e^{z_ik} / Σ_j e^{z_ij}, the sum over the K classes of row i"),
         "jacobian-diagonal": Hint(
             "Does the probability of class k depend only on logit k?",
             "Every p_k depends on every z_j: dp_k/dz_j = p_k (delta_kj - p_j); the off-diagonal terms count.",
@@ -317,7 +313,7 @@ class CrossEntropyBackward(Exercise):
             "differentiate it by one logit. Then: which factor does the batch mean put on each row?",
             "Of the sum over k of y_k z_k only the term k = j contains z_j; the log-sum-exp term's gradient is the "
             "softmax (section 3); J averages the m examples' losses.",
-            "dZ3 = (softmax(Z3) - Y) / m, softmax row by row"),
+            "dZ3 = (1/m) (softmax(Z3) - Y), softmax row by row"),
     }
 
     @staticmethod
@@ -355,18 +351,18 @@ class CrossEntropyBackward(Exercise):
         m = Z.shape[0]
         P = _softmax(Z)
         return [("softmax-axis", {"dZ3": (_softmax(Z, axis=0) - Y) / m},
-                 "which normalizes softmax over the batch (axis=0): each example's probabilities sum to 1 over its "
-                 "K classes (axis=1)"),
+                 "which normalizes softmax over the batch, each class's column, instead of over each example's "
+                 "K classes"),
                 ("jacobian-diagonal", {"dZ3": -Y * (1.0 - P) / m},
-                 "which keeps only the softmax Jacobian's diagonal: every p_k depends on every logit"),
-                ("wrong-values", {"dZ3": -Y / m}, "which is dJ/dlogP: go on through the log-softmax to the logits")]
+                 "which keeps only the softmax Jacobian's diagonal"),
+                ("wrong-values", {"dZ3": -Y / m}, "which is the gradient with respect to logP, before the log-softmax")]
 
     def judge_outputs(self, case, outputs, expected):
         verdict = super().judge_outputs(case, outputs, expected)
         if case.info.get("large") and verdict.diagnosis == "non-finite":
             verdict.diagnosis = "softmax-overflow"
-            verdict.message = ("dZ3 is NaN or infinite for logits up to 1000: exp(1000) overflows. Subtract each "
-                               "row's largest logit before exp (softmax(z) = softmax(z - c)).")
+            verdict.message = ("dZ3 is NaN or infinite for logits up to 1000: e to the power 1000 is beyond the "
+                               "largest float64.")
         return verdict
 
 
@@ -401,7 +397,6 @@ class BatchnormBackwardDZ(Exercise):
     lecture = LECTURE
     args = ("dH", "N", "S", "gamma")
     outputs = ("dZ",)
-    formulas = {"dZ": FORMULA_BN}
     library_functions = ("backproplab.bnmlp_reference.batchnorm_input_gradient", "backproplab.batchnorm.batchnorm_backward")
     hints = {
         "missing-mean-terms": Hint(
@@ -410,14 +405,15 @@ class BatchnormBackwardDZ(Exercise):
             "each path adds a term.",
             "dZ = gamma S (dH - mean_i(dH) - N mean_i(dH N)), means over the batch, per column"),
         "unbiased-variance": Hint(
-            "Is the variance in the forward pass divided by m or by m - 1?",
-            "The forward pass normalizes with the biased variance (1/m); a formula derived for the unbiased one "
-            "carries a factor m/(m - 1) on the variance's term.",
+            "Which variance does the forward pass normalize with: the batch's own, or Bessel's estimate of the "
+            "population's?",
+            "var in the forward pass is the mean of D^2 over the batch, with 1/m; Bessel's version has 1/(m - 1) "
+            "and so a larger weight on the path through var.",
             "the variance's term is N times the batch MEAN of dH N (1/m, no m - 1)"),
         "broadcast-sum": Hint(
-            "Over which axis are batch norm's statistics taken?",
-            "mu and var are one number per column (feature), means over the m rows: axis 0.",
-            "every mean in dZ runs over axis 0 with keepdims=True, (1, n)"),
+            "Are batch norm's statistics one number per feature or one per example?",
+            "mu and var are one number per column (feature), means over the m rows.",
+            "every mean_i in dZ runs over the m rows of one column and gives a (1, n) row"),
         "*": Hint(
             "Start from your staged chain dN, dS, dvar, dD, dmu, dZ of exercise 1 and substitute each line into "
             "the next, one column at a time.",
@@ -461,23 +457,22 @@ class BatchnormBackwardDZ(Exercise):
         dN = dH * gamma
         mean = dN.mean(axis=0, keepdims=True)
         weighted = N * (dN * N).mean(axis=0, keepdims=True)
-        found = [("missing-mean-terms", {"dZ": dN * S}, "which is gamma S dH: it treats the batch mean and variance "
-                                                       "as constants, but both depend on every row of Z"),
+        found = [("missing-mean-terms", {"dZ": dN * S}, "which treats the batch mean and variance "
+                                                       "as constants"),
                  ("missing-mean-terms", {"dZ": (dN - mean) * S}, "which keeps the path through the mean and drops the "
                                                                   "one through the variance"),
                  ("missing-mean-terms", {"dZ": (dN - weighted) * S}, "which keeps the path through the variance and "
                                                                       "drops the one through the mean"),
                  ("broadcast-sum", {"dZ": gamma * S * (dH - dH.mean(axis=1, keepdims=True)
                                                        - N * (dH * N).mean(axis=1, keepdims=True))},
-                  "which takes the means over each row (axis=1): batch norm's statistics are per column, over the "
-                  "batch (axis=0)"),
+                  "which takes its batch statistics per example, along each row, instead of per feature"),
                  ("wrong-values", {"dZ": (dH - dH.mean(axis=0, keepdims=True)
                                           - N * (dH * N).mean(axis=0, keepdims=True)) * S},
-                  "which leaves out gamma: H = gamma N + beta")]
+                  "which leaves out gamma")]
         if m > 1:
             found.insert(3, ("unbiased-variance", {"dZ": (dN - mean - m / (m - 1) * weighted) * S},
-                             f"which has the factor m/(m - 1) = {m}/{m - 1} on the variance's term (a formula for the "
-                             "unbiased variance): the forward pass normalizes with the biased one, divided by m"))
+                             f"whose part through the variance is {m}/{m - 1} times the expected one (Bessel's "
+                             f"factor for m = {m})"))
         return found
 
 
@@ -599,9 +594,6 @@ class TrainByHand(Exercise):
                                f"{describe_value(losses)}.")
         return _flatten({k: params[k] for k in PARAM_KEYS}, {k: running[k] for k in RUNNING_KEYS}, losses)
 
-    def formula_for(self, output):
-        return FORMULA_TRAIN
-
     def mistakes(self, case):
         def run(**how):
             return _flatten(*reference_training(*case.args, **how))
@@ -610,20 +602,18 @@ class TrainByHand(Exercise):
         initial = _flatten(case.args[2], case.args[3], np.array([]))
         return [
             ("bessel-correction", running_only,
-             "which keeps the running variance with the biased batch variance (divided by m): nn.BatchNorm1d "
-             "normalizes with that one but stores the unbiased one, times m/(m - 1) (Bessel's correction), in "
-             "running_var"),
+             "which is what the running variance becomes when it averages each batch's biased variance, the one "
+             "the forward pass normalizes with"),
             ("wrong-values", {k: v for k, v in run(reversed_momentum=True).items() if k.startswith("running")},
-             "which weights the new batch by 0.9 and the old running statistics by 0.1: PyTorch's momentum=0.1 is "
-             "the weight of the NEW batch"),
+             "which weights the new batch by 0.9 and the old running statistics by 0.1"),
             ("wrong-values", {k: v for k, v in initial.items() if k.startswith("running")},
-             "which are the starting running statistics: nn.BatchNorm1d updates them at every training step"),
+             "which are the starting running statistics, unchanged by the training steps"),
             ("missing-mean", run(summed=True), "which is training on the SUMMED loss: every step is batch_size times "
-                                               "too large; nn.CrossEntropyLoss averages over the batch"),
+                                               "too large"),
             ("sign-flipped", {k: v for k, v in run(ascent=True).items() if k.startswith("params")},
-             "which steps uphill: p + learning_rate dp"),
+             "which steps uphill"),
             ("no-learning", {k: v for k, v in initial.items() if k.startswith("params")},
              "which are the initial parameters: no step changed them"),
             ("wrong-values", run(full_batches_only=True),
-             "which skips the last, smaller minibatch of every epoch: PyTorch (and this exercise) keeps it"),
+             "which skips the last, smaller minibatch of every epoch"),
         ]
