@@ -52,8 +52,9 @@ def test_lecture_derives_the_rules_and_explains_the_max_shift_and_bessel(solutio
 
 
 def test_no_prose_hint_or_docstring_gives_the_one_expressions_away(solution):
-    """Are the docstrings shapes and meaning only, and does nothing above exercises 2 and 3 write their results
-    (softmax minus Y over m; dH minus the two batch means)?"""
+    """Are the docstrings shapes and meaning only, does nothing above exercises 2 and 3 write their results
+    (softmax minus Y over m; dH minus the two batch means), and does the opening say how to climb the check's hint
+    ladder (a nudge first, then hint=2 and hint=3)?"""
     index = {nbgrader_meta(c)["grade_id"]: i for i, c in answer_cells(solution)}
     for _, cell in answer_cells(solution):
         name = nbgrader_meta(cell)["grade_id"]
@@ -63,6 +64,8 @@ def test_no_prose_hint_or_docstring_gives_the_one_expressions_away(solution):
     assert not re.search(r"softmax\(z\)_j - y_j|-y_j \+ \\text\{softmax\}|P - Y", before_ce)
     before_bn = "\n".join(c.source for c in solution.cells[:index["batchnorm_backward_dZ"]])
     assert "mean(axis=0, keepdims=True) - N" not in before_bn and r"\hat" not in before_bn
+    opening = solution.cells[0].source
+    assert "check(name, fn, hint=2)" in opening and "hint=3" in opening and "nudge" in opening
 
 
 def test_demonstrations_compare_with_autograd_and_train_against_pytorch(solution):
