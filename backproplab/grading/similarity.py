@@ -163,13 +163,12 @@ def _fingerprint(name, source, options, boilerplate=None):
 
 
 def _course_text(lecture):
-    """The hints and formulas the course shows for the lecture's exercises (check messages, hint ladders)."""
+    """The text the course shows for the lecture's exercises: every rung of their hint ladders."""
     from ..checks import EXERCISES
 
     texts = []
     for exercise in EXERCISES.values():
         if exercise.lecture == lecture:
-            texts += list(exercise.formulas.values())
             texts += [part for hint in exercise.hints.values() for part in (hint.nudge, hint.step, hint.formula)]
     return texts
 
