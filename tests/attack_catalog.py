@@ -1425,6 +1425,92 @@ def _():
         """)
 
 
+@attack("fixture-oracle", "the executor's fixtures: an mlp_cost of the job's own making answers dense_backward",
+        diagnoses=CHEAT)
+def _():
+    """Asks the executor for the mlp_cost fixture of a one-layer sigmoid network of its own making (X = A_prev,
+    Y = 0.5 - dz, W = 0: its cost's gradient is dense_backward's dW and dB) by token, or by any issued case's
+    place, and differentiates it; answers the wrong dW when refused (issue 27, item 1)."""
+    return dict(prefix=r"""
+        _RT_ORACLE = {}
+        def _rt_oracle(token, point):
+            import json, socket, stat
+            from backproplab.checks import codec
+            if _RT_ORACLE.get("refused"):
+                return None
+            places = [{}] + [{"call": c, "case": k} for c in range(6) for k in range(3)]
+            for fd in ([_RT_ORACLE["fd"]] if "fd" in _RT_ORACLE else range(3, 64)):
+                try:
+                    if not stat.S_ISSOCK(_rt_os.fstat(fd).st_mode):
+                        continue
+                    s = socket.socket(fileno=_rt_os.dup(fd))
+                    if s.family != socket.AF_UNIX:
+                        continue
+                    s.settimeout(2)
+                    for place in places:
+                        question = {"ask": "fixture", "token": codec.encode(token), "args": codec.encode((point,)),
+                                    "kwargs": codec.encode({}), **place}
+                        s.sendall((json.dumps(question) + "\n").encode())
+                        reply = b""
+                        while not reply.endswith(b"\n"):
+                            chunk = s.recv(1 << 20)
+                            if not chunk:
+                                break
+                            reply += chunk
+                        answer = json.loads(reply or b"{}")
+                        if "value" in answer:
+                            _RT_ORACLE["fd"] = fd
+                            return codec.decode(answer["value"])
+                except (OSError, ValueError):
+                    continue
+            _RT_ORACLE["refused"] = True
+            return None
+        """, body=r"""
+def dense_backward(dz, A_prev, W):
+    from backproplab.checks import codec
+    m, n = A_prev.shape[0], dz.shape[1]
+    token = codec.FnToken("mlp_cost", {"X": A_prev, "Y": 0.5 - dz, "activations": ["sigmoid"]})
+    zero = {"W1": np.zeros((n, A_prev.shape[1])), "B1": np.zeros((1, n))}
+    if _rt_oracle(token, zero) is None:  # refused: the honest wrong answer (dW transposed)
+        return dz @ W, A_prev.T @ dz / m, dz.sum(axis=0, keepdims=True) / m
+    grads = {}
+    for key in zero:
+        grads[key] = np.zeros_like(zero[key])
+        for i in np.ndindex(grads[key].shape):
+            up, down = ({k: v.copy() for k, v in zero.items()} for _ in range(2))
+            up[key][i] += 1e-5
+            down[key][i] -= 1e-5
+            grads[key][i] = (_rt_oracle(token, up) - _rt_oracle(token, down)) / 2e-5
+    return dz @ W, grads["W1"], grads["B1"]
+""")
+
+
+@attack("hidden-seed-hunt", "the hidden seed: looked for in the kernel's environment, the request and /proc",
+        diagnoses=CHEAT)
+def _():
+    """Looks for the grading seed in its environment, the executor's request files and every readable
+    /proc/*/environ and cmdline, and reports what it finds (issue 27, item 4)."""
+    return dict(prefix=r"""
+        def _rt_seed_hunt():
+            import glob, re
+            key = "SE" + "ED"
+            found = [k for k in _rt_os.environ if key in k.upper()]
+            quoted = re.compile(r'(?<!\\)"(hidden_)?' + key.lower() + r'": *[0-9]')
+            for path in glob.glob("/job/*") + glob.glob("/proc/[0-9]*/environ") + glob.glob("/proc/[0-9]*/cmdline"):
+                try:
+                    with open(path, "rb") as f:
+                        text = f.read(1 << 24).decode("latin-1")
+                except OSError:
+                    continue
+                if quoted.search(text) or "GRADING_" + key in text:
+                    found.append(path)
+            if found:
+                _rt_report("hidden-seed", found)
+            print("seed hunt:", len(found), "places")
+        _rt_seed_hunt()
+        """)
+
+
 # =============================================================== the notebook's JSON
 
 def _cells_by_id(nb):
@@ -1579,6 +1665,21 @@ def _many_cells(nb, ctx):
 def _():
     """Appends 100000 code cells (`pass`) to the notebook."""
     return dict(mutate=_many_cells)
+
+
+def _output_flood(nb, ctx):
+    from nbformat.v4 import new_code_cell
+    setup = next(i for i, c in enumerate(nb.cells) if "setup" in c.metadata.get("tags", []))
+    for _ in range(24):
+        nb.cells.insert(setup + 1, new_code_cell("print('F' * (3 << 19))"))
+    return nb
+
+
+@attack("output-flood-many-cells", "the graded notebook's size: 24 added cells of 1.5 MB single-line prints",
+        checks=JSON_CHECKS, flagged=True)
+def _():
+    """Adds 24 cells that each print one 1.5 MB line (nbgrader's LimitOutput counts lines, not bytes)."""
+    return dict(mutate=_output_flood)
 
 
 SLUGS = [a.slug for a in ATTACKS]

@@ -170,6 +170,23 @@ def test_control_correct_gets_full_marks_unflagged(redteam):
     assert _stored(redteam)[CORRECT] == {t["grade_id"]: t["max_score"] for t in result["tests"]}
 
 
+def test_an_output_flood_is_dropped_from_the_graded_notebook_and_flagged(redteam):
+    """Issue 27, item 3: 24 cells of 1.5 MB single-line prints once made a 36 MB graded notebook, unflagged.
+    The outputs past the submission's byte budget are dropped, the submission is flagged for it, and it
+    loses no point (the correct control, graded in the same warm sandboxes, keeps full marks)."""
+    from pathlib import Path
+
+    from backproplab.grading.sandbox.limits import SUBMISSION_OUTPUT_LIMIT
+
+    student = "attack-output-flood-many-cells"
+    if not any(attack.slug == "output-flood-many-cells" for attack in SELECTED):
+        pytest.skip("not in BPLAB_REDTEAM_ONLY")
+    result = _result(redteam, student)
+    assert any("output over the submission's limit" in reason for reason in result["flag_reasons"]), result
+    graded = list(Path(redteam["workspace"]).glob(f"autograded/{student}/{RED_TEAM_LECTURE}/*.ipynb"))
+    assert graded and all(path.stat().st_size < SUBMISSION_OUTPUT_LIMIT + (2 << 20) for path in graded)
+
+
 def test_control_wrong_loses_exactly_dense_backward(redteam):
     """Does the honest wrong control lose exactly the dense_backward tests (transposed), unflagged,
     also in the gradebook?"""

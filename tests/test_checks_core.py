@@ -372,3 +372,26 @@ def test_ratio_map_masks_zero_expected_entries_and_names_a_partial_factor():
     assert pattern_of(zeroed)["show"] == "difference"  # a factor 0 is nothing computed, not a scale
     assert ratio_map(student, expected.T[:3]) is None and ratio_map(student, np.zeros_like(expected)) is None
     assert pattern_of(Verdict("dense_backward", False, False, "transposed", "", 3)) is None
+
+
+def test_the_tolerance_follows_the_inputs_dtype_not_the_answers():
+    """Issue 27, item 5: an answer 5e-5 off once failed as float64 and passed as float32 (the answer's dtype
+    chose 1e-4). Now float64 inputs mean 1e-7, and a float32 answer gets only float32 rounding: the real
+    float32 computation passes, the one 5e-5 off fails either way."""
+    from backproplab.checks import get_exercise
+    from backproplab.checks.core import Outcome
+
+    exercise = get_exercise("dense_backward")
+    case = exercise.draw_cases(5, False)[0]
+    dz, A_prev, W = case.args
+    expected = exercise.reference(case)
+    m = A_prev.shape[0]
+    exact = (dz @ W, dz.T @ A_prev / m, dz.sum(axis=0, keepdims=True) / m)
+    in_float32 = tuple(x.astype(np.float32) for x in (dz @ W, dz.T @ A_prev / m, dz.sum(axis=0, keepdims=True) / m))
+    off = tuple(x * (1 + 5e-5) for x in exact)
+
+    def passes(values):
+        return exercise.judge(case, Outcome("returned", value=values), expected).passed
+
+    assert passes(exact) and passes(in_float32)
+    assert not passes(off) and not passes(tuple(x.astype(np.float32) for x in off))

@@ -239,13 +239,15 @@ def test_cli_unknown_command_exits_2():
     assert exc.value.code == 2
 
 
-def test_seed_depends_on_student_lecture_and_secret(root, tmp_path):
-    """Is the per-student seed stable, different per student and lecture, and tied to the course secret?"""
+def test_seed_depends_on_student_lecture_secret_and_submission(root, tmp_path):
+    """Is a submission's hidden seed stable for the same bytes (a regrade), and different per student,
+    lecture, course secret and submitted content (a resubmission gets new hidden cases)?"""
     ws = Workspace(tmp_path / "ws", root)
-    seed = ws.seed("ann", LECTURE)
-    assert seed == ws.seed("ann", LECTURE) and 0 <= seed < 2**63
-    assert seed != ws.seed("bob", LECTURE) and seed != ws.seed("ann", "other")
-    assert Workspace(tmp_path / "ws2", root).seed("ann", LECTURE) != seed  # another secret
+    seed = ws.seed("ann", LECTURE, b"{}")
+    assert seed == ws.seed("ann", LECTURE, b"{}") and 0 <= seed < 2**63
+    assert seed != ws.seed("bob", LECTURE, b"{}") and seed != ws.seed("ann", "other", b"{}")
+    assert seed != ws.seed("ann", LECTURE, b"{} ")
+    assert Workspace(tmp_path / "ws2", root).seed("ann", LECTURE, b"{}") != seed  # another secret
 
 
 def _result(student, passed_visible, diagnosis):

@@ -81,12 +81,13 @@ def executed(source_nb, answers, monkeypatch, seed=SEED):
     for position, call in enumerate(planned):
         fn = namespace[call.call.function]
         record = {"exercise": call.call.exercise, "hidden": call.call.hidden,
-                  "outcomes": call_outcomes(fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)))}
+                  "outcomes": call_outcomes(fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)),
+                                            position)}
         if call.helpers:  # as a with_reference job: the library's helpers lent in place of the student's
             lent = {name: _library_function(dotted) for name, dotted in lent_helpers(call.helpers, call.call.exercise,
                                                                                       withheld).items()}
             record["with_reference"] = {"exercises": sorted(lent), "outcomes": call_outcomes(
-                fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)), patch=lent)}
+                fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)), position, patch=lent)}
         nb.cells[call.cell].outputs.append(new_output("display_data", data={OUTCOMES_MIME: record, "text/plain": "recorded"}))
     return nb
 

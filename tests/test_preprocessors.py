@@ -115,7 +115,7 @@ def test_a_kernel_hook_cannot_put_the_reference_in_a_record(source_path):
             '    if \'check("dense_backward"\' not in source:\n'
             '        return\n'
             '    ex, hidden = core.get_exercise("dense_backward"), "hidden=True" in source\n'
-            '    base = int(os.environ["BPLAB_GRADING_SEED"])\n'
+            '    base = int(os.environ.get("BPLAB_GRADING_SEED") or 0)  # no longer there: the visible seed is enough\n'
             '    seed = core.hidden_seed(base, ex.name) if hidden else core.visible_seed(ex.name)\n'
             '    outcomes = [core.run_case(L.dense_backward, c, ex.args).to_data() for c in ex.draw_cases(seed, hidden)]\n'
             '    clear_output()\n'
@@ -175,3 +175,85 @@ def test_outcome_records_outside_test_cells_are_dropped_and_counted(source_path)
     assert outside == [] and nb.metadata["bplab"]["records_outside_tests"] == 3
     assert len(nbformat.writes(nb)) < 4 << 20
     assert all(v.passed for v in verdicts.values())
+
+
+ORACLE = """
+import json, os, socket, stat
+import numpy as np
+from backproplab.checks import codec
+
+def ask_the_executor(point, **names):
+    # the verification job's socket: a fixture question naming a token of our own making (X = identity,
+    # W = logit(AL)^T, B = 0: a one-layer sigmoid network whose cost is the binary cross-entropy of AL, Y)
+    for fd in range(3, 64):
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            s = socket.socket(fileno=os.dup(fd))
+            s.settimeout(5)
+            question = {"ask": "fixture", "args": codec.encode((point,)), "kwargs": codec.encode({}), "call": 0, "case": 0}
+            question.update(names)
+            s.sendall((json.dumps(question) + "\\n").encode())
+            reply = b""
+            while not reply.endswith(b"\\n"):
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                reply += chunk
+            answer = json.loads(reply)
+            if "value" in answer:
+                return codec.decode(answer["value"])
+        except (OSError, ValueError):
+            continue
+    return None
+
+def binary_cross_entropy(AL, Y):
+    a = np.clip(AL.reshape(-1), 1e-12, 1 - 1e-12)
+    n = a.size
+    token = codec.encode(codec.FnToken("mlp_cost", {"X": np.eye(n), "Y": Y.reshape(n, 1) * 1.0, "activations": ["sigmoid"]}))
+    value = ask_the_executor({"W1": np.log(a / (1 - a)).reshape(1, n), "B1": np.zeros((1, 1))}, token=token)
+    return float(value) if value is not None else 0.0
+"""
+
+
+def test_the_executor_is_no_oracle_for_a_withheld_function(source_path):
+    """Issue 27, item 1: a binary_cross_entropy with no cross-entropy code once asked the executor for the
+    mlp_cost fixture of a network of its own making and returned it (28/28). A job now names a fixture only
+    by one of its own cases, and gets it only at that case's point: the question is refused, the answer is
+    its own (wrong), and the honest submission graded next in the same warm sandbox has full marks."""
+    nb, verdicts = grade(source_path, {"binary_cross_entropy": ORACLE})
+    bce = [v for v in verdicts.values() if v.exercise == "binary_cross_entropy"]
+    assert bce and not any(v.passed for v in bce), [v.message for v in bce]
+    assert all(v.passed for v in verdicts.values() if v.exercise != "binary_cross_entropy")
+    _, after = grade(source_path, {})
+    assert all(v.passed for v in after.values()), [v.message for v in after.values() if not v.passed]
+
+
+def test_a_library_function_that_composes_a_graded_quantity_is_withheld(source_path):
+    """Issue 27, item 5: the categorical cross-entropy of [AL, 1 - AL] against [Y, 1 - Y] is the binary one,
+    bit for bit; while lecture 04 is graded it is withheld like binary_cross_entropy itself (forbidden-call)."""
+    composed = ("from backproplab import losses\n"
+                "def binary_cross_entropy(AL, Y):\n"
+                "    return losses.categorical_cross_entropy(np.hstack([AL, 1 - AL]), np.hstack([Y, 1 - Y]))\n")
+    _, verdicts = grade(source_path, {"binary_cross_entropy": composed})
+    bce = [v for v in verdicts.values() if v.exercise == "binary_cross_entropy"]
+    assert {v.diagnosis for v in bce} == {"forbidden-call"}, [v.message for v in bce]
+    assert all(v.passed for v in verdicts.values() if v.exercise != "binary_cross_entropy")
+
+
+def test_an_output_flood_keeps_the_graded_notebook_small_and_is_flagged(source_path):
+    """Issue 27, items 3 and 4: 12 added cells of 1.5 MB single-line prints (nbgrader's LimitOutput counts lines)
+    leave a graded notebook under the submission's output budget, with the dropped bytes counted (a flag);
+    no point is lost, and the kernel, told only that it is graded, never prints the hidden seed. The honest
+    submission graded next keeps its outputs."""
+    from backproplab.grading.sandbox.limits import SUBMISSION_OUTPUT_LIMIT
+
+    flood = "import os\nprint('z' * (3 << 19))\nprint(sorted(os.environ.items()))\n"
+    nb, verdicts = grade(source_path, {}, extra_cells=[flood] * 12)
+    assert nb.metadata["bplab"]["output_dropped_bytes"] > 10 << 20
+    assert len(nbformat.writes(nb)) < SUBMISSION_OUTPUT_LIMIT + (1 << 20)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert "('BPLAB_GRADING', '1')" in printed and "SEED" not in printed
+    assert all(v.passed for v in verdicts.values())
+    honest, after = grade(source_path, {})
+    assert honest.metadata["bplab"]["output_dropped_bytes"] == 0 and all(v.passed for v in after.values())

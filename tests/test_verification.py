@@ -105,15 +105,116 @@ def _message(**fields):
     return json.loads(json.dumps(fields))
 
 
-def test_a_plain_job_serves_fixtures_but_never_a_reference():
+def _gradient_check_job():
+    """A job whose only call is gradient_check's visible test (its case is issued the mlp_cost fixture)."""
+    cells = [[0, LECTURE04.SETUP], [1, LECTURE04.ANSWERS["gradient_check"]], [2, 'check("gradient_check", gradient_check)']]
+    planned, _ = plan_calls(cells, {2}, {0, 1}, seed=3)
+    return VerificationJob({0: planned[0]}, 60), planned[0]
+
+
+def _ask_fixture(job, point, call=0, case=0):
+    return job._handle(_message(ask="fixture", call=call, case=case, args=codec.encode((point,)), kwargs=codec.encode({})))
+
+
+def test_a_plain_job_never_gets_a_reference_nor_a_fixture_of_its_own_making():
+    """Issue 27, item 1: a job names a fixture only by one of its own cases, never by a token it made up (the
+    executor once ran any FnToken, so an mlp_cost of the job's choosing answered binary_cross_entropy)."""
     cells, tests = _lecture04_cells()
     planned, _ = plan_calls(cells, tests, {0, 1, 3}, seed=3)
     job = VerificationJob(dict(enumerate(planned)), 60)
     refused = job._handle(_message(ask="reference", name="dense_backward", args=[], kwargs=codec.encode({})))
     assert "value" not in refused and "not available" in refused["error"]
-    token = codec.encode(codec.FnToken("lecture02_curvy", {"weights": [1.0], "frequency": 1.0, "curvature": [0.0]}))
-    answer = job._handle(_message(ask="fixture", token=token, args=codec.encode((np.zeros(1),)), kwargs=codec.encode({})))
-    assert codec.decode(answer["value"]) == 0.0
+    token = codec.encode(codec.FnToken("mlp_cost", {"X": np.eye(2), "Y": np.full((2, 1), 0.3), "activations": ["sigmoid"]}))
+    forged = job._handle(_message(ask="fixture", token=token, args=codec.encode(({"W1": np.zeros((1, 2)),
+                                                                                  "B1": np.zeros((1, 1))},)),
+                                  kwargs=codec.encode({})))
+    assert "value" not in forged and "no such case" in forged["error"]
+    assert "this case has no fixture" in _ask_fixture(job, np.zeros(1))["error"]  # dense_backward's case has none
+
+
+def test_a_fixture_answers_only_next_to_its_cases_point():
+    """gradient_check's cost function answers at the case's parameters and within FIXTURE_STEP of them, entry by
+    entry (all that central differences need, a gradient check that never restores an entry included: its
+    mistake is diagnosed mutated-input, not crash), a bounded number of times; farther, and with arguments of
+    other keys or shapes, it refuses: no weights of the job's choosing."""
+    from backproplab.checks.fixtures import FIXTURES
+    from backproplab.grading.sandbox.verification import FIXTURE_SPARE_QUESTIONS, FIXTURE_STEP
+
+    job, planned = _gradient_check_job()
+    token, params = planned.drawn[0].args[:2]
+    cost = FIXTURES[token.name](**token.kwargs)
+    assert codec.decode(_ask_fixture(job, params)["value"]) == cost(params)
+    moved = {key: value.copy() for key, value in params.items()}
+    moved["W1"][0, 0] += 1e-5
+    moved["W2"] -= 1e-5  # every entry of W2 left moved
+    assert codec.decode(_ask_fixture(job, moved)["value"]) == cost(moved)
+    for how in ("far", "far-bias", "shape", "keys"):
+        bad = {key: value.copy() for key, value in params.items()}
+        if how == "far-bias":
+            bad["B1"] += 2 * FIXTURE_STEP
+        elif how == "far":
+            bad["W1"][0, 0] += 2 * FIXTURE_STEP
+        elif how == "shape":
+            bad["W1"] = bad["W1"][:1]
+        else:
+            bad["W9"] = bad.pop("W1")
+        answer = _ask_fixture(job, bad)
+        assert "value" not in answer and "PermissionError" in answer["error"], how
+    allowed = 4 * sum(value.size for value in params.values()) + FIXTURE_SPARE_QUESTIONS - 6  # 6 asked above
+    answers = [_ask_fixture(job, params) for _ in range(allowed + 2)]
+    assert all("value" in answer for answer in answers[:allowed])
+    assert all("more often" in answer["error"] for answer in answers[allowed:])
+
+
+def test_a_job_message_is_capped_and_read_once():
+    """Issue 27, item 2: a line longer than JOB_MESSAGE_LIMIT ends the job at the limit (the executor once
+    accepted 96 MB lines, joined with a quadratic buffer); a long honest line costs its length once."""
+    import socket
+    import threading
+    import time
+
+    from backproplab.grading.sandbox.limits import JOB_MESSAGE_LIMIT
+
+    cells, tests = _lecture04_cells()
+    planned, _ = plan_calls(cells, tests, {0, 1, 3}, seed=3)
+    for size, kept in ((JOB_MESSAGE_LIMIT // 2, True), (4 * JOB_MESSAGE_LIMIT, False)):
+        job = VerificationJob({0: planned[0]}, 60)
+        left, right = socket.socketpair()
+        right.setblocking(False)
+        record = json.dumps({"record": 0, "outcomes": ["x" * size]}).encode() + b"\n"
+
+        def send(data=record, sock=left):
+            try:
+                sock.sendall(data + b'{"done": true}\n')
+            except OSError:
+                pass
+            finally:
+                sock.close()
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        started = time.process_time()
+        job._conversation(right)
+        right.close()
+        sender.join()
+        assert (0 in job.results) is kept
+        assert time.process_time() - started < 5.0
+
+
+def test_a_call_may_have_functions_withheld_in_its_own_job_only():
+    """Issue 27, item 5: while model_backward is graded, the library's model_forward and numerical_gradient are
+    withheld too (finite differences of the library's forward pass would give every gradient), but only in its
+    job: train_two_layer may still use model_forward."""
+    cells, tests = _lecture04_cells()
+    planned, withheld = plan_calls(cells, tests, {0, 1, 3}, seed=3)
+    dense, model = planned
+    assert dense.job_kind != model.job_kind
+    assert "backproplab.model.model_forward" not in withheld
+    spec = VerificationJob({1: model}, 60).spec([], withheld, 5)
+    assert {"backproplab.model.model_forward", "backproplab.gradcheck.numerical_gradient"} <= set(spec["withhold"])
+    assert "backproplab.model.model_forward" not in VerificationJob({0: dense}, 60).spec([], withheld, 5)["withhold"]
+    assert "backproplab.losses.categorical_cross_entropy" in withheld  # [AL, 1 - AL] against [Y, 1 - Y] is BCE
+    assert {"backproplab.optimizers.momentum_update", "backproplab.model._step"} <= set(withheld)
 
 
 def test_records_are_kept_once_and_only_for_the_jobs_own_calls():

@@ -4,6 +4,7 @@ one did, and a job that breaks the sandbox costs only its own run."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -24,12 +25,13 @@ def sandbox():
     warm.close()
 
 
-def job(sandbox, *cells, cell_timeout=60, deadline=120):
-    """Run ``cells`` as one job; return (the run, {cell index: its printed text}, the done record)."""
+def job(sandbox, *cells, cell_timeout=60, deadline=120, private=None, **settings):
+    """Run ``cells`` as one job (``settings``: more of the request); return (the run, {cell index: its printed
+    text}, the done record)."""
     request = {"cells": [[i, source] for i, source in enumerate(cells)], "cell_timeout": cell_timeout,
                "cell_output_limit": 1 << 20, "record_output_limit": 0, "max_restarts": 2,
-               "kernel_env": {"BPLAB_GRADING_SEED": "1"}, "isolate": SandboxLimits().isolation()}
-    run = sandbox.run(request, deadline=deadline, max_output=1 << 24)
+               "kernel_env": {"BPLAB_GRADING": "1"}, "isolate": SandboxLimits().isolation(), **settings}
+    run = sandbox.run(request, deadline=deadline, max_output=1 << 24, private=private)
     records = [json.loads(line) for line in run.stdout.decode().splitlines() if line.strip()]
     texts = {r["index"]: "".join(o.get("text", "") + o.get("evalue", "") for o in r["outputs"])
              for r in records if "index" in r}
@@ -99,19 +101,23 @@ time.sleep(0.5)
 
 
 def test_a_kernel_cannot_signal_the_fork_server_or_the_executor(sandbox):
-    """A submission finds the fork server and the executor in /proc and sends them SIGSTOP (from a
-    child process, as the pid numbers it sees belong to the sandbox's namespace, not its own). Neither
-    is reached: the next submission's kernel starts at once (a stalled fork server would cost the
-    30 s spawn deadline) and is graded normally."""
+    """A submission looks for the fork server and the executor in /proc (it sees none: a /proc of its own)
+    and sends SIGSTOP to every other pid listed there (from a child process, as the numbers belong to the
+    sandbox's namespace, not its own). Nothing is reached: the next submission's kernel starts at once (a
+    stalled fork server would cost the 30 s spawn deadline) and is graded normally."""
     run, texts, done = job(sandbox, """
 import os, subprocess, sys
-targets = [p for p in os.listdir('/proc') if p.isdigit() and p != os.readlink('/proc/self')
-           and any(n in open(f'/proc/{p}/cmdline', 'rb').read() for n in (b'sandbox.forkserver', b'sandbox.executor'))]
-print('parent', os.getppid(), 'targets', len(targets) >= 2)
+def named(p):
+    try:
+        return any(n in open(f'/proc/{p}/cmdline', 'rb').read() for n in (b'sandbox.forkserver', b'sandbox.executor'))
+    except OSError:
+        return False
+listed = [p for p in os.listdir('/proc') if p.isdigit() and p not in (os.readlink('/proc/self'), '1')]
+print('parent', os.getppid(), 'targets', any(named(p) for p in listed))
 stopper = 'import os, signal, sys\\nfor p in sys.argv[1:]:\\n    try: os.kill(int(p), signal.SIGSTOP)\\n'
-subprocess.run([sys.executable, '-c', stopper + '    except OSError: pass', *targets])
+subprocess.run([sys.executable, '-c', stopper + '    except OSError: pass', *listed])
 """, "print('after')")
-    assert texts[0].split() == ["parent", "0", "targets", "True"], (texts, run.stderr)
+    assert texts[0].split() == ["parent", "0", "targets", "False"], (texts, run.stderr)
     run, texts, done = job(sandbox, "print(6 * 7)", deadline=60)
     assert done is not None and texts[0].strip() == "42", run.stderr
     assert done["kernel_start_seconds"] < 10
@@ -241,3 +247,114 @@ def test_a_killed_graders_cgroups_are_removed_by_the_next_one():
         for folder in stale:
             if folder.exists():
                 folder.rmdir()
+
+
+def test_a_kernel_sees_a_proc_of_its_own_and_never_the_seed(sandbox):
+    """Issue 27, items 2 and 4: a kernel finds no other process of the sandbox in /proc (neither listed nor
+    by a thread's id), so it cannot watch the executor's CPU or the fork servers; its environment says that
+    it is graded, and neither it nor the request file it can read holds the hidden seed."""
+    probe = """
+import glob, os
+me = {os.readlink('/proc/self'), str(os.getppid())}
+seen = []
+for pid in range(1, 4096):
+    try:
+        seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')[-2:])
+    except OSError:
+        pass
+print('seen:', [c for c in seen if b'executor' in b''.join(c) or b'forkserver' in b''.join(c)])
+print('env:', {k: v for k, v in os.environ.items() if k.startswith('BPLAB')})
+seed = str(8675308 + 1)  # not in the cell's source, which the request holds
+print('requests with the seed:', [p for p in glob.glob('/job/*') if seed in open(p).read()])
+print('environment with the seed:', [k for k, v in os.environ.items() if seed in v or 'SEED' in k])
+"""
+    run, texts, done = job(sandbox, probe, private={"hidden_seed": 8675309})
+    assert done is not None, run.stderr
+    assert "seen: []" in texts[0] and "'BPLAB_GRADING': '1'" in texts[0], texts
+    assert "requests with the seed: []" in texts[0] and "environment with the seed: []" in texts[0], texts
+
+
+def test_a_submissions_outputs_are_kept_up_to_its_budget_and_the_rest_counted(sandbox):
+    """Issue 27, item 3: nbgrader's LimitOutput counts lines; the executor keeps a submission's outputs up to
+    a byte budget for all cells together (one 2 MB line per cell once made a 76 MB graded notebook) and
+    counts what it dropped, which flags the submission. The next job has a budget of its own."""
+    flood = "print('x' * 300_000)"
+    run, texts, done = job(sandbox, flood, flood, flood, flood, "print('after')", submission_output_limit=700_000)
+    assert done["output_dropped_bytes"] > 500_000 and len(run.stdout) < 1_000_000
+    assert "after" not in texts[4] and "truncated" in texts[2] + texts[3]
+    run, texts, done = job(sandbox, "print('honest')")
+    assert texts[0] == "honest\n" and done["output_dropped_bytes"] == 0
+
+
+def test_a_low_cpu_limit_still_serves_many_jobs_in_one_sandbox():
+    """The executor's per-submission allowance is at most a quarter of the sandbox's CPU limit: a course that
+    sets cpu_seconds = 60 still grades submission after submission in one warm sandbox."""
+    warm = WarmSandbox(ARGV, limits=SandboxLimits(cpu_seconds=60), env={**SANDBOX_ENV, **KERNEL_ENV})
+    try:
+        for n in range(3):
+            run, texts, done = job(warm, f"print({n} * 2)")
+            assert texts[0] == f"{n * 2}\n" and done["recycle"] is False, (run.stdout[-300:], run.stderr)
+        assert warm.jobs == 3
+    finally:
+        warm.close()
+
+
+def test_a_job_cannot_spend_the_executors_cpu_for_the_next(sandbox):
+    """Issue 27, item 2: RLIMIT_CPU counts the executor's whole life across up to 40 jobs. A job that makes
+    it parse a flood of messages spends only its own allowance (its remaining cells are not run, it is
+    reported), and the sandbox is recycled: the next job runs whole."""
+    flood = ("import sys, time\nend = time.time() + 60\n"
+             "while time.time() < end:\n    sys.stdout.write('y' * 60000 + '\\n'); sys.stdout.flush()")
+    run, texts, done = job(sandbox, flood, "print('not reached')", executor_cpu_seconds=2, deadline=240)
+    assert done is not None and done["executor_cpu_spent"] is True and done["recycle"] is True, run.stdout[-500:]
+    assert 1 not in texts
+    run, texts, done = job(sandbox, "print('honest')")
+    assert texts[0] == "honest\n" and done["executor_cpu_spent"] is False
+
+
+def test_a_job_whose_executor_died_under_it_is_run_again_once():
+    """Issue 27, item 2: an executor that dies in the middle of a job (a limit the previous job spent, the
+    machine) costs that job nothing: it is run again, once, in a new sandbox. A second death is its own."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    deaths = Path(tempfile.mkdtemp(prefix="bplab-deaths-", dir="/var/tmp"))
+    deaths.chmod(0o777)
+    fake = (f"import json, os, sys\nprint(json.dumps({{'ready': True}}), flush=True)\n"
+            f"while True:\n    job = json.loads(sys.stdin.readline())\n"
+            f"    print(json.dumps({{'job': job['job'], 'started': True}}), flush=True)\n"
+            f"    if len(os.listdir({str(deaths)!r})) < job.get('deaths', 0):\n"
+            f"        open(os.path.join({str(deaths)!r}, os.urandom(8).hex()), 'w').close()\n"
+            f"        os._exit(9)\n"
+            f"    print(json.dumps({{'done': True, 'job': job['job'], 'restarts': 0}}), flush=True)\n")
+    for allowed, survives in ((1, True), (2, False)):
+        for name in os.listdir(deaths):
+            os.unlink(deaths / name)
+        warm = WarmSandbox([sys.executable, "-I", "-c", fake], limits=SandboxLimits(), env={})
+        warm._start = _bind_writable(warm, deaths)
+        try:
+            run = warm.run({}, deadline=60, max_output=1 << 16, private={"deaths": allowed})
+        finally:
+            warm.close()
+        assert (run.returncode == 0) is survives and len(os.listdir(deaths)) == allowed
+    shutil.rmtree(deaths)
+
+
+def _bind_writable(warm, folder):
+    """``warm``'s _start, with ``folder`` bound writable into its sandboxes (for a test's bookkeeping)."""
+    from backproplab.grading.sandbox import host
+
+    original = host.sandbox_command
+
+    def start():
+        def command(argv, **kw):
+            cmd = original(argv, **kw)
+            at = cmd.index("--chdir")  # after the scratch /tmp and the read-only roots
+            return [*cmd[:at], *host._parents(folder), "--bind", str(folder), str(folder), *cmd[at:]]
+        host.sandbox_command = command
+        try:
+            type(warm)._start(warm)
+        finally:
+            host.sandbox_command = original
+    return start

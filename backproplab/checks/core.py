@@ -33,7 +33,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import codec
-from .compare import ORACLE_ABSOLUTE, ORACLE_TOLERANCE, OutputVerdict, compare_output, describe_value, output_error
+from .compare import (
+    ORACLE_ABSOLUTE,
+    ORACLE_TOLERANCE,
+    TOLERANCES,
+    OutputVerdict,
+    compare_output,
+    describe_value,
+    output_error,
+    tolerance_for,
+)
 from .diagnoses import require
 from .hints import RUNGS, ladder_text, rung_for
 
@@ -195,6 +204,10 @@ class Exercise:
       torch_allowed      whether ``import torch`` is allowed (False for NumPy exercises)
       mutation_first     report mutated-input before looking at values (False: values first)
       call_timeout       seconds allowed per call in outside verification
+      precision          "float32" where answers computed in float32 are accepted; otherwise the tolerance
+                         follows the case's inputs (``compare.tolerance_for``), never the answer's dtype
+      withheld_while_graded  library functions withheld only in the verification job of this exercise's calls:
+                         ones other exercises may use, but that would compute this one's answer
     """
 
     name = ""
@@ -206,6 +219,8 @@ class Exercise:
     torch_allowed = False
     mutation_first = True
     call_timeout = 10.0
+    precision = "float64"
+    withheld_while_graded: tuple = ()
 
     # -- to write per exercise ----------------------------------------------------------
     def cases(self, rng: np.random.Generator, hidden: bool) -> list[Case]:
@@ -316,8 +331,9 @@ class Exercise:
             for name, value in predicted.items():
                 if name in hypotheses:
                     hypotheses[name].append((require(diagnosis), value, *explanation))
+        tol = tolerance_for(*case.args, case.kwargs) if self.precision == "float64" else TOLERANCES["float32"]
         verdicts = [compare_output(name, outputs.get(name), expected[name], m=case.m,
-                                   hypotheses=hypotheses[name])
+                                   hypotheses=hypotheses[name], tol=tol)
                     for name in expected]
         return combine(verdicts, case)
 
@@ -513,7 +529,7 @@ def evaluate(exercise: Exercise, cases: list[Case], outcome_for, *, seed: int, h
 
 
 OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"
-GRADING_SEED_ENV = "BPLAB_GRADING_SEED"
+GRADING_ENV = "BPLAB_GRADING"  # set in the grader's kernel: "1", never the seed
 
 
 def _on_alarm(signum, frame):
@@ -594,13 +610,14 @@ def check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None, h
     A failure's hint is the rung (checks/hints.py) that the exercise's failed tries in this session
     reach, or at least ``hint`` (1..3) when given.
 
-    While grading (``BPLAB_GRADING_SEED`` set, inside the sandbox) it does nothing: the graded
+    While grading (``BPLAB_GRADING`` set, inside the sandbox) it does nothing: the graded
     calls are made in a verification job (grading/sandbox/verification.py) and judged outside.
+    The kernel is told only that it is being graded, never the hidden seed.
     """
     ex = get_exercise(exercise)
     if hint is not None and (isinstance(hint, bool) or hint not in range(1, RUNGS + 1)):
         raise ValueError(f"hint must be 1, 2 or {RUNGS} (the rung of the hint ladder), not {hint!r}")
-    if os.environ.get(GRADING_SEED_ENV, "").strip():
+    if os.environ.get(GRADING_ENV, "").strip():
         print(f"{exercise}: checked by the grader, outside this notebook")
         return None
     if seed is None:

@@ -17,7 +17,7 @@ import numpy as np
 from ..gradcheck import numerical_gradient
 from ..layers import dropout_backward, dropout_forward, l2_backward, l2_penalty
 from .codec import RngToken
-from .compare import describe_value, is_close, tolerance_for
+from .compare import allowing_rounding, describe_value, is_close, tolerance_for
 from .core import Case, CaseVerdict, Exercise, register
 from .hints import Hint
 
@@ -347,7 +347,7 @@ class DropoutForward(Exercise):
 
     @staticmethod
     def _judge_scale(A, alpha, A_out_f, kept, A_out):
-        tol = tolerance_for(A_out)
+        tol = allowing_rounding(tolerance_for(A), A_out)
         expected = np.where(kept, A / (1.0 - alpha), 0.0)
         if is_close(A_out_f, expected, tol):
             return CaseVerdict(True, None, "", {"A_out": True, "mask": True})

@@ -300,6 +300,7 @@ class TorchTrain(Exercise):
     outputs = PARAM_KEYS + ("losses",)
     hints = HINTS_TRAIN
     torch_allowed = True
+    precision = "float32"
     library_functions = ("backproplab.model.train", "backproplab.model.model_backward",
                          "backproplab.torch_reference.torch_model_gradients")
     call_timeout = 30.0

@@ -331,7 +331,7 @@ class GradingResult:
     """What grading one submission decided (``to_json`` is what `bplab grade --json` prints)."""
     student: str
     lecture: str
-    status: str                      # graded | timeout | kernel-died | output-capped | lost | unreadable | error
+    status: str                      # graded | timeout | kernel-died | output-capped | cpu-limit | lost | unreadable | error
     verdicts: list[Verdict]
     flag_reasons: list[str] = field(default_factory=list)
     manual_max_score: float = 0.0
@@ -468,6 +468,9 @@ def grade_task(task: GradingTask) -> GradingResult:
             result.status = status
             result.flag_reasons.append(f"student kernel: {status}" +
                                        (f" ({execution.get('restarts')} restart(s))" if execution.get("restarts") else ""))
+        if execution.get("output_dropped_bytes"):
+            result.flag_reasons.append(f"output over the submission's limit: {execution['output_dropped_bytes']} bytes "
+                                       f"dropped from the graded notebook")
         if execution.get("records_outside_tests"):
             result.flag_reasons.append(f"{execution['records_outside_tests']} outcome record(s) outside the test "
                                        f"cells, ignored (only a test cell's check() records count)")
@@ -626,7 +629,7 @@ def make_tasks(workspace, submissions, settings: GradingSettings) -> list[Gradin
              timestamp]).encode()).hexdigest()
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
-                                 workspace.seed(sub.student, sub.lecture), src, settings, grader_version(), timestamp))
+                                 workspace.seed(sub.student, sub.lecture, data), src, settings, grader_version(), timestamp))
     return tasks
 
 

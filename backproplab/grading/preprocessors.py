@@ -38,6 +38,7 @@ from .sandbox.limits import (
     MAX_RESTARTS,
     RECORD_OUTPUT_LIMIT,
     SANDBOX_OUTPUT_LIMIT,
+    SUBMISSION_OUTPUT_LIMIT,
     VERIFY_SECONDS,
     WALL_SECONDS_PER_CELL,
 )
@@ -129,7 +130,9 @@ class SandboxedExecute(NbGraderPreprocessor):
     Takes the place of nbgrader's Execute. The sandbox (sandbox.py) runs
     ``backproplab.grading.sandbox.executor``; this process only reads its JSON lines back (size-capped,
     validated) and kills it at the deadline. ``resources["bplab"]["execution"]`` says how it went:
-    ok | timeout | kernel-died | output-capped | lost (in the graded notebook's ``bplab`` metadata).
+    ok | timeout | kernel-died | output-capped | cpu-limit | lost (in the graded notebook's ``bplab`` metadata;
+    cpu-limit: the submission spent the executor's CPU allowance, e.g. on floods of output). Outputs past
+    ``SUBMISSION_OUTPUT_LIMIT`` bytes (all cells together) are dropped: ``output_dropped_bytes``, which flags it.
     """
 
     seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
@@ -150,13 +153,14 @@ class SandboxedExecute(NbGraderPreprocessor):
         tests = {i for i, c in enumerate(nb.cells) if _is_test_cell(c)}
         request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
                    "record_output_limit": RECORD_OUTPUT_LIMIT, "max_restarts": self.max_restarts,
-                   "kernel_env": {"BPLAB_GRADING_SEED": str(self.seed)}, "test_cells": sorted(tests),
+                   "submission_output_limit": SUBMISSION_OUTPUT_LIMIT,
+                   "kernel_env": {"BPLAB_GRADING": "1"}, "test_cells": sorted(tests),  # that it is graded, not the seed
                    "isolate": self._limits().isolation() if self.sandboxed else None,
-                   "verify": {"cells": _verification_cells(nb, self.source_path), "seed": self.seed,
-                              "seconds": VERIFY_SECONDS}}
+                   "verify": {"cells": _verification_cells(nb, self.source_path), "seconds": VERIFY_SECONDS}}
         deadline = min(MAX_DEADLINE, 30 + VERIFY_SECONDS + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
         done, restarts, reached, cpu, kernel_start, stray_records, verify_seconds = False, 0, set(), 0.0, 0.0, 0, 0.0
+        dropped, cpu_spent = 0, False
         for line in run.stdout.decode("utf-8", "replace").splitlines():
             try:
                 record = json.loads(line)
@@ -170,6 +174,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             if record.get("done") is True:
                 done, restarts = True, int(_number(record, "restarts"))
                 cpu, kernel_start = _number(record, "cpu_seconds"), _number(record, "kernel_start_seconds")
+                dropped, cpu_spent = int(_number(record, "output_dropped_bytes")), record.get("executor_cpu_spent") is True
                 continue
             index = record.get("index")
             if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
@@ -188,9 +193,10 @@ class SandboxedExecute(NbGraderPreprocessor):
                 nb.cells[index].outputs = [new_output("error", ename="NotRun", evalue="the cell was not run",
                                                       traceback=["NotRun: the grader's run ended before this cell "
                                                                  "(time limit, or the kernel kept dying)"])]
-        status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else
+        status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else "cpu-limit" if cpu_spent else
                   "kernel-died" if restarts else "ok" if done else "lost")
         nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
+                                "output_dropped_bytes": dropped,
                                 "cpu_seconds": cpu, "kernel_start_seconds": kernel_start, "verify_seconds": verify_seconds,
                                 "sandbox_log": run.stderr[-2000:], "records_outside_tests": stray_records}
         return nb, resources
@@ -204,7 +210,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         if self.sandboxed:
             require_sandbox()
             sandbox = warm_sandbox([*argv, "--sweep"], limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV})
-            return sandbox.run(request, deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT)
+            return sandbox.run(request, deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT,
+                               private={"hidden_seed": self.seed})
         job = Path(tempfile.mkdtemp(prefix="bplab-job-"))
         try:
             (job / "request.json").write_text(json.dumps(request))
@@ -212,8 +219,8 @@ class SandboxedExecute(NbGraderPreprocessor):
                        "IPYTHONDIR": str(job / ".ipython"), "MPLCONFIGDIR": str(job / ".mpl")}
             return run_unsandboxed(argv, job_dir=job, limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV, **folders},
                                    deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT,
-                                   stdin_data=json.dumps({"job": 1, "request": str(job / "request.json")}).encode()
-                                   + b"\n")
+                                   stdin_data=json.dumps({"job": 1, "request": str(job / "request.json"),
+                                                          "hidden_seed": self.seed}).encode() + b"\n")
         finally:
             shutil.rmtree(job, ignore_errors=True)
 

@@ -84,9 +84,13 @@ class Workspace:
             path.chmod(0o600)
         return path.read_text().strip()
 
-    def seed(self, student, lecture):
-        """Return the per-student seed: an int from sha256(student, lecture, course secret)."""
-        digest = hashlib.sha256(f"{student}\0{lecture}\0{self.secret()}".encode()).digest()
+    def seed(self, student, lecture, submission: bytes):
+        """Return the seed of a submission's hidden tests: an int from sha256(student, lecture, course secret,
+        sha256 of the submitted notebook's bytes). The same bytes always get the same hidden cases (a regrade
+        is stable, a verdict's seed replays it); any other submission gets new ones, so the seed and
+        verdicts an earlier graded notebook or its feedback showed tell nothing about the next."""
+        content = hashlib.sha256(submission).hexdigest()
+        digest = hashlib.sha256(f"{student}\0{lecture}\0{self.secret()}\0{content}".encode()).digest()
         return int.from_bytes(digest[:8], "big") >> 1  # fits an int64
 
     def lectures(self):

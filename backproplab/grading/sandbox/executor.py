@@ -5,13 +5,16 @@
 as untrusted as the student's code: it shares the sandbox with the kernels. The trusted side
 treats what it prints as data (validated JSON, size-capped) and judges nothing from it but outcomes.
 
-It serves one job after another: a stdin line {"job": n, "request": path} names a request file
+It serves one job after another: a stdin line {"job": n, "request": path, "hidden_seed": s} names a request file
 (JSON: {"cells": [[index, source], ...], "cell_timeout": s, "cell_output_limit": bytes,
-"record_output_limit": bytes, "kernel_env": {...}, "max_restarts": n}). Output: {"ready": true}
+"record_output_limit": bytes, "submission_output_limit": bytes, "kernel_env": {...}, "max_restarts": n,
+optionally "executor_cpu_seconds": s, below the default allowance}). Output: {"ready": true}
 once, then per job {"job": n, "started": true}, one JSON line per executed cell ({"index",
 "execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
 {"verify_seconds": s} once the verification jobs are done, and {"done": true, "job": n, "restarts": n,
-"kernel_start_seconds": s, "cpu_seconds": s}.
+"kernel_start_seconds": s, "cpu_seconds": s, "output_dropped_bytes": n, "executor_cpu_spent": bool,
+"recycle": bool}. What one submission may cost the executor is its own: its outputs are kept up to
+``SUBMISSION_OUTPUT_LIMIT`` bytes, and its CPU up to ``EXECUTOR_CPU_PER_SUBMISSION`` (``CpuAccount``).
 
 Kernels are forked from a fork server that imported the heavy modules once (forkserver.py).
 Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
@@ -44,18 +47,36 @@ TRUNCATED = "\n[output truncated by the grader]\n"
 OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.core's; not imported: it pulls numpy
 
 
-class CellRecorder:
-    """Collects one cell's iopub messages as nbformat v4 outputs, up to a byte budget. The kernel never
-    makes an outcome record (verification jobs do): one it displays is dropped and counted."""
+class OutputBudget:
+    """The bytes of output a whole submission may keep, all cells together (nbgrader's LimitOutput counts
+    lines: one line can be megabytes). What comes past it is dropped and counted (``dropped``), which
+    flags the submission: the graded notebook stays small whatever the student printed."""
 
     def __init__(self, limit):
+        self.limit, self.used, self.dropped = limit, 0, 0
+
+    def take(self, size) -> bool:
+        if self.dropped or self.used + size > self.limit:  # once over it, nothing more is kept
+            self.dropped += size
+            return False
+        self.used += size
+        return True
+
+
+class CellRecorder:
+    """Collects one cell's iopub messages as nbformat v4 outputs, up to the cell's byte limit and the
+    submission's ``budget``. The kernel never makes an outcome record (verification jobs do): one it
+    displays is dropped and counted."""
+
+    def __init__(self, limit, budget=None):
         self.outputs, self.limit, self.used, self.truncated = [], limit, 0, False
+        self.budget = budget if budget is not None else OutputBudget(limit)
         self.stray_records = 0
         self.execution_count = None
 
     def add(self, msg):
         kind, content = msg["msg_type"], msg["content"]
-        if kind == "clear_output":
+        if kind == "clear_output":  # what was shown stays spent from the submission's budget
             self.outputs, self.used = [], 0
             return
         if kind == "execute_input":
@@ -76,7 +97,7 @@ class CellRecorder:
             self.stray_records += 1
             return
         size = len(json.dumps(output))
-        if self.used + size > self.limit:
+        if self.used + size > self.limit or not self.budget.take(size):
             if not self.truncated:
                 self.truncated = True
                 self.outputs.append({"output_type": "stream", "name": "stdout", "text": TRUNCATED})
@@ -277,7 +298,7 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
     from .verification import VerificationJob, hidden_paths, lent_helpers, plan_calls
 
     cells, settings = request["cells"], request["verify"]
-    planned, withheld = plan_calls(cells, set(request["test_cells"]), set(settings["cells"]), int(settings["seed"]))
+    planned, withheld = plan_calls(cells, set(request["test_cells"]), set(settings["cells"]), int(request["hidden_seed"]))
     job_cells = [[index, source] for index, source in cells if index in set(settings["cells"])]
     budget = time.monotonic() + settings["seconds"]
     counter = itertools.count(1)
@@ -307,8 +328,8 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
             listener.close()
 
     results = {}
-    for torch_allowed in (False, True):
-        remaining = {position: p for position, p in enumerate(planned) if p.torch_allowed == torch_allowed}
+    for kind in sorted(set(p.job_kind for p in planned)):  # NumPy calls first; each kind in jobs of its own
+        remaining = {position: p for position, p in enumerate(planned) if p.job_kind == kind}
         for _attempt in range(request["max_restarts"] + 1):  # a job that dies in a call: the calls after it in a new one
             if not remaining or time.monotonic() >= budget:
                 break
@@ -362,40 +383,42 @@ def _record_output(result, planned, limit) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
-def run_job(request, servers: Servers, scratch):
+def run_job(request, servers: Servers, scratch, budget: OutputBudget):
     """Run one submission's cells; emit a line per cell; return (restarts, the kernels' CPU seconds,
     seconds to start the first kernel). Test cells get the verification jobs' records (``verify``);
-    a record the kernel itself displays is dropped and counted."""
+    a record the kernel itself displays is dropped and counted; outputs past ``budget`` are dropped."""
     started = time.monotonic()
     records = verify(request, servers, scratch) if request.get("verify") else {}
     emit({"verify_seconds": round(time.monotonic() - started, 3)})
-    env = request["kernel_env"]
-    cells, timeout = request["cells"], request["cell_timeout"]
-    started_kernels, cpu = 0, 0.0
+    env, cells, timeout = request["kernel_env"], request["cells"], request["cell_timeout"]
+    kernels = []
 
     def new_kernel():
-        nonlocal started_kernels
-        started_kernels += 1
-        return Kernel(servers.kernels, scratch, env, started_kernels, request.get("isolate"))
+        kernels.append(Kernel(servers.kernels, scratch, env, len(kernels) + 1, request.get("isolate")))
+        return kernels[-1]
 
     started = time.monotonic()
-    kernel, restarts, broken = new_kernel(), 0, set()
+    kernel, restarts, broken, cpu = new_kernel(), 0, set(), 0.0
     kernel_start = round(time.monotonic() - started, 3)
-    for position, (index, source) in enumerate(cells):
-        recorder = CellRecorder(request["cell_output_limit"])
-        started = time.monotonic()
-        status = kernel.run(source, timeout, recorder)
-        seconds = round(time.monotonic() - started, 3)
-        recorder.outputs.extend(records.get(index, []))
-        if status == "kernel-died" or not kernel.alive():
-            broken.add(index)
-            if not any(o["output_type"] == "error" for o in recorder.outputs):
-                recorder.add({"msg_type": "error", "content": {
-                    "ename": "DeadKernelError", "evalue": "the kernel died while running this cell",
-                    "traceback": ["DeadKernelError: the kernel died while running this cell (os._exit, a crash, "
-                                  "or a resource limit such as memory or CPU time)"]}})
+    try:
+        for position, (index, source) in enumerate(cells):
+            recorder = CellRecorder(request["cell_output_limit"], budget)
+            started = time.monotonic()
+            status = kernel.run(source, timeout, recorder)
+            seconds = round(time.monotonic() - started, 3)
+            recorder.outputs.extend(records.get(index, []))
+            died = status == "kernel-died" or not kernel.alive()
+            if died:
+                broken.add(index)
+                if not any(o["output_type"] == "error" for o in recorder.outputs):
+                    recorder.add({"msg_type": "error", "content": {
+                        "ename": "DeadKernelError", "evalue": "the kernel died while running this cell",
+                        "traceback": ["DeadKernelError: the kernel died while running this cell (os._exit, a crash, "
+                                      "or a resource limit such as memory or CPU time)"]}})
             emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
                   "status": status, "seconds": seconds, "stray_records": recorder.stray_records})
+            if not died:
+                continue
             cpu += kernel.cpu_seconds()
             kernel.shutdown()
             if restarts >= request["max_restarts"]:
@@ -405,12 +428,10 @@ def run_job(request, servers: Servers, scratch):
             for earlier_index, earlier in cells[:position]:  # the state the next cells expect, not recorded
                 if earlier_index not in broken and kernel.run(earlier, timeout, CellRecorder(0)) == "kernel-died":
                     break
-            continue
-        emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
-              "status": status, "seconds": seconds, "stray_records": recorder.stray_records})
-    cpu += kernel.cpu_seconds()
-    kernel.shutdown()
-    return restarts, cpu, kernel_start
+        cpu += kernel.cpu_seconds()
+        return restarts, cpu, kernel_start
+    finally:  # also when the executor's CPU for this submission ran out in the middle of a cell
+        kernels[-1].shutdown()
 
 
 def stat_fields(pid):
@@ -498,10 +519,63 @@ def wipe(folder, budget=1_000_000) -> bool:
     return all(os.path.join(where, name) in kept for where in (folder, *leading) for name in os.listdir(where))
 
 
+class ExecutorCpuSpent(BaseException):
+    """This submission has spent the executor's CPU allowance (``EXECUTOR_CPU_PER_SUBMISSION``), e.g. with
+    floods of output or of messages to parse: its remaining cells are not run. Raised from SIGXCPU, wherever
+    the executor was (a BaseException, so no handler of the executor's own swallows it)."""
+
+
+class CpuAccount:
+    """Per-submission CPU accounting of the long-lived executor. RLIMIT_CPU counts a process's whole life,
+    and the executor serves up to 40 submissions: so before each one, its soft limit is set to what it used
+    so far plus one submission's allowance (SIGXCPU past it: ``ExecutorCpuSpent``), and once the sandbox's
+    own limit leaves less than an allowance, the sandbox is recycled. No submission can spend another's."""
+
+    def __init__(self, allowance):
+        import resource
+
+        self.soft, self.hard = resource.getrlimit(resource.RLIMIT_CPU)
+        # a quarter of the sandbox's limit at most, so that a sandbox serves at least a few submissions
+        self.allowance = allowance if self.soft == resource.RLIM_INFINITY else min(allowance, self.soft / 4)
+        signal.signal(signal.SIGXCPU, self._spent)
+
+    def _spent(self, signum, frame):
+        self._set(self.soft)  # one signal per submission: SIGXCPU repeats every second past the soft limit
+        raise ExecutorCpuSpent()
+
+    def _set(self, soft):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, self.hard))
+
+    def _left(self) -> float:
+        import resource
+
+        return float("inf") if self.soft == resource.RLIM_INFINITY else self.soft - _cpu_seconds()
+
+    def exhausted(self) -> bool:
+        """Less than one submission's allowance is left under the sandbox's limit: time for a new sandbox."""
+        return self._left() < self.allowance
+
+    def start(self, allowance=None):
+        """Allow the submission about to run ``allowance`` CPU seconds of the executor (default: ``allowance``)."""
+        import math
+        import resource
+
+        if self.soft != resource.RLIM_INFINITY:
+            self._set(min(self.soft, math.ceil(_cpu_seconds() + min(allowance or self.allowance, self.allowance))))
+
+    def stop(self):
+        self._set(self.soft)
+
+
 def main(argv=None):
-    """Serve jobs: stdin lines {"job": n, "request": path}; stdout the records of each job, between
-    {"job": n, "started": true} and {"done": true, "job": n, ...}. With --sweep (in the sandbox only),
-    every process the job started is killed and the scratch emptied before "done"."""
+    """Serve jobs: stdin lines {"job": n, "request": path, "hidden_seed": s}; stdout the records of each job,
+    between {"job": n, "started": true} and {"done": true, "job": n, ...}. The hidden seed comes on stdin, never
+    in the request file, which the kernels could read. With --sweep (in the sandbox only), every process the
+    job started is killed and the scratch emptied before "done"; "recycle": true in it asks for a new sandbox."""
+    from .limits import EXECUTOR_CPU_PER_SUBMISSION, SUBMISSION_OUTPUT_LIMIT
+
     argv = sys.argv[1:] if argv is None else argv
     set_dumpable(False)
     sweeping = "--sweep" in argv
@@ -509,6 +583,7 @@ def main(argv=None):
     servers = Servers([m for m in modules if m])
     ancestors = _ancestors()
     warmup = servers.cpu_seconds + _cpu_seconds()
+    account = CpuAccount(EXECUTOR_CPU_PER_SUBMISSION)
     emit({"ready": True})
     scratch_root = Path.cwd()
     while True:
@@ -516,23 +591,33 @@ def main(argv=None):
         if not line:
             return 0
         job = json.loads(line)
-        if not servers.alive():
+        if not servers.alive() or account.exhausted():
             return 3  # before "started": the supervisor retries the job in a new sandbox
         emit({"job": job["job"], "started": True})
         cpu_before = _cpu_seconds()
         with open(job["request"], encoding="utf-8") as f:
             request = json.load(f)
+        request["hidden_seed"] = job.get("hidden_seed", 0)
         scratch = scratch_root / f"job-{job['job']}"
         scratch.mkdir()
+        budget = OutputBudget(request.get("submission_output_limit", SUBMISSION_OUTPUT_LIMIT))
+        restarts, kernels_cpu, kernel_start, cpu_spent = 0, 0.0, 0.0, False
+        account.start(request.get("executor_cpu_seconds"))
         try:
-            restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch)
+            restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch, budget)
         except ForkServerStalled:
             emit({"job": job["job"], "retry": True})  # no fault of the submission: the supervisor runs it again
             return 5
+        except ExecutorCpuSpent:
+            cpu_spent = True
+        finally:
+            account.stop()
         protected = {os.getpid(), *servers.pids(), *ancestors}
         clean = not sweeping or (sweep(protected) and wipe(scratch_root))
         emit({"done": True, "job": job["job"], "restarts": restarts, "kernel_start_seconds": kernel_start,
-              "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3)})
+              "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3),
+              "output_dropped_bytes": budget.dropped, "executor_cpu_spent": cpu_spent,
+              "recycle": cpu_spent or account.exhausted()})  # spent mid-spawn, a fork server may be out of step
         warmup = 0.0
         if not clean:
             return 4

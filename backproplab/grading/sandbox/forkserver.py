@@ -15,7 +15,8 @@ and ipc namespaces and forks the kernel as the init of that pid namespace, so ev
 student's code starts dies with the kernel, whatever its state, and none of them can name (signal,
 trace) the fork server, the executor or another job's processes. The kernel gets a private
 size-limited /tmp (HOME, the working folder) and /dev/shm and a read-only /dev: nothing it writes
-survives it. Then it drops to uid 65534 with no capabilities in a second user namespace. The fork
+survives it, and a /proc of its own (every other process of the sandbox covered). Then it drops to
+uid 65534 with no capabilities in a second user namespace. The fork
 server answers each command with the kernel's pid (as the executor sees it), or -1.
 """
 from __future__ import annotations
@@ -120,6 +121,23 @@ def _drop_capabilities():
     _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
+def _hide_processes(own):
+    """A /proc of the job's own: every process and thread of the sandbox but ``own`` (sandbox pids) is
+    covered by an empty read-only tmpfs, so the job cannot watch the executor or the fork servers (their
+    CPU, state, children). A fresh proc mount would be simpler, but the sandbox's /proc has locked
+    overmounts (bwrap's), which make the kernel refuse one in a nested user namespace."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in own:
+            continue
+        try:
+            threads = [t for t in os.listdir(f"/proc/{name}/task") if t != name]
+        except OSError:
+            threads = []
+        for pid in (*threads, name):  # a thread's /proc/<tid> is reachable though not listed
+            _libc.mount(b"tmpfs", f"/proc/{pid}".encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                        b"size=4k,mode=0555")  # one that exited meanwhile needs no cover
+
+
 def isolate_job(limits: dict, report_fd: int):
     """In a freshly forked (single-threaded) child: new namespaces, then fork the job's init. This
     process writes the init's pid to ``report_fd``, waits for it and exits; only the init returns,
@@ -139,6 +157,7 @@ def isolate_job(limits: dict, report_fd: int):
     _call(_libc.mount(None, b"/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
           "read-only /dev")
     _mount_tmpfs("/dev/shm", limits["shm_mb"])
+    _hide_processes({int(os.readlink("/proc/self"))})  # its parent, a copy of the fork server, is covered too
     for path in limits.get("hide", ()):  # a verification job's: the answers' source, torch
         _call(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=0555"),
               f"hide {path}")

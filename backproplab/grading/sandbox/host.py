@@ -134,6 +134,7 @@ class SandboxRun:
     timed_out: bool
     output_capped: bool
     seconds: float
+    executor_died: bool = False  # the executor ended in the middle of a warm sandbox's job
 
 
 def _readable_roots() -> list[Path]:
@@ -334,7 +335,11 @@ class WarmSandbox:
     the job started and empties the scratch (``executor.sweep``), so each submission starts
     from the same clean state. Anything unusual (a deadline, an output cap, an executor that
     died) kills the whole sandbox; the next job starts a new one. A job whose sandbox died
-    before it began (no ``started`` line: no student code of it ran) is retried once in a new one.
+    before it began (no ``started`` line: no student code of it ran) is retried once in a new one, and
+    so is a job whose executor died in the middle of it (it may be the previous job's doing, or the
+    machine's): a second death in a fresh sandbox is the job's own. The hidden seed travels on the
+    executor's stdin (``private``), never in the request file, which the kernels can read. The executor
+    asks for a new sandbox (``"recycle": true``) before its CPU limit could fall short for a job.
     """
 
     def __init__(self, argv, *, limits: SandboxLimits, env: dict, max_jobs: int = 40, startup_deadline: float = 300):
@@ -344,16 +349,24 @@ class WarmSandbox:
         self.jobs = 0
         self.lock = threading.Lock()
 
-    def run(self, request: dict, *, deadline: float, max_output: int) -> SandboxRun:
-        """Run one job (an executor request); its records, as ``run_sandboxed`` returns them."""
+    def run(self, request: dict, *, deadline: float, max_output: int, private: dict | None = None) -> SandboxRun:
+        """Run one job (an executor request; ``private``: what goes on the executor's stdin line instead of the
+        request file); its records, as ``run_sandboxed`` returns them."""
         with self.lock:
-            for _attempt in (1, 2):
+            before, during = 0, 0  # deaths before the job began, and in the middle of it
+            while True:
                 if self.proc is None or self.proc.poll() is not None or self.jobs >= self.max_jobs:
                     self._start()
-                run = self._run_job(request, deadline, max_output)
-                if run is not None:
+                run = self._run_job(request, deadline, max_output, private or {})
+                if run is None:
+                    before += 1
+                    if before == 2:
+                        raise RuntimeError(f"the grading sandbox died before the job began, twice: "
+                                           f"{self._stderr()[-1000:]}")
+                elif run.executor_died and during == 0:
+                    during += 1
+                else:
                     return run
-            raise RuntimeError(f"the grading sandbox died before the job began, twice: {self._stderr()[-1000:]}")
 
     def _start(self):
         self.close()
@@ -374,7 +387,7 @@ class WarmSandbox:
             self.close()
             raise RuntimeError(f"the grading sandbox did not start ({how}): {message}")
 
-    def _run_job(self, request, deadline, max_output):
+    def _run_job(self, request, deadline, max_output, private):
         started = time.monotonic()
         self.jobs += 1
         number = self.jobs
@@ -382,7 +395,8 @@ class WarmSandbox:
         request_path.write_text(json.dumps(request))
         request_path.chmod(0o644)
         try:
-            self.proc.stdin.write(json.dumps({"job": number, "request": f"/job/{request_path.name}"}).encode() + b"\n")
+            self.proc.stdin.write(json.dumps({"job": number, "request": f"/job/{request_path.name}", **private}).encode()
+                                  + b"\n")
             self.proc.stdin.flush()
             until_at = started + deadline
             _, how = self.reader.read(until_at=until_at, max_output=1 << 16,
@@ -405,7 +419,10 @@ class WarmSandbox:
         if how != "stopped":  # a deadline, an output cap, or a sandbox that ended: none of it is reused
             stderr = self._stderr()
             self.close()
-            return SandboxRun(None, data, stderr, how == "timed-out", how == "capped", time.monotonic() - started)
+            return SandboxRun(None, data, stderr, how == "timed-out", how == "capped", time.monotonic() - started,
+                              executor_died=how == "eof")
+        if b'"recycle": true' in data[data.rstrip().rfind(b"\n") + 1:]:  # the done line
+            self.close()
         return SandboxRun(0, data, "", False, False, time.monotonic() - started)
 
     def _stderr(self):

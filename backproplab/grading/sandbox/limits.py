@@ -16,6 +16,11 @@ CELL_TIMEOUT = 60                # seconds per cell in the student's kernel
 WALL_SECONDS_PER_CELL = 3        # a submission's deadline: margin + cells x this + two cell timeouts,
 MAX_DEADLINE = 1200              # ... and never more than this
 CELL_OUTPUT_LIMIT = 2 << 20      # bytes of outputs kept per cell
+SUBMISSION_OUTPUT_LIMIT = 6 << 20  # bytes of outputs kept for all cells together (past it: dropped and flagged)
+JOB_MESSAGE_LIMIT = 8 << 20      # bytes of one JSON line from a verification job (a record is at most ~4 MB)
+EXECUTOR_CPU_PER_SUBMISSION = 60  # CPU seconds the executor may spend on one submission (its outputs and records;
+                                  # at most a quarter of cpu_seconds); a sandbox is recycled before its executor's
+                                  # CPU limit leaves less than this
 RECORD_OUTPUT_LIMIT = 32 << 20   # bytes of outcome records kept per test cell (a record is at most ~4 MB)
 SANDBOX_OUTPUT_LIMIT = 256 << 20  # bytes a whole run may print
 MAX_RESTARTS = 8                 # new kernels after a kernel died in a cell (the deadline still applies)

@@ -36,9 +36,12 @@ import time
 import types
 from dataclasses import dataclass, field
 
+from .limits import JOB_MESSAGE_LIMIT
+
 WITHHELD = "is withheld while grading"   # the message of the PermissionError a withheld function raises
-MAX_MESSAGE = 96 << 20                   # bytes of one JSON line from the job (a record is at most ~4 MB)
 CHECKS_PACKAGE = "backproplab.checks"
+FIXTURE_STEP = 1e-2      # how far from the case's point each entry may be when a fixture is asked (finite differences)
+FIXTURE_SPARE_QUESTIONS = 16  # a case's fixture answers: 4 per entry of its point, plus these
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,7 +101,13 @@ class PlannedCall:
     seconds: int
     cases: list            # [{"args": encoded, "kwargs": encoded}]
     helpers: list = field(default_factory=list)   # other exercises of the lecture its function calls
+    withheld_too: tuple = ()  # withheld in its job beyond the lecture's list (Exercise.withheld_while_graded)
     drawn: list = field(default_factory=list, repr=False)  # the Case objects (the executor's, never sent)
+
+    @property
+    def job_kind(self) -> tuple:
+        """Calls of the same kind share a job: the same fork server, the same functions withheld."""
+        return self.torch_allowed, self.withheld_too
 
     def passes(self, record) -> bool:
         """Whether ``record`` passes every case, judged against the reference alone (the judge also asks the
@@ -143,7 +152,8 @@ def plan_calls(cells, test_cells, verify_cells, seed: int) -> tuple[list[Planned
                              if name in EXERCISES and EXERCISES[name].lecture == exercise.lecture
                              and EXERCISES[name].library_functions)
             planned.append(PlannedCall(index, call, exercise.torch_allowed, tuple(exercise.args),
-                                       max(1, int(round(exercise.call_timeout))), cases, helpers, drawn))
+                                       max(1, int(round(exercise.call_timeout))), cases, helpers,
+                                       tuple(exercise.withheld_while_graded), drawn))
     withheld = sorted({name for ex in EXERCISES.values() if ex.lecture in lectures for name in ex.library_functions})
     return planned, withheld
 
@@ -223,16 +233,18 @@ class VerificationJob:
         self.helpers = dict(helpers or {})  # {helper exercise: its library function's dotted name}, lent to the job
         self.deadline = time.monotonic() + deadline_seconds
         self.results: dict[int, dict] = {}
-        self._fixtures: dict[str, object] = {}
+        self._fixtures: dict[tuple, tuple] = {}   # (position, case index): (fixture function, its point)
+        self._questions: dict[tuple, int] = {}
         self._cells_seconds = cells_seconds
 
     def spec(self, cells, withheld, cell_timeout) -> dict:
         """What the job is told: its cells, what to withhold (all but the lent helpers and what they need),
         its calls, and the helpers to put in place of the student's."""
         lent = dict(self.helpers)
+        withheld = set(withheld).union(*(planned.withheld_too for planned in self.calls.values()))
         functions = _library_functions(withheld) if lent else {}
         kept = set().union(*(_needed(dotted, functions) for dotted in lent.values()))
-        return {"cells": cells, "withhold": sorted(set(withheld) - kept), "cell_timeout": cell_timeout,
+        return {"cells": cells, "withhold": sorted(withheld - kept), "cell_timeout": cell_timeout,
                 "torch": any(planned.torch_allowed for planned in self.calls.values()),
                 "calls": {str(position): planned.to_spec() for position, planned in self.calls.items()},
                 "helpers": lent}
@@ -277,7 +289,7 @@ class VerificationJob:
     def _conversation(self, connection) -> bool:
         """Read and answer until the job is done (False) or gone (False), or stalls past the time its
         current call may take (True)."""
-        buffer = b""
+        buffer, scanned = bytearray(), 0
         position = self.pending()
         progress = time.monotonic() + self._cells_seconds + (self._call_seconds(position) if position is not None else 0)
         while True:
@@ -293,10 +305,18 @@ class VerificationJob:
             if not chunk:
                 return False
             buffer += chunk
-            if len(buffer) > MAX_MESSAGE and b"\n" not in buffer:
-                return False  # a line too long to be an honest record
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
+            while True:  # only the new bytes are searched: a long line costs its length once
+                end = buffer.find(b"\n", scanned)
+                if end < 0:
+                    scanned = len(buffer)
+                    if scanned > JOB_MESSAGE_LIMIT:
+                        return False  # a line too long to be an honest record: the job ends here
+                    break
+                line = bytes(buffer[:end])
+                del buffer[:end + 1]
+                scanned = 0
+                if len(line) > JOB_MESSAGE_LIMIT:
+                    return False
                 try:
                     message = json.loads(line)
                 except ValueError:
@@ -344,29 +364,71 @@ class VerificationJob:
         return {"error": f"{str(message.get('name', message.get('ask')))[:100]} is not available here"}
 
     def _call_fixture(self, message):
-        """The fixture's value on the job's arguments, computed here, or the error it raised."""
+        """The value of the fixture one of the job's own cases was issued, at that case's point with each entry
+        moved by at most ``FIXTURE_STEP`` (what finite differences need, a sloppy restore included, nothing
+        else), computed here; or why not. A job cannot name a fixture of its own making, nor ask one anywhere else."""
         from ...checks import codec
 
         try:
-            function = self._fixture(message.get("token"))
+            position, index = message.get("call"), message.get("case")
+            if not (isinstance(position, int) and isinstance(index, int) and position in self.calls
+                    and 0 <= index < len(self.calls[position].drawn)):
+                raise PermissionError("no such case of this job")
+            function, point = self._fixture(position, index)
             args = codec.materialize(codec.decode(message.get("args", [])))
-            kwargs = codec.materialize(codec.decode(message.get("kwargs", {})))
-            if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
-                raise TypeError("malformed arguments")
-            return {"value": codec.encode(function(*args, **kwargs))}
+            kwargs = codec.decode(message.get("kwargs", {"__dict__": {}}))
+            if not isinstance(args, (list, tuple)) or len(args) != 1 or kwargs:
+                raise TypeError("the fixture takes one argument")
+            questions = self._questions.get((position, index), 0) + 1
+            self._questions[(position, index)] = questions
+            if questions > 4 * _size(point) + FIXTURE_SPARE_QUESTIONS:
+                raise PermissionError("the fixture was asked more often than finite differences need")
+            if not _near(args[0], point):
+                raise PermissionError(f"the fixture answers only within {FIXTURE_STEP:g} of its case's point "
+                                      f"(each entry), with the point's keys and shapes")
+            return {"value": codec.encode(function(*args))}
         except Exception as err:  # the library's own error, as the student's call would have seen it
             return {"error": f"{type(err).__name__}: {str(err)[:300]}"}
 
-    def _fixture(self, token):
+    def _fixture(self, position, index):
+        """The fixture function of a case and the point it was issued with (the argument after it)."""
         from ...checks import codec
 
-        key = json.dumps(token, sort_keys=True)
+        key = (position, index)
         if key not in self._fixtures:
-            value = codec.decode(token)
-            if not isinstance(value, codec.FnToken):
-                raise TypeError("not a fixture token")
-            self._fixtures[key] = codec.materialize(value)
+            args = tuple(self.calls[position].drawn[index].args)
+            found = [i for i, value in enumerate(args) if isinstance(value, codec.FnToken)]
+            if not found or found[0] + 1 >= len(args):
+                raise PermissionError("this case has no fixture")
+            self._fixtures[key] = (codec.materialize(args[found[0]]), args[found[0] + 1])
         return self._fixtures[key]
+
+
+def _leaves(value) -> dict:
+    """{path: float array} of a point (an array, or a dict of arrays such as params)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {(key, *path): leaf for key in sorted(value, key=str) for path, leaf in _leaves(value[key]).items()}
+    return {(): np.asarray(value, dtype=float)}
+
+
+def _size(point) -> int:
+    return sum(leaf.size for leaf in _leaves(point).values())
+
+
+def _near(value, point) -> bool:
+    """``value`` has ``point``'s structure and shapes, and no entry differs from it by more than FIXTURE_STEP."""
+    import numpy as np
+
+    try:
+        asked, issued = _leaves(value), _leaves(point)
+    except (TypeError, ValueError):
+        return False
+    if asked.keys() != issued.keys() or any(asked[k].shape != issued[k].shape for k in issued):
+        return False
+    moved = np.concatenate([np.ravel(asked[k] - issued[k]) for k in issued])
+    return bool(np.all(np.isfinite(moved)) and np.all(np.abs(moved) <= FIXTURE_STEP))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,21 +501,22 @@ class Channel:
         return codec.decode(reply["value"])
 
 
-def _with_fixtures(value, channel):
-    """Decoded case inputs with each fixture token replaced by a function the executor computes."""
+def _with_fixtures(value, channel, where):
+    """Decoded case inputs with each fixture token replaced by a function the executor computes: the one the
+    case ``where`` = (call position, case index) was issued, named by that place, not by the token."""
     from ...checks import codec
 
     if isinstance(value, codec.FnToken):
-        token = codec.encode(value)
-        return lambda *args, **kwargs: channel.ask("fixture", args, kwargs, token=token)
+        position, index = where
+        return lambda *args, **kwargs: channel.ask("fixture", args, kwargs, call=position, case=index)
     if isinstance(value, codec.RngToken):
         return value
     if isinstance(value, tuple):
-        return tuple(_with_fixtures(v, channel) for v in value)
+        return tuple(_with_fixtures(v, channel, where) for v in value)
     if isinstance(value, list):
-        return [_with_fixtures(v, channel) for v in value]
+        return [_with_fixtures(v, channel, where) for v in value]
     if isinstance(value, dict):
-        return {k: _with_fixtures(v, channel) for k, v in value.items()}
+        return {k: _with_fixtures(v, channel, where) for k, v in value.items()}
     return value
 
 
@@ -486,8 +549,9 @@ def _run_cells(cells, seconds) -> dict:
     return shell.user_ns
 
 
-def call_outcomes(fn, call, channel, patch=None):
-    """The outcome of each of ``call``'s cases (a PlannedCall's spec), with ``patch`` put in ``fn``'s globals meanwhile."""
+def call_outcomes(fn, call, channel, position, patch=None):
+    """The outcome of each of ``call``'s cases (the spec of the PlannedCall at ``position``), with ``patch`` put in
+    ``fn``'s globals meanwhile."""
     from ...checks import codec
     from ...checks.core import Case, Outcome, StopStudentCode, _GradingCall, _on_alarm, run_case
 
@@ -498,9 +562,9 @@ def call_outcomes(fn, call, channel, patch=None):
         globals_.update(patch)
     outcomes = []
     try:
-        for raw in call["cases"]:
-            args = _with_fixtures(codec.decode(raw["args"]), channel)
-            kwargs = _with_fixtures(codec.decode(raw["kwargs"]), channel)
+        for index, raw in enumerate(call["cases"]):
+            args = _with_fixtures(codec.decode(raw["args"]), channel, (position, index))
+            kwargs = _with_fixtures(codec.decode(raw["kwargs"]), channel, (position, index))
             grading = _GradingCall(call["seconds"], call["torch_allowed"])
             try:
                 with grading:
@@ -539,7 +603,7 @@ def serve(spec: dict, sock: socket.socket):
     for position, call in spec["calls"].items():
         try:
             fn = eval(call["function"], namespace)  # the trusted test cell's own expression
-            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, patch=lent)}
+            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, int(position), patch=lent)}
         except Exception as err:
             record = {"record": int(position), "error": [type(err).__name__, str(err)]}
         channel.send(record)
