@@ -9,11 +9,15 @@ PORT   ?= 8888
 
 setup: $(STAMP)
 
-# torch first and pinned: any other specification pulls a multi-GB CUDA build.
+# torch first, pinned, from PyTorch's CPU wheel index (as binder/requirements.txt): the default index's Linux
+# wheel is the multi-GB CUDA build. Where that index is unreachable (an offline mirror), the default index.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet --retries 1 --timeout 30 --index-url $(TORCH_INDEX) torch==2.13.0 \
+		|| $(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(VENV)/bin/jupyter labextension list 2>&1 | grep -qi nbgrader
 	touch $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .grading.workspace import DEFAULT_WORKSPACE, ForeignGradebook
@@ -103,11 +104,19 @@ def _cmd_feedback(args):
         print("bplab feedback: --release needs the lecture ids", file=sys.stderr)
         return 2
     workspace = _workspace(args)
+    unknown = [lecture for lecture in args.lectures if lecture not in workspace.lectures()]
+    if unknown:
+        print(f"bplab feedback: unknown lecture {', '.join(map(repr, unknown))} "
+              f"(known: {', '.join(workspace.lectures())})", file=sys.stderr)
+        return 2
+    missing = sorted(set(args.lectures) - set(workspace.graded_lectures()))
+    if missing or not workspace.graded_lectures():
+        of = f" of {', '.join(missing)}" if missing else ""
+        print(f"bplab feedback: nothing{of} graded yet in {workspace.path} (run `bplab grade` first)", file=sys.stderr)
+        return 2
     pages = generate_feedback(workspace, args.lectures or None, processes=args.processes)
     for page, redacted in pages.items():
         print(f"{page}" + (f" ({redacted} line(s) of hidden-test source redacted)" if redacted else ""))
-    if not pages:
-        print("bplab feedback: nothing graded yet (run `bplab grade` first)", file=sys.stderr)
     if not args.release:
         return 0
     try:
@@ -134,6 +143,10 @@ def _cmd_assign(args):
         duedate = parse_utc(args.due) if args.due else None
     except (ValueError, OverflowError) as err:
         print(f"bplab assign: cannot read the due date {args.due!r}: {err}", file=sys.stderr)
+        return 2
+    if duedate is not None and duedate <= datetime.now(timezone.utc).replace(tzinfo=None) and not args.past_due:
+        print(f"bplab assign: the due date {duedate:%Y-%m-%d %H:%M:%S} UTC is in the past (every submission would "
+              f"be late); to close the assignment now on purpose, add --past-due", file=sys.stderr)
         return 2
     try:
         exchange = assign(workspace, args.lecture, duedate)
@@ -187,6 +200,20 @@ def _cmd_status(args):
         print(f"bplab status: {err}", file=sys.stderr)
         return 2
     print(json.dumps(status, indent=1) if args.json else format_status(status))
+    return 0
+
+
+def _cmd_adopt_course_id(args):
+    from .grading.release import find_root
+    from .grading.workspace import Workspace
+    root = Path(args.root) if args.root else find_root()
+    workspace = Workspace(Path(args.workspace) if args.workspace else root / DEFAULT_WORKSPACE, root)
+    try:
+        names = workspace.adopt_course_id()
+    except ValueError as err:
+        print(f"bplab adopt-course-id: {err}", file=sys.stderr)
+        return 2
+    print(f"moved {len(names)} assignment(s) into course {workspace.course_id()!r}: {', '.join(names) or 'none'}")
     return 0
 
 
@@ -246,10 +273,31 @@ def _cmd_similarity(args):
     return 0
 
 
+def _not_a_notebook(path):
+    """Why the file at ``path`` is not a v4 notebook nbformat can read (str), or None when it is one."""
+    import nbformat
+    text = Path(path).read_bytes()
+    if not text.strip():
+        return "the file is empty"
+    try:
+        nbformat.reads(text.decode("utf-8"), as_version=4)
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except json.JSONDecodeError as err:
+        return f"not JSON: {err.msg} at line {err.lineno}"
+    except Exception as err:  # nbformat's own errors (no nbformat version, unknown version) share no base class
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
+
+
 def _cmd_check(args):
     from .grading.selfcheck import format_self_check, run_self_check
     if not Path(args.notebook).is_file():
         print(f"bplab check: no notebook {args.notebook}", file=sys.stderr)
+        return 2
+    problem = _not_a_notebook(args.notebook)
+    if problem:
+        print(f"bplab check: {args.notebook} is not a Jupyter notebook ({problem})", file=sys.stderr)
         return 2
     verdicts = run_self_check(args.notebook, timeout=args.timeout)
     print(json.dumps(verdicts, indent=1) if args.json else format_self_check(verdicts))
@@ -287,8 +335,8 @@ def _add_workspace_options(p):
 def build_parser():
     """Return the argparse parser of `bplab` (one sub-command per instructor/student task)."""
     parser = argparse.ArgumentParser(prog="bplab", description="Backprop Lab: release, check and grade the lecture notebooks.")
+    # not `required`: argparse would then answer an unknown option with "COMMAND is required" (main() says both)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
 
     p = sub.add_parser("release", help="regenerate course/ from solutions/ with nbgrader",
                        description="Regenerate course/NN-topic/topic.ipynb from solutions/ with nbgrader "
@@ -343,6 +391,8 @@ def build_parser():
                                    "mode 1777; a missing one is created so.")
     p.add_argument("lecture", metavar="LECTURE")
     p.add_argument("--due", metavar="DATE", help='due date, e.g. "2026-12-08 23:59:00 UTC" (no zone: UTC)')
+    p.add_argument("--past-due", action="store_true",
+                   help="accept a due date in the past (closes the assignment: later submissions are late)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_assign)
 
@@ -428,6 +478,12 @@ def build_parser():
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_status)
 
+    p = sub.add_parser("adopt-course-id", help="move a gradebook graded before course_id was set into that course",
+                       description="Set the course id of the gradebook's assignments that have none (graded before "
+                                   "c.CourseDirectory.course_id was added to nbgrader_config.py) to the configured one.")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_adopt_course_id)
+
     p = sub.add_parser("binder-badge", help="print (or write into a README) the Binder badge of a repository",
                        description="Print the markdown of the Binder badge that opens course/ of the GitHub "
                                    "repository ORG/REPO in JupyterLab; with --readme, rewrite that README's badge "
@@ -439,10 +495,16 @@ def build_parser():
     return parser
 
 
+def _commands(parser):
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
 def main(argv=None):
     """Run `bplab` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 on usage errors
+    args = parser.parse_args(argv)  # exits 2 on usage errors, naming an unknown option
+    if args.command is None:
+        parser.error(f"a COMMAND is required, one of: {', '.join(_commands(parser))}")
     try:
         return args.func(args)
     except ForeignGradebook as err:

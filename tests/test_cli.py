@@ -103,3 +103,100 @@ def test_self_check_goes_on_after_a_cell_that_hangs_or_kills_the_kernel(tmp_path
     assert "test_after_hang" not in verdicts  # it passed: a passing cell without a check reports nothing
     assert verdicts["test_exit"]["message"].startswith("DeadKernelError")
     assert verdicts["test_after_exit"]["diagnosis"] == "not-implemented"
+
+
+# ---------------------------------------------------------------------------------------
+# A user's mistake gets one line and a non-zero exit, never a traceback (issue 29, item 4).
+
+def _one_line_error(capsys, argv, code=2):
+    """Run `bplab argv` in this process; return its one stderr line (asserting exit ``code`` and no traceback)."""
+    try:
+        returned = main(argv)
+    except SystemExit as exited:
+        returned = exited.code
+    err = capsys.readouterr().err
+    assert returned == code, err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("content, reason", [("", "the file is empty"), ("hello\n", "JSON"),
+                                             ('{"cells": 1}', "not a Jupyter notebook")])
+def test_check_on_a_file_that_is_not_a_notebook_says_so(tmp_path, capsys, content, reason):
+    """Does `bplab check` on an empty file, text, or JSON that is no notebook say so in one line, exit 2?"""
+    path = tmp_path / "backprop.ipynb"
+    path.write_text(content)
+    line = _one_line_error(capsys, ["check", str(path)])
+    assert line.startswith(f"bplab check: {path} is not a Jupyter notebook") and reason in line
+
+
+def test_unknown_option_is_named_not_a_missing_command(capsys):
+    """Does `bplab --frobnicate` name the unknown option (not "a COMMAND is required"), and `bplab` alone list
+    the commands?"""
+    assert "unrecognized arguments: --frobnicate" in _one_line_error(capsys, ["--frobnicate"])
+    assert "a COMMAND is required, one of: release, grade" in _one_line_error(capsys, [])
+
+
+def test_feedback_on_an_unknown_lecture_or_before_grading_is_one_line(tmp_path, capsys):
+    """Does `bplab feedback 99-nope` name the known lectures, and `bplab feedback` before anything was graded say
+    to run `bplab grade` first, each in one line with exit 2?"""
+    workspace = ["--workspace", str(tmp_path / "ws"), "--root", str(REPO)]
+    line = _one_line_error(capsys, ["feedback", "99-nope", *workspace])
+    assert "unknown lecture '99-nope' (known: 01-architecture" in line
+    for lectures in ([], ["04-backprop"]):
+        line = _one_line_error(capsys, ["feedback", *lectures, *workspace])
+        assert "graded yet" in line and "run `bplab grade` first" in line
+
+
+# ---------------------------------------------------------------------------------------
+# Set-up traps (issue 29, item 7).
+
+def test_assign_refuses_a_due_date_in_the_past_unless_asked(tmp_path, capsys):
+    """Does `bplab assign --due` with a date in the past refuse (every submission would be late), naming --past-due,
+    before it touches the exchange?"""
+    line = _one_line_error(capsys, ["assign", "04-backprop", "--due", "2020-01-01 09:00:00 UTC",
+                                    "--workspace", str(tmp_path / "ws"), "--root", str(REPO)])
+    assert "2020-01-01 09:00:00 UTC is in the past" in line and "--past-due" in line
+
+
+def test_a_course_id_added_after_grading_names_the_fix(tmp_path, capsys):
+    """Is a gradebook graded before c.CourseDirectory.course_id was set refused with the command that fixes it,
+    and does that command (`bplab adopt-course-id`) make the workspace usable again?"""
+    from nbgrader.api import Gradebook
+
+    from backproplab.grading.release import ensure_scripts_on_path
+    from backproplab.grading.workspace import gradebook_assignments
+
+    ensure_scripts_on_path()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    with Gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:  # graded with no course id
+        gb.add_assignment("04-backprop")
+    (ws / "nbgrader_config.py").write_text((REPO / "autograder" / "nbgrader_config.py").read_text() +
+                                           '\nget_config().CourseDirectory.course_id = "backprop-lab"\n')
+    workspace = ["--workspace", str(ws), "--root", str(REPO)]
+    line = _one_line_error(capsys, ["status", *workspace])
+    assert "was graded before c.CourseDirectory.course_id = 'backprop-lab' was set" in line
+    assert "run `bplab adopt-course-id`" in line
+    assert main(["adopt-course-id", *workspace]) == 0
+    assert "moved 1 assignment(s) into course 'backprop-lab': 04-backprop" in capsys.readouterr().out
+    assert gradebook_assignments(ws / "gradebook.db") == [("04-backprop", "backprop-lab")]
+    assert main(["status", *workspace]) == 0
+
+
+def test_makefile_installs_torch_from_the_cpu_index_with_a_fallback():
+    """Does `make setup` install torch 2.13.0 from PyTorch's CPU wheel index (the index binder/requirements.txt
+    uses), and only where that fails from the default index?"""
+    dry = subprocess.run(["make", "-n", "-B", "setup"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    (line,) = [line for line in dry.replace("\\\n", " ").splitlines() if "torch==2.13.0" in line]
+    cpu_index = "https://download.pytorch.org/whl/cpu"
+    assert f"--index-url {cpu_index} torch==2.13.0" in line
+    assert f"--extra-index-url {cpu_index}" in (REPO / "binder" / "requirements.txt").read_text()
+    first, fallback = line.split("||")
+    assert "--index-url" not in fallback and "torch==2.13.0" in fallback
+
+
+def test_grade_csvs_and_rosters_in_the_repository_root_are_ignored():
+    """Are the CSV files README's export commands write into the repository root (grades, rosters) git-ignored?"""
+    for name in ("grades.csv", "canvas-grades.csv", "roster.csv"):
+        assert subprocess.run(["git", "check-ignore", "-q", name], cwd=REPO).returncode == 0, name

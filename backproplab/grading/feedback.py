@@ -35,7 +35,7 @@ def generate_feedback(workspace, lectures=None, processes=2):
     Raises RuntimeError (release.ReleaseError) if nbgrader fails, and AssertionError if hidden
     source survived redaction (never expected)."""
     autograded = workspace.path / "autograded"
-    found = sorted({p.parent.name for p in autograded.glob("*/*/*.ipynb")}) if autograded.exists() else []
+    found = workspace.graded_lectures()
     lectures = lectures or found
     runs = []
     workspace.ensure_assignments(lectures)

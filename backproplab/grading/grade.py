@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,6 @@ from ..checks.core import Verdict
 from ..checks.hints import RUNGS
 from . import config as grading_config
 from .judge import failed_verdicts
-from .notebooks import read_notebook
 from .store import load_submission, load_verdicts, save_result
 
 MAX_NOTEBOOK_BYTES = 32 << 20  # a larger submission is not run: it costs only its own points
@@ -74,10 +74,10 @@ def _grade_ids(path):
     try:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:  # never loaded: graded as unreadable
             return set()
-        nb = read_notebook(path)
+        cells = json.loads(path.read_bytes())["cells"]  # plain JSON: nbformat's validation costs every notebook
+        return {c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells} - {None}
     except Exception:  # unreadable: the lecture is inferred from the rest of the batch
         return set()
-    return {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
 
 
 def _visible(paths):
@@ -150,6 +150,23 @@ def _collected(path, workspace, known, lecture, problems):
     return [sub for sub in found if sub is not None]
 
 
+def _lecture_problem(sub, sources):
+    """A SubmissionProblem when ``sub``'s notebook is another lecture's (its graded cells are that lecture's and
+    none is ``sub.lecture``'s); else None, with a note on ``sub`` when its nbgrader metadata is gone."""
+    ids = _grade_ids(sub.path)
+    if not ids and sub.path.is_file() and 0 < sub.path.stat().st_size <= MAX_NOTEBOOK_BYTES:
+        sub.notes.append("its nbgrader metadata is missing (an editor or a copy into a new notebook drops it): "
+                         "its cells were matched to the release by their content")
+    if not ids or ids & sources[sub.lecture]:
+        return None
+    other = max(sources, key=lambda lec: len(ids & sources[lec]))
+    if not ids & sources[other]:
+        return None
+    return SubmissionProblem(sub.student, sub.lecture, sub.path,
+                             f"not graded: this is the notebook of {other}, not of {sub.lecture}; ask the student "
+                             f"to submit {sub.lecture}")
+
+
 def find_submissions(path, workspace, lecture=None, problems=None):
     """Return the Submissions under ``path``: one notebook, a folder of ``<student>.ipynb``, or
     nbgrader's ``submitted/<student>/<lecture>/`` layout (``path`` = submitted/ or one student's folder).
@@ -197,7 +214,8 @@ def find_submissions(path, workspace, lecture=None, problems=None):
         if sub.lecture is None and len(inferred) == 1:
             sub.lecture = next(iter(inferred))
         problem = (SubmissionProblem(sub.student, None, sub.path, "cannot tell which lecture it belongs to; pass --lecture")
-                   if sub.lecture is None else _student_id_problem(sub.student, sub.lecture, sub.path))
+                   if sub.lecture is None else _student_id_problem(sub.student, sub.lecture, sub.path)
+                   or _lecture_problem(sub, sources))
         if problem:
             skipped.append(problem)
         else:
@@ -405,6 +423,37 @@ def _parse_submission(data: bytes):
     return nb
 
 
+def _defined_function(source):
+    """The name of the first function a code cell defines ('' when none): an answer cell's grade_id."""
+    match = re.search(r"^def\s+(\w+)\s*\(", source, flags=re.M)
+    return match.group(1) if match else ""
+
+
+def with_metadata_restored(submitted_nb, released_nb):
+    """A copy of the submission in which code cells that lost their nbgrader metadata (an editor that
+    drops it, a copy-paste into a new notebook) get it back from the release when they match a released
+    cell no other cell claims: a test cell by its exact source, an answer cell by the function it defines
+    (an answer's grade_id is its function's name). Returns (notebook, number of cells restored)."""
+    import copy
+
+    nb = copy.deepcopy(submitted_nb)
+    claimed = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    unclaimed = [c for c in released_nb.cells if c.cell_type == "code" and
+                 c.metadata.get("nbgrader", {}).get("grade_id") not in claimed | {None}]
+    by_source = {c.source.strip(): c for c in unclaimed if c.metadata["nbgrader"].get("locked")}
+    by_function = {c.metadata["nbgrader"]["grade_id"]: c for c in unclaimed
+                   if c.metadata["nbgrader"].get("solution") and not c.metadata["nbgrader"].get("grade")}
+    restored = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "nbgrader" in cell.metadata:
+            continue
+        given = by_source.pop(cell.source.strip(), None) or by_function.pop(_defined_function(cell.source), None)
+        if given is not None:
+            cell.metadata["nbgrader"] = copy.deepcopy(given.metadata["nbgrader"])
+            restored += 1
+    return nb, restored
+
+
 def graded_cells_as_released(submitted_nb, released_nb):
     """A copy of the submission whose nbgrader cells are the release's: a graded or locked cell keeps
     its released type and metadata, duplicates and cells the release does not know lose theirs.
@@ -454,13 +503,14 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.flag_reasons.append(f"notebook unreadable: {err}")
         return result
     released_nb = nbformat.reads(task.sources.release_nb, as_version=4)
+    submitted_nb, _ = with_metadata_restored(submitted_nb, released_nb)
     course = Path(tempfile.mkdtemp(prefix="bplab-course-"))
     try:
         graded_nb, log = _autograde(course, task, nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
         if graded_nb is None:
             result.status = "error"
             result.verdicts = failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor")
-            result.flag_reasons.append("nbgrader autograde failed:\n" + log[-3000:])
+            result.flag_reasons.append(f"nbgrader autograde failed: {_last_error(log)}\n" + log[-3000:])
             return result
         execution = graded_nb.metadata.get("bplab", {})
         status = execution.get("execution", "lost")
@@ -491,6 +541,13 @@ def grade_task(task: GradingTask) -> GradingResult:
         return result
     finally:
         shutil.rmtree(course, ignore_errors=True)
+
+
+def _last_error(log: str) -> str:
+    """The last exception line of nbgrader's ``log`` ("KeyError: 'grade_id'"), else its last non-empty line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|Exit)\b", line)]
+    return (errors or lines or ["nbgrader printed nothing"])[-1][:300]
 
 
 def _course_config(course: Path, task: GradingTask):
@@ -698,7 +755,8 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     todo = []
     for i, task in enumerate(tasks):
         stored = None if regrade else stored_result(workspace, task.student, task.lecture)
-        if stored is not None and stored.digest == task.digest and stored.grader_version == version:
+        if stored is not None and stored.digest == task.digest and stored.grader_version == version \
+                and stored.status != "error":  # an internal failure is tried again, never kept
             results[i] = replace(stored, reused=True)
         else:
             todo.append(i)

@@ -207,6 +207,10 @@ class Workspace:
         assignments = gradebook_assignments(self.db_path)
         expected = self.course_id()
         others = {name: course for name, course in assignments if not _same_course(course, expected)}
+        if others and expected and all((course or "") in _NO_COURSE_ID for course in others.values()):
+            raise ForeignGradebook(
+                f"{self.db_path} was graded before c.CourseDirectory.course_id = {expected!r} was set: run "
+                f"`bplab adopt-course-id` to move its assignments ({', '.join(sorted(others))}) into that course")
         if others:
             held = ", ".join(f"{name} ({_course_words(course)})" for name, course in sorted(others.items()))
             raise ForeignGradebook(
@@ -219,6 +223,24 @@ class Workspace:
                 f"{self.db_path} holds assignments {', '.join(strangers)}, which are not lectures of {self.root} "
                 f"(expected only {', '.join(self.lectures()) or 'none'}): is it another course's gradebook? "
                 f"nothing was written to it")
+
+    def adopt_course_id(self):
+        """Move the gradebook's assignments that have no course id (graded before
+        ``c.CourseDirectory.course_id`` was set) into this workspace's course; return their names.
+        Raises ValueError when no course id is configured."""
+        expected = self.course_id()
+        if not expected:
+            raise ValueError(f"no c.CourseDirectory.course_id in {self.path / 'nbgrader_config.py'}: nothing to adopt")
+        names = [name for name, course in gradebook_assignments(self.db_path) if (course or "") in _NO_COURSE_ID]
+        if names:
+            with closing(sqlite3.connect(self.db_path)) as conn, conn:
+                conn.execute("INSERT OR IGNORE INTO course (id) VALUES (?)", (expected,))
+                conn.executemany("UPDATE assignment SET course_id = ? WHERE name = ?", [(expected, n) for n in names])
+        return names
+
+    def graded_lectures(self):
+        """The lectures with at least one graded notebook in autograded/ (sorted ids)."""
+        return sorted({p.parent.name for p in (self.path / "autograded").glob("*/*/*.ipynb")})
 
     def source_notebook(self, lecture):
         return read_notebook(self.source_notebook_path(lecture))
