@@ -200,3 +200,51 @@ def test_grade_csvs_and_rosters_in_the_repository_root_are_ignored():
     """Are the CSV files README's export commands write into the repository root (grades, rosters) git-ignored?"""
     for name in ("grades.csv", "canvas-grades.csv", "roster.csv"):
         assert subprocess.run(["git", "check-ignore", "-q", name], cwd=REPO).returncode == 0, name
+
+
+# ---------------------------------------------------------------------------------------
+# Odd submissions get a reason, never an empty one (issue 29, item 3).
+
+@pytest.mark.slow
+def test_odd_submissions_are_graded_or_refused_with_a_reason(tmp_path):
+    """A notebook whose nbgrader metadata was stripped (all answers right) is graded in full, unflagged, with a note
+    saying its cells were matched to the release; another lecture's notebook in the folder is named as such and not
+    graded; and a stored internal failure is tried again, not reused."""
+    from backproplab.grading.grade import GradingResult, Submission, course_settings, grader_version, make_tasks
+    from backproplab.grading.store import save_result
+    from backproplab.grading.workspace import Workspace
+    from catalog_helpers import catalog
+
+    ws = Workspace(tmp_path / "ws", REPO)
+    stripped = build_submission(read_notebook(COURSE_04), catalog("04-backprop").ANSWERS)
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+    ann = ws.path / "submitted" / "ann" / "04-backprop" / "backprop.ipynb"
+    ann.parent.mkdir(parents=True)
+    write_notebook(stripped, ann)
+    bob = ws.path / "submitted" / "bob" / "04-backprop"
+    bob.mkdir(parents=True)
+    (bob / "activations.ipynb").write_bytes((REPO / "course" / "03-activations" / "activations.ipynb").read_bytes())
+    (task,) = make_tasks(ws, [Submission("ann", "04-backprop", ann)], course_settings(ws))
+    save_result(ws.db_path, GradingResult("ann", "04-backprop", "error", [], ["nbgrader autograde failed: KeyError"],
+                                          digest=task.digest, grader_version=grader_version()))
+
+    proc = subprocess.run(bplab_command("grade", str(ws.path / "submitted"), "--json", "--workspace", str(ws.path)),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.strip() == (f"bplab grade: {bob / 'activations.ipynb'}: not graded: this is the notebook of "
+                                   f"03-activations, not of 04-backprop; ask the student to submit 04-backprop")
+    (result,) = json.loads(proc.stdout)
+    assert result["student"] == "ann" and result["status"] == "graded" and not result["flagged"], result
+    assert result["score"] == result["max_score"] > 0
+    assert any("nbgrader metadata is missing" in note for note in result["notes"])
+
+
+def test_nbgrader_failure_is_named_in_one_line():
+    """Does the grader's one-line reason for a failed nbgrader run name its last exception, not an empty line?"""
+    from backproplab.grading.grade import _last_error
+
+    log = ("[AutogradeApp | ERROR] There was an error processing assignment\nTraceback (most recent call last):\n"
+           "  File \"x.py\", line 3, in f\n    meta['grade_id']\nKeyError: 'grade_id'\n\n")
+    assert _last_error(log) == "KeyError: 'grade_id'"
+    assert _last_error("") == "nbgrader printed nothing"

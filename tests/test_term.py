@@ -256,9 +256,11 @@ def _run_term(base, accounts):
         return stamps
     first_stamps = _each_student(work_on_time, list(on_time))[TWICE][0]
 
-    # The due date passes: the instructor moves it to now, as README says `bplab assign --due` does.
+    # The due date passes: the instructor moves it to now, as README says `bplab assign --due --past-due` does
+    # (the moment is past by the time bplab reads it).
     due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
-    moved = term.instructor([due.strftime("%Y-%m-%d %H:%M:%S UTC") if a == README_DUE else a for a in assign])
+    moved = term.instructor([due.strftime("%Y-%m-%d %H:%M:%S UTC") if a == README_DUE else a for a in assign] +
+                            ["--past-due"])
     assert moved.returncode == 0, term.transcript[-1]
     while datetime.now(timezone.utc) <= due:
         time.sleep(0.1)

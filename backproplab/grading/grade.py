@@ -17,6 +17,7 @@ started again grades only what is missing.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
@@ -430,28 +431,35 @@ def _defined_function(source):
 
 
 def with_metadata_restored(submitted_nb, released_nb):
-    """A copy of the submission in which code cells that lost their nbgrader metadata (an editor that
-    drops it, a copy-paste into a new notebook) get it back from the release when they match a released
-    cell no other cell claims: a test cell by its exact source, an answer cell by the function it defines
-    (an answer's grade_id is its function's name). Returns (notebook, number of cells restored)."""
+    """A copy of the submission in which cells that lost their nbgrader metadata (an editor that drops it, a
+    copy-paste into a new notebook) get it back from the release where they match a released cell no other
+    cell claims. Cells are aligned by their sources (difflib): a cell in the same place as a released one of the
+    same type, in a stretch of equally many changed cells between unchanged ones, is that cell (a filled-in
+    answer, a written explanation); an answer cell found nowhere else is matched by the function it defines
+    (its grade_id is the function's name)."""
     import copy
 
     nb = copy.deepcopy(submitted_nb)
     claimed = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
-    unclaimed = [c for c in released_nb.cells if c.cell_type == "code" and
-                 c.metadata.get("nbgrader", {}).get("grade_id") not in claimed | {None}]
-    by_source = {c.source.strip(): c for c in unclaimed if c.metadata["nbgrader"].get("locked")}
-    by_function = {c.metadata["nbgrader"]["grade_id"]: c for c in unclaimed
-                   if c.metadata["nbgrader"].get("solution") and not c.metadata["nbgrader"].get("grade")}
-    restored = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code" or "nbgrader" in cell.metadata:
-            continue
-        given = by_source.pop(cell.source.strip(), None) or by_function.pop(_defined_function(cell.source), None)
-        if given is not None:
+
+    def restore(cell, given):
+        grade_id = given.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id and grade_id not in claimed and "nbgrader" not in cell.metadata and cell.cell_type == given.cell_type:
             cell.metadata["nbgrader"] = copy.deepcopy(given.metadata["nbgrader"])
-            restored += 1
-    return nb, restored
+            claimed.add(grade_id)
+
+    aligned = difflib.SequenceMatcher(None, [c.source.strip() for c in released_nb.cells],
+                                      [c.source.strip() for c in nb.cells], autojunk=False)
+    for tag, i1, i2, j1, j2 in aligned.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for i, j in zip(range(i1, i2), range(j1, j2)):
+                restore(nb.cells[j], released_nb.cells[i])
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in released_nb.cells
+               if c.metadata.get("nbgrader", {}).get("solution") and not c.metadata["nbgrader"].get("grade")}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "nbgrader" not in cell.metadata and _defined_function(cell.source) in answers:
+            restore(cell, answers[_defined_function(cell.source)])
+    return nb
 
 
 def graded_cells_as_released(submitted_nb, released_nb):
@@ -503,7 +511,7 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.flag_reasons.append(f"notebook unreadable: {err}")
         return result
     released_nb = nbformat.reads(task.sources.release_nb, as_version=4)
-    submitted_nb, _ = with_metadata_restored(submitted_nb, released_nb)
+    submitted_nb = with_metadata_restored(submitted_nb, released_nb)
     course = Path(tempfile.mkdtemp(prefix="bplab-course-"))
     try:
         graded_nb, log = _autograde(course, task, nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
