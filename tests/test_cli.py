@@ -248,3 +248,41 @@ def test_nbgrader_failure_is_named_in_one_line():
            "  File \"x.py\", line 3, in f\n    meta['grade_id']\nKeyError: 'grade_id'\n\n")
     assert _last_error(log) == "KeyError: 'grade_id'"
     assert _last_error("") == "nbgrader printed nothing"
+
+
+# ---------------------------------------------------------------------------------------
+# nbgrader's own commands in the workspace (issue 29, item 2).
+
+@pytest.mark.slow
+def test_stock_nbgrader_never_copies_the_catalog_and_its_autograde_names_bplab_grade(tmp_path):
+    """With the workspace's nbgrader_config.py: does real `nbgrader generate_assignment` of a source folder holding
+    the answer catalog (solutions/04-backprop copied whole, as nbgrader's docs would have it) leave the catalog out of
+    release/, and does real `nbgrader autograde` (what formgrader's Autograde button runs) refuse, naming
+    `bplab grade`, and leave nothing in autograded/?"""
+    import os
+    import shutil
+    import sys
+
+    from backproplab.grading.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws", REPO).path
+    shutil.copytree(REPO / "solutions" / "04-backprop", ws / "source" / "04-backprop")
+    assert (ws / "source" / "04-backprop" / "catalog.py").is_file()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def nbgrader(*args):
+        return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ws, env=env, capture_output=True,
+                              text=True, timeout=600)
+
+    generated = nbgrader("generate_assignment", "04-backprop", "--force")
+    assert generated.returncode == 0, generated.stderr[-3000:]
+    assert sorted(p.name for p in (ws / "release" / "04-backprop").iterdir()) == ["backprop.ipynb"]
+    student = ws / "submitted" / "ann" / "04-backprop"
+    student.mkdir(parents=True)
+    shutil.copy(ws / "release" / "04-backprop" / "backprop.ipynb", student)
+    graded = nbgrader("autograde", "04-backprop", "--force")
+    assert graded.returncode == 1
+    assert "nbgrader autograde cannot grade Backprop Lab submissions" in graded.stderr
+    assert "run `bplab grade autograder/submitted` instead" in graded.stderr
+    assert [p for p in ws.rglob("*") if "autograded" in p.parts and p.is_file()] == []
+    assert [p for p in ws.rglob("catalog.py") if "source" not in p.parts] == []
