@@ -217,6 +217,21 @@ def _cmd_adopt_course_id(args):
     return 0
 
 
+def _cmd_formgrader(args):
+    import os
+    workspace = _workspace(args)  # its nbgrader_config.py, and the venv's scripts (nbgrader's alembic) on PATH
+    inside = workspace.path.is_relative_to(workspace.root)  # formgrader needs its course folder under the server's
+    jupyter_args = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
+    root_dir = [] if any(a.startswith(("--ServerApp.root_dir", "--notebook-dir")) for a in jupyter_args) else \
+        [f"--ServerApp.root_dir={workspace.root if inside else workspace.path}"]
+    argv = ["jupyter", "lab", *root_dir, *(["--allow-root"] if os.geteuid() == 0 else []),  # refuses root without it
+            *jupyter_args]
+    print(f"bplab formgrader: JupyterLab with nbgrader's formgrader on {workspace.path}: open Nbgrader > Formgrader, "
+          f"then Manage Submissions to grade the written answers (Ctrl-C stops it)", file=sys.stderr)
+    os.chdir(workspace.path)  # formgrader reads nbgrader_config.py from its working folder
+    os.execv(Path(sys.executable).with_name("jupyter"), argv)
+
+
 def _cmd_binder_badge(args):
     from .publish import PublishError, binder_badge, set_binder_badge
     try:
@@ -483,6 +498,16 @@ def build_parser():
                                    "c.CourseDirectory.course_id was added to nbgrader_config.py) to the configured one.")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_adopt_course_id)
+
+    p = sub.add_parser("formgrader", help="open JupyterLab with nbgrader's formgrader on the workspace (manual grading)",
+                       description="Start the instructors' JupyterLab in the workspace, with its nbgrader_config.py "
+                                   "and this environment's programs: Nbgrader > Formgrader lists the graded lectures "
+                                   "and their submissions, whose written answers you grade by hand there. The "
+                                   "repository is the server's root, so solutions/ is open in the same JupyterLab.")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER_OPTION",
+                   help="options for jupyter lab, after --, e.g. -- --port=8890 --no-browser")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_formgrader)
 
     p = sub.add_parser("binder-badge", help="print (or write into a README) the Binder badge of a repository",
                        description="Print the markdown of the Binder badge that opens course/ of the GitHub "

@@ -89,8 +89,12 @@ def _stop(process: subprocess.Popen):
 
 
 @contextlib.contextmanager
-def running_lab(root: Path, home: Path, settings: dict | None = None, config_path: Path | None = None):
+def running_lab(root: Path, home: Path, settings: dict | None = None, config_path: Path | None = None,
+                command: list[str] | None = None):
     """Run ``jupyter lab`` rooted at ``root`` with a private Jupyter home under ``home``.
+
+    ``command``: what starts JupyterLab in place of the venv's ``jupyter lab`` (it gets the same options),
+    e.g. `bplab formgrader --`.
 
     ``settings``: {relative path under the settings folder: JSON text} written before the start.
     ``config_path``: a Jupyter config folder added to the search path after the private home
@@ -116,7 +120,7 @@ def running_lab(root: Path, home: Path, settings: dict | None = None, config_pat
     jupyter = Path(sys.executable).parent / "jupyter"
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            [str(jupyter), "lab", "--no-browser", f"--ServerApp.token={token}", f"--port={port}",
+            [*(command or [str(jupyter), "lab"]), "--no-browser", f"--ServerApp.token={token}", f"--port={port}",
              "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
              "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
              *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root

@@ -17,7 +17,8 @@ from notebook_factory import build_notebook, visible_test_cell
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_04 = REPO / "course" / "04-backprop" / "backprop.ipynb"
-COMMANDS = ["release", "grade", "status", "feedback", "export", "report", "check", "demo", "binder-badge"]
+COMMANDS = ["release", "grade", "status", "feedback", "export", "report", "check", "demo", "binder-badge", "assign",
+            "formgrader", "adopt-course-id"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
