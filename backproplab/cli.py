@@ -53,7 +53,7 @@ def _workspace(args):
 
 def _cmd_grade(args):
     from .grading.grade import SettingsError, UsageError, course_settings, find_submissions, grade_batch
-    from .grading.reports import format_grade_table
+    from .grading.reports import format_grade_table, pending_manual_points
     from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
     problems, failure = [], None
@@ -89,10 +89,13 @@ def _cmd_grade(args):
         print(f"bplab grade: {err}", file=sys.stderr)
         return 2
     notes = {(s.student, s.lecture): s.notes for s in submissions if s.notes}
+    pending = pending_manual_points(workspace)
     if args.json:
-        print(json.dumps([dict(r.to_json(), notes=notes.get((r.student, r.lecture), [])) for r in results], indent=1))
+        print(json.dumps([dict(r.to_json(), notes=notes.get((r.student, r.lecture), []),
+                               manual_pending=pending.get((r.student, r.lecture), 0.0),
+                               needs_manual_grading=(r.student, r.lecture) in pending) for r in results], indent=1))
     else:
-        print(format_grade_table(results, notes))
+        print(format_grade_table(results, notes, pending))
     return 1 if any(r.status == "error" for r in results) else 0
 
 
@@ -100,6 +103,7 @@ def _cmd_feedback(args):
     from .grading.exchange import ExchangeError, release_feedback
     from .grading.feedback import generate_feedback
     from .grading.release import ReleaseError
+    from .grading.reports import pending_manual_points
     if args.release and not args.lectures:
         print("bplab feedback: --release needs the lecture ids", file=sys.stderr)
         return 2
@@ -113,6 +117,14 @@ def _cmd_feedback(args):
     if missing or not workspace.graded_lectures():
         of = f" of {', '.join(missing)}" if missing else ""
         print(f"bplab feedback: nothing{of} graded yet in {workspace.path} (run `bplab grade` first)", file=sys.stderr)
+        return 2
+    pending = pending_manual_points(workspace, args.lectures or None)
+    if pending and not args.before_manual_grading:
+        students = sorted({student for student, _ in pending})
+        print(f"bplab feedback: {len(students)} student(s) have written answers not graded by hand yet "
+              f"({', '.join(students[:5])}{', ...' if len(students) > 5 else ''}; {sum(pending.values()):g} points "
+              f"in all), which their feedback would show as 0: grade them in `bplab formgrader` first, or add "
+              f"--before-manual-grading", file=sys.stderr)
         return 2
     pages = generate_feedback(workspace, args.lectures or None, processes=args.processes)
     for page, redacted in pages.items():
@@ -396,6 +408,8 @@ def build_parser():
                                                              "of the students (default 2)")
     p.add_argument("--release", action="store_true",
                    help="then release the pages through nbgrader's exchange (nbgrader release_feedback)")
+    p.add_argument("--before-manual-grading", action="store_true",
+                   help="write the pages although written answers still wait to be graded by hand (they show 0)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_feedback)
 

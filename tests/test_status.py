@@ -12,7 +12,9 @@ import pytest
 
 from backproplab.checks.core import Verdict
 from backproplab.cli import main
+from backproplab.grading.feedback import remember_feedback_scores
 from backproplab.grading.grade import GradingResult, Submission, course_settings, make_tasks, write_final_scores
+from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.status import format_status, workspace_status
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import ForeignGradebook, Workspace
@@ -175,16 +177,96 @@ def test_status_counts_and_names_each_student_s_state(root, tmp_path):
     assert row == {
         "lecture": LECTURE, "submitted": ["ann", "bob", "cid", "dan", "eve"], "graded": ["ann", "bob", "eve"],
         "out_of_date": ["bob"], "flagged": ["eve"], "needs_manual_grading": ["bob", "eve"], "feedback": ["ann"],
-        "not_graded": ["cid", "dan"],
+        "not_graded": ["cid", "dan"], "stale_feedback": [],
         "cannot_grade": [f"submitted/dan/{LECTURE}: not graded: 2 notebooks, none named units.ipynb ('a.ipynb', "
                          f"'b.ipynb'); keep one, or name the one to grade units.ipynb"],
         "notes": ["eve: submitted as 'Copy of units.ipynb', not units.ipynb"]}
     table = format_status(workspace_status(ws))
     assert table.splitlines()[1].split() == [LECTURE, "5", "3", "1", "1", "2", "1"]
+
+    # ann's page shows her score; then her explanation is graded again by hand: her page is stale.
+    remember_feedback_scores(ws, [("ann", LECTURE)])
+    assert workspace_status(ws)["lectures"][0]["stale_feedback"] == []
+    with Gradebook(ws.db_url) as gb:
+        grade = gb.find_grade("explain_double", "units", LECTURE, "ann")
+        grade.manual_score = 0.5
+        gb.db.commit()
+    assert workspace_status(ws)["lectures"][0]["stale_feedback"] == ["ann"]
+    assert "  feedback older than the grade (run `bplab feedback`) (1): ann" in format_status(workspace_status(ws))
     for line in ("  submitted, not graded (2): cid, dan", "  out of date (run `bplab grade`) (1): bob",
-                 "  needs manual grading (formgrader) (2): bob, eve",
+                 "  needs manual grading (`bplab formgrader`) (2): bob, eve",
                  f"  submitted/fay/08-rnn: not graded: '08-rnn' is not a lecture of this repository ({LECTURE})"):
         assert line in table.splitlines()
     proc = _cli(root, ws.path, "status", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == json.loads(json.dumps(workspace_status(ws)))
+
+
+@pytest.mark.slow
+def test_status_never_generates_a_lecture_whose_solutions_changed(root, tmp_path):
+    """When the solutions notebook changes after grading, does `bplab status` count the grade out of date without
+    generating the lecture again (its release, template and stamp untouched)?"""
+    ws = Workspace(tmp_path / "ws", root)
+    ws.ensure_assignment(LECTURE)
+    path = ws.path / "submitted" / "ann" / LECTURE / NOTEBOOK
+    path.parent.mkdir(parents=True)
+    write_notebook(build_submission(ws.release_notebook(LECTURE)), path)
+    (task,) = make_tasks(ws, [Submission("ann", LECTURE, path)], course_settings(ws))
+    write_final_scores(ws, _graded("ann", task.digest))
+    assert workspace_status(ws)["lectures"][0]["out_of_date"] == []
+    prepared = {p: p.stat().st_mtime_ns for p in (ws.path / ".bplab").rglob("*") if p.is_file()}
+    prepared[ws.release_notebook_path(LECTURE)] = ws.release_notebook_path(LECTURE).stat().st_mtime_ns
+    source = root / "solutions" / LECTURE / NOTEBOOK
+    source.write_text(source.read_text().replace("Explain in your own words.", "Explain it in your own words."))
+    assert workspace_status(ws)["lectures"][0]["out_of_date"] == ["ann"]
+    assert {p: p.stat().st_mtime_ns for p in prepared} == prepared
+
+
+@pytest.mark.slow
+def test_manual_points_are_visible_until_graded_by_hand(tmp_path):
+    """Lecture 04 graded for real, with one written answer filled in and one left as released: does the grade table
+    show the 2 points still to grade by hand, the blank answer score 0 at once, `bplab feedback` refuse while points
+    wait (and write the pages with --before-manual-grading), and `bplab status` call the page stale once the written
+    answer is graded by hand?"""
+    from nbgrader.api import Gradebook
+
+    from catalog_helpers import catalog
+
+    repo = Path(__file__).resolve().parents[1]
+    ws = Workspace(tmp_path / "ws", repo)
+    path = ws.path / "submitted" / "ann" / "04-backprop" / "backprop.ipynb"
+    path.parent.mkdir(parents=True)
+
+    def explain_one(nb):
+        (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "explain_bias_gradient"]
+        cell.source = "Every example adds to the same bias, so dB sums dz over the batch."
+    released = read_notebook(repo / "course" / "04-backprop" / "backprop.ipynb")
+    write_notebook(build_submission(released, catalog("04-backprop").ANSWERS, edit=explain_one), path)
+
+    graded = _cli(repo, ws.path, "grade", str(ws.path / "submitted"))
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    (line,) = [line for line in graded.stdout.splitlines() if line.startswith("ann")]
+    assert "(+2 to grade by hand: bplab formgrader)" in line, graded.stdout
+    with Gradebook(ws.db_url) as gb:
+        blank = gb.find_grade("explain_gradient_check", "backprop", "04-backprop", "ann")
+        written = gb.find_grade("explain_bias_gradient", "backprop", "04-backprop", "ann")
+        assert (blank.auto_score, blank.needs_manual_grade) == (0.0, False)
+        assert written.needs_manual_grade
+
+    refused = _cli(repo, ws.path, "feedback", "04-backprop")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("bplab feedback: 1 student(s) have written answers not graded by hand yet (ann; "
+                                     "2 points in all)"), refused.stderr
+    assert "--before-manual-grading" in refused.stderr and not (ws.path / "feedback").exists()
+    written_anyway = _cli(repo, ws.path, "feedback", "04-backprop", "--before-manual-grading")
+    assert written_anyway.returncode == 0, written_anyway.stderr[-3000:]
+    (row,) = workspace_status(ws, ["04-backprop"])["lectures"]
+    assert row["feedback"] == ["ann"] and row["stale_feedback"] == [] and row["needs_manual_grading"] == ["ann"]
+
+    with Gradebook(ws.db_url) as gb:  # as formgrader saves a score
+        grade = gb.find_grade("explain_bias_gradient", "backprop", "04-backprop", "ann")
+        grade.manual_score, grade.needs_manual_grade = 2.0, False
+        gb.db.commit()
+    status = _cli(repo, ws.path, "status", "04-backprop")
+    assert status.returncode == 0, status.stderr
+    assert "  feedback older than the grade (run `bplab feedback`) (1): ann" in status.stdout.splitlines()

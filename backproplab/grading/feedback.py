@@ -1,6 +1,12 @@
 """`bplab feedback`: nbgrader generate_feedback on the autograded submissions, then a scan of
-every HTML page for hidden-test source (redacted if an answer cell printed some)."""
+every HTML page for hidden-test source (redacted if an answer cell printed some).
+
+Each page's score is remembered (``.bplab/feedback-scores.json``): a page whose student's score changed since,
+by a manual grade in formgrader or a regrade, is stale (``stale_feedback``, shown by `bplab status`)."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from .redact import is_hidden_test_source, leaked_lines, redact_html, secret_lines
 from .release import run_nbgrader_together
@@ -58,4 +64,42 @@ def generate_feedback(workspace, lectures=None, processes=2):
             if left:
                 raise AssertionError(f"{page}: hidden test source still present: {left}")
             redactions[str(page)] = count
+    remember_feedback_scores(workspace, [(Path(page).parts[-3], Path(page).parts[-2]) for page in redactions])
     return redactions
+
+
+def _scores_file(workspace):
+    return workspace.path / ".bplab" / "feedback-scores.json"
+
+
+def _current_scores(workspace, pairs):
+    """{"student/lecture": nbgrader's score (manual grades included, before the late penalty)} of ``pairs``."""
+    from .reports import nbgrader_submission
+
+    scores = {}
+    with workspace.gradebook() as gb:
+        for student, lecture in pairs:
+            sub = nbgrader_submission(gb, lecture, student)
+            scores[f"{student}/{lecture}"] = None if sub is None else round(sub.score, 6)
+    return scores
+
+
+def remember_feedback_scores(workspace, pairs):
+    """Remember the current score of each (student, lecture) of ``pairs``, whose feedback page was just made."""
+    path = _scores_file(workspace)
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    known.update(_current_scores(workspace, pairs))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, sort_keys=True, indent=1))
+
+
+def stale_feedback(workspace, lecture, students):
+    """The ``students`` (with a feedback page of ``lecture``) whose score changed since their page was made
+    (a page bplab did not make has no remembered score and is not judged)."""
+    path = _scores_file(workspace)
+    shown = json.loads(path.read_text()) if path.is_file() else {}
+    keys = {student: f"{student}/{lecture}" for student in students if f"{student}/{lecture}" in shown}
+    if not keys:
+        return []
+    now = _current_scores(workspace, [(student, lecture) for student in keys])
+    return sorted(student for student, key in keys.items() if shown[key] != now[key])

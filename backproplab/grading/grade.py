@@ -623,15 +623,31 @@ def _late_penalty(course: Path, task: GradingTask) -> float:
 SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
+def _written_answers(nb_json: str) -> dict:
+    """{grade_id: source} of the manually graded markdown cells of a notebook given as JSON text."""
+    return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]).strip() for c in json.loads(nb_json)["cells"]
+            if c["cell_type"] == "markdown" and c["metadata"].get("nbgrader", {}).get("grade")}
+
+
+def unchanged_written_answers(workspace, result: GradingResult) -> set:
+    """The grade_ids of ``result``'s written answers still as released ("YOUR ANSWER HERE"): nothing to grade."""
+    if result.autograded_nb is None:
+        return set()
+    released = _written_answers(workspace.release_notebook_path(result.lecture).read_text(encoding="utf-8"))
+    return {grade_id for grade_id, source in _written_answers(result.autograded_nb).items()
+            if released.get(grade_id) == source}
+
+
 def write_final_scores(workspace, result: GradingResult, submitted_folder: Path | None = None):
-    """Write ``result`` into the workspace gradebook (nbgrader's tables: one score per test cell,
-    manual cells left "needs manual grading") and the sidecar tables (verdicts, flags, digest).
+    """Write ``result`` into the workspace gradebook (nbgrader's tables: one score per test cell; a written
+    answer left as released scores 0, the others wait as "needs manual grading") and the sidecar tables (verdicts, flags, digest).
 
     ``submitted_folder``: the folder the notebook came from; its SUBMISSION_FILES go beside the
     graded notebook (so that `nbgrader release_feedback` finds the student's submission secret)."""
     from nbgrader.utils import parse_utc
 
     scores = {v.grade_id: v.score for v in result.verdicts}
+    blank = unchanged_written_answers(workspace, result)
     kept = {name: (submitted_folder / name).read_text() for name in SUBMISSION_FILES
             if submitted_folder is not None and (submitted_folder / name).is_file()}
     with warnings.catch_warnings(), workspace.gradebook() as gb:
@@ -644,6 +660,8 @@ def write_final_scores(workspace, result: GradingResult, submitted_folder: Path 
             for grade in notebook.grades:
                 if grade.name in scores:
                     grade.auto_score, grade.needs_manual_grade = scores[grade.name], False
+                elif grade.name in blank:  # left as released: 0 at once, as stock nbgrader scores it
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
                 elif grade.cell.cell_type == "markdown":
                     grade.auto_score, grade.needs_manual_grade = None, True
                 else:  # a test cell without a verdict: no points
@@ -678,9 +696,12 @@ def _read_bytes(path: Path) -> bytes:
         return b""
 
 
-def make_tasks(workspace, submissions, settings: GradingSettings) -> list[GradingTask]:
+def make_tasks(workspace, submissions, settings: GradingSettings, *, prepare=True) -> list[GradingTask]:
+    """A GradingTask per submission; ``prepare``: first generate the lectures whose solutions changed (without it,
+    the lectures as last prepared: `bplab status` reads, never generates)."""
     lectures = sorted({s.lecture for s in submissions})
-    workspace.ensure_assignments(lectures)
+    if prepare:
+        workspace.ensure_assignments(lectures)
     sources = {lec: lecture_sources(workspace, lec) for lec in lectures}
     tasks = []
     for sub in submissions:

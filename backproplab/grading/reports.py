@@ -22,6 +22,23 @@ def nbgrader_submission(gb, lecture, student):
         return None
 
 
+def pending_manual_points(workspace, lectures=None):
+    """{(student, lecture): points of the written answers still waiting to be graded by hand} of the graded
+    submissions of ``lectures`` (default: all); a submission with nothing waiting is left out."""
+    pending = {}
+    if not workspace.db_path.is_file():
+        return pending
+    with workspace.gradebook() as gb:
+        for sub in load_submissions(workspace.db_path):
+            nb_sub = None if lectures is not None and sub["lecture"] not in lectures else \
+                nbgrader_submission(gb, sub["lecture"], sub["student"])
+            points = sum(grade.max_score for notebook in (nb_sub.notebooks if nb_sub else [])
+                         for grade in notebook.grades if grade.needs_manual_grade)
+            if points:
+                pending[sub["student"], sub["lecture"]] = points
+    return pending
+
+
 def export_rows(workspace):
     """Return one dict per graded student x lecture with EXPORT_COLUMNS.
 
@@ -123,16 +140,19 @@ def format_report(report):
     return "\n".join(lines)
 
 
-def format_grade_table(results, notes=None):
+def format_grade_table(results, notes=None, pending=None):
     """Return the grade results (GradingResult list) as a terminal table: one line per submission,
     then the failed tests with their diagnosis, the flag reasons and the ``notes`` ({(student,
-    lecture): [str]}, e.g. a renamed notebook: worth knowing, not a flag)."""
-    notes = notes or {}
+    lecture): [str]}, e.g. a renamed notebook: worth knowing, not a flag). ``pending``
+    ({(student, lecture): points}, ``pending_manual_points``) adds the points still to grade by hand."""
+    notes, pending = notes or {}, pending or {}
     lines = [f"{'student':<24} {'lecture':<20} {'score':>11}  {'status':<12} flagged"]
     for r in results:
+        waiting = pending.get((r.student, r.lecture))
         lines.append(f"{r.student:<24} {r.lecture:<20} {r.score:>5g}/{r.max_score:<5g}  "
                      f"{r.status:<12} {'FLAGGED' if r.flagged else ''}{'  (already graded)' if r.reused else ''}"
-                     f"{f'  (late: -{r.late_penalty:g})' if r.late_penalty else ''}")
+                     f"{f'  (late: -{r.late_penalty:g})' if r.late_penalty else ''}"
+                     f"{f'  (+{waiting:g} to grade by hand: bplab formgrader)' if waiting else ''}")
         for v in r.verdicts:
             if not v.passed:
                 lines.append(f"    - {v.grade_id:<34} {v.diagnosis or ''}")

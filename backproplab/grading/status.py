@@ -5,12 +5,13 @@ graded (a row in ``bplab_submissions``), whose grade is out of date (`bplab grad
 them again: the notebook, the lecture's solution notebook or the grading settings changed since),
 flagged, waiting for manual grading (nbgrader's ``needs_manual_grade``: the explain-in-your-own-
 words cells until graded in formgrader), and with feedback pages; then the submitted but not
-graded ones, what cannot be graded and why, and notes such as a renamed notebook. Only reads
-the workspace, except that checking a grade's digest may regenerate a lecture whose solutions
-changed (as `bplab grade` would).
+graded ones, feedback made stale by a later grade (a manual one in formgrader, a regrade), what cannot be
+graded and why, and notes such as a renamed notebook. Only reads the workspace: a lecture whose solutions
+changed since it was prepared counts every grade of it out of date, without generating anything.
 """
 from __future__ import annotations
 
+from .feedback import stale_feedback
 from .grade import UsageError, course_settings, find_submissions, make_tasks
 from .store import load_submissions
 from .workspace import gradebook_assignments
@@ -20,7 +21,8 @@ COUNTED = (("submitted", "submitted"), ("graded", "graded"), ("out_of_date", "ou
            ("needs_manual_grading", "manual"), ("feedback", "feedback"))
 # (key, heading) of the lists whose names the table spells out.
 NAMED = (("not_graded", "submitted, not graded"), ("out_of_date", "out of date (run `bplab grade`)"),
-         ("needs_manual_grading", "needs manual grading (formgrader)"), ("flagged", "flagged"))
+         ("needs_manual_grading", "needs manual grading (`bplab formgrader`)"), ("flagged", "flagged"),
+         ("stale_feedback", "feedback older than the grade (run `bplab feedback`)"))
 
 
 def _collected_submissions(workspace):
@@ -40,10 +42,11 @@ def _out_of_date(workspace, submissions, rows):
     (default settings, the workspace's course policy) would compute now."""
     stored = {(r["student"], r["lecture"]): r["digest"] for r in rows}
     graded = [s for s in submissions if (s.student, s.lecture) in stored]
-    if not graded:
-        return set()
-    tasks = make_tasks(workspace, graded, course_settings(workspace))
-    return {(t.student, t.lecture) for t in tasks if t.digest != stored[(t.student, t.lecture)]}
+    ready = {lecture: workspace.is_prepared(lecture) for lecture in {s.lecture for s in graded}}
+    prepared = [s for s in graded if ready[s.lecture]]
+    tasks = make_tasks(workspace, prepared, course_settings(workspace), prepare=False) if prepared else []
+    return {(t.student, t.lecture) for t in tasks if t.digest != stored[(t.student, t.lecture)]} | \
+        {(s.student, s.lecture) for s in graded if not ready[s.lecture]}
 
 
 def _needing_manual_grading(workspace, lectures):
@@ -69,7 +72,7 @@ def _with_feedback(workspace, lecture):
 
 def workspace_status(workspace, lectures=None) -> dict:
     """Return the status of ``lectures`` (default: every lecture of the repository) in ``workspace``:
-    {"workspace": path, "lectures": [{"lecture", and per key of COUNTED and "not_graded": sorted
+    {"workspace": path, "lectures": [{"lecture", and per key of COUNTED, "not_graded" and "stale_feedback": sorted
     student ids, "cannot_grade": [problem lines, paths relative to the workspace], "notes": ["<student>: <note>"]}],
     "not_lectures": [problem lines of submitted folders that are no lecture of this repository]}.
 
@@ -99,6 +102,7 @@ def workspace_status(workspace, lectures=None) -> dict:
             "flagged": sorted(r["student"] for r in graded if r["flagged"]),
             "needs_manual_grading": manual.get(lecture, []),
             "feedback": _with_feedback(workspace, lecture),
+            "stale_feedback": stale_feedback(workspace, lecture, _with_feedback(workspace, lecture)),
             "not_graded": [s for s in submitted if s not in graded_ids],
             "cannot_grade": [_described(workspace, p) for p in blocked],
             "notes": [f"{s.student}: {note}" for s in mine for note in s.notes],

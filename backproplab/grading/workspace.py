@@ -126,6 +126,10 @@ class Workspace:
         return (stamp.exists() and stamp.read_text() == fingerprint and self.template_db(lecture).exists()
                 and self.release_notebook_path(lecture).exists() and self.db_path.exists())
 
+    def is_prepared(self, lecture):
+        """Whether the lecture is generated in this workspace from the current solutions/."""
+        return self._is_current(lecture, self._fingerprint(lecture))
+
     def ensure_assignment(self, lecture):
         """Make sure the workspace gradebook and the template gradebook hold the lecture as generated
         from the current solutions/ (runs nbgrader generate_assignment only when solutions changed)."""
