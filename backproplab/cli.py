@@ -259,9 +259,10 @@ def _cmd_binder_badge(args):
 
 
 def _cmd_report(args):
-    from .grading.reports import class_report, format_report
-    report = class_report(_workspace(args), top=args.top)
-    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    from .grading.reports import class_report, format_report, score_distribution
+    workspace = _workspace(args)
+    report = class_report(workspace, top=args.top)
+    print(json.dumps(report, indent=1) if args.json else format_report(report, score_distribution(workspace)))
     return 0
 
 

@@ -268,8 +268,8 @@ def test_store_and_class_report(root, tmp_path):
     assert len(load_verdicts(ws.db_path)) == 8
     (row,) = class_report(ws)
     assert (row["exercise"], row["students"], row["passed"]) == ("double", 4, 1)
-    assert row["common_diagnoses"] == [{"diagnosis": "transposed", "students": 2},
-                                       {"diagnosis": "missing-mean", "students": 1}]
+    assert row["common_diagnoses"] == [{"diagnosis": "transposed", "students": 2, "student_ids": ["bob", "cid"]},
+                                       {"diagnosis": "missing-mean", "students": 1, "student_ids": ["eve"]}]
     assert {s["student"]: s["flagged"] for s in load_submissions(ws.db_path)}["eve"] is True
 
 

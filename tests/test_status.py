@@ -270,3 +270,35 @@ def test_manual_points_are_visible_until_graded_by_hand(tmp_path):
     status = _cli(repo, ws.path, "status", "04-backprop")
     assert status.returncode == 0, status.stderr
     assert "  feedback older than the grade (run `bplab feedback`) (1): ann" in status.stdout.splitlines()
+
+
+def test_class_report_counts_mistakes_not_missing_work_in_the_lecture_s_order(tmp_path):
+    """Does the class report list lecture 04's exercises in the notebook's order, count not-implemented as not
+    tried (no mistake), leave a grader failure out, name the students of each mistake, and show how the scores
+    spread?"""
+    from backproplab.grading.reports import class_report, format_report, score_distribution
+    from backproplab.grading.store import save_result
+
+    repo = Path(__file__).resolve().parents[1]
+    ws = Workspace(tmp_path / "ws", repo)
+
+    def result(student, status, dense, bce):
+        verdicts = [Verdict("dense_backward", False, dense is None, dense, "m", grade_id="test_dense_backward", points=2.0),
+                    Verdict("binary_cross_entropy", False, bce is None, bce, "m", grade_id="test_binary_cross_entropy",
+                            points=1.0)]
+        return GradingResult(student, "04-backprop", status, verdicts, digest="d", grader_version="v")
+
+    for student, status, dense, bce in [("ann", "graded", None, None), ("bob", "graded", "transposed", None),
+                                        ("cid", "graded", "not-implemented", "not-implemented"),
+                                        ("dan", "error", "crash", "crash")]:
+        save_result(ws.db_path, result(student, status, dense, bce))
+    report = class_report(ws)
+    assert [row["exercise"] for row in report] == ["binary_cross_entropy", "dense_backward"]  # the notebook's order
+    dense = report[1]
+    assert (dense["students"], dense["passed"], dense["not_attempted"]) == (3, 1, 1)
+    assert dense["common_diagnoses"] == [{"diagnosis": "transposed", "students": 1, "student_ids": ["bob"]}]
+    assert report[0]["common_diagnoses"] == [] and report[0]["not_attempted"] == 1
+    text = format_report(report, {"04-backprop": [1, 0, 0, 0, 2]})
+    assert "transposed (1: bob)" in text and "not-implemented" not in text and "crash" not in text
+    assert "   80-100% ## 2" in text.splitlines()
+    assert score_distribution(ws) == {"04-backprop": [1, 1, 0, 0, 1]}  # stored scores: 0, 1 and 3 of 3

@@ -3,6 +3,7 @@ the most common diagnoses per exercise), read from the workspace gradebook."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections import Counter, defaultdict
@@ -110,33 +111,81 @@ def write_export(workspace, path):
     return len(rows)
 
 
+# Diagnoses that are no misconception: the exercise was not attempted; the crash of a grader failure.
+NOT_ATTEMPTED = "not-implemented"
+
+
+def exercise_order(workspace, lecture):
+    """{exercise: position} in the lecture's solutions notebook (its answer cells' order); {} without one."""
+    try:
+        cells = json.loads(workspace.source_notebook_path(lecture).read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError):
+        return {}
+    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells
+           if c["metadata"].get("nbgrader", {}).get("solution") and c["cell_type"] == "code"]
+    return {grade_id: i for i, grade_id in enumerate(ids)}
+
+
 def class_report(workspace, top=3):
-    """Return per exercise: lecture, students, passed (all its tests passed), pass_rate and the
-    ``top`` most common diagnoses as [{diagnosis, students}] (a student counts once per diagnosis)."""
-    per_exercise = defaultdict(lambda: {"passed": defaultdict(lambda: True), "diagnoses": defaultdict(set)})
+    """Return per exercise, in each lecture's order: lecture, students (graded, grader failures left out), passed
+    (all its tests passed), pass_rate, not_attempted (students whose function still raises NotImplementedError),
+    and the ``top`` most common mistakes as [{diagnosis, students, student_ids}] (a student counts once per
+    diagnosis; not-implemented is no mistake)."""
+    failed = {(s["student"], s["lecture"]) for s in load_submissions(workspace.db_path) if s["status"] == "error"}
+    per_exercise = defaultdict(lambda: {"passed": defaultdict(lambda: True), "diagnoses": defaultdict(set),
+                                        "not_attempted": set()})
     for v in load_verdicts(workspace.db_path):
+        if (v["student"], v["lecture"]) in failed:
+            continue
         entry = per_exercise[(v["lecture"], v["exercise"])]
         entry["passed"][v["student"]] &= v["passed"]
-        if not v["passed"] and v["diagnosis"]:
+        if v["passed"] or not v["diagnosis"]:
+            continue
+        if v["diagnosis"] == NOT_ATTEMPTED:
+            entry["not_attempted"].add(v["student"])
+        else:
             entry["diagnoses"][v["diagnosis"]].add(v["student"])
+    orders = {lecture: exercise_order(workspace, lecture) for lecture, _ in per_exercise}
     report = []
-    for (lecture, exercise), entry in sorted(per_exercise.items()):
+    for (lecture, exercise), entry in sorted(per_exercise.items(), key=lambda item: (
+            item[0][0], orders[item[0][0]].get(item[0][1], len(orders[item[0][0]])), item[0][1])):
         students = len(entry["passed"])
         passed = sum(entry["passed"].values())
         common = Counter({d: len(s) for d, s in entry["diagnoses"].items()}).most_common(top)
         report.append({"lecture": lecture, "exercise": exercise, "students": students, "passed": passed,
                        "pass_rate": passed / students if students else 0.0,
-                       "common_diagnoses": [{"diagnosis": d, "students": n} for d, n in common]})
+                       "not_attempted": len(entry["not_attempted"]),
+                       "common_diagnoses": [{"diagnosis": d, "students": n, "student_ids": sorted(entry["diagnoses"][d])}
+                                            for d, n in common]})
     return report
 
 
-def format_report(report):
-    """Return the class report as a terminal table (str)."""
-    lines = [f"{'lecture':<22} {'exercise':<24} {'passed':>9}  most common mistakes"]
+def score_distribution(workspace, bins=5):
+    """{lecture: [count of students per score band]}: ``bins`` equal bands of the score from 0 to the maximum
+    (final scores, manual grades and late penalty included; grader failures left out); the top band includes full
+    marks."""
+    spread = defaultdict(lambda: [0] * bins)
+    for row in export_rows(workspace):
+        if row["max_score"] and row["status"] != "error":  # a grader failure is no score of the student's
+            band = min(int(row["score"] / row["max_score"] * bins), bins - 1)
+            spread[row["lecture"]][band] += 1
+    return dict(sorted(spread.items()))
+
+
+def format_report(report, distribution=None):
+    """Return the class report (and the ``score_distribution``, if given) as a terminal table (str)."""
+    lines = [f"{'lecture':<22} {'exercise':<24} {'passed':>9}  {'not tried':>9}  most common mistakes (students)"]
     for row in report:
-        common = ", ".join(f"{c['diagnosis']} ({c['students']})" for c in row["common_diagnoses"]) or "-"
+        common = "; ".join(f"{c['diagnosis']} ({c['students']}: {', '.join(c['student_ids'][:4])}"
+                           f"{', ...' if c['students'] > 4 else ''})" for c in row["common_diagnoses"]) or "-"
         lines.append(f"{row['lecture']:<22} {row['exercise']:<24} {row['passed']:>3}/{row['students']:<3} "
-                     f"{row['pass_rate']:>4.0%}  {common}")
+                     f"{row['pass_rate']:>4.0%}  {row['not_attempted']:>9}  {common}")
+    for lecture, counts in (distribution or {}).items():
+        bands = len(counts)
+        lines += ["", f"{lecture}: students per score band"]
+        for i, count in enumerate(counts):
+            low, high = 100 * i // bands, 100 * (i + 1) // bands
+            lines.append(f"  {low:>3}-{high:<3}% {'#' * count} {count}")
     return "\n".join(lines)
 
 
