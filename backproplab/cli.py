@@ -244,6 +244,40 @@ def _cmd_formgrader(args):
     os.execv(Path(sys.executable).with_name("jupyter"), argv)
 
 
+def _cmd_import_lms(args):
+    from .grading.lms_import import import_canvas_zip
+    from .grading.reports import ExportError
+    workspace = _workspace(args)
+    if args.lecture not in workspace.lectures():
+        print(f"bplab import-lms: unknown lecture {args.lecture!r} (known: {', '.join(workspace.lectures())})",
+              file=sys.stderr)
+        return 2
+    try:
+        imported = import_canvas_zip(workspace, args.lecture, args.zip, args.roster)
+    except ExportError as err:
+        print(f"bplab import-lms: {err}", file=sys.stderr)
+        return 2
+    for line in imported.skipped:
+        print(f"bplab import-lms: not imported: {line}", file=sys.stderr)
+    for student, name in imported.written.items():
+        print(f"{student:<24} {name}")
+    print(f"{len(imported.written)} submission(s) of {args.lecture} in {workspace.path / 'submitted'}")
+    return EXPORT_NOT_IN_ROSTER if imported.skipped else 0
+
+
+def _cmd_import_roster(args):
+    from .grading.lms_import import import_roster
+    from .grading.reports import ExportError
+    workspace = _workspace(args)
+    try:
+        count = import_roster(workspace, args.roster)
+    except ExportError as err:
+        print(f"bplab import-roster: {err}", file=sys.stderr)
+        return 2
+    print(f"{count} student(s) in {workspace.db_path}: formgrader shows their names")
+    return 0
+
+
 def _cmd_binder_badge(args):
     from .publish import PublishError, binder_badge, set_binder_badge
     try:
@@ -442,7 +476,8 @@ def build_parser():
                               "written, but graded students are missing from --roster (listed on stderr, their "
                               "rows have empty Canvas ids).")
     p.add_argument("file", help="CSV file to write (replaced whole, or left as it was on an error)")
-    p.add_argument("--format", choices=("csv", "canvas", "long"), default="csv", help="what to write (default csv)")
+    p.add_argument("--format", choices=("csv", "canvas", "long", "html"), default="csv",
+                   help="what to write (default csv; html: one web page of the class's grades, mistakes and spread)")
     p.add_argument("--roster", metavar="ROSTER.csv",
                    help="canvas only: who each student is in Canvas, either a CSV with student_id (the nbgrader "
                         "id) and any of name, canvas_id, sis_user_id, sis_login_id, section, or Canvas's own "
@@ -523,6 +558,26 @@ def build_parser():
                    help="options for jupyter lab, after --, e.g. -- --port=8890 --no-browser")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_formgrader)
+
+    p = sub.add_parser("import-lms", help="put Canvas's submissions zip into submitted/ under the roster's ids",
+                       description="Read Canvas's \"Download Submissions\" zip of a lecture and write each student's "
+                                   "notebook to the workspace's submitted/<student>/<lecture>/, the student being the "
+                                   "roster's student_id of the Canvas user id in the file's name.",
+                       epilog=f"Exit codes: 0 all imported; 2 bad input (nothing written); {EXPORT_NOT_IN_ROSTER} "
+                              "imported, but files were left out (listed on stderr: not in the roster, not a notebook).")
+    p.add_argument("lecture", metavar="LECTURE")
+    p.add_argument("zip", metavar="SUBMISSIONS.zip")
+    p.add_argument("--roster", metavar="ROSTER.csv", required=True,
+                   help="CSV with student_id (the nbgrader id) and canvas_id (Canvas's user id), as for export")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_import_lms)
+
+    p = sub.add_parser("import-roster", help="add the roster's students (names, Canvas ids) to the gradebook",
+                       description="Add or update each student of ROSTER.csv (student_id, name, canvas_id, ...) in "
+                                   "nbgrader's gradebook, so formgrader and nbgrader's exports show their names.")
+    p.add_argument("roster", metavar="ROSTER.csv")
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_import_roster)
 
     p = sub.add_parser("binder-badge", help="print (or write into a README) the Binder badge of a repository",
                        description="Print the markdown of the Binder badge that opens course/ of the GitHub "

@@ -277,3 +277,70 @@ def test_long_format_holds_manual_cells_and_nbgrader_scores(graded, tmp_path):
     overridden = rows["Ana_Lopez", "test_double"]
     assert (overridden["passed"], overridden["diagnosis"], overridden["score"]) == ("False", "transposed", "1.0")
     assert rows["o.brien-2", "test_double"]["score"] == "0.0"
+
+
+# ---------------------------------------------------------------------------------------
+# From the LMS, and a web page of the grades (issue 29, item 8).
+
+ROSTER = """student_id,name,canvas_id,sis_user_id,sis_login_id,section
+ana.lopez,"Lopez, Ana",1001,S-1001,alopez,Mon lab
+o.brien-2,Pat O'Brien,1002,S-1002,pobrien,Tue lab
+"""
+
+
+def test_import_lms_puts_canvas_submissions_under_the_roster_s_ids(root, tmp_path, capsys):
+    """Does `bplab import-lms` write each notebook of Canvas's submissions zip (late ones and re-uploads included)
+    to submitted/<roster id>/<lecture>/<the lecture's notebook name>, and list, with exit 3, the files it left out:
+    a Canvas user missing from the roster, a file that is no notebook, a path that tries to leave the folder?"""
+    import zipfile
+
+    roster = _write(tmp_path / "roster.csv", ROSTER)
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("lopezana_1001_5551_units.ipynb", '{"ana": 1}')
+        z.writestr("obrienpat_LATE_1002_5552_units-1.ipynb", '{"pat": 1}')
+        z.writestr("kimlee_1003_5553_units.ipynb", '{"lee": 1}')
+        z.writestr("lopezana_1001_5554_notes.txt", "notes")
+        z.writestr("../evil_1001_5555_units.ipynb", "{}")
+    ws = tmp_path / "ws"
+    code = main(["import-lms", LECTURE, str(archive), "--roster", str(roster), "--root", str(root),
+                 "--workspace", str(ws)])
+    out, err = capsys.readouterr()
+    assert code == 3, err
+    submitted = ws / "submitted"
+    assert (submitted / "ana.lopez" / LECTURE / "units.ipynb").read_text() == '{"ana": 1}'
+    assert (submitted / "o.brien-2" / LECTURE / "units.ipynb").read_text() == '{"pat": 1}'
+    assert sorted(p.relative_to(submitted).parts[0] for p in submitted.rglob("*.ipynb")) == ["ana.lopez", "o.brien-2"]
+    assert "not imported: kimlee_1003_5553_units.ipynb: Canvas user 1003 (kimlee) is not in the roster" in err
+    assert "not imported: lopezana_1001_5554_notes.txt" in err and "not imported: ../evil_1001_5555_units.ipynb" in err
+    assert not (tmp_path / "evil_1001_5555_units.ipynb").exists()
+    assert "2 submission(s) of 99-units" in out
+    assert main(["import-lms", LECTURE, str(roster), "--roster", str(roster), "--root", str(root),
+                 "--workspace", str(ws)]) == 2
+    assert capsys.readouterr().err.startswith(f"bplab import-lms: cannot read {roster}")
+
+
+def test_import_roster_names_the_students_in_the_gradebook(root, tmp_path, capsys):
+    """Does `bplab import-roster` put each roster student, with first and last name and Canvas id, into nbgrader's
+    gradebook (where formgrader shows them)?"""
+    from nbgrader.api import Gradebook
+
+    roster = _write(tmp_path / "roster.csv", ROSTER)
+    ws = Workspace(tmp_path / "ws", root)
+    assert main(["import-roster", str(roster), "--root", str(root), "--workspace", str(ws.path)]) == 0
+    assert capsys.readouterr().out.startswith("2 student(s) in")
+    with Gradebook(ws.db_url) as gb:
+        students = {s.id: (s.first_name, s.last_name, s.lms_user_id) for s in gb.students}
+    assert students == {"ana.lopez": ("Ana", "Lopez", "1001"), "o.brien-2": ("Pat", "O'Brien", "1002")}
+
+
+def test_html_export_is_a_page_of_the_class_s_grades(stored, tmp_path):
+    """Does `bplab export --format html` write one page with every student's score per lecture, the score bands
+    and each exercise's mistakes with the students who made them, escaped, and readable by the instructor only?"""
+    page = tmp_path / "grades.html"
+    assert _export(stored, page, "--format", "html") == 0
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.count("<h2 ") == 2
+    assert "<td>o.brien-2</td><td>2 / 3</td>" in text and "<td>ann</td><td>3 / 3</td>" in text
+    assert "transposed (o.brien-2)" in text and "Students per score band" in text
+    assert page.stat().st_mode & 0o077 == 0

@@ -27,10 +27,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .reports import ExportError, check_output_path, export_rows, nbgrader_submission, write_csv, write_export
+from .reports import (
+    ExportError,
+    check_output_path,
+    class_report,
+    export_rows,
+    nbgrader_submission,
+    pending_manual_points,
+    score_distribution,
+    write_csv,
+    write_export,
+)
 from .store import load_submissions, load_verdicts
 
-EXPORT_FORMATS = ("csv", "canvas", "long")
+EXPORT_FORMATS = ("csv", "canvas", "long", "html")
 
 CANVAS_IDENTITY_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_POINTS_ROW = "Points Possible"
@@ -226,6 +236,10 @@ def export_grades(workspace, path, export_format="csv", roster_path=None) -> Exp
     check_output_path(path)  # before reading the gradebook: fail fast
     if export_format == "csv":
         return ExportOutcome(write_export(workspace, path))
+    if export_format == "html":
+        rows = export_rows(workspace)
+        _write_text(path, grades_page(workspace, rows))
+        return ExportOutcome(len(rows))
     if export_format == "long":
         rows = long_rows(workspace)
         write_csv(path, [list(LONG_COLUMNS)] + [["" if row[c] is None else row[c] for c in LONG_COLUMNS] for row in rows])
@@ -255,3 +269,61 @@ def _canvas_notes(grade_rows, roster, missing) -> list[str]:
         notes.append(f"{len(manual)} submission(s) still need manual grading in formgrader; their scores "
                      "leave out those points")
     return notes
+
+
+def grades_page(workspace, rows) -> str:
+    """The class's grades as one static HTML page (str): per lecture, each student's score, points still to grade
+    by hand, flag and status, how the scores spread, and the most common mistakes per exercise."""
+    from html import escape
+
+    pending = pending_manual_points(workspace)
+    spread = score_distribution(workspace)
+    mistakes = defaultdict(list)
+    for row in class_report(workspace):
+        mistakes[row["lecture"]].append(row)
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>Backprop Lab grades</title>",
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.flag{color:#b00;font-weight:bold}"
+             ".bar{background:#4a7;height:1em;display:inline-block}</style></head><body>",
+             f"<h1>Grades: {escape(str(workspace.path))}</h1>"]
+    for lecture in sorted({row["lecture"] for row in rows}):
+        mine = sorted((row for row in rows if row["lecture"] == lecture), key=lambda row: row["student"])
+        parts += [f"<h2 id='{escape(lecture)}'>{escape(lecture)}</h2>", "<table><tr><th>student</th><th>score</th>"
+                  "<th>to grade by hand</th><th>status</th><th>flagged</th></tr>"]
+        for row in mine:
+            waiting = pending.get((row["student"], lecture), 0)
+            parts.append(f"<tr><td>{escape(row['student'])}</td><td>{_number(row['score'])} / {_number(row['max_score'])}"
+                         f"</td><td>{_number(waiting) if waiting else ''}</td><td>{escape(row['status'])}</td>"
+                         f"<td class='flag'>{'FLAGGED' if row['flagged'] else ''}</td></tr>")
+        parts.append("</table><h3>Students per score band</h3><table>")
+        bands = spread.get(lecture, [])
+        for i, count in enumerate(bands):
+            parts.append(f"<tr><td>{100 * i // len(bands)}-{100 * (i + 1) // len(bands)}%</td><td>"
+                         f"<span class='bar' style='width:{2 * count}em'></span> {count}</td></tr>")
+        parts.append("</table><h3>Exercises</h3><table><tr><th>exercise</th><th>passed</th><th>not tried</th>"
+                     "<th>most common mistakes (students)</th></tr>")
+        for row in mistakes[lecture]:
+            common = "; ".join(f"{escape(c['diagnosis'])} ({escape(', '.join(c['student_ids']))})"
+                               for c in row["common_diagnoses"])
+            parts.append(f"<tr><td>{escape(row['exercise'])}</td><td>{row['passed']}/{row['students']}</td>"
+                         f"<td>{row['not_attempted']}</td><td>{common}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _write_text(path, text):
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, then renamed)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)  # grades: for the instructor
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {err.strerror or err}") from err
