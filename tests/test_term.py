@@ -11,8 +11,9 @@ and a private home:
   the course folder away, and forges a newer "submission" for ana.lopez.
 
 The commands come from README's section "A term on a JupyterHub, through nbgrader's exchange": its
-bash and python blocks, with only the exchange folder, the due date and `.venv/bin/bplab` (this
-interpreter) put in. The transcript (every command, as whom, and what it printed) goes to
+bash and python blocks, with only the exchange folder, the due date and `bplab` (this interpreter's) put
+in. The students leave the written answers as released, which score 0 at once: nothing waits for formgrader.
+The transcript (every command, as whom, and what it printed) goes to
 test-artifacts/term-transcript.txt.
 """
 from __future__ import annotations
@@ -143,7 +144,7 @@ class Term:
     def instructor(self, argv):
         """Run a README command line as the instructor, in the instructor's repository."""
         argv = self._substitute(argv)
-        real = bplab_command(*argv[1:]) if argv[0] == ".venv/bin/bplab" else argv
+        real = bplab_command(*argv[1:]) if argv[0] == "bplab" else argv
         started = time.monotonic()
         proc = subprocess.run(real, cwd=self.instructor_repo, capture_output=True, text=True, timeout=900)
         return self._log("instructor", argv, proc, started)
@@ -230,7 +231,7 @@ def _run_term(base, accounts):
             _readme_config(instructor=False).replace(README_EXCHANGE, str(term.exchange)))
         subprocess.run(["chown", "-R", f"{name}:{name}", str(jupyter)], check=True)
 
-    (assign,) = _readme_commands(".venv/bin/bplab assign")
+    (assign,) = _readme_commands("bplab assign")
     week_ahead = (datetime.now(timezone.utc) + timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S UTC")
     assign_now = [week_ahead if a == README_DUE else a for a in assign]
     # nbgrader's own default: an exchange writable by all, without the sticky bit. bplab refuses it.
@@ -280,13 +281,13 @@ def _run_term(base, accounts):
                                  f"cp {LECTURE}/{NOTEBOOK} {shlex.quote(str(course / 'inbound' / forged_name))}/"])
 
     after_due = {}
-    for argv in _readme_commands(".venv/bin/bplab collect") + _readme_commands(".venv/bin/bplab grade") + \
-            _readme_commands(".venv/bin/bplab feedback") + _readme_commands(".venv/bin/bplab status"):
+    for argv in _readme_commands("bplab collect") + _readme_commands("bplab grade") + \
+            _readme_commands("bplab feedback") + _readme_commands("bplab status"):
         after_due[argv[1]] = term.instructor(argv)
     # The registrar's roster knows two of the three: Kim_3 joined late and is missing from it.
     (term.instructor_repo / "roster.csv").write_text(ROSTER)
     exports, export_files = {}, {}
-    for argv in _readme_commands(".venv/bin/bplab export"):
+    for argv in _readme_commands("bplab export"):
         kind, written = argv[argv.index("--format") + 1], term.instructor_repo / argv[-1]
         exports[kind] = term.instructor(argv)
         export_files[kind] = written.read_text() if written.exists() else ""
@@ -448,11 +449,12 @@ def test_no_feedback_page_shows_hidden_test_source(term):
 
 
 def test_status_counts_the_term(term):
-    """Does `bplab status` count three submitted and graded, none out of date or flagged, three with the explain
-    answers still to grade by hand and three feedback pages?"""
+    """Does `bplab status` count three submitted and graded, none out of date or flagged, none waiting for manual
+    grading (the written answers were left as released: 0 at once) and three feedback pages, none stale?"""
     status = term["after_due"]["status"]
     assert status.returncode == 0, status.stderr
-    assert re.search(rf"^{LECTURE}\s+3\s+3\s+0\s+0\s+3\s+3$", status.stdout, flags=re.M), status.stdout
+    assert re.search(rf"^{LECTURE}\s+3\s+3\s+0\s+0\s+0\s+3$", status.stdout, flags=re.M), status.stdout
+    assert "feedback older" not in status.stdout
 
 
 def test_canvas_export_maps_the_roster_and_reports_who_is_missing(term):
@@ -482,6 +484,6 @@ def test_long_export_has_a_row_per_graded_cell_with_the_diagnosis(term):
 
 def test_readme_names_every_step_the_term_ran():
     """Is every instructor and student command of the test one of README's (the test reads them from there)?"""
-    verbs = {tuple(argv[:2]) for argv in _readme_commands(".venv/bin/bplab") + _readme_commands("nbgrader")}
-    assert {(".venv/bin/bplab", v) for v in ("assign", "collect", "grade", "feedback", "status", "export")} <= verbs
+    verbs = {tuple(argv[:2]) for argv in _readme_commands("bplab") + _readme_commands("nbgrader")}
+    assert {("bplab", v) for v in ("assign", "collect", "grade", "feedback", "status", "export")} <= verbs
     assert {("nbgrader", v) for v in ("fetch_assignment", "submit", "fetch_feedback")} <= verbs
