@@ -238,3 +238,18 @@ def test_judged_missing_one_over_m_shows_the_constant_ratio_in_the_graded_notebo
         assert verdict.diagnosis == "missing-mean" and f"student / expected: {m:.2f} everywhere" in html
         assert set(verdict.to_json()) == {"grade_id", "exercise", "hidden", "passed", "diagnosis", "message", "seed",
                                           "outputs", "score", "max_score"}
+
+
+def test_credit_names_the_helper_that_is_wrong_in_its_own_right(monkeypatch):
+    """With only dense_backward wrong, does train_two_layer (which calls model_backward, which calls dense_backward)
+    keep its points with a message naming `dense_backward`, not model_backward, credited itself?"""
+    exercises = ["binary_cross_entropy", "dense_backward", "model_backward", "train_two_layer"]
+    source = build_source(exercises)
+    answers = {name: LECTURE04.ANSWERS[name] for name in exercises}
+    answers["dense_backward"] = WRONG_DENSE.source
+    verdicts = by_id(judge_notebook(source, executed(source, answers, monkeypatch), seed=SEED))
+    assert verdicts["test_model_backward"].passed
+    train = verdicts["test_train_two_layer"]
+    assert train.passed, train.message
+    assert "calls your `dense_backward`, which is wrong" in train.message
+    assert "model_backward" not in train.message.split("(On its own")[0]

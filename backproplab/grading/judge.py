@@ -162,20 +162,26 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
 
 def _credit_dependents(verdicts, dependents, rung):
     """An exercise that is right given correct helpers keeps its points when a helper is wrong; one
-    that is wrong anyway is diagnosed with correct helpers, so the diagnosis names its own mistake."""
+    that is wrong anyway is diagnosed with correct helpers, so the diagnosis names its own mistake. The message
+    names the helpers wrong in their own right (dense_backward), not one wrong only through them and credited
+    before (model_backward, which calls dense_backward): dependents come in the notebook's order, callers last."""
     wrong = {v.exercise for v in verdicts if not v.passed}
+    culprits = {}  # {credited exercise: the helpers it was wrong through}
     for index, exercise, cases, seed, with_reference in dependents:
         helpers = with_reference.get("exercises")
         if not isinstance(helpers, list) or not set(map(str, helpers)) & wrong:
             continue
+        involved = set(map(str, helpers)) & wrong
         try:
             result = _judge(exercise, cases, _outcomes(with_reference.get("outcomes"), len(cases)), seed,
                             verdicts[index].hidden, rung)
         except _Unusable:
             continue
-        names = ", ".join(f"`{h}`" for h in sorted(set(map(str, helpers)) & wrong))
+        blamed = set().union(*(culprits.get(h, {h}) for h in involved))
+        names = ", ".join(f"`{h}`" for h in sorted(blamed))
         old = verdicts[index]
         if result.passed:
+            culprits.setdefault(old.exercise, set()).update(blamed)
             verdicts[index] = replace(
                 old, passed=True, diagnosis=None, difference=None, expected=None,
                 message=f"{old.exercise} is correct, but it calls your {names}, which is wrong: with a correct {names} "
