@@ -287,3 +287,27 @@ def test_stock_nbgrader_never_copies_the_catalog_and_its_autograde_names_bplab_g
     assert "run `bplab grade autograder/submitted` instead" in graded.stderr
     assert [p for p in ws.rglob("*") if "autograded" in p.parts and p.is_file()] == []
     assert [p for p in ws.rglob("catalog.py") if "source" not in p.parts] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not COURSE_04.exists(), reason="lecture 04 not released yet")
+def test_check_reports_a_syntax_error_in_the_answer_cell(tmp_path):
+    """Does `bplab check` report a SyntaxError in dense_backward's answer cell as that cell's error, not as the
+    NameError the test cell raises after it?"""
+    from catalog_helpers import catalog
+    broken = catalog("04-backprop").ANSWERS["dense_backward"].replace("dW = ", "dW = = ", 1)
+    notebook = tmp_path / "backprop.ipynb"
+    write_notebook(build_submission(read_notebook(COURSE_04), {"dense_backward": broken}), notebook)
+    (dense,) = [v for v in run_self_check(notebook, timeout=300) if v["grade_id"] == "test_dense_backward"]
+    assert dense["diagnosis"] == "crash"
+    assert dense["message"].startswith("the answer cell of dense_backward stops with SyntaxError"), dense["message"]
+    assert "NameError" not in dense["message"]
+
+
+def test_failed_check_traceback_carries_its_message():
+    """Does a failed check's one-line traceback (all nbgrader's Validate shows) carry the message itself, not
+    "see the message above"?"""
+    from backproplab.checks.core import CheckFailed, Verdict
+    failed = CheckFailed(Verdict("dense_backward", False, False, "transposed", "dW is transposed: use dz.T @ A_prev.\nmore"))
+    (line,) = failed._render_traceback_()
+    assert line == "CheckFailed [transposed]: dense_backward did not pass: dW is transposed: use dz.T @ A_prev."

@@ -253,3 +253,16 @@ def test_credit_names_the_helper_that_is_wrong_in_its_own_right(monkeypatch):
     assert train.passed, train.message
     assert "calls your `dense_backward`, which is wrong" in train.message
     assert "model_backward" not in train.message.split("(On its own")[0]
+
+
+def test_a_syntax_error_in_the_answer_cell_is_named_not_the_name_error_after_it():
+    """When the answer cell stopped with a SyntaxError, is the test cell's NameError reported as that cell's error?"""
+    from backproplab.grading.judge import TestCell, _failure_before_record
+
+    error = {"output_type": "error", "ename": "NameError", "evalue": "name 'dense_backward' is not defined"}
+    answer = {"outputs": [{"output_type": "error", "ename": "SyntaxError", "evalue": "invalid syntax (line 9)"}]}
+    test = TestCell("test_dense_backward", "dense_backward", False, 2.0)
+    assert _failure_before_record({"outputs": [error]}, test, answer) == (
+        "crash", "the answer cell of dense_backward stops with SyntaxError: invalid syntax (line 9); fix it, then run "
+                 "the cell again.")
+    assert _failure_before_record({"outputs": [error]}, test, {"outputs": []})[0] == "not-implemented"

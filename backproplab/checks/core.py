@@ -184,7 +184,9 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self):
         diagnosis = f" [{self.result.diagnosis}]" if self.result.diagnosis else ""
-        return [f"CheckFailed{diagnosis}: {self.result.exercise} did not pass (see the message above)."]
+        # nbgrader's Validate shows only this line: it carries the message's first line itself
+        first = (self.result.message.splitlines() or [""])[0][:300]
+        return [f"CheckFailed{diagnosis}: {self.result.exercise} did not pass: {first}"]
 
 
 # ---------------------------------------------------------------------------------------

@@ -99,15 +99,30 @@ def _judge(exercise, cases, outcomes, seed, hidden, rung):
     return evaluate(exercise, cases, outcome_for, seed=seed, hidden=hidden, rung=rung)
 
 
-def _failure_before_record(cell, test: TestCell):
-    """(diagnosis, message) for a test cell that recorded nothing."""
-    errors = [o for o in cell.get("outputs", []) if isinstance(o, dict) and o.get("output_type") == "error"]
+def _errors(cell):
+    return [o for o in cell.get("outputs", []) if isinstance(o, dict) and o.get("output_type") == "error"]
+
+
+def answer_cell_error(exercise, answer_cell):
+    """(diagnosis, message) when the exercise's answer cell itself stopped with an error (a SyntaxError, an
+    import that fails), which leaves its function undefined; None when it ran."""
+    errors = _errors(answer_cell or {})
+    if not errors:
+        return None
+    ename, evalue = str(errors[0].get("ename", "")), str(errors[0].get("evalue", ""))[:300]
+    return "crash", f"the answer cell of {exercise} stops with {ename}: {evalue}; fix it, then run the cell again."
+
+
+def _failure_before_record(cell, test: TestCell, answer_cell=None):
+    """(diagnosis, message) for a test cell that recorded nothing (``answer_cell``: the exercise's, as run)."""
+    errors = _errors(cell)
     if not errors:
         return "tampering", (f"the check of {test.exercise} did not run: the test cell was bypassed "
                              f"(check replaced, or the cell rewritten).")
     ename, evalue = str(errors[-1].get("ename", "")), str(errors[-1].get("evalue", ""))[:300]
     if ename == "NameError" and test.exercise in evalue:
-        return "not-implemented", f"{test.exercise} is not defined: run its answer cell (and keep its name)."
+        return answer_cell_error(test.exercise, answer_cell) or \
+            ("not-implemented", f"{test.exercise} is not defined: run its answer cell (and keep its name).")
     if ename == "CellTimeoutError":
         return "timeout", f"the test of {test.exercise} ran out of time (an endless loop?)."
     if ename == "NotRun":
@@ -138,7 +153,8 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
             continue
         records = _records(cells[0])
         if not records:
-            verdicts.append(test.verdict(False, *_failure_before_record(cells[0], test)))
+            answer = by_id.get(test.exercise, [None])[0]
+            verdicts.append(test.verdict(False, *_failure_before_record(cells[0], test, answer)))
             continue
         record = records[0]
         cases = exercise.draw_cases(test_seed, test.hidden)

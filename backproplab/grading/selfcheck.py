@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .judge import answer_cell_error
 from .notebooks import read_notebook
 from .sandbox.executor import CellRecorder
 
@@ -33,6 +34,8 @@ def run_self_check(path, *, timeout=120, kernel_name=None):
     outputs = execute_cells([cell.source for cell in cells], Path(path).resolve().parent, timeout=timeout,
                             kernel_name=kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3"))
     verdicts = []
+    answers = {cell.metadata.get("nbgrader", {}).get("grade_id"): {"outputs": cell_outputs}
+               for cell, cell_outputs in zip(cells, outputs)}
     for cell, cell_outputs in zip(cells, outputs):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         published = [o["data"][CHECK_MIME] for o in cell_outputs
@@ -43,9 +46,11 @@ def run_self_check(path, *, timeout=120, kernel_name=None):
         errors = [o for o in cell_outputs if o["output_type"] == "error"]
         if not published and errors and cell.metadata.get("nbgrader", {}).get("grade"):
             exercise = (grade_id or "").removeprefix("test_").removesuffix("_hidden")
+            broken = answer_cell_error(exercise, answers.get(exercise)) if errors[0]["ename"] == "NameError" else None
+            diagnosis, message = broken or ("not-implemented" if errors[0]["ename"] == "NotImplementedError" else "crash",
+                                            f"{errors[0]['ename']}: {errors[0]['evalue']}")
             verdicts.append({"grade_id": grade_id, "exercise": exercise, "hidden": False, "passed": False,
-                             "diagnosis": "not-implemented" if errors[0]["ename"] == "NotImplementedError" else "crash",
-                             "message": f"{errors[0]['ename']}: {errors[0]['evalue']}", "seed": None})
+                             "diagnosis": diagnosis, "message": message, "seed": None})
     return verdicts
 
 
