@@ -170,6 +170,36 @@ def _cmd_assign(args):
     return 0
 
 
+def _cmd_extend(args):
+    from nbgrader.api import MissingEntry
+    from nbgrader.utils import parse_utc
+    workspace = _workspace(args)
+    if args.lecture not in workspace.lectures():
+        print(f"bplab extend: unknown lecture {args.lecture!r} (known: {', '.join(workspace.lectures())})",
+              file=sys.stderr)
+        return 2
+    try:
+        until = parse_utc(args.until)
+    except (ValueError, OverflowError) as err:
+        print(f"bplab extend: cannot read the date {args.until!r}: {err}", file=sys.stderr)
+        return 2
+    with workspace.gradebook() as gb:
+        try:
+            duedate = gb.find_assignment(args.lecture).duedate
+        except MissingEntry:
+            duedate = None
+        if duedate is None or until <= duedate:
+            why = "has no due date (set one with `bplab assign --due`)" if duedate is None else \
+                f"is due {duedate:%Y-%m-%d %H:%M:%S} UTC already, not later than {until:%Y-%m-%d %H:%M:%S} UTC"
+            print(f"bplab extend: {args.lecture} {why}", file=sys.stderr)
+            return 2
+        gb.update_or_create_student(args.student)
+        gb.update_or_create_submission(args.lecture, args.student, extension=until - duedate)
+    print(f"{args.student}: {args.lecture} due {until:%Y-%m-%d %H:%M:%S} UTC (the class: {duedate:%Y-%m-%d %H:%M:%S} "
+          f"UTC); `bplab grade` takes it into account")
+    return 0
+
+
 def _cmd_collect(args):
     from .grading.exchange import ExchangeError, collect
     from .grading.release import ReleaseError
@@ -459,6 +489,15 @@ def build_parser():
                    help="accept a due date in the past (closes the assignment: later submissions are late)")
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_assign)
+
+    p = sub.add_parser("extend", help="give one student a later due date for a lecture (no late penalty until then)",
+                       description="Store an extension of LECTURE's due date for STUDENT in the gradebook (nbgrader's "
+                                   "own extension); `bplab grade` counts that student late only after --until.")
+    p.add_argument("lecture", metavar="LECTURE")
+    p.add_argument("student", metavar="STUDENT")
+    p.add_argument("--until", metavar="DATE", required=True, help='the student\'s due date, e.g. "2026-12-10 23:59:00 UTC"')
+    _add_workspace_options(p)
+    p.set_defaults(func=_cmd_extend)
 
     p = sub.add_parser("collect", help="collect each student's latest submission from nbgrader's exchange",
                        description="Set aside submissions whose owner is not the student they name, then run "

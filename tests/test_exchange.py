@@ -3,8 +3,11 @@ inbound folders, the late penalty, and `bplab assign`/`collect`'s usage errors. 
 Unix accounts is tests/test_term.py."""
 from __future__ import annotations
 
+import json
 import os
 import pwd
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +108,39 @@ def test_exchange_commands_explain_usage_errors(tmp_path, capsys, argv, message)
     code = main([*argv, "--workspace", str(tmp_path / "autograder"), "--root", REPO_ROOT])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_extension_moves_one_student_s_due_date(tmp_path, capsys):
+    """Two students submit the same correct notebook a day after the due date; one has `bplab extend` to a date after
+    it: is only the other one's score cut by the 10% per day late policy, and does extend refuse a date not after the
+    class's due date?"""
+    from nbgrader.api import Gradebook
+
+    from backproplab.grading.submissions import build_submission, write_notebook
+    from catalog_helpers import catalog
+
+    repo = Path(__file__).resolve().parents[1]
+    ws = Workspace(tmp_path / "ws", repo)
+    config = ws.path / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc = get_config()\n'
+                      'c.AssignLatePenalties.plugin_class = "backproplab.grading.late.PercentPerDayLate"\n'
+                      'c.PercentPerDayLate.percent_per_day = 10\n')
+    ws.ensure_assignment("04-backprop")
+    with Gradebook(ws.db_url) as gb:
+        gb.update_or_create_assignment("04-backprop", duedate=datetime(2026, 12, 1, 12, 0))
+    notebook = build_submission(ws.release_notebook("04-backprop"), catalog("04-backprop").ANSWERS)
+    for student in ("ann", "bob"):
+        folder = ws.path / "submitted" / student / "04-backprop"
+        folder.mkdir(parents=True)
+        write_notebook(notebook, folder / "backprop.ipynb")
+        (folder / "timestamp.txt").write_text("2026-12-02 11:00:00.000000 UTC")
+    workspace = ["--workspace", str(ws.path), "--root", str(repo)]
+    assert main(["extend", "04-backprop", "ann", "--until", "2026-11-30 12:00:00 UTC", *workspace]) == 2
+    assert "is due 2026-12-01 12:00:00 UTC already" in capsys.readouterr().err
+    assert main(["extend", "04-backprop", "ann", "--until", "2026-12-03 12:00:00 UTC", *workspace]) == 0
+    assert capsys.readouterr().out.startswith("ann: 04-backprop due 2026-12-03 12:00:00 UTC")
+    assert main(["grade", str(ws.path / "submitted"), "--json", *workspace]) == 0
+    results = {r["student"]: r for r in json.loads(capsys.readouterr().out)}
+    assert results["ann"]["late_penalty"] == 0 and results["ann"]["score"] == results["ann"]["max_score"]
+    assert results["bob"]["late_penalty"] == pytest.approx(0.1 * results["bob"]["max_score"])

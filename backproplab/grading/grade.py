@@ -29,7 +29,7 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..checks.core import Verdict
@@ -37,6 +37,7 @@ from ..checks.hints import RUNGS
 from . import config as grading_config
 from .judge import failed_verdicts
 from .store import load_submission, load_verdicts, save_result
+from .workspace import gradebook_assignments
 
 MAX_NOTEBOOK_BYTES = 32 << 20  # a larger submission is not run: it costs only its own points
 MAX_CELLS = 2000               # likewise a notebook with more cells (the lectures have about 100)
@@ -343,6 +344,7 @@ class GradingTask:
     settings: GradingSettings
     grader_version: str  # the client's: a worker with other grading code refuses the task
     timestamp: str | None = None
+    extension_seconds: float = 0.0  # this student's extension of the due date (`bplab extend`)
 
 
 @dataclass
@@ -588,6 +590,10 @@ def _autograde(course: Path, task: GradingTask, submission: str):
 
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             gb.update_or_create_assignment(task.lecture, duedate=datetime.fromisoformat(task.sources.duedate))
+            if task.extension_seconds:  # nbgrader's late penalty counts from the due date plus the extension
+                gb.update_or_create_student(task.student)
+                gb.update_or_create_submission(task.lecture, task.student,
+                                               extension=timedelta(seconds=task.extension_seconds))
     source = course / "source" / task.lecture / task.sources.notebook_name
     source.parent.mkdir(parents=True)
     source.write_text(task.sources.source_nb, encoding="utf-8")
@@ -703,20 +709,33 @@ def make_tasks(workspace, submissions, settings: GradingSettings, *, prepare=Tru
     if prepare:
         workspace.ensure_assignments(lectures)
     sources = {lec: lecture_sources(workspace, lec) for lec in lectures}
+    extensions = granted_extensions(workspace, lectures)
     tasks = []
     for sub in submissions:
         data = _read_bytes(sub.path)
         src = sources[sub.lecture]
         stamp = sub.path.parent / "timestamp.txt"
         timestamp = stamp.read_text().strip() if stamp.is_file() else None
+        extension = extensions.get((sub.student, sub.lecture), 0.0)
         digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
             [settings.cell_timeout, settings.memory_mb, settings.cpu_seconds, settings.sandboxed,
-             settings.credit_dependents, settings.hint_rung, settings.late_policy, src.duedate,
-             timestamp]).encode()).hexdigest()
+             settings.credit_dependents, settings.hint_rung, settings.late_policy, src.duedate, timestamp] +
+            ([extension] if extension else [])).encode()).hexdigest()
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
-                                 workspace.seed(sub.student, sub.lecture, data), src, settings, grader_version(), timestamp))
+                                 workspace.seed(sub.student, sub.lecture, data), src, settings, grader_version(), timestamp,
+                                 extension))
     return tasks
+
+
+def granted_extensions(workspace, lectures) -> dict:
+    """{(student, lecture): seconds} of the due-date extensions in the workspace gradebook (`bplab extend`)."""
+    present = {name for name, _ in gradebook_assignments(workspace.db_path)} & set(lectures)
+    if not present:
+        return {}
+    with workspace.gradebook() as gb:
+        return {(sub.student_id, lecture): sub.extension.total_seconds() for lecture in sorted(present)
+                for sub in gb.find_assignment(lecture).submissions if sub.extension}
 
 
 def stored_result(workspace, student, lecture) -> GradingResult | None:
