@@ -108,10 +108,7 @@ def found(forms: Forms, text: str) -> list[str]:
     return ([p for p in forms.math if re.search(p, math)] + [p for p in forms.words if re.search(p, plain)])
 
 
-PENDING = {"08-optimization": "issue 26/28: lecture 08 was rewritten on its own branch, merged as this one closed; "
-                                "its derivation cells, 'How this notebook works' and question headers are its owner's",
-           "09-backprop-by-hand": "issue 28: lecture 09 was written on its own branch, merged as this one closed; its "
-                                  "cells and forms are its owner's to check against this rule"}
+PENDING: dict[str, str] = {}
 
 _SIGMA = r"(\\?sigma\(\w\)|a|A|out)"
 _TRUE_CLASS = r"minus the log(arithm)? of the (predicted )?probability (of|given to) (its|the) (true|correct) class"
@@ -184,21 +181,31 @@ FORMS = {
         "torch_train": DEFINITION("the PyTorch loop is taught; the exercise assembles it"),
     },
     "08-optimization": {
-        "momentum_update": Forms(math=(r"V\\leftarrow\\betaV\+(\\nablaE|g|dW)", r"betavelocity\[")),
+        "momentum_update": Forms(math=(r"V\\leftarrow\\betaV\+(\\nablaE|g|dW)", r"U_n\+1=\\betaU_n\+\\nablaE",
+                                       r"betavelocity\[")),
         "rmsprop_update": Forms(math=(r"S\\leftarrow\\betaS\+\(1-\\beta\)(g|\\nablaE|dW)", r"g/\(\\sqrtS\+\\epsilon\)",
                                       r"betacache\["),
                                 words=(r"divided elementwise by \$\\sqrt\{?s\}?",)),
         "adam_update": Forms(math=(r"/\(1-\\beta_?1\^t\)", r"/\(1-beta1\^t\)", r"/\(1-0\.9\^t\)", r"\\hatm_t=m_t/")),
         "batchnorm_forward": DEFINITION("batch normalization's forward pass is the definition the lecture teaches"),
-        "batchnorm_eval": DEFINITION("the running averages and evaluation mode follow nn.BatchNorm1d's documented rule"),
-        "batchnorm_backward": Forms(math=(r"d\\gamma=(1/m)?\\sum", r"d\\beta=(1/m)?\\sum", r"sum\(doutX_hat,axis=0"),
+        "batchnorm_eval": Forms(math=(r"\(1-momentum\)running\w*\+momentum", r"\(1-0\.1\)(running|mean|var)\+0\.1",
+                                      r"sum\(\(batch-mu\)\^2,axis=0,keepdims=True\)/\(m-1\)",
+                                      r"\\gamma\(X-\\bar\\mu\)/\\sqrt\(?\\bar\\sigma\^2\+\\epsilon"),
+                                words=(r"`momentum` is the weight of the \*?\*?new batch",)),
+        "batchnorm_backward": Forms(math=(r"d\\gamma=(1/m)?\\sum", r"d\\beta=(1/m)?\\sum", r"sum\(doutX_hat,axis=0",
+                                          r"s\(d\\hatx_k-1/m\\sum_id\\hatx_i-\\hatx_k",
+                                          r"dX_hat-mean\(dX_hat,axis=0"),
                                     words=(r"sum (over the batch )?of dout times x_?hat",)),
     },
     "09-backprop-by-hand": {
-        "backward_by_hand": DEFINITION("a whole backward pass, intermediate by intermediate: its steps are the earlier "
-                                       "lectures' rules, each checked against autograd"),
-        "cross_entropy_backward": Forms(math=(r"\(softmax\(\w+\)-Y\w*\)/m", r"\(P-Y\)/m", r"\(A-Y\)/m")),
-        "batchnorm_backward_dZ": Forms(math=(r"\\gamma/\(?m\\sqrt", r"bnvar_inv/m", r"gamma\w*/m\*?\w*var")),
-        "train_by_hand": DEFINITION("a training loop on the manual gradients; nothing to derive"),
+        "backward_by_hand": Forms(math=(r"dlogP\W*=-Y/m", r"logP\w*\)?=-(Y\w*/m|1/mY)",
+                                        r"dvar.{0,6}=-(0?\.5|1/2).{0,8}S.{0,5}\^3",
+                                        r"\+(2.{0,8}D.{0,5}/m|2/mD).{0,8}dvar")),
+        "cross_entropy_backward": Forms(math=(r"1/m\(\\?softmax\(Z(\[3\]|3)?\)-Y\)", r"\(softmax\(\w+\)-Y\w*\)/m",
+                                              r"\(P-Y\)/m", r"\(A-Y\)/m", r"-Y\)/(m|Z3\.shape\[0\])")),
+        "batchnorm_backward_dZ": Forms(math=(r"\\gammaS\(dH-", r"dH-dH\.mean\(axis=0", r"-N\(dHN\)\.mean\(axis=0",
+                                             r"\\gammas\(\\partialJ/\(?\\partialh_k\)?-")),
+        "train_by_hand": Forms(math=(r"\(1-0\.1\)\\?(text)?(mean|var)\w*\+0\.1", r"0\.9running\[",
+                                     r"var\w*\W*\w?\W*b/\(b-1\)")),
     },
 }

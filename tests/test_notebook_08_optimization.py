@@ -92,7 +92,8 @@ def test_no_formula_of_a_graded_quantity_above_its_answer_cell(solution):
     assert "hint=2" in opening and "hint=3" in opening and "nudge" in opening
     for number, points in ((1, 2), (2, 2), (3, 3), (4, 2), (5, 2), (6, 4)):
         assert f"### Exercise {number} ({points} points): " in markdown_text(solution), number
-    assert "**Question 1** (2 points)" in markdown_text(solution) and "**Question 2** (2 points)" in markdown_text(solution)
+    assert "**Question 1 (2 points).**" in markdown_text(solution)
+    assert "**Question 2 (2 points).**" in markdown_text(solution)
 
 
 def test_no_hint_or_docstring_gives_the_update_rules_away(solution):
