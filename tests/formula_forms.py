@@ -20,8 +20,8 @@ code brought to one spelling) or against the text in lower case with runs of whi
 - no white space, ``$``, braces, ``\\left``/``\\right``/``\\big``, LaTeX spacing, ``\\text``/``\\mathrm``/
   ``\\operatorname`` wrappers or ``np.``; Greek letters by their LaTeX names (``\\sigma``, ``\\alpha``, ...).
 
-``PENDING`` names the lectures whose notebooks another branch is rewriting (issue 26 lists lecture 08's cells): their
-tests are expected to fail until that branch is merged; remove the entry then.
+``PENDING`` names the lectures whose notebooks another branch is rewriting: their tests are expected to fail until
+that branch is merged; remove the entry then.
 """
 from __future__ import annotations
 
