@@ -27,7 +27,7 @@ __all__ = [
     "momentum_update", "momentum_update_ema", "rmsprop_update", "adam_update",
     "batchnorm_forward", "batchnorm_backward", "update_running_stats", "batchnorm_inference",
     "numerical_gradient", "gradient_check", "mul_backward", "matmul_backward", "exp_backward",
-    "sigmoid_backward_rule",
+    "sigmoid_backward_rule", "batchnorm_eval", "bnmlp_autograd", "bnmlp_torch_training",
 ]
 
 
@@ -715,6 +715,97 @@ def batchnorm_inference(X, gamma, beta, running_mean, running_var, eps=1e-5):
                                          _leaf(gamma).reshape(-1), _leaf(beta).reshape(-1), training=False,
                                          eps=float(eps))
     return _out(out, _dtype_of(X))
+
+
+def batchnorm_eval(batches, X, gamma, beta, momentum=0.1, eps=1e-5):
+    """A fresh ``torch.nn.BatchNorm1d(n, eps, momentum)`` run on ``batches`` in train mode, then on X in eval mode.
+    batches: list of (m_k, n), m_k >= 2; X (p, n); gamma, beta (1, n) -> (running_mean (1, n), running_var (1, n),
+    out (p, n))."""
+    torch = _torch()
+    dtype = _dtype_of(X)
+    layer = torch.nn.BatchNorm1d(np.shape(X)[1], eps=float(eps), momentum=float(momentum)).double().train()
+    with torch.no_grad():
+        layer.weight.copy_(_leaf(gamma).reshape(-1))
+        layer.bias.copy_(_leaf(beta).reshape(-1))
+        for batch in batches:
+            layer(_leaf(batch))
+        out = layer.eval()(_leaf(X))
+    return _out(layer.running_mean, dtype).reshape(1, -1), _out(layer.running_var, dtype).reshape(1, -1), _out(out, dtype)
+
+
+# -- lecture 09's network (backproplab.bnmlp) ---------------------------------------------------
+
+def bnmlp_autograd(X, Y, params, eps=1e-5):
+    """``bnmlp.forward_pass`` rebuilt from PyTorch's operations, every intermediate kept, then ``J.backward()``.
+    X (m, n0); Y (m, K) one-hot; params keyed by bnmlp.PARAM_KEYS -> (J float, grads: "d" + name (the .grad,
+    of that array's shape) for every name of bnmlp.INTERMEDIATES and PARAM_KEYS)."""
+    torch = _torch()
+    F = torch.nn.functional
+    leaves = {key: _leaf(value, grad=True) for key, value in params.items()}
+    kept = {}
+
+    def keep(name, tensor):
+        tensor.retain_grad()
+        kept[name] = tensor
+        return tensor
+
+    A = _leaf(X)
+    for l in (1, 2):
+        Z = keep(f"Z{l}", F.linear(A, leaves[f"W{l}"]))
+        mu = keep(f"mu{l}", Z.mean(0, keepdim=True))
+        D = keep(f"D{l}", torch.sub(Z, mu))
+        var = keep(f"var{l}", D.square().mean(0, keepdim=True))
+        S = keep(f"S{l}", torch.rsqrt(torch.add(var, float(eps))))
+        N = keep(f"N{l}", torch.mul(D, S))
+        H = keep(f"H{l}", torch.addcmul(leaves[f"beta{l}"], leaves[f"gamma{l}"], N))
+        A = keep(f"A{l}", torch.tanh(H))
+    Z3 = keep("Z3", F.linear(A, leaves["W3"], leaves["B3"].reshape(-1)))
+    zmax = keep("zmax", Z3.max(1, keepdim=True).values)
+    shifted = keep("shifted", torch.sub(Z3, zmax))
+    E = keep("E", shifted.exp())
+    sumE = keep("sumE", E.sum(1, keepdim=True))
+    logsum = keep("logsum", sumE.log())
+    logP = keep("logP", torch.sub(shifted, logsum))
+    J = F.nll_loss(logP, torch.from_numpy(np.argmax(np.asarray(Y), axis=1)))
+    J.backward()
+    grads = {"d" + name: _out(tensor.grad, np.float64) for name, tensor in kept.items()}
+    grads.update({"d" + key: _out(leaf.grad, np.float64) for key, leaf in leaves.items()})
+    return float(J.detach()), grads
+
+
+def bnmlp_torch_training(X, Y, params, running, learning_rate, epochs, batch_size):
+    """bnmlp's network as ``nn.Sequential(Linear(bias=False), BatchNorm1d, Tanh, Linear(bias=False), BatchNorm1d,
+    Tanh, Linear)`` in float64, trained by ``torch.optim.SGD`` on ``nn.CrossEntropyLoss``: minibatches of
+    ``batch_size`` rows in order (the last may be smaller, none a single row), ``epochs`` passes.
+    X (m, n0); Y (m, K) one-hot; params keyed by bnmlp.PARAM_KEYS; running {"mean1", "var1", "mean2", "var2"}
+    (1, n_l) each -> (params, running, losses): the trained params and running statistics (same keys and shapes)
+    and the loss of every step."""
+    torch = _torch()
+    nn = torch.nn
+    (n1, n0), (n2, _), (K, _) = np.shape(params["W1"]), np.shape(params["W2"]), np.shape(params["W3"])
+    model = nn.Sequential(nn.Linear(n0, n1, bias=False), nn.BatchNorm1d(n1), nn.Tanh(), nn.Linear(n1, n2, bias=False),
+                          nn.BatchNorm1d(n2), nn.Tanh(), nn.Linear(n2, K)).double()
+    slots = {"W1": model[0].weight, "gamma1": model[1].weight, "beta1": model[1].bias, "W2": model[3].weight,
+             "gamma2": model[4].weight, "beta2": model[4].bias, "W3": model[6].weight, "B3": model[6].bias}
+    statistics = {"mean1": model[1].running_mean, "var1": model[1].running_var, "mean2": model[4].running_mean,
+                  "var2": model[4].running_var}
+    with torch.no_grad():
+        for key, tensor in {**slots, **statistics}.items():
+            tensor.copy_(_leaf({**params, **running}[key]).reshape(tensor.shape))
+    optimizer = torch.optim.SGD(model.parameters(), lr=float(learning_rate))
+    loss_fn = nn.CrossEntropyLoss()
+    rows, labels = _leaf(X), torch.from_numpy(np.argmax(np.asarray(Y), axis=1))
+    losses = []
+    model.train()
+    for _ in range(int(epochs)):
+        for batch in zip(rows.split(int(batch_size)), labels.split(int(batch_size))):
+            optimizer.zero_grad()
+            loss = loss_fn(model(batch[0]), batch[1])
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+    trained = {key: _out(tensor, np.float64).reshape(np.shape(params[key])) for key, tensor in slots.items()}
+    return trained, {key: _out(tensor, np.float64).reshape(1, -1) for key, tensor in statistics.items()}, np.array(losses)
 
 
 # -- gradient checking ---------------------------------------------------------------------

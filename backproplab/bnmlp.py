@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .batchnorm import batchnorm_inference
+
 __all__ = ["PARAM_KEYS", "INTERMEDIATES", "RUNNING_KEYS", "EPS", "MOMENTUM", "init_params", "initial_running",
            "forward_pass", "inference"]
 
@@ -96,6 +98,6 @@ def inference(X, params, running, eps=EPS):
     A = np.asarray(X, dtype=float)
     for l in (1, 2):
         Z = A @ params[f"W{l}"].T
-        N = (Z - running[f"mean{l}"]) / np.sqrt(running[f"var{l}"] + eps)
-        A = np.tanh(params[f"gamma{l}"] * N + params[f"beta{l}"])
+        A = np.tanh(batchnorm_inference(Z, params[f"gamma{l}"], params[f"beta{l}"], running[f"mean{l}"],
+                                        running[f"var{l}"], eps))
     return A @ params["W3"].T + params["B3"]

@@ -162,3 +162,30 @@ def test_output_gradients_stay_exact_where_the_output_saturates():
     Y = np.array([[0.0, 1.0], [1.0, 0.0]])
     AL, caches = model.model_forward(X, params, ["softmax"])
     close(ab.model_backward(AL, Y, caches, ["softmax"]), model.model_backward(AL, Y, caches, ["softmax"]))
+
+
+def test_lecture09_network_agrees():
+    """Do bnmlp_autograd (every intermediate's .grad) and bnmlp_torch_training (nn.Sequential with BatchNorm1d,
+    torch.optim.SGD) agree with the NumPy reference gradients and the checks' reference training?"""
+    from backproplab import bnmlp, bnmlp_reference
+    from backproplab.checks.lecture09 import reference_training
+
+    X, Y = RNG.normal(size=(8, 4)), np.eye(3)[RNG.integers(0, 3, 8)]
+    params = bnmlp.init_params([4, 5, 6, 3], seed=4)
+    params.update(gamma1=RNG.uniform(0.5, 2, (1, 5)), beta2=RNG.normal(size=(1, 6)), B3=RNG.normal(size=(1, 3)))
+    J, cache = bnmlp.forward_pass(X, Y, params)
+    mine_J, grads = ab.bnmlp_autograd(X, Y, params)
+    assert mine_J == pytest.approx(J, rel=1e-12)
+    close(grads, bnmlp_reference.backward_reference(X, Y, params, cache))
+    running = {"mean1": RNG.normal(size=(1, 5)), "var1": RNG.uniform(0.5, 2, (1, 5)),
+               "mean2": RNG.normal(size=(1, 6)), "var2": RNG.uniform(0.5, 2, (1, 6))}
+    close(ab.bnmlp_torch_training(X, Y, params, running, 0.4, 3, 3),
+          reference_training(X, Y, params, running, 0.4, 3, 3), 1e-8)
+
+
+def test_batchnorm_eval_agrees():
+    """Does batchnorm_eval (a fresh nn.BatchNorm1d, train then eval) agree with the NumPy library's?"""
+    batches = [RNG.normal(2, 3, (m, 3)) for m in (2, 5, 4)]
+    X, gamma, beta = RNG.normal(size=(4, 3)), RNG.uniform(0.5, 2, (1, 3)), RNG.normal(size=(1, 3))
+    close(ab.batchnorm_eval(batches, X, gamma, beta, 0.3, 1e-3), batchnorm.batchnorm_eval(batches, X, gamma, beta, 0.3, 1e-3))
+    close(ab.batchnorm_eval(batches, X, gamma, beta), batchnorm.batchnorm_eval(batches, X, gamma, beta))

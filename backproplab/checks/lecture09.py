@@ -15,6 +15,8 @@ mistakes would give when every gradient before it is right.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..bnmlp import EPS, INTERMEDIATES, MOMENTUM, PARAM_KEYS, RUNNING_KEYS, forward_pass
@@ -134,6 +136,28 @@ def _local_mistakes(key, X, Y, params, c, g):
     return []
 
 
+@dataclass
+class _Prediction:
+    """A typical wrong value of one gradient ({key: value}), with what it is ("" when the pattern says it)."""
+
+    diagnosis: str
+    value: dict
+    message: str
+
+    def outcome(self):
+        return "returned", self.value
+
+
+def _hypotheses(predictions, key) -> list:
+    """compare_output's hypotheses for gradient ``key``: [(diagnosis, wrong value[, explanation])]."""
+    found = []
+    for prediction in predictions:
+        _, value = prediction.outcome()
+        if key in value:
+            found.append((prediction.diagnosis, value[key]) + ((prediction.message,) if prediction.message else ()))
+    return found
+
+
 def _unpack_dict(exercise, value, keys, what):
     if not isinstance(value, dict):
         return CaseVerdict(False, "not-an-array", f"{exercise} should return a dict of {what}, but it returned "
@@ -226,14 +250,20 @@ class BackwardByHand(Exercise):
                                                  params[key].copy()) for key in PARAM_KEYS}
         return {"PyTorch autograd": {key: autograd[key] for key in BACKWARD_ORDER}, "finite differences": numeric}
 
+    def predicted_mistakes(self, X, Y, params, cache):
+        """Every gradient's typical wrong values, given that the gradients before it are right (in the student
+        edition they come from the answer key)."""
+        right = backward_reference(X, Y, params, cache)
+        return [_Prediction(diagnosis, {key: value}, explanation[0] if explanation else "")
+                for key in BACKWARD_ORDER for diagnosis, value, *explanation in _local_mistakes(key, X, Y, params, cache, right)]
+
     def split(self, value, case):
         found = _unpack_dict(self.name, value, GRAD_KEYS, "gradients")
         return found if isinstance(found, CaseVerdict) else {"grads": found}
 
     def judge_outputs(self, case, outputs, expected):
         grads = outputs["grads"]
-        X, Y, params, cache = case.args
-        right = backward_reference(X, Y, params, cache)
+        predicted = self.predicted_mistakes(*case.args)
         passed = []
         for key in BACKWARD_ORDER:
             value = grads[key]
@@ -244,12 +274,12 @@ class BackwardByHand(Exercise):
                     passed.append(key)
                     continue
                 verdict = compare_output(key, value, expected[key], m=case.m,
-                                         hypotheses=_local_mistakes(key, X, Y, params, cache, right))
+                                         hypotheses=_hypotheses(predicted, key))
                 verdict.diagnosis = "max-shift"
                 verdict.detail += f" Its largest entry is {float(np.max(np.abs(value))):.3g} in size; the expected dzmax is zero."
             else:
                 verdict = compare_output(key, value, expected[key], m=case.m,
-                                         hypotheses=_local_mistakes(key, X, Y, params, cache, right))
+                                         hypotheses=_hypotheses(predicted, key))
                 if verdict.passed:
                     passed.append(key)
                     continue
