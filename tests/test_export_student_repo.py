@@ -620,13 +620,11 @@ LATEX = re.compile(r"\\(?:frac|sum|sqrt|partial|odot|top|hat)\b")
 
 @cache
 def graded_formulas() -> list[str]:
-    """The formulas of every exercise's formula texts (its hint ladder's formula rungs, and ``formulas`` where an
-    exercise still has them): each right-hand side cut at its commas, semicolons and parenthesised remarks, keeping
-    the pieces that hold an operator outside subscripts."""
+    """The formulas of every exercise's formula texts (its hint ladder's formula rungs): each right-hand side cut at
+    its commas, semicolons and parenthesised remarks, keeping the pieces that hold an operator outside subscripts."""
     found = set()
     for exercise in EXERCISES.values():
-        texts = [hint.formula for hint in exercise.hints.values()] + list(getattr(exercise, "formulas", {}).values())
-        for text in texts:
+        for text in (hint.formula for hint in exercise.hints.values()):
             for part in re.split(r";\s+", text):
                 rhs = part.split("=", 1)[-1]
                 for piece in re.split(r",\s+|\s+\((?=[a-z])|\s+->\s+", rhs):
