@@ -84,6 +84,8 @@ if __name__ == "__main__":
 CHECKS_MACHINERY = frozenset({"__init__", "core", "codec", "compare", "display", "diagnoses", "fixtures", "answer_key"})
 # The kernel output recorder `bplab check` uses, without the grading sandbox it lives in.
 RECORDER_MODULE = "recorder.py"
+# The judge's reading of an answer cell that stopped with an error, without the grader's judge it lives in.
+CELL_ERRORS_MODULE = "cell_errors.py"
 KEY_FILE = "checks/answer_key.bin"
 PREDICTION = "_Prediction"  # lecture01's predicted mistake: a diagnosis, the wrong computation and a message
 KEY_HOOKS = {"cases": "return answer_key.visible_cases(self, hidden)", "reference": "return answer_key.reference(self, case)",
@@ -380,6 +382,20 @@ def recorder_module(executor_source: str) -> str:
     return header + "\n".join(ast.unparse(n) for n in constants) + "\n\n\n" + ast.unparse(wanted[0]) + "\n"
 
 
+def cell_errors_module(judge_source: str) -> str:
+    """grading/cell_errors.py: the judge's ``answer_cell_error`` and the helpers it calls, without the grader."""
+    tree = ast.parse(judge_source)
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    wanted, names = [], ["answer_cell_error"]
+    while names:
+        node = functions[names.pop()]
+        if node not in wanted:
+            wanted.insert(0, node)
+            names += [name for name in _referenced(node) if name in functions and name != node.name]
+    header = '"""What `bplab check` says of an answer cell that stopped with an error."""\nfrom __future__ import annotations\n\n'
+    return header + "\n\n".join(ast.unparse(n) for n in wanted) + "\n"
+
+
 def write_student_package(root, destination) -> list[Path]:
     """Write the student edition of ``root``/backproplab into ``destination``/backproplab; return the files written,
     relative to ``destination``."""
@@ -405,6 +421,7 @@ def write_student_package(root, destination) -> list[Path]:
         else:
             if relative == Path("grading/selfcheck.py"):
                 text = text.replace("from .sandbox.executor import CellRecorder", "from .recorder import CellRecorder")
+                text = text.replace("from .judge import answer_cell_error", "from .cell_errors import answer_cell_error")
             tree = _parse(text)
             if parts[0] == "grading":
                 _summary_only(tree)
@@ -417,8 +434,11 @@ def write_student_package(root, destination) -> list[Path]:
         written.append(Path("backproplab") / relative)
     recorder = (source / "grading" / "sandbox" / "executor.py").read_text(encoding="utf-8")
     (target / "grading" / RECORDER_MODULE).write_text(recorder_module(recorder), encoding="utf-8")
+    judge = (source / "grading" / "judge.py").read_text(encoding="utf-8")
+    (target / "grading" / CELL_ERRORS_MODULE).write_text(cell_errors_module(judge), encoding="utf-8")
     (target / KEY_FILE).write_bytes(build_answer_key(root))
-    written += [Path("backproplab") / "grading" / RECORDER_MODULE, Path("backproplab") / KEY_FILE]
+    written += [Path("backproplab") / "grading" / name for name in (RECORDER_MODULE, CELL_ERRORS_MODULE)]
+    written.append(Path("backproplab") / KEY_FILE)
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
         if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in relative.parts:
