@@ -373,13 +373,21 @@ def rewrite_core(source: str) -> str:
 def recorder_module(executor_source: str) -> str:
     """grading/recorder.py: the executor's CellRecorder and what it needs, without the sandbox."""
     tree = ast.parse(executor_source)
-    wanted = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "CellRecorder"]
-    names = _referenced(wanted[0])
+    definitions = {n.name: n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    wanted, pending = [], ["CellRecorder"]
+    while pending:  # CellRecorder and the classes it uses (OutputBudget), in the executor's order
+        node = definitions[pending.pop()]
+        if node not in wanted:
+            wanted.append(node)
+            pending += [name for name in _referenced(node) if name in definitions and name != node.name]
+    wanted.sort(key=tree.body.index)
+    names = set().union(*(_referenced(node) for node in wanted))
     constants = [n for n in tree.body if isinstance(n, ast.Assign)
                  and any(isinstance(t, ast.Name) and t.id in names for t in n.targets)]
     header = ('"""The kernel output recorder of `bplab check`."""\nfrom __future__ import annotations\n\nimport json\n\n'
               "from ..checks.core import OUTCOMES_MIME\n\n")
-    return header + "\n".join(ast.unparse(n) for n in constants) + "\n\n\n" + ast.unparse(wanted[0]) + "\n"
+    return (header + "\n".join(ast.unparse(n) for n in constants) + "\n\n\n"
+            + "\n\n\n".join(ast.unparse(n) for n in wanted) + "\n")
 
 
 def cell_errors_module(judge_source: str) -> str:
