@@ -159,10 +159,10 @@ def _lecture_problem(sub, sources):
     if not ids and sub.path.is_file() and 0 < sub.path.stat().st_size <= MAX_NOTEBOOK_BYTES:
         sub.notes.append("its nbgrader metadata is missing (an editor or a copy into a new notebook drops it): "
                          "its cells were matched to the release by their content")
-    if not ids or ids & sources[sub.lecture]:
-        return None
+    # Lectures share a few ids (a setup cell's), so the notebook is another lecture's only when that lecture
+    # holds more of its graded cells than its own does.
     other = max(sources, key=lambda lec: len(ids & sources[lec]))
-    if not ids & sources[other]:
+    if len(ids & sources[other]) <= len(ids & sources[sub.lecture]):
         return None
     return SubmissionProblem(sub.student, sub.lecture, sub.path,
                              f"not graded: this is the notebook of {other}, not of {sub.lecture}; ask the student "
