@@ -375,7 +375,9 @@ def run_batch(shared: Path) -> dict:
     record["submissions_after"] = _listing(folder)
     record["host_leftovers"] = sorted(str(p) for p in Path("/tmp").glob(f"*{run}*")
                                       if p not in (evidence, host_canary))
-    code, stdout, stderr, seconds = _run(["feedback", "--workspace", str(workspace), "--root", str(REPO)],
+    # No TA grades the written answers here: the feedback is written before manual grading, as the flag says.
+    code, stdout, stderr, seconds = _run(["feedback", "--before-manual-grading", "--workspace", str(workspace),
+                                          "--root", str(REPO)],
                                          timeout=FEEDBACK_TIMEOUT, out_dir=shared, name="feedback")
     record["feedback"] = {"returncode": code, "stderr": stderr[-4000:], "seconds": seconds}
     record["workspace_files"] = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*") if p.is_file())
