@@ -12,8 +12,8 @@ X: (m, n), one example per row, n features; gamma (scale) and beta (shift): (1, 
   input (every example's loss depends on it through the batch statistics), not the gradient of
   example i's own loss. In PyTorch terms, with a mean loss: dgamma = weight.grad,
   dbeta = bias.grad, dX = m * X.grad.
-- For inference, ``update_running_stats`` keeps BatchNorm1d's running averages (the running
-  variance uses the unbiased batch variance, as PyTorch does), ``batchnorm_inference`` normalizes
+- For inference, ``update_running_stats`` keeps BatchNorm1d's running averages (with
+  BatchNorm1d's conventions, which lecture 08 has students find), ``batchnorm_inference`` normalizes
   with them, and ``batchnorm_eval`` does both: a fresh layer's running averages after a series of
   training batches, then its eval() output.
 The lecture (solutions/08-optimization) derives them.
@@ -53,7 +53,7 @@ def batchnorm_backward(dout, cache):
 def update_running_stats(running_mean, running_var, X, momentum=0.1):
     """BatchNorm1d's running averages after one more training batch X (m, n), m >= 2.
 
-    running_mean, running_var: (1, n); momentum: float, the weight of the new batch (PyTorch's
+    running_mean, running_var: (1, n); momentum: float, BatchNorm1d's momentum argument (its
     default 0.1) -> (new running_mean, new running_var).
     """
     momentum = as_weak_scalar(momentum)
