@@ -186,16 +186,12 @@ def _first_error(nb):
     return None
 
 
-@pytest.mark.slow
-def test_a_lecture_runs_to_its_first_unsolved_check(clone):
-    """Does lecture 01, as released, run in a kernel from the clone until its first test cell, which fails because
-    the exercise is not solved yet (every cell before it runs)?"""
+def _run_in_clone_kernel(nb, path, root, *, timeout, stop_at_first_error):
+    """Run ``nb``'s code cells in place, in a kernel that imports the package from ``root`` (an export's clone)."""
     from nbclient import NotebookClient
 
-    path = clone / "course" / "01-architecture" / "architecture.ipynb"
-    nb = nbformat.read(str(path), as_version=4)
-    env = {**os.environ, **KERNEL_ENV, "PYTHONPATH": str(clone)}
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+    env = {**os.environ, **KERNEL_ENV, "PYTHONPATH": str(root)}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
     client.km = client.create_kernel_manager()
     client.start_new_kernel(env=env)
@@ -204,10 +200,20 @@ def test_a_lecture_runs_to_its_first_unsolved_check(clone):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
                 client.execute_cell(cell, index)
-                if _first_error(nb):
+                if stop_at_first_error and _first_error(nb):
                     break
     finally:
         client._cleanup_kernel()
+
+
+@pytest.mark.slow
+def test_a_lecture_runs_to_its_first_unsolved_check(clone):
+    """Does lecture 01, as released, run in a kernel from the clone until its first test cell, which fails because
+    the exercise is not solved yet (every cell before it runs)?"""
+
+    path = clone / "course" / "01-architecture" / "architecture.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    _run_in_clone_kernel(nb, path, clone, timeout=300, stop_at_first_error=True)
     index, cell, error = _first_error(nb)
     first_test = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")
                       and c.cell_type == "code")
@@ -220,24 +226,12 @@ def test_a_lecture_runs_to_its_first_unsolved_check(clone):
 def test_every_lecture_solved_runs_top_to_bottom_in_the_clone(clone, lecture, tmp_path):
     """With the model answers filled in, does every cell of the lecture (demonstrations on the PyTorch-backed
     library, every visible check) run without an error in a kernel from the clone?"""
-    from nbclient import NotebookClient
 
     work = tmp_path / "work"
     shutil.copytree(clone, work, ignore=shutil.ignore_patterns(".git"))
     path = _solved(lecture, work)
     nb = nbformat.read(str(path), as_version=4)
-    env = {**os.environ, **KERNEL_ENV, "PYTHONPATH": str(work)}
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.km = client.create_kernel_manager()
-    client.start_new_kernel(env=env)
-    client.start_new_kernel_client()
-    try:
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)
-    finally:
-        client._cleanup_kernel()
+    _run_in_clone_kernel(nb, path, work, timeout=600, stop_at_first_error=False)
     errors = [(index, cell.source[:60], output.ename, output.evalue[:200]) for index, cell in enumerate(nb.cells)
               for output in cell.get("outputs", []) if output.output_type == "error"]
     assert errors == []
