@@ -11,8 +11,8 @@ changed since it was prepared counts every grade of it out of date, without gene
 """
 from __future__ import annotations
 
+from .batch import UsageError, course_settings, find_submissions, make_tasks
 from .feedback import stale_feedback
-from .grade import UsageError, course_settings, find_submissions, make_tasks
 from .store import load_submissions
 from .workspace import gradebook_assignments
 

@@ -385,7 +385,7 @@ class GradingResult:
 
 # What decides a grade: the references (the library), the checks, and the grading steps that run
 # and judge the notebook. Editing anything else (the CLI, reports, release) regrades nothing.
-_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/grade.py", "grading/judge.py",
+_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/batch.py", "grading/judge.py",
                   "grading/preprocessors.py", "grading/sandbox/*.py", "grading/late.py")
 _NOT_GRADING = {"cli.py", "publish.py"}
 
