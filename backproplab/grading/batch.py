@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..checks.core import Verdict
+from . import cells
 from .contract import GradingResult, GradingSettings, GradingTask, LectureSources, grader_version
 from .intake import MAX_NOTEBOOK_BYTES
 from .store import load_submission, load_verdicts, save_result
@@ -38,8 +39,8 @@ SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 def _written_answers(nb_json: str) -> dict:
     """{grade_id: source} of the manually graded markdown cells of a notebook given as JSON text."""
-    return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]).strip() for c in json.loads(nb_json)["cells"]
-            if c["cell_type"] == "markdown" and c["metadata"].get("nbgrader", {}).get("grade")}
+    return {cells.grade_id(c): "".join(c["source"]).strip() for c in json.loads(nb_json)["cells"]
+            if c["cell_type"] == "markdown" and cells.is_grade(c)}
 
 
 def unchanged_written_answers(workspace, result: GradingResult) -> set:

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cells
+
 MAX_NOTEBOOK_BYTES = 32 << 20  # a larger submission is not run: it costs only its own points
 MAX_CELLS = 2000               # likewise a notebook with more cells (the lectures have about 100)
 
@@ -46,8 +48,8 @@ def _grade_ids(path):
     try:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:  # never loaded: graded as unreadable
             return set()
-        cells = json.loads(path.read_bytes())["cells"]  # plain JSON: nbformat's validation costs every notebook
-        return {c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells} - {None}
+        notebook_cells = json.loads(path.read_bytes())["cells"]  # plain JSON: nbformat's validation costs every notebook
+        return cells.grade_ids(notebook_cells)
     except Exception:  # unreadable: the lecture is inferred from the rest of the batch
         return set()
 
@@ -170,8 +172,7 @@ def find_submissions(path, workspace, lecture=None, problems=None):
             found = [Submission(p.stem, None, p) for p in _notebooks(path)]
     else:
         raise UsageError(f"{path} does not exist")
-    sources = {lec: {c.metadata.get("nbgrader", {}).get("grade_id") for c in workspace.source_notebook(lec).cells} - {None}
-               for lec in known}
+    sources = {lec: cells.grade_ids(workspace.source_notebook(lec).cells) for lec in known}
     for sub in found:
         if sub.lecture is None and lecture:
             sub.lecture = lecture

@@ -13,21 +13,20 @@ import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..checks.core import Verdict
+from . import cells
 from . import config as grading_config
 from .contract import GradingResult, GradingTask, grader_version
 from .intake import MAX_CELLS, MAX_NOTEBOOK_BYTES
-from .judge import failed_verdicts
+from .judge import failed_verdicts, recorded_verdicts
 
 # ---------------------------------------------------------------- tampering
 
 def _cells_by_id(nb):
-    cells = {}
+    found = {}
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is not None:
-            cells.setdefault(grade_id, []).append(cell)
-    return cells
+        if cells.grade_id(cell) is not None:
+            found.setdefault(cells.grade_id(cell), []).append(cell)
+    return found
 
 
 def tampering_evidence(released_nb, submitted_nb):
@@ -37,8 +36,7 @@ def tampering_evidence(released_nb, submitted_nb):
     reasons = []
     given, got = _cells_by_id(released_nb), _cells_by_id(submitted_nb)
     for grade_id, (cell,) in given.items():
-        meta = cell.metadata["nbgrader"]
-        if not (meta.get("grade") or meta.get("locked")):
+        if not (cells.is_grade(cell) or cells.is_locked(cell)):
             continue
         if grade_id not in got:
             reasons.append(f"cell {grade_id} deleted")
@@ -46,17 +44,16 @@ def tampering_evidence(released_nb, submitted_nb):
         if len(got[grade_id]) > 1:
             reasons.append(f"cell {grade_id} duplicated")
         mine = got[grade_id][0]
-        mine_meta = mine.metadata.get("nbgrader", {})
         if mine.cell_type != cell.cell_type:
             reasons.append(f"cell {grade_id} changed type")
-        if meta.get("grade") and mine_meta.get("points") != meta.get("points"):
-            reasons.append(f"points of {grade_id} changed from {meta.get('points')} to {mine_meta.get('points')}")
-        if any(bool(mine_meta.get(flag)) != bool(meta.get(flag)) for flag in ("grade", "solution")):
+        if cells.is_grade(cell) and cells.points(mine) != cells.points(cell):
+            reasons.append(f"points of {grade_id} changed from {cells.points(cell):g} to {cells.points(mine):g}")
+        if any(fact(mine) != fact(cell) for fact in (cells.is_grade, cells.is_solution)):
             reasons.append(f"nbgrader flags of {grade_id} changed")
-        if meta.get("locked") and mine.source != cell.source:
+        if cells.is_locked(cell) and mine.source != cell.source:
             reasons.append(f"locked cell {grade_id} edited")
-    for grade_id, cells in got.items():
-        if grade_id not in given and any(c.metadata["nbgrader"].get("grade") for c in cells):
+    for grade_id, copies in got.items():
+        if grade_id not in given and any(map(cells.is_grade, copies)):
             reasons.append(f"graded cell {grade_id} added")
     return reasons
 
@@ -64,8 +61,7 @@ def tampering_evidence(released_nb, submitted_nb):
 # ---------------------------------------------------------------- one submission (a Dask worker)
 
 def _manual_max(source_nb) -> float:
-    return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in source_nb.cells
-               if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
+    return sum(cells.points(c) for c in source_nb.cells if cells.is_manually_graded(c))
 
 
 def _parse_submission(data: bytes):
@@ -100,11 +96,12 @@ def with_metadata_restored(submitted_nb, released_nb):
     import copy
 
     nb = copy.deepcopy(submitted_nb)
-    claimed = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    claimed = cells.grade_ids(nb.cells)
 
     def restore(cell, given):
-        grade_id = given.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id and grade_id not in claimed and "nbgrader" not in cell.metadata and cell.cell_type == given.cell_type:
+        grade_id = cells.grade_id(given)
+        if grade_id and grade_id not in claimed and not cells.has_nbgrader_metadata(cell) \
+                and cell.cell_type == given.cell_type:
             cell.metadata["nbgrader"] = copy.deepcopy(given.metadata["nbgrader"])
             claimed.add(grade_id)
 
@@ -114,10 +111,9 @@ def with_metadata_restored(submitted_nb, released_nb):
         if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
             for i, j in zip(range(i1, i2), range(j1, j2)):
                 restore(nb.cells[j], released_nb.cells[i])
-    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in released_nb.cells
-               if c.metadata.get("nbgrader", {}).get("solution") and not c.metadata["nbgrader"].get("grade")}
+    answers = {cells.grade_id(c): c for c in released_nb.cells if cells.is_answer(c)}
     for cell in nb.cells:
-        if cell.cell_type == "code" and "nbgrader" not in cell.metadata and _defined_function(cell.source) in answers:
+        if cell.cell_type == "code" and not cells.has_nbgrader_metadata(cell) and _defined_function(cell.source) in answers:
             restore(cell, answers[_defined_function(cell.source)])
     return nb
 
@@ -128,16 +124,12 @@ def graded_cells_as_released(submitted_nb, released_nb):
     Tampering with them is reported (``tampering_evidence``) and never stops nbgrader."""
     import copy
 
-    released = {c.metadata["nbgrader"]["grade_id"]: c for c in released_nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id")}
+    released = {cells.grade_id(c): c for c in released_nb.cells if cells.grade_id(c)}
     nb, seen = copy.deepcopy(submitted_nb), set()
     for index, cell in enumerate(nb.cells):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is None:
+        grade_id = cells.grade_id(cell)
+        if grade_id is None or grade_id not in released or grade_id in seen:
             cell.metadata.pop("nbgrader", None)
-            continue
-        if grade_id not in released or grade_id in seen:
-            del cell.metadata["nbgrader"]
             continue
         seen.add(grade_id)
         given = released[grade_id]
@@ -192,11 +184,7 @@ def grade_task(task: GradingTask) -> GradingResult:
         if execution.get("records_outside_tests"):
             result.flag_reasons.append(f"{execution['records_outside_tests']} outcome record(s) outside the test "
                                        f"cells, ignored (only a test cell's check() records count)")
-        by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded_nb.cells}
-        from .judge import find_test_cells
-        for test in find_test_cells(source_nb):
-            data = by_id.get(test.grade_id, {}).get("metadata", {}).get("bplab")
-            result.verdicts.append(Verdict.from_json(data) if data else test.verdict(False, "crash", "not graded"))
+        result.verdicts = recorded_verdicts(graded_nb, source_nb)
         for v in result.verdicts:
             if v.diagnosis in ("tampering", "forbidden-call"):
                 result.flag_reasons.append(f"{v.grade_id}: {v.diagnosis}")
