@@ -52,7 +52,9 @@ def _workspace(args):
 
 
 def _cmd_grade(args):
-    from .grading.grade import SettingsError, UsageError, course_settings, find_submissions, grade_batch
+    from .grading.batch import grade_batch
+    from .grading.contract import SettingsError, course_settings
+    from .grading.intake import UsageError, find_submissions
     from .grading.reports import format_grade_table, pending_manual_points
     from .grading.sandbox import SandboxUnavailable
     workspace = _workspace(args)
@@ -234,7 +236,7 @@ def _cmd_export(args):
 
 
 def _cmd_status(args):
-    from .grading.grade import UsageError
+    from .grading.intake import UsageError
     from .grading.status import format_status, workspace_status
     try:
         status = workspace_status(_workspace(args), args.lectures or None)

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from backproplab.grading.answer_catalogs import load_catalog
+from backproplab.grading.batch import grade_batch
 from backproplab.grading.demo import LECTURE, answers_with
-from backproplab.grading.grade import find_submissions, grade_batch
+from backproplab.grading.intake import find_submissions
 from backproplab.grading.release import find_root
 from backproplab.grading.sandbox import SandboxLimits, run_sandboxed
 from backproplab.grading.submissions import build_submission, write_notebook

@@ -211,7 +211,9 @@ def test_odd_submissions_are_graded_or_refused_with_a_reason(tmp_path):
     """A notebook whose nbgrader metadata was stripped (all answers right) is graded in full, unflagged, with a note
     saying its cells were matched to the release; another lecture's notebook in the folder is named as such and not
     graded; and a stored internal failure is tried again, not reused."""
-    from backproplab.grading.grade import GradingResult, Submission, course_settings, grader_version, make_tasks
+    from backproplab.grading.batch import make_tasks
+    from backproplab.grading.contract import GradingResult, course_settings, grader_version
+    from backproplab.grading.intake import Submission
     from backproplab.grading.store import save_result
     from backproplab.grading.workspace import Workspace
     from catalog_helpers import catalog
@@ -243,7 +245,7 @@ def test_odd_submissions_are_graded_or_refused_with_a_reason(tmp_path):
 
 def test_nbgrader_failure_is_named_in_one_line():
     """Does the grader's one-line reason for a failed nbgrader run name its last exception, not an empty line?"""
-    from backproplab.grading.grade import _last_error
+    from backproplab.grading.worker import _last_error
 
     log = ("[AutogradeApp | ERROR] There was an error processing assignment\nTraceback (most recent call last):\n"
            "  File \"x.py\", line 3, in f\n    meta['grade_id']\nKeyError: 'grade_id'\n\n")

@@ -98,7 +98,7 @@ def test_the_export_holds_a_student_course_and_nothing_of_the_instructors(clone)
     lectures = sorted(p.name for p in (REPO / "course").iterdir() if p.is_dir())
     assert sorted(p.name for p in (clone / "course").iterdir() if p.is_dir()) == lectures
     for absent in ("solutions", "autograder", "tests", "docs", "benchmarks", "scripts", "backproplab/publish.py",
-                   "backproplab/grading/sandbox", "backproplab/grading/grade.py"):
+                   "backproplab/grading/sandbox", "backproplab/grading/batch.py"):
         assert not (clone / absent).exists(), absent
     assert sorted(p.name for p in (clone / "backproplab" / "grading").iterdir()) == sorted(
         [*GRADING_KEPT, "recorder.py", "cell_errors.py"])

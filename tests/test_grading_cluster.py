@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from backproplab.grading.contract import grader_version
 from backproplab.grading.demo import answers_with, variant
-from backproplab.grading.grade import grader_version
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
 from catalog_helpers import catalog

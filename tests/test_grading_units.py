@@ -9,19 +9,14 @@ from hypothesis import strategies as st
 
 from backproplab.checks.core import Verdict
 from backproplab.cli import main
-from backproplab.grading.grade import (
-    SUBMISSIONS_PER_WORKER,
-    GradingResult,
-    UsageError,
-    default_workers,
-    find_submissions,
-    stored_result,
-    tampering_evidence,
-)
+from backproplab.grading.batch import SUBMISSIONS_PER_WORKER, default_workers, stored_result
+from backproplab.grading.contract import GradingResult
+from backproplab.grading.intake import UsageError, find_submissions
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
 from backproplab.grading.reports import class_report
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
 from backproplab.grading.submissions import build_submission, write_notebook
+from backproplab.grading.worker import tampering_evidence
 from backproplab.grading.workspace import Workspace
 from notebook_factory import (
     answer_cell,
@@ -314,7 +309,7 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
     """Does `c.SandboxedExecute.cell_timeout / memory_mb / cpu_seconds` in the workspace's nbgrader_config.py set
     the grading limits (a value given on the command line wins), and is any other
     `c.SandboxedExecute` setting refused with a message that names it?"""
-    from backproplab.grading.grade import SettingsError, course_settings
+    from backproplab.grading.contract import SettingsError, course_settings
 
     ws = Workspace(tmp_path / "ws", root)
     assert (course_settings(ws).cell_timeout, course_settings(ws).memory_mb) == (60, 2048)
@@ -336,7 +331,7 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
 def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path):
     """Does `c.JudgeOutcomes.hint_rung` in nbgrader_config.py choose the hint ladder's last rung in feedback (1 by
     default), and is a value outside 1..3 refused with a message that names it?"""
-    from backproplab.grading.grade import SettingsError, course_settings
+    from backproplab.grading.contract import SettingsError, course_settings
 
     ws = Workspace(tmp_path / "ws", root)
     assert course_settings(ws).hint_rung == 1

@@ -13,7 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from backproplab.checks.core import OUTCOMES_MIME, get_exercise
-from backproplab.grading.judge import find_test_cells, judge_notebook
+from backproplab.grading.judge import find_test_cells, judge_notebook, record_verdicts, recorded_verdicts
 from backproplab.grading.sandbox.verification import (
     Channel,
     VerificationJob,
@@ -214,6 +214,24 @@ def test_deleted_or_duplicated_test_cell_is_tampering(source_nb, monkeypatch):
     nb.cells.append(copy.deepcopy(_cell(nb, "test_dense_backward")))
     verdicts = by_id(judge_notebook(source_nb, nb, seed=SEED))
     assert verdicts["test_update_parameters"].diagnosis == verdicts["test_dense_backward"].diagnosis == "tampering"
+
+
+def test_verdicts_reach_the_worker_as_judged_and_a_forged_or_missing_one_is_not_graded(source_nb, monkeypatch):
+    """Does the worker read back exactly the verdicts the judge recorded in the graded notebook, one per test cell in
+    the source's order; and is a test cell whose recorded verdict is missing or malformed (a student's notebook
+    metadata, or a run that never reached the judge) failed as "not graded", never passed?"""
+    nb = executed(source_nb, correct(dense_backward=WRONG_DENSE.source), monkeypatch)
+    verdicts = judge_notebook(source_nb, nb, seed=SEED)
+    record_verdicts(nb, verdicts)
+    assert [v.to_json() for v in recorded_verdicts(nb, source_nb)] == [v.to_json() for v in verdicts]
+    order = [test.grade_id for test in find_test_cells(source_nb)]
+    nb.metadata["bplab"]["verdicts"] = [verdicts[0].to_json(), {"grade_id": order[1], "passed": True}, "forged"]
+    back = recorded_verdicts(nb, source_nb)
+    assert [v.grade_id for v in back] == order
+    assert back[0].to_json() == verdicts[0].to_json() and not any(v.passed for v in back[1:])
+    assert {(v.diagnosis, v.message) for v in back[1:]} == {("crash", "not graded")}
+    nb.metadata["bplab"] = "forged"
+    assert not any(v.passed for v in recorded_verdicts(nb, source_nb))
 
 
 def test_find_test_cells_reads_check_calls_with_ast(source_nb):

@@ -11,7 +11,8 @@ import pytest
 
 from backproplab.checks.core import Verdict
 from backproplab.cli import build_parser, main
-from backproplab.grading.grade import GradingResult, write_final_scores
+from backproplab.grading.batch import write_final_scores
+from backproplab.grading.contract import GradingResult
 from backproplab.grading.lms_export import CANVAS_IDENTITY_COLUMNS, EXPORT_FORMATS, LONG_COLUMNS
 from backproplab.grading.reports import ExportError, write_csv
 from backproplab.grading.store import load_verdicts, save_result

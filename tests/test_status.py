@@ -12,8 +12,10 @@ import pytest
 
 from backproplab.checks.core import Verdict
 from backproplab.cli import main
+from backproplab.grading.batch import make_tasks, write_final_scores
+from backproplab.grading.contract import GradingResult, course_settings
 from backproplab.grading.feedback import remember_feedback_scores
-from backproplab.grading.grade import GradingResult, Submission, course_settings, make_tasks, write_final_scores
+from backproplab.grading.intake import Submission
 from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.status import format_status, workspace_status
 from backproplab.grading.submissions import build_submission, write_notebook

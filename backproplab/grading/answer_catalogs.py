@@ -24,6 +24,7 @@ from pathlib import Path
 from textwrap import dedent
 from types import ModuleType
 
+from . import cells
 from .notebooks import read_notebook
 
 __all__ = ["Variant", "V", "S", "replaced", "notebook_sources", "load_catalog", "catalog_path"]
@@ -85,9 +86,8 @@ def notebook_sources(catalog_file) -> tuple[str, dict[str, str]]:
     setup = "\n\n".join(c.source for c in nb.cells if "setup" in c.metadata.get("tags", ()))
     answers = {}
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
-            answers[meta["grade_id"]] = _solution_source(cell.source)
+        if cells.is_answer(cell):
+            answers[cells.grade_id(cell)] = _solution_source(cell.source)
     return setup + "\n", answers
 
 

@@ -65,7 +65,8 @@ def write_demo_submissions(workspace, folder):
 
 def run_demo(workers=2, keep=False):
     """Run the demo; return the exit code (0 when every submission was graded)."""
-    from .grade import find_submissions, grade_batch
+    from .batch import grade_batch
+    from .intake import find_submissions
     from .release import find_root
     from .reports import class_report, format_grade_table, format_report, score_distribution
     from .workspace import Workspace

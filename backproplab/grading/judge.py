@@ -13,6 +13,10 @@ A call that could not be made gets the reason from the error in its place (``not
 (the course default), an exercise that fails only because it calls another exercise that the
 student got wrong, and passes with the reference in its place, keeps its points.
 
+The verdicts reach the worker in one place: ``record_verdicts`` puts them, as one list of ``Verdict.to_json``, into
+the graded notebook's ``bplab`` metadata (which the sandbox's run rewrote, so a student cannot leave one there);
+``recorded_verdicts`` reads them back, one per test cell of the source, validated.
+
 A failed verdict's message ends with the exercise's hint ladder (checks/hints.py) up to ``hint_rung``
 (the course setting ``c.JudgeOutcomes.hint_rung``: 1, the nudge, by default; RUNGS shows the formula).
 """
@@ -21,9 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..checks.core import OUTCOMES_MIME, Outcome, Verdict, evaluate, get_exercise, hidden_seed, visible_seed
+from . import cells
 from .sandbox.verification import check_calls
 
-__all__ = ["TestCell", "find_test_cells", "judge_notebook", "failed_verdicts"]
+__all__ = ["TestCell", "find_test_cells", "judge_notebook", "failed_verdicts", "record_verdicts", "recorded_verdicts"]
 
 
 @dataclass
@@ -40,25 +45,42 @@ class TestCell:
         return Verdict(self.exercise, self.hidden, passed, diagnosis, message, grade_id=self.grade_id, points=self.points)
 
 
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
 def find_test_cells(source_nb) -> list[TestCell]:
     """The source notebook's test cells, in order (one per graded cell holding a check() call)."""
     tests = []
     for cell in source_nb.cells:
-        meta = _nbgrader(cell)
-        if cell.cell_type != "code" or not meta.get("grade") or not meta.get("grade_id"):
+        if cell.cell_type != "code" or not cells.is_grade(cell) or not cells.grade_id(cell):
             continue
         for call in check_calls(cell.source)[:1]:
-            tests.append(TestCell(meta["grade_id"], call.exercise, call.hidden, float(meta.get("points", 0) or 0)))
+            tests.append(TestCell(cells.grade_id(cell), call.exercise, call.hidden, cells.points(cell)))
     return tests
 
 
 def failed_verdicts(source_nb, diagnosis: str, message: str) -> list[Verdict]:
     """Every test of the source failed for one reason (the submission could not be run at all)."""
     return [t.verdict(False, diagnosis, message) for t in find_test_cells(source_nb)]
+
+
+def record_verdicts(nb, verdicts: list[Verdict]) -> None:
+    """Put ``verdicts`` into the graded notebook ``nb``'s ``bplab`` metadata, replacing any there."""
+    if not isinstance(nb.metadata.get("bplab"), dict):
+        nb.metadata["bplab"] = {}
+    nb.metadata["bplab"]["verdicts"] = [v.to_json() for v in verdicts]
+
+
+def recorded_verdicts(graded_nb, source_nb) -> list[Verdict]:
+    """The verdicts ``record_verdicts`` left in ``graded_nb``, one per test cell of ``source_nb`` in its order; a
+    test cell without a readable one failed ("crash", "not graded")."""
+    metadata = graded_nb.metadata.get("bplab")
+    recorded = metadata.get("verdicts") if isinstance(metadata, dict) else None
+    by_id = {}
+    for data in recorded if isinstance(recorded, list) else []:
+        try:
+            verdict = Verdict.from_json(data)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        by_id.setdefault(verdict.grade_id, verdict)
+    return [by_id.get(test.grade_id) or test.verdict(False, "crash", "not graded") for test in find_test_cells(source_nb)]
 
 
 class _Unusable(ValueError):
@@ -139,22 +161,21 @@ def judge_notebook(source_nb, executed_nb, *, seed: int, credit_dependents: bool
     message shows the hint ladder up to ``hint_rung`` (1..checks.hints.RUNGS)."""
     by_id = {}
     for cell in executed_nb.cells:
-        grade_id = _nbgrader(cell).get("grade_id")
-        if grade_id:
-            by_id.setdefault(grade_id, []).append(cell)
+        if cells.grade_id(cell):
+            by_id.setdefault(cells.grade_id(cell), []).append(cell)
     verdicts, dependents = [], []
     for test in find_test_cells(source_nb):
         exercise = get_exercise(test.exercise)
         test_seed = hidden_seed(seed, test.exercise) if test.hidden else visible_seed(test.exercise)
 
-        cells = by_id.get(test.grade_id, [])
-        if len(cells) != 1:
+        found = by_id.get(test.grade_id, [])
+        if len(found) != 1:
             verdicts.append(test.verdict(False, "tampering", f"the test cell {test.grade_id} is missing or duplicated."))
             continue
-        records = _records(cells[0])
+        records = _records(found[0])
         if not records:
             answer = by_id.get(test.exercise, [None])[0]
-            verdicts.append(test.verdict(False, *_failure_before_record(cells[0], test, answer)))
+            verdicts.append(test.verdict(False, *_failure_before_record(found[0], test, answer)))
             continue
         record = records[0]
         cases = exercise.draw_cases(test_seed, test.hidden)

@@ -28,7 +28,8 @@ from ..checks.core import OUTCOMES_MIME, Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
 from ..checks.hints import RUNGS
-from .judge import judge_notebook
+from . import cells
+from .judge import judge_notebook, record_verdicts
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox
 from .sandbox.limits import (
@@ -44,7 +45,6 @@ from .sandbox.limits import (
 )
 from .store import load_verdicts
 
-VERDICT_KEY = "bplab"          # cell metadata holding the judge's verdict (test cells only)
 SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
 KERNEL_ENV = {"MPLBACKEND": "Agg", "BPLAB_QUIET": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -82,11 +82,6 @@ def _clean_output(raw):
     return None
 
 
-def _is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 @functools.lru_cache(maxsize=16)
 def _source_notebook(path: str, mtime_ns: int):
     """The trusted source notebook, read once per version (SandboxedExecute and JudgeOutcomes both need it)."""
@@ -103,17 +98,13 @@ def _verification_cells(nb, source_path="") -> list[int]:
     lecture_cells = set()
     if source_path:
         for cell in source_notebook(source_path).cells:
-            meta = cell.get("metadata", {})
-            if cell.cell_type == "code" and "setup" not in meta.get("tags", ()) \
-                    and not (meta.get("nbgrader", {}) or {}).get("solution"):
+            if cell.cell_type == "code" and "setup" not in cell.metadata.get("tags", ()) and not cells.is_solution(cell):
                 lecture_cells.add(cell.source)
     chosen = []
     for index, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {})
-        nbgrader = meta.get("nbgrader", {}) or {}
-        if cell.cell_type != "code" or not cell.source.strip() or _is_test_cell(cell) or cell.source in lecture_cells:
+        if cell.cell_type != "code" or not cell.source.strip() or cells.is_test(cell) or cell.source in lecture_cells:
             continue
-        if "setup" in meta.get("tags", ()) or nbgrader.get("solution") or not nbgrader.get("grade_id"):
+        if "setup" in cell.metadata.get("tags", ()) or cells.is_solution(cell) or not cells.grade_id(cell):
             chosen.append(index)
     return chosen
 
@@ -149,15 +140,15 @@ class SandboxedExecute(NbGraderPreprocessor):
                         "server (kernels start by fork)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
-        tests = {i for i, c in enumerate(nb.cells) if _is_test_cell(c)}
-        request = {"cells": cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
+        code_cells = [[i, c.source] for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+        tests = {i for i, c in enumerate(nb.cells) if cells.is_test(c)}
+        request = {"cells": code_cells, "cell_timeout": self.cell_timeout, "cell_output_limit": CELL_OUTPUT_LIMIT,
                    "record_output_limit": RECORD_OUTPUT_LIMIT, "max_restarts": self.max_restarts,
                    "submission_output_limit": SUBMISSION_OUTPUT_LIMIT,
                    "kernel_env": {"BPLAB_GRADING": "1"}, "test_cells": sorted(tests),  # that it is graded, not the seed
                    "isolate": self._limits().isolation() if self.sandboxed else None,
                    "verify": {"cells": _verification_cells(nb, self.source_path), "seconds": VERIFY_SECONDS}}
-        deadline = min(MAX_DEADLINE, 30 + VERIFY_SECONDS + len(cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
+        deadline = min(MAX_DEADLINE, 30 + VERIFY_SECONDS + len(code_cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
         done, restarts, reached, cpu, kernel_start, stray_records, verify_seconds = False, 0, set(), 0.0, 0.0, 0, 0.0
         dropped, cpu_spent = 0, False
@@ -188,7 +179,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 count = record.get("execution_count")
                 nb.cells[index].execution_count = count if isinstance(count, int) else None
                 reached.add(index)
-        for index, _ in cells:
+        for index, _ in code_cells:
             if index not in reached:  # the run ended before this cell (deadline, or too many dead kernels)
                 nb.cells[index].outputs = [new_output("error", ename="NotRun", evalue="the cell was not run",
                                                       traceback=["NotRun: the grader's run ended before this cell "
@@ -241,7 +232,7 @@ class JudgeOutcomes(NbGraderPreprocessor):
 
     Runs outside the sandbox, after execution. Every test cell's outputs become the verdict
     (and an error when it failed), so nbgrader's SaveAutoGrades writes exactly the judge's score;
-    the verdict also goes into the cell's ``bplab`` metadata for `bplab grade`.
+    the verdicts go to `bplab grade`'s worker in the notebook's metadata (``judge.record_verdicts``).
     """
 
     seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
@@ -257,12 +248,9 @@ class JudgeOutcomes(NbGraderPreprocessor):
                                   hint_rung=self.hint_rung)
         by_id = {v.grade_id: v for v in verdicts}
         for cell in nb.cells:
-            cell.metadata.pop(VERDICT_KEY, None)
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in by_id and cell.cell_type == "code":
-                cell.outputs = verdict_outputs(by_id[grade_id])
-                cell.metadata[VERDICT_KEY] = by_id[grade_id].to_json()
-        resources.setdefault("bplab", {})["verdicts"] = verdicts
+            if cells.grade_id(cell) in by_id and cell.cell_type == "code":
+                cell.outputs = verdict_outputs(by_id[cells.grade_id(cell)])
+        record_verdicts(nb, verdicts)
         return nb, resources
 
 
@@ -280,12 +268,12 @@ class RedactHiddenTests(NbGraderPreprocessor):
             hidden_ids = {c.name for c in source_nb.source_cells if is_hidden_test_source(c.source or "")}
             hidden_sources = [c.source for c in source_nb.source_cells if c.name in hidden_ids]
         visible = [cell.source for cell in nb.cells
-                   if cell.metadata.get("nbgrader", {}).get("grade_id") not in hidden_ids]
+                   if cells.grade_id(cell) not in hidden_ids]
         lines = secret_lines(hidden_sources, visible)
         db_path = info["db_url"].replace("sqlite:///", "", 1)
         verdicts = {v["grade_id"]: v for v in load_verdicts(db_path, info["student"], info["assignment"])}
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = cells.grade_id(cell)
             if grade_id in hidden_ids:
                 cell.source = "# Hidden test: its code is not shown."
                 if cell.cell_type == "code":

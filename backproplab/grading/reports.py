@@ -9,6 +9,7 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from . import cells
 from .store import load_submissions, load_verdicts
 
 EXPORT_COLUMNS = ("student", "lecture", "score", "max_score", "flagged", "needs_manual_grading", "status")
@@ -118,11 +119,10 @@ NOT_ATTEMPTED = "not-implemented"
 def exercise_order(workspace, lecture):
     """{exercise: position} in the lecture's solutions notebook (its answer cells' order); {} without one."""
     try:
-        cells = json.loads(workspace.source_notebook_path(lecture).read_text(encoding="utf-8"))["cells"]
+        source = json.loads(workspace.source_notebook_path(lecture).read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError):
         return {}
-    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells
-           if c["metadata"].get("nbgrader", {}).get("solution") and c["cell_type"] == "code"]
+    ids = [cells.grade_id(c) for c in source if cells.is_solution(c) and c["cell_type"] == "code"]
     return {grade_id: i for i, grade_id in enumerate(ids)}
 
 

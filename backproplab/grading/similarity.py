@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+from . import cells
+
 LEAD_NOTICE = ("These are leads for a human, not verdicts: similar code and shared mistakes can be innocent "
                "(a common idiom, a study group, the same wrong turn). Read both submissions before you decide anything.")
 
@@ -112,9 +114,8 @@ def answer_cells(nb) -> dict:
     """{exercise (grade_id): source} of the code answer cells (nbgrader ``solution``, not ``grade``) of ``nb``."""
     found = {}
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade") and meta.get("grade_id"):
-            found[meta["grade_id"]] = cell.source
+        if cells.is_answer(cell) and cells.grade_id(cell):
+            found[cells.grade_id(cell)] = cell.source
     return found
 
 
@@ -198,8 +199,8 @@ def _exact_options(options):
 def answer_fingerprints(answers, boilerplate, options):
     """{exercise: {student: CodeFingerprint}} of ``answers`` ({student: {exercise: source}}), boilerplate subtracted."""
     per_exercise = defaultdict(dict)
-    for student, cells in answers.items():
-        for exercise, source in cells.items():
+    for student, by_exercise in answers.items():
+        for exercise, source in by_exercise.items():
             per_exercise[exercise][student] = _fingerprint(f"{student}/{exercise}.py", source, options, boilerplate)
     return dict(per_exercise)
 

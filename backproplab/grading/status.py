@@ -11,8 +11,10 @@ changed since it was prepared counts every grade of it out of date, without gene
 """
 from __future__ import annotations
 
+from .batch import make_tasks
+from .contract import course_settings
 from .feedback import stale_feedback
-from .grade import UsageError, course_settings, find_submissions, make_tasks
+from .intake import UsageError, find_submissions
 from .store import load_submissions
 from .workspace import gradebook_assignments
 

@@ -41,7 +41,7 @@ def connect(db_path):
 
 
 def save_result(db_path, result):
-    """Store one GradingResult (grade.py), replacing any earlier one of that student and lecture, in one transaction."""
+    """Store one GradingResult (contract.py), replacing any earlier one of that student and lecture, in one transaction."""
     with closing(connect(db_path)) as conn, conn:
         key = (result.student, result.lecture)
         conn.execute("DELETE FROM bplab_verdicts WHERE student=? AND lecture=?", key)

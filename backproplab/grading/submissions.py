@@ -6,6 +6,8 @@ import copy
 
 import nbformat
 
+from . import cells
+
 
 def build_submission(released_nb, answers=None, *, edit=None):
     """Return a student submission: ``released_nb`` with answer cells filled in.
@@ -22,9 +24,8 @@ def build_submission(released_nb, answers=None, *, edit=None):
     nb = copy.deepcopy(released_nb)
     answers = answers or {}
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and not meta.get("grade") and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
+        if cells.is_answer(cell) and cells.grade_id(cell) in answers:
+            cell.source = answers[cells.grade_id(cell)]
     if edit is not None:
         edit(nb)
     return nb

@@ -179,7 +179,7 @@ class Workspace:
 
     def hint_rung(self):
         """The course policy ``c.JudgeOutcomes.hint_rung`` of this workspace's nbgrader_config.py (default 1): the
-        last rung of the hint ladder that a failed test's feedback shows (grade.course_settings checks it)."""
+        last rung of the hint ladder that a failed test's feedback shows (contract.course_settings checks it)."""
         return self.config().JudgeOutcomes.get("hint_rung", 1)
 
     def late_policy(self):

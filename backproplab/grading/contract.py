@@ -1,0 +1,144 @@
+"""The typed contract that crosses Dask: how a batch grades (``GradingSettings``), a lecture's trusted
+sources (``LectureSources``), one submission to grade (``GradingTask``) and what grading it decided
+(``GradingResult``), and the version of the code that decides a grade."""
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checks.core import Verdict
+from ..checks.hints import RUNGS
+from . import config as grading_config
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """How a batch grades (the same for every task): limits and course policy."""
+    cell_timeout: int = grading_config.CELL_TIMEOUT
+    memory_mb: int = grading_config.KERNEL_MEMORY_MB
+    cpu_seconds: int = grading_config.KERNEL_CPU_SECONDS
+    sandboxed: bool = True
+    credit_dependents: bool = True
+    hint_rung: int = 1       # the last rung of the hint ladder that feedback shows (c.JudgeOutcomes.hint_rung)
+    late_policy: str = "{}"  # nbgrader config sections of the late penalty, JSON (Workspace.late_policy)
+
+
+class SettingsError(ValueError):
+    """A grading setting of the workspace's nbgrader_config.py that bplab grade cannot honour."""
+
+
+# c.SandboxedExecute.<trait> in nbgrader_config.py -> the GradingSettings field it sets
+COURSE_LIMITS = {"cell_timeout": "cell_timeout", "memory_mb": "memory_mb", "cpu_seconds": "cpu_seconds"}
+
+
+def course_settings(workspace, **limits) -> GradingSettings:
+    """GradingSettings with the course policy of the workspace's nbgrader_config.py (credit for dependents,
+    the late penalty, and the ``c.SandboxedExecute`` limits in COURSE_LIMITS) and ``limits`` (cell_timeout,
+    cpu_seconds, sandboxed ...; a value given here wins, None means the course's or the default). Any other
+    ``c.SandboxedExecute`` setting raises SettingsError: bplab grade sets it per task."""
+    section = dict(workspace.config().SandboxedExecute)
+    unknown = sorted(set(section) - set(COURSE_LIMITS))
+    if unknown:
+        raise SettingsError(f"nbgrader_config.py sets c.SandboxedExecute.{', c.SandboxedExecute.'.join(unknown)}, which "
+                            f"bplab grade sets itself per submission; a course may set only "
+                            f"{', '.join(sorted(COURSE_LIMITS))}. Remove the line(s).")
+    chosen = {COURSE_LIMITS[key]: value for key, value in section.items()}
+    for key, value in chosen.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise SettingsError(f"nbgrader_config.py: c.SandboxedExecute.{key} must be a positive whole number, "
+                                f"not {value!r}")
+    chosen.update({key: value for key, value in limits.items() if value is not None})
+    rung = workspace.hint_rung()
+    if not isinstance(rung, int) or isinstance(rung, bool) or not 1 <= rung <= RUNGS:
+        raise SettingsError(f"nbgrader_config.py: c.JudgeOutcomes.hint_rung must be a whole number from 1 to {RUNGS} "
+                            f"(the last rung of the hint ladder that feedback shows), not {rung!r}")
+    return GradingSettings(credit_dependents=workspace.credit_dependents(), hint_rung=rung,
+                           late_policy=workspace.late_policy(), **chosen)
+
+
+@dataclass(frozen=True)
+class LectureSources:
+    """A lecture's trusted sources, as content: what a worker needs besides the submission."""
+    lecture: str
+    notebook_name: str
+    source_nb: str       # solutions/<lecture>/<name>.ipynb (JSON text)
+    release_nb: str      # the students' version (JSON text)
+    template_db: bytes   # an nbgrader gradebook holding only this assignment
+    duedate: str | None = None  # the assignment's due date in the workspace gradebook (UTC, ISO)
+
+
+@dataclass(frozen=True)
+class GradingTask:
+    """One submission to grade; everything a worker needs travels inside it."""
+    key: str
+    student: str
+    lecture: str
+    submission: bytes
+    digest: str          # sha256 of the submission and the lecture's sources
+    seed: int
+    sources: LectureSources
+    settings: GradingSettings
+    grader_version: str  # the client's: a worker with other grading code refuses the task
+    timestamp: str | None = None
+    extension_seconds: float = 0.0  # this student's extension of the due date (`bplab extend`)
+
+
+@dataclass
+class GradingResult:
+    """What grading one submission decided (``to_json`` is what `bplab grade --json` prints)."""
+    student: str
+    lecture: str
+    status: str                      # graded | timeout | kernel-died | output-capped | cpu-limit | lost | unreadable | error
+    verdicts: list[Verdict]
+    flag_reasons: list[str] = field(default_factory=list)
+    manual_max_score: float = 0.0
+    late_penalty: float = 0.0
+    autograded_nb: str | None = None  # the graded notebook (JSON text), for feedback
+    digest: str = ""
+    grader_version: str = ""
+    seconds: dict = field(default_factory=dict)
+    reused: bool = False             # skipped: already graded with the same content and grader
+
+    @property
+    def score(self) -> float:
+        return max(0.0, sum(v.score for v in self.verdicts) - self.late_penalty)
+
+    @property
+    def max_score(self) -> float:
+        return sum(v.points for v in self.verdicts)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flag_reasons)
+
+    def to_json(self) -> dict:
+        return {"student": self.student, "lecture": self.lecture, "score": self.score, "max_score": self.max_score,
+                "late_penalty": self.late_penalty, "manual_max_score": self.manual_max_score,
+                "needs_manual_grading": self.manual_max_score > 0, "flagged": self.flagged,
+                "flag_reasons": self.flag_reasons, "status": self.status, "reused": self.reused,
+                "tests": [v.to_json() for v in self.verdicts]}
+
+
+# What decides a grade: the references (the library), the checks, and the grading steps that run
+# and judge the notebook. Editing anything else (the CLI, reports, release) regrades nothing.
+_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/intake.py", "grading/contract.py",
+                  "grading/worker.py", "grading/batch.py", "grading/judge.py", "grading/preprocessors.py",
+                  "grading/sandbox/*.py", "grading/late.py")
+_NOT_GRADING = {"cli.py", "publish.py"}
+
+
+@functools.lru_cache(maxsize=1)
+def grader_version() -> str:
+    """The package version and a digest of the code that decides a grade: a change regrades."""
+    import backproplab
+
+    package = Path(backproplab.__file__).parent
+    digest = hashlib.sha256()
+    files = {p for pattern in _GRADING_FILES for p in package.glob(pattern) if p.name not in _NOT_GRADING}
+    for path in sorted(files):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return f"{getattr(backproplab, '__version__', '0')}+{digest.hexdigest()[:12]}"
+
+
