@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from backproplab.checks.core import Verdict
+from backproplab.checks import Verdict
 from backproplab.cli import build_parser, main
 from backproplab.grading.grade import GradingResult, write_final_scores
 from backproplab.grading.lms_export import CANVAS_IDENTITY_COLUMNS, EXPORT_FORMATS, LONG_COLUMNS

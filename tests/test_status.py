@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backproplab.checks.core import Verdict
+from backproplab.checks import Verdict
 from backproplab.cli import main
 from backproplab.grading.feedback import remember_feedback_scores
 from backproplab.grading.grade import GradingResult, Submission, course_settings, make_tasks, write_final_scores

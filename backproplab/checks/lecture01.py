@@ -22,9 +22,10 @@ from ..data import xor
 from ..layers import dense_forward
 from ..model import count_parameters, model_forward
 from .compare import ORACLE_TOLERANCE, describe_value, is_close, output_error, tolerance_for
-from .core import Case, CaseVerdict, Exercise, OracleDisagreement, register
+from .exercises import Exercise, OracleDisagreement, register
 from .fixtures import draw_network
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "01-architecture"
 

@@ -14,9 +14,10 @@ import numpy as np
 
 from ..activations import get_activation, softmax
 from ..gradcheck import numerical_gradient
-from .core import Case, Exercise, register
+from .exercises import Exercise, register
 from .fixtures import KINK_MARGIN
 from .hints import Hint
+from .records import Case
 
 LECTURE = "03-activations"
 

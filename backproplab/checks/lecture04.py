@@ -17,9 +17,10 @@ from ..losses import binary_cross_entropy
 from ..model import accuracy, model_backward, model_forward, update_parameters
 from .codec import FnToken
 from .compare import describe_value
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .fixtures import draw_network
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "04-backprop"
 

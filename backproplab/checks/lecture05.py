@@ -33,8 +33,9 @@ import numpy as np
 from ..activations import get_activation
 from ..init import INIT_METHODS, init_std
 from .compare import describe_value, is_close
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "05-initialization"
 

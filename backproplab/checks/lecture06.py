@@ -18,8 +18,9 @@ from ..gradcheck import numerical_gradient
 from ..layers import dropout_backward, dropout_forward, l2_backward, l2_penalty
 from .codec import RngToken
 from .compare import allowing_rounding, describe_value, is_close, tolerance_for
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "06-overfitting"
 

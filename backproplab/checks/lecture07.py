@@ -20,8 +20,9 @@ from ..layers import dense_backward, dense_forward
 from ..losses import categorical_cross_entropy
 from ..model import model_backward, model_forward, update_parameters
 from .compare import describe_value
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "07-multiclass"
 

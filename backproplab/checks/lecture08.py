@@ -24,8 +24,9 @@ from ..batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_forward, b
 from ..gradcheck import numerical_gradient
 from ..optimizers import adam_update, momentum_update, momentum_update_ema, rmsprop_update
 from .compare import describe_value
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "08-optimization"
 

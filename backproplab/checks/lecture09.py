@@ -23,8 +23,9 @@ from ..bnmlp import EPS, INTERMEDIATES, MOMENTUM, PARAM_KEYS, RUNNING_KEYS, forw
 from ..bnmlp_reference import backward_reference, batchnorm_input_gradient, cross_entropy_gradient
 from ..gradcheck import numerical_gradient
 from .compare import compare_output, describe_value, tolerance_for
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "09-backprop-by-hand"
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..checks.core import Verdict
+from ..checks import Verdict
 from ..checks.hints import RUNGS
 from . import config as grading_config
 from .judge import failed_verdicts
