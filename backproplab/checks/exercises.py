@@ -27,7 +27,7 @@ from .compare import (
 from .diagnoses import require
 from .records import Case, CaseVerdict, Outcome
 
-__all__ = ["Exercise", "OracleDisagreement", "EXERCISES", "register", "get_exercise", "combine",
+__all__ = ["Exercise", "OracleDisagreement", "EXERCISES", "register", "get_exercise", "combine", "split_dict",
            "visible_seed", "hidden_seed"]
 
 EXERCISES: dict[str, "Exercise"] = {}
@@ -195,6 +195,29 @@ class Exercise:
                                    hypotheses=hypotheses[name], tol=tol)
                     for name in expected]
         return combine(verdicts, case)
+
+
+def split_dict(value, keys, what: str, naming: str = ""):
+    """A returned dict -> {key: value[key]} for ``keys`` (a sequence of str), or the verdict on one that is no dict
+    (not-an-array) or lacks some of ``keys`` (missing-keys).
+
+    what: the value as the messages name it, e.g. "the returned params"; naming: a sentence saying how the keys
+    are named, added to the missing-keys message."""
+    keys = list(keys)
+    if not isinstance(value, dict):
+        return CaseVerdict(False, "not-an-array", f"{what} should be a dict with the keys {_some(keys)}, but it is "
+                                                  f"{describe_value(value)}.")
+    missing = [key for key in keys if key not in value]
+    if missing:
+        extra = sorted(set(map(str, value)) - set(keys))
+        return CaseVerdict(False, "missing-keys", f"{what} lacks the keys {_some(missing)}"
+                           + (f" (unexpected keys: {_some(extra)})" if extra else "") + "." + (f" {naming}" if naming else ""))
+    return {key: value[key] for key in keys}
+
+
+def _some(keys: list) -> list:
+    """At most six of ``keys``, then "..." for the rest."""
+    return keys[:6] + (["..."] if len(keys) > 6 else [])
 
 
 def combine(verdicts: list[OutputVerdict], case: Case) -> CaseVerdict:
