@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .grading.notebooks import has_outputs, read_notebook
-from .grading.release import INSTRUCTOR_ONLY
+from .grading.release import INSTRUCTOR_ONLY, is_leftover
 from .grading.student_edition import write_student_package
 
 # Copied as they are, relative to the repository root.
@@ -25,9 +25,6 @@ TEMPLATES = Path("docs") / "student-repo"
 TEMPLATE_FILES = ("README.md", "LICENSE", "Makefile")
 # Runtime dependencies students do not need (the grading batch, the similarity report).
 INSTRUCTOR_DEPENDENCIES = ("dask", "copydetect")
-# Editor and interpreter leftovers.
-IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache"})
-IGNORED_SUFFIXES = (".pyc", ".pyo")
 # Markers nbgrader removes when it releases a notebook; a course/ notebook holding one is not a release.
 ANSWER_MARKERS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
 
@@ -76,17 +73,13 @@ def set_binder_badge(readme, repository, ref="HEAD") -> str:
     return badge
 
 
-def _is_exported(relative: Path) -> bool:
-    return not (IGNORED_NAMES.intersection(relative.parts) or relative.suffix in IGNORED_SUFFIXES)
-
-
 def copied_files(root) -> list[Path]:
     """The files of COPIED_PATHS as sorted paths relative to ``root``, minus editor and interpreter leftovers."""
     root = Path(root)
     files = []
     for name in COPIED_PATHS:
         files.extend(p.relative_to(root) for p in (root / name).rglob("*") if p.is_file())
-    return sorted(p for p in files if _is_exported(p))
+    return sorted(p for p in files if not is_leftover(p))
 
 
 def student_pyproject(text: str) -> str:
@@ -117,7 +110,7 @@ def check_course_is_released(root) -> None:
         for path in sorted((Path(root) / "course").rglob(name)):
             raise PublishError(f"{path.relative_to(root)} is instructor-only: run `bplab release`")
     for path in sorted((Path(root) / "course").rglob("*.ipynb")):
-        if not _is_exported(path.relative_to(root)):
+        if is_leftover(path.relative_to(root)):
             continue
         text = path.read_text(encoding="utf-8")
         found = [marker for marker in ANSWER_MARKERS if marker in text]

@@ -1118,7 +1118,7 @@ def _():
     return dict(prefix=r'''
         def _rt_forge():
             import os
-            import backproplab.checks.core as core
+            import backproplab.checks as core
             from IPython.display import display
             ex = core.get_exercise("dense_backward")
             ref = _rt_reference()
@@ -1182,7 +1182,7 @@ def _():
     return dict(prefix=r'''
         def _rt_forge_executor():
             import json, os, threading
-            import backproplab.checks.core as core
+            import backproplab.checks as core
             try:
                 with open("/job/request.json") as f:
                     request = json.load(f)
@@ -1318,7 +1318,7 @@ def _():
     return dict(prefix=r"""
         def _rt_swap(result):
             import os
-            import backproplab.checks.core as core
+            import backproplab.checks as core
             import backproplab.layers as lib
             from IPython.display import clear_output, display
             source = getattr(getattr(result, "info", None), "raw_cell", "") or ""
@@ -1573,7 +1573,7 @@ def _prefilled_outputs(nb, ctx):
     from nbformat.v4 import new_output
 
     import backproplab.layers as layers
-    from backproplab.checks.core import get_exercise, run_case, visible_seed
+    from backproplab.checks import get_exercise, run_case, visible_seed
     ex = get_exercise(TARGET)
     seed = visible_seed(TARGET)
     outcomes = [run_case(layers.dense_backward, case, ex.args).to_data() for case in ex.draw_cases(seed, False)]

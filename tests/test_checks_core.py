@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backproplab.checks import codec
-from backproplab.checks.compare import TOLERANCES, compare_output, ratio_map
-from backproplab.checks.core import (
+from backproplab.checks import (
     EXERCISES,
     Case,
     CheckFailed,
@@ -19,10 +17,12 @@ from backproplab.checks.core import (
     OracleDisagreement,
     Outcome,
     Verdict,
+    codec,
     evaluate,
     get_exercise,
     run_case,
 )
+from backproplab.checks.compare import TOLERANCES, compare_output, ratio_map
 from backproplab.checks.diagnoses import DIAGNOSES, require
 from backproplab.checks.display import MIME_TYPE, pattern_of, render_html, render_text
 from catalog_helpers import catalog, failure, first_failure, namespace
@@ -378,8 +378,7 @@ def test_the_tolerance_follows_the_inputs_dtype_not_the_answers():
     """Issue 27, item 5: an answer 5e-5 off once failed as float64 and passed as float32 (the answer's dtype
     chose 1e-4). Now float64 inputs mean 1e-7, and a float32 answer gets only float32 rounding: the real
     float32 computation passes, the one 5e-5 off fails either way."""
-    from backproplab.checks import get_exercise
-    from backproplab.checks.core import Outcome
+    from backproplab.checks import Outcome, get_exercise
 
     exercise = get_exercise("dense_backward")
     case = exercise.draw_cases(5, False)[0]

@@ -12,9 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backproplab import graph
-from backproplab.checks import get_exercise
+from backproplab.checks import Case, Outcome, get_exercise
 from backproplab.checks.codec import materialize
-from backproplab.checks.core import Case, Outcome
 from backproplab.gradcheck import numerical_gradient as reference_numerical_gradient
 from catalog_helpers import catalog
 from strategies import seeds

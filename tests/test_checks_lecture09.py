@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from backproplab.bnmlp import forward_pass
-from backproplab.checks import DIAGNOSES, get_exercise
-from backproplab.checks.core import run_case
+from backproplab.checks import DIAGNOSES, get_exercise, run_case
 from backproplab.checks.lecture09 import BACKWARD_ORDER, GRAD_KEYS
 from catalog_helpers import REPO, catalog, first_failure, namespace
 

@@ -309,7 +309,7 @@ def test_check_reports_a_syntax_error_in_the_answer_cell(tmp_path):
 def test_failed_check_traceback_carries_its_message():
     """Does a failed check's one-line traceback (all nbgrader's Validate shows) carry the message itself, not
     "see the message above"?"""
-    from backproplab.checks.core import CheckFailed, Verdict
+    from backproplab.checks import CheckFailed, Verdict
     failed = CheckFailed(Verdict("dense_backward", False, False, "transposed", "dW is transposed: use dz.T @ A_prev.\nmore"))
     (line,) = failed._render_traceback_()
     assert line == "CheckFailed [transposed]: dense_backward did not pass: dW is transposed: use dz.T @ A_prev."

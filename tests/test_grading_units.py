@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backproplab.checks.core import Verdict
+from backproplab.checks import Verdict
 from backproplab.cli import main
 from backproplab.grading.batch import SUBMISSIONS_PER_WORKER, default_workers, stored_result
 from backproplab.grading.contract import GradingResult

@@ -12,7 +12,7 @@ import json
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from backproplab.checks.core import OUTCOMES_MIME, get_exercise
+from backproplab.checks import OUTCOMES_MIME, get_exercise
 from backproplab.grading.judge import find_test_cells, judge_notebook, record_verdicts, recorded_verdicts
 from backproplab.grading.sandbox.verification import (
     Channel,

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from backproplab.checks.core import Verdict
+from backproplab.checks import Verdict
 from backproplab.cli import build_parser, main
 from backproplab.grading.batch import write_final_scores
 from backproplab.grading.contract import GradingResult

@@ -108,7 +108,7 @@ def test_a_kernel_hook_cannot_put_the_reference_in_a_record(source_path):
     a record computed with the library's reference (forbidden cleared) wins nothing: the kernel's records
     are dropped and counted, and the verdict comes from the verification job's calls of the student's
     own (wrong) function."""
-    hook = ('import backproplab.checks.core as core, backproplab.layers as L, os\n'
+    hook = ('import backproplab.checks as core, backproplab.layers as L, os\n'
             'from IPython.display import display, clear_output\n'
             'def forge(result):\n'
             '    source = result.info.raw_cell\n'

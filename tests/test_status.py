@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backproplab.checks.core import Verdict
+from backproplab.checks import Verdict
 from backproplab.cli import main
 from backproplab.grading.batch import make_tasks, write_final_scores
 from backproplab.grading.contract import GradingResult, course_settings

@@ -9,26 +9,22 @@ from __future__ import annotations
 import importlib
 
 from .. import LECTURES
-from .core import (  # noqa: F401  (re-exported: the package's API)
+from .calls import GradingCall, StopStudentCode, run_case, stop_at_alarm  # noqa: F401  (re-exported: the package's API)
+from .core import check, evaluate  # noqa: F401
+from .diagnoses import DIAGNOSES  # noqa: F401  (re-exported: the package's API)
+from .exercises import (  # noqa: F401
     EXERCISES,
-    Case,
-    CheckFailed,
     Exercise,
     OracleDisagreement,
-    Outcome,
-    Verdict,
-    check,
-    evaluate,
     get_exercise,
     hidden_seed,
     register,
-    run_case,
     visible_seed,
 )
-from .diagnoses import DIAGNOSES  # noqa: F401  (re-exported: the package's API)
+from .records import OUTCOMES_MIME, Case, CheckFailed, Outcome, Verdict  # noqa: F401
 
 # One module per lecture registers its exercises when imported: "04-backprop" -> checks/lecture04.py.
-# They import core, never this package, so loading them here closes no import circle.
+# They import the package's modules, never the package, so loading them here closes no import circle.
 LECTURE_MODULES = tuple(f"lecture{lecture[:2]}" for lecture in LECTURES)
 for _module in LECTURE_MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -15,8 +15,8 @@ import zlib
 from pathlib import Path
 
 from . import codec
-
-# core is imported inside the functions: every checks module imports this one, core (which may import them) included
+from .exercises import visible_seed
+from .records import Case
 
 KEY_FILE = Path(__file__).with_name("answer_key.bin")
 PREDICTORS_KEY = "__predictors__"  # the judges' predicted mistakes: {predictor: {encoded arguments: [...]}}
@@ -43,8 +43,6 @@ def text(encoded: str) -> str:
 
 def draw_cases(exercise, seed: int, hidden: bool) -> list:
     """The exercise's visible cases (``Case``s), each carrying its place in the key."""
-    from .core import Case, visible_seed
-
     if hidden or seed != visible_seed(exercise.name):
         raise VisibleOnly(f"this edition checks {exercise.name} on its visible cases only (seed "
                           f"{visible_seed(exercise.name)}); the hidden tests run when your instructor grades.")
@@ -61,8 +59,6 @@ def draw_cases(exercise, seed: int, hidden: bool) -> list:
 
 def visible_cases(exercise, hidden: bool) -> list:
     """The exercise's visible cases (``Exercise.cases`` in the student edition)."""
-    from .core import visible_seed
-
     return draw_cases(exercise, visible_seed(exercise.name), hidden)
 
 

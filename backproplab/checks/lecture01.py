@@ -17,14 +17,16 @@ from typing import Callable
 
 import numpy as np
 
+from .. import torch_reference
 from ..activations import get_activation
 from ..data import xor
 from ..layers import dense_forward
 from ..model import count_parameters, model_forward
 from .compare import ORACLE_TOLERANCE, describe_value, is_close, output_error, tolerance_for
-from .core import Case, CaseVerdict, Exercise, OracleDisagreement, register
+from .exercises import Exercise, OracleDisagreement, register, split_dict
 from .fixtures import draw_network
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "01-architecture"
 
@@ -123,12 +125,6 @@ XOR_ACTIVATIONS = ["relu", "sigmoid"]
 XOR_MARGIN = 0.1        # outputs below 0.1 for y = 0 and above 0.9 for y = 1
 XOR_JITTER = 0.1        # points moved this far (in each coordinate) must stay on the right side of 0.5
 XOR_SHAPES = {"W1": (2, 2), "B1": (1, 2), "W2": (1, 2), "B2": (1, 1)}
-
-
-def _torch():
-    from .. import torch_reference
-
-    return torch_reference
 
 
 @dataclass
@@ -298,7 +294,7 @@ class DenseForward(Exercise):
 
     def oracles(self, case):
         A_prev, W, B = case.args
-        torch_run = _torch().torch_model_gradients(A_prev, np.zeros((A_prev.shape[0], W.shape[0])),
+        torch_run = torch_reference.torch_model_gradients(A_prev, np.zeros((A_prev.shape[0], W.shape[0])),
                                                    {"W1": W, "B1": B}, ["identity"])
         return {"PyTorch": {"Z": torch_run["Z1"]}}
 
@@ -440,7 +436,7 @@ class ModelForward(Exercise):
         """The NumPy reference, after checking AL and every Z[l] against one PyTorch float64 run."""
         reference = self.reference(case)
         X, params, activations = case.args
-        run = _torch().torch_model_gradients(X, np.zeros_like(reference["AL"]), params, activations)
+        run = torch_reference.torch_model_gradients(X, np.zeros_like(reference["AL"]), params, activations)
         pairs = [("AL", reference["AL"], run["AL"])] + [
             (f"Z{l}", cache[3], run[f"Z{l}"]) for l, cache in enumerate(reference["caches"], 1)]
         for output, ours, theirs in pairs:
@@ -495,14 +491,9 @@ class XorParameters(Exercise):
         return {"Y": XOR_Y}
 
     def judge_outputs(self, case, outputs, expected):
-        params = outputs["params"]
-        if not isinstance(params, dict):
-            return CaseVerdict(False, "not-an-array", f"xor_parameters should return a dict with keys "
-                               f"{list(XOR_SHAPES)}, but it returned {describe_value(params)}.")
-        missing = [key for key in XOR_SHAPES if key not in params]
-        if missing:
-            return CaseVerdict(False, "missing-keys", f"xor_parameters returned a dict without {missing}; "
-                               f"expected the keys {list(XOR_SHAPES)}.")
+        params = split_dict(outputs["params"], XOR_SHAPES, "xor_parameters's result")
+        if isinstance(params, CaseVerdict):
+            return params
         for key, shape in XOR_SHAPES.items():
             value = params[key]
             if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":

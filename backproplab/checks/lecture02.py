@@ -14,9 +14,10 @@ from .. import graph
 from ..gradcheck import numerical_gradient as reference_numerical_gradient
 from .codec import FnToken
 from .compare import TOLERANCES, is_close
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .fixtures import curvy_function
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 __all__ = ["curvy_gradient", "forward_difference", "record_rule_calls",
            "NumericalGradient", "MatmulBackward", "MulBackward", "ExpBackward", "SigmoidBackwardRule"]

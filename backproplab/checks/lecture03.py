@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import torch_reference
 from ..activations import get_activation, softmax
 from ..gradcheck import numerical_gradient
-from .core import Case, Exercise, register
+from .exercises import Exercise, register
 from .fixtures import KINK_MARGIN
 from .hints import Hint
+from .records import Case
 
 LECTURE = "03-activations"
 
@@ -104,12 +106,6 @@ HINTS = {
 }
 
 
-def _torch():
-    from .. import torch_reference
-
-    return torch_reference
-
-
 def _kink_free(rng, shape, scale=3.0):
     """Entries with KINK_MARGIN <= |z| <= scale and random signs."""
     return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(KINK_MARGIN, scale, size=shape)
@@ -171,7 +167,7 @@ class _Forward(_ActivationExercise):
         return {"A": self._library().forward(*case.args, **case.kwargs)}
 
     def oracles(self, case):
-        return {"PyTorch": {"A": _torch().torch_activation(self.activation, *case.args, **case.kwargs)}}
+        return {"PyTorch": {"A": torch_reference.torch_activation(self.activation, *case.args, **case.kwargs)}}
 
 
 class _Backward(_ActivationExercise):
@@ -197,7 +193,7 @@ class _Backward(_ActivationExercise):
 
     def oracles(self, case):
         dA, Z = case.args
-        oracles = {"PyTorch": {"dz": _torch().torch_activation_backward(self.activation, dA, Z, **case.kwargs)}}
+        oracles = {"PyTorch": {"dz": torch_reference.torch_activation_backward(self.activation, dA, Z, **case.kwargs)}}
         if not case.info.get("boundary") and not case.info.get("large"):
             forward = self._library().forward
             oracles["finite differences"] = {
@@ -254,7 +250,7 @@ class Softmax(_Forward):
     library_functions = ("backproplab.activations.softmax",)
 
     def oracles(self, case):
-        return {"PyTorch": {"A": _torch().torch_activation("softmax", *case.args)}}
+        return {"PyTorch": {"A": torch_reference.torch_activation("softmax", *case.args)}}
 
     def mistakes(self, case):
         (Z,) = case.args

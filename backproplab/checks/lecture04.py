@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import torch_reference
 from ..gradcheck import gradient_check as reference_gradient_check
 from ..gradcheck import model_cost_function, numerical_gradient
 from ..init import initialize_parameters
@@ -17,9 +18,10 @@ from ..losses import binary_cross_entropy
 from ..model import accuracy, model_backward, model_forward, update_parameters
 from .codec import FnToken
 from .compare import describe_value
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register, split_dict
 from .fixtures import draw_network
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "04-backprop"
 
@@ -139,25 +141,7 @@ HINTS_TORCH = {
 }
 
 
-def _torch():
-    from .. import torch_reference
-
-    return torch_reference
-
-
-def _split_dict(exercise, value, expected_keys, what):
-    """A returned dict -> {key: value}, or a missing-keys / not-an-array verdict."""
-    if not isinstance(value, dict):
-        return CaseVerdict(False, "not-an-array",
-                           f"{exercise} should return a dict of {what}, but it returned {describe_value(value)}.")
-    missing = [key for key in expected_keys if key not in value]
-    if missing:
-        extra = sorted(set(value) - set(expected_keys))
-        return CaseVerdict(False, "missing-keys",
-                           f"{exercise} returned a dict without the keys {missing}. Expected keys: "
-                           f"{list(expected_keys)}" + (f"; unexpected keys: {extra}" if extra else "") +
-                           ". Gradients are named dW1, dB1, dz1, ..., parameters W1, B1, ...")
-    return {key: value[key] for key in expected_keys}
+KEY_NAMES = "Gradients are named dW1, dB1, dz1, ..., parameters W1, B1, ..."
 
 
 def _sorted_grad_keys(L):
@@ -197,7 +181,7 @@ class BinaryCrossEntropy(Exercise):
         return {"J": binary_cross_entropy(*case.args)}
 
     def oracles(self, case):
-        return {"PyTorch": {"J": _torch().torch_loss("binary_cross_entropy", *case.args)}}
+        return {"PyTorch": {"J": torch_reference.torch_loss("binary_cross_entropy", *case.args)}}
 
     def mistakes(self, case):
         n_outputs = case.args[0].shape[1]
@@ -245,7 +229,7 @@ class DenseBackward(Exercise):
             "dW": numerical_gradient(lambda V: np.sum(dz * dense_forward(A_prev, V, B)) / m, W.copy()),
             "dB": numerical_gradient(lambda b: np.sum(dz * dense_forward(A_prev, W, b)) / m, B.copy()),
         }
-        return {"PyTorch": dict(zip(self.outputs, _torch().torch_dense_backward(dz, A_prev, W))),
+        return {"PyTorch": dict(zip(self.outputs, torch_reference.torch_dense_backward(dz, A_prev, W))),
                 "finite differences": numeric}
 
     def mistakes(self, case):
@@ -261,11 +245,6 @@ class _GradsFromNetwork(Exercise):
     """Shared by model_backward and torch_gradients: grads of a sigmoid + BCE network."""
 
     mutation_first = True
-
-    @staticmethod
-    def _network_case(rng, sizes, activations, m, label):
-        net = draw_network(rng, sizes, activations, m)
-        return net, label
 
     def _networks(self, rng, hidden):
         if not hidden:
@@ -289,7 +268,7 @@ class _GradsFromNetwork(Exercise):
 
     def oracles(self, case):
         net = case.info["net"]
-        torch_grads = _torch().torch_model_gradients(net["X"], net["Y"], net["params"], net["activations"])
+        torch_grads = torch_reference.torch_model_gradients(net["X"], net["Y"], net["params"], net["activations"])
         cost = model_cost_function(net["X"], net["Y"], net["activations"])
         numeric = {}
         for key in net["params"]:
@@ -299,7 +278,7 @@ class _GradsFromNetwork(Exercise):
                 "finite differences": numeric}
 
     def split(self, value, case):
-        return _split_dict(self.name, value, list(self.reference(case)), "gradients")
+        return split_dict(value, self.reference(case), f"{self.name}'s gradients", KEY_NAMES)
 
     def reference(self, case):
         return self.reference_grads(case.info["net"])
@@ -391,7 +370,7 @@ class UpdateParameters(Exercise):
         return update_parameters(*case.args)
 
     def split(self, value, case):
-        return _split_dict(self.name, value, list(case.args[0]), "parameters")
+        return split_dict(value, case.args[0], f"{self.name}'s parameters", KEY_NAMES)
 
     def mistakes(self, case):
         params, grads, lr = case.args
@@ -455,7 +434,7 @@ class GradientCheck(Exercise):
                                f"gradient_check should return a dict {{'W1': error, ...}}, but it returned "
                                f"{describe_value(errors)}.")
         errors = {key[1:] if key.startswith("d") else key: value for key, value in errors.items()}
-        split = _split_dict(self.name, errors, list(expected), "relative errors")
+        split = split_dict(errors, expected, f"{self.name}'s relative errors", KEY_NAMES)
         if isinstance(split, CaseVerdict):
             return split
         verdicts = {}
@@ -532,7 +511,7 @@ class TrainTwoLayer(Exercise):
         X, Y, n_hidden, learning_rate, num_iterations = case.args
         params, costs = outputs["params"], outputs["costs"]
         shapes = {"W1": (n_hidden, X.shape[1]), "B1": (1, n_hidden), "W2": (1, n_hidden), "B2": (1, 1)}
-        split = _split_dict(self.name, params, list(shapes), "parameters")
+        split = split_dict(params, shapes, f"{self.name}'s parameters", KEY_NAMES)
         if isinstance(split, CaseVerdict):
             return split
         for key, shape in shapes.items():

@@ -33,8 +33,9 @@ import numpy as np
 from ..activations import get_activation
 from ..init import INIT_METHODS, init_std
 from .compare import describe_value, is_close
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register, split_dict
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "05-initialization"
 
@@ -286,16 +287,9 @@ class InitializeParameters(Exercise):
         return CaseVerdict(True, None, "", {"params": True})
 
     def _structure(self, sizes, params):
-        if not isinstance(params, dict):
-            return CaseVerdict(False, "not-an-array", f"initialize_parameters should return a dict "
-                               f"{{'W1': ..., 'B1': ..., ...}}, but it returned {describe_value(params)}.")
-        keys = _layer_keys(sizes)
-        missing = [key for key in keys if key not in params]
-        if missing:
-            extra = sorted(set(map(str, params)) - set(keys))
-            return CaseVerdict(False, "missing-keys",
-                               f"for {len(sizes) - 1} layers the dict needs the keys {keys}; missing: {missing}"
-                               + (f", unexpected: {extra}" if extra else "") + ".")
+        split = split_dict(params, _layer_keys(sizes), f"initialize_parameters's result for {len(sizes) - 1} layers")
+        if isinstance(split, CaseVerdict):
+            return split
         for l in range(1, len(sizes)):
             for key, shape in ((f"W{l}", (sizes[l], sizes[l - 1])), (f"B{l}", (1, sizes[l]))):
                 value = params[key]

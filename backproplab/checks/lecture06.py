@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import torch_reference
 from ..gradcheck import numerical_gradient
 from ..layers import dropout_backward, dropout_forward, l2_backward, l2_penalty
 from .codec import RngToken
 from .compare import allowing_rounding, describe_value, is_close, tolerance_for
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "06-overfitting"
 
@@ -113,18 +115,6 @@ HINTS_EARLY = {
 DROP_FRACTION_SIGMAS = 5.0
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
-def _torch_reference():
-    from .. import torch_reference
-
-    return torch_reference
-
-
 def _draw_params(rng, sizes):
     """W{l} (n_l, n_{l-1}) and B{l} (1, n_l) with nonzero biases (so penalizing them shows)."""
     params = {}
@@ -169,7 +159,8 @@ class L2Penalty(Exercise):
         return {"J_L2": l2_penalty(*case.args)}
 
     def oracles(self, case):
-        torch = _torch()
+        import torch
+
         params, lambd, m = case.args
         squares = sum(torch.sum(torch.tensor(W, dtype=torch.float64) ** 2) for W in _weights_only(params).values())
         return {"PyTorch": {"J_L2": float(lambd / (2 * m) * squares)}}
@@ -215,7 +206,8 @@ class L2Backward(Exercise):
 
     def oracles(self, case):
         W, lambd, m = case.args
-        torch = _torch()
+        import torch
+
         W_t = torch.tensor(W, dtype=torch.float64, requires_grad=True)
         (lambd / (2 * m) * torch.sum(W_t ** 2)).backward()
         numeric = numerical_gradient(lambda V: l2_penalty({"W1": V}, lambd, m), W.copy())
@@ -233,13 +225,6 @@ class L2Backward(Exercise):
 
 # ---------------------------------------------------------------------------------------
 # Inverted dropout
-
-
-def _as_mask(mask):
-    """A student's mask as floats, or None if it is not a numeric/boolean array."""
-    if not isinstance(mask, np.ndarray) or mask.dtype.kind not in "biuf":
-        return None
-    return mask.astype(float)
 
 
 @register
@@ -275,10 +260,12 @@ class DropoutForward(Exercise):
         return {"A_out": A_out, "mask": mask}
 
     def oracles(self, case):
+        import torch
+
         # The same mask applied by PyTorch (the draw itself cannot be compared across generators).
         A, alpha, token = case.args
         mask = self.reference(case)["mask"]
-        A_out = (_torch().tensor(A) * _torch().tensor(mask) / (1.0 - alpha)).numpy()
+        A_out = (torch.tensor(A) * torch.tensor(mask) / (1.0 - alpha)).numpy()
         return {"PyTorch": {"A_out": A_out}}
 
     def split(self, value, case):
@@ -400,7 +387,7 @@ class DropoutBackward(Exercise):
         keep = np.asarray(mask, dtype=float) / (1.0 - alpha)
         # J(A) = sum(dA * dropout(A)) has gradient dA_prev with respect to A.
         numeric = numerical_gradient(lambda A: float(np.sum(dA * A * keep)), np.zeros(dA.shape))
-        return {"PyTorch": {"dA_prev": _torch_reference().torch_dropout_backward(dA, mask, alpha)},
+        return {"PyTorch": {"dA_prev": torch_reference.torch_dropout_backward(dA, mask, alpha)},
                 "finite differences": {"dA_prev": numeric}}
 
     def mistakes(self, case):

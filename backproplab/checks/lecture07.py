@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import torch_reference
 from ..activations import relu, softmax, softmax_backward
 from ..gradcheck import numerical_gradient
 from ..layers import dense_backward, dense_forward
 from ..losses import categorical_cross_entropy
 from ..model import model_backward, model_forward, update_parameters
 from .compare import describe_value
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register, split_dict
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "07-multiclass"
 
@@ -85,12 +87,6 @@ TRAIN_ACTIVATIONS = ["relu", "softmax"]
 PARAM_KEYS = ("W1", "B1", "W2", "B2")
 
 
-def _torch():
-    from .. import torch_reference
-
-    return torch_reference
-
-
 def _scores(rng, m, n, scale=2.0):
     return rng.normal(0.0, scale, (m, n))
 
@@ -140,7 +136,7 @@ class SoftmaxBackward(Exercise):
 
     def oracles(self, case):
         dA, Z = case.args
-        oracles = {"PyTorch": {"dz": _torch().torch_activation_backward("softmax", dA, Z)}}
+        oracles = {"PyTorch": {"dz": torch_reference.torch_activation_backward("softmax", dA, Z)}}
         if not case.info.get("large"):
             oracles["finite differences"] = {"dz": numerical_gradient(lambda z: np.sum(dA * softmax(z)), Z.copy())}
         return oracles
@@ -206,7 +202,7 @@ class SoftmaxCrossEntropy(Exercise):
         return {"J": categorical_cross_entropy(*case.args)}
 
     def oracles(self, case):
-        return {"PyTorch": {"J": _torch().torch_loss("categorical_cross_entropy", *case.args)}}
+        return {"PyTorch": {"J": torch_reference.torch_loss("categorical_cross_entropy", *case.args)}}
 
     def mistakes(self, case):
         AL, Y = case.args
@@ -282,7 +278,7 @@ def autograd_training(X, Y, params, learning_rate, epochs, batch_size):
     losses = []
     for _ in range(epochs):
         for batch in _batches(X.shape[0], batch_size):
-            run = _torch().torch_model_gradients(X[batch], Y[batch], params, TRAIN_ACTIVATIONS)
+            run = torch_reference.torch_model_gradients(X[batch], Y[batch], params, TRAIN_ACTIVATIONS)
             params = update_parameters(params, {key: run[key] for key in ("dW1", "dB1", "dW2", "dB2")},
                                        learning_rate)
             losses.append(run["cost"])
@@ -328,13 +324,9 @@ class TorchTrain(Exercise):
             return CaseVerdict(False, "not-an-array", f"torch_train should return a tuple (params, losses), but it "
                                f"returned {describe_value(value)}.")
         params, losses = value
-        if not isinstance(params, dict):
-            return CaseVerdict(False, "not-an-array", f"params should be a dict of NumPy arrays W1, B1, W2, B2, "
-                               f"but it is {describe_value(params)}.")
-        missing = [key for key in PARAM_KEYS if key not in params]
-        if missing:
-            return CaseVerdict(False, "missing-keys", f"the returned params lack the keys {missing} (expected W1, B1, "
-                               f"W2, B2, NumPy arrays).")
+        params = split_dict(params, PARAM_KEYS, "the returned params")
+        if isinstance(params, CaseVerdict):
+            return params
         if isinstance(losses, (list, tuple)) and all(isinstance(v, (int, float, np.number)) for v in losses):
             losses = np.array(losses, dtype=float)
         elif not isinstance(losses, np.ndarray):

@@ -24,8 +24,9 @@ from ..batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_forward, b
 from ..gradcheck import numerical_gradient
 from ..optimizers import adam_update, momentum_update, momentum_update_ema, rmsprop_update
 from .compare import describe_value
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register, split_dict
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "08-optimization"
 
@@ -142,12 +143,6 @@ HINTS_BN_BACK = {
 BN_CACHE = ("X", "X_hat", "mu", "var", "gamma", "beta", "eps")
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
 # ---------------------------------------------------------------------------------------
 # The update rules
 
@@ -187,14 +182,11 @@ class _UpdateRule(Exercise):
         found = {}
         for name, part in zip(names, value):
             keys = list(params) if name == "params" else ["d" + key for key in params]
-            if not isinstance(part, dict):
-                return CaseVerdict(False, "not-an-array", f"{name} should be a dict of NumPy arrays with the keys "
-                                   f"{keys}, but it is {describe_value(part)}.")
-            missing = [key for key in keys if key not in part]
-            if missing:
-                return CaseVerdict(False, "missing-keys", f"the returned {name} lacks the keys {missing}: {name} is "
-                                   f"keyed {'like params' if name == 'params' else 'like grads'}, {keys}.")
-            found.update({f"{name}['{key}']": part[key] for key in keys})
+            part = split_dict(part, keys, f"the returned {name}",
+                              f"{name} is keyed {'like params' if name == 'params' else 'like grads'}.")
+            if isinstance(part, CaseVerdict):
+                return part
+            found.update({f"{name}['{key}']": value for key, value in part.items()})
         return found
 
     def _flatten(self, *dicts):
@@ -216,7 +208,8 @@ class _UpdateRule(Exercise):
     @staticmethod
     def _torch_step(case_params, grads, make_optimizer, set_state, read_state):
         """One torch.optim step in float64 from the given state -> (params, state arrays per key)."""
-        torch = _torch()
+        import torch
+
         tensors = {key: torch.tensor(value, dtype=torch.float64, requires_grad=True)
                    for key, value in case_params.items()}
         optimizer = make_optimizer(list(tensors.values()))
@@ -280,7 +273,7 @@ class MomentumUpdate(_UpdateRule):
     def oracles(self, case):
         params, grads, velocity = case.args[:3]
         h = _hyper(case, 3, ("learning_rate", "beta"), {"beta": 0.9})
-        torch = _torch()
+        import torch
 
         def set_state(state, key):
             state["momentum_buffer"] = torch.tensor(velocity[key], dtype=torch.float64)
@@ -348,7 +341,7 @@ class RMSPropUpdate(_UpdateRule):
     def oracles(self, case):
         params, grads, cache = case.args[:3]
         h = _hyper(case, 3, ("learning_rate", "beta", "eps"), {"beta": 0.9, "eps": 1e-8})
-        torch = _torch()
+        import torch
 
         def set_state(state, key):
             state["step"] = torch.tensor(0.0)
@@ -427,7 +420,7 @@ class AdamUpdate(_UpdateRule):
     def oracles(self, case):
         params, grads, m, v, t = case.args[:5]
         h = _hyper(case, 5, ("learning_rate", "beta1", "beta2", "eps"), {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
-        torch = _torch()
+        import torch
 
         def set_state(state, key):
             state["step"] = torch.tensor(float(t - 1))
@@ -490,7 +483,8 @@ def _gamma_beta(rng, n):
 
 def _torch_batchnorm(X, gamma, beta, eps, dout=None):
     """nn.BatchNorm1d in float64, training mode -> (out, mu, var, and with dout: dX, dgamma, dbeta)."""
-    torch = _torch()
+    import torch
+
     m, n = X.shape
     layer = torch.nn.BatchNorm1d(n, eps=eps, momentum=1.0).double().train()
     with torch.no_grad():
@@ -686,7 +680,8 @@ class BatchnormBackward(Exercise):
 
 def _torch_batchnorm_eval(batches, X, gamma, beta, momentum, eps):
     """A fresh nn.BatchNorm1d in float64: the batches in train mode, then X in eval mode -> the three outputs."""
-    torch = _torch()
+    import torch
+
     n = X.shape[1]
     layer = torch.nn.BatchNorm1d(n, eps=eps, momentum=momentum).double().train()
     with torch.no_grad():

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import torch_reference
 from ..bnmlp import EPS, INTERMEDIATES, MOMENTUM, PARAM_KEYS, RUNNING_KEYS, forward_pass
 from ..bnmlp_reference import backward_reference, batchnorm_input_gradient, cross_entropy_gradient
 from ..gradcheck import numerical_gradient
 from .compare import compare_output, describe_value, tolerance_for
-from .core import Case, CaseVerdict, Exercise, register
+from .exercises import Exercise, register, split_dict
 from .hints import Hint
+from .records import Case, CaseVerdict
 
 LECTURE = "09-backprop-by-hand"
 
@@ -34,12 +36,6 @@ BACKWARD_ORDER = ("dlogP", "dlogsum", "dsumE", "dE", "dshifted", "dzmax", "dZ3",
 assert sorted(BACKWARD_ORDER) == sorted(GRAD_KEYS)
 
 ZERO_TOLERANCE = 1e-9  # dzmax may be rounding noise: |dzmax| up to this times the largest |dshifted| counts as zero
-
-
-def _torch():
-    from .. import torch_reference
-
-    return torch_reference
 
 
 def _draw_net(rng, m, sizes):
@@ -158,19 +154,6 @@ def _hypotheses(predictions, key) -> list:
     return found
 
 
-def _unpack_dict(exercise, value, keys, what):
-    if not isinstance(value, dict):
-        return CaseVerdict(False, "not-an-array", f"{exercise} should return a dict of {what}, but it returned "
-                           f"{describe_value(value)}.")
-    missing = [key for key in keys if key not in value]
-    if missing:
-        shown = missing[:6] + (["..."] if len(missing) > 6 else [])
-        return CaseVerdict(False, "missing-keys", f"{exercise} returned a dict without the keys {shown}: it holds "
-                           f"'d' + the name of every intermediate ({', '.join(INTERMEDIATES[:3])}, ...) and of every "
-                           f"parameter (dW1, dgamma1, ...), {len(keys)} in all.")
-    return {key: value[key] for key in keys}
-
-
 @register
 class BackwardByHand(Exercise):
     """The whole backward pass of bnmlp's network, one intermediate at a time."""
@@ -245,7 +228,7 @@ class BackwardByHand(Exercise):
 
     def oracles(self, case):
         X, Y, params, _ = case.args
-        _, autograd = _torch().bnmlp_autograd(X, Y, params)
+        _, autograd = torch_reference.bnmlp_autograd(X, Y, params)
         numeric = {"d" + key: numerical_gradient(lambda v, key=key: forward_pass(X, Y, {**params, key: v})[0],
                                                  params[key].copy()) for key in PARAM_KEYS}
         return {"PyTorch autograd": {key: autograd[key] for key in BACKWARD_ORDER}, "finite differences": numeric}
@@ -258,7 +241,9 @@ class BackwardByHand(Exercise):
                 for key in BACKWARD_ORDER for diagnosis, value, *explanation in _local_mistakes(key, X, Y, params, cache, right)]
 
     def split(self, value, case):
-        found = _unpack_dict(self.name, value, GRAD_KEYS, "gradients")
+        found = split_dict(value, GRAD_KEYS, f"{self.name}'s gradients",
+                           f"It holds 'd' + the name of every intermediate ({', '.join(INTERMEDIATES[:3])}, ...) and "
+                           f"of every parameter (dW1, dgamma1, ...), {len(GRAD_KEYS)} in all.")
         return found if isinstance(found, CaseVerdict) else {"grads": found}
 
     def judge_outputs(self, case, outputs, expected):
@@ -603,7 +588,7 @@ class TrainByHand(Exercise):
 
     def oracles(self, case):
         return {"PyTorch training (nn.BatchNorm1d, torch.optim.SGD)":
-                _flatten(*_torch().bnmlp_torch_training(*case.args))}
+                _flatten(*torch_reference.bnmlp_torch_training(*case.args))}
 
     def split(self, value, case):
         if not isinstance(value, (tuple, list)) or len(value) != 3:
@@ -611,12 +596,9 @@ class TrainByHand(Exercise):
                                f"but it returned {describe_value(value)}.")
         params, running, losses = value
         for part, keys, what in ((params, PARAM_KEYS, "params"), (running, RUNNING_KEYS, "running")):
-            if not isinstance(part, dict):
-                return CaseVerdict(False, "not-an-array", f"{what} should be a dict of NumPy arrays {list(keys)}, but "
-                                   f"it is {describe_value(part)}.")
-            missing = [key for key in keys if key not in part]
-            if missing:
-                return CaseVerdict(False, "missing-keys", f"the returned {what} lacks the keys {missing}.")
+            split = split_dict(part, keys, f"the returned {what}")
+            if isinstance(split, CaseVerdict):
+                return split
         if isinstance(losses, (list, tuple)) and all(isinstance(v, (int, float, np.number)) for v in losses):
             losses = np.array(losses, dtype=float)
         elif not isinstance(losses, np.ndarray):

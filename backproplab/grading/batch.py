@@ -25,7 +25,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from ..checks.core import Verdict
+from ..checks import Verdict
 from . import cells
 from .contract import GradingResult, GradingSettings, GradingTask, LectureSources, grader_version
 from .intake import MAX_NOTEBOOK_BYTES

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checks.core import Verdict
+from ..checks import Verdict
 from ..checks.hints import RUNGS
 from . import config as grading_config
 

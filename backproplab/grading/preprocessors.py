@@ -24,7 +24,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Int, List, Unicode
 
 from .. import __path__ as LIBRARY_PATH
-from ..checks.core import OUTCOMES_MIME, Verdict
+from ..checks import OUTCOMES_MIME, Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
 from ..checks.hints import RUNGS

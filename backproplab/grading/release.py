@@ -19,9 +19,9 @@ from pathlib import Path
 from .answer_catalogs import CATALOG_NAME
 from .notebooks import dumps_normalized, has_outputs, read_notebook
 
-# Never part of a lecture's files (editor and interpreter leftovers).
-IGNORED_NAMES = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
-IGNORED_SUFFIXES = (".pyc",)
+# Editor, interpreter and test-runner leftovers: never part of a lecture's files, a release or the student export.
+IGNORED_NAMES = frozenset({".ipynb_checkpoints", "__pycache__", ".DS_Store", ".pytest_cache"})
+IGNORED_SUFFIXES = (".pyc", ".pyo")
 # Files of solutions/<lecture>/ that only instructors see: never copied into a release.
 INSTRUCTOR_ONLY = (CATALOG_NAME,)
 
@@ -56,15 +56,17 @@ def discover_lectures(root):
     return sorted(p.name for p in solutions.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def _is_ignored(path):
-    return any(part in IGNORED_NAMES for part in path.parts) or path.suffix in IGNORED_SUFFIXES
+def is_leftover(relative: Path) -> bool:
+    """Whether the file at ``relative`` (a path inside a lecture's folder or the repository) is a leftover
+    (``IGNORED_NAMES``, ``IGNORED_SUFFIXES``)."""
+    return bool(IGNORED_NAMES.intersection(relative.parts)) or relative.suffix in IGNORED_SUFFIXES
 
 
 def lecture_files(folder):
     """Return the files of one lecture folder as sorted relative paths (ignored names skipped)."""
     folder = Path(folder)
     return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
-                  and not _is_ignored(p.relative_to(folder)))
+                  and not is_leftover(p.relative_to(folder)))
 
 
 def released_files(folder):

@@ -8,7 +8,7 @@ exercise, no text of a check readable as source.
 - the checks' lecture modules: ``cases``, ``reference`` and ``mistakes`` read ``checks/answer_key.py``'s data,
   ``oracles`` return none, methods and helpers nothing calls any more are dropped, docstrings are dropped and
   every other string is stored compressed (``answer_key.text``);
-- ``checks/core.py``: ``Exercise.draw_cases`` reads the key (visible cases only);
+- ``checks/exercises.py`` and ``checks/core.py``: ``Exercise.draw_cases`` reads the key (visible cases only);
 - docstrings of private functions anywhere are dropped (they describe how a reference works);
 - only what `bplab check` needs of grading/ and of the command line is kept (``STUDENT_CLI``).
 ``build_answer_key()`` computes the key with the instructor's checks.
@@ -21,9 +21,8 @@ import re
 import zlib
 from pathlib import Path
 
-from ..checks import EXERCISES, codec
+from ..checks import EXERCISES, Case, Exercise, codec, visible_seed
 from ..checks.answer_key import CASE_REFERENCE, PREDICTORS_KEY
-from ..checks.core import Case, Exercise, visible_seed
 
 # Functions that compute a graded quantity without being an exercise's own implementation: the slopes and
 # loss gradients behind model_backward, batch norm's evaluation-mode formula, the graph engine's rules.
@@ -81,7 +80,8 @@ if __name__ == "__main__":
 '''
 # The checks' modules that judge and display, the same in both editions; every other checks module (the lectures'
 # exercises, their hint ladders) is rewritten.
-CHECKS_MACHINERY = frozenset({"__init__", "core", "codec", "compare", "display", "diagnoses", "fixtures", "answer_key"})
+CHECKS_MACHINERY = frozenset({"__init__", "core", "records", "exercises", "calls", "codec", "compare", "display",
+                              "diagnoses", "fixtures", "answer_key"})
 # The kernel output recorder `bplab check` uses, without the grading sandbox it lives in.
 RECORDER_MODULE = "recorder.py"
 # The judge's reading of an answer cell that stopped with an error, without the grader's judge it lives in.
@@ -355,7 +355,8 @@ def rewrite_checks_module(source: str, *, lecture: bool) -> str:
 
 
 def rewrite_core(source: str) -> str:
-    """checks/core.py with ``Exercise.draw_cases`` reading the answer key."""
+    """checks/exercises.py or checks/core.py: ``Exercise.draw_cases`` reading the answer key, docstrings cut to their
+    summary (``check()``'s to its first paragraph, which names no grader module)."""
     tree = _parse(source)
     for cls in tree.body:
         if isinstance(cls, ast.ClassDef) and cls.name == "Exercise":
@@ -385,7 +386,7 @@ def recorder_module(executor_source: str) -> str:
     constants = [n for n in tree.body if isinstance(n, ast.Assign)
                  and any(isinstance(t, ast.Name) and t.id in names for t in n.targets)]
     header = ('"""The kernel output recorder of `bplab check`."""\nfrom __future__ import annotations\n\nimport json\n\n'
-              "from ..checks.core import OUTCOMES_MIME\n\n")
+              "from ..checks.records import OUTCOMES_MIME\n\n")
     return (header + "\n".join(ast.unparse(n) for n in constants) + "\n\n\n"
             + "\n\n\n".join(ast.unparse(n) for n in wanted) + "\n")
 
@@ -422,7 +423,7 @@ def write_student_package(root, destination) -> list[Path]:
             text = STUDENT_CLI
         elif parts[0] == "checks" and path.stem not in CHECKS_MACHINERY:
             text = rewrite_checks_module(text, lecture=path.stem.startswith("lecture"))
-        elif relative == Path("checks/core.py"):
+        elif relative in (Path("checks/exercises.py"), Path("checks/core.py")):
             text = rewrite_core(text)
         elif str(relative) in graded:
             text = rewrite_library_module(text, graded[str(relative)], str(relative))

@@ -44,7 +44,7 @@ from .forkserver import mounts_under, set_dumpable
 TRUNCATED = "\n[output truncated by the grader]\n"
 
 
-OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.core's; not imported: it pulls numpy
+OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.records's; not imported: it pulls numpy
 
 
 class OutputBudget:

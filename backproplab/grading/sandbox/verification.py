@@ -20,7 +20,7 @@ Two sides, one protocol (JSON lines over a Unix socket, values in the codec: nev
   ``credit_dependents``) is a job of its own in which the library's implementations of the failing
   helpers an exercise calls are lent (``lent_helpers``) and its only output is that exercise's outcomes.
 * ``serve`` (the job's side, untrusted once the first cell runs): withholds, runs the cells, calls
-  the student's functions on the cases (``checks.core.run_case``: time limit, output discarded,
+  the student's functions on the cases (``checks.run_case``: time limit, output discarded,
   mutation and ``import torch`` recorded), and reports.
 """
 from __future__ import annotations
@@ -112,7 +112,7 @@ class PlannedCall:
     def passes(self, record) -> bool:
         """Whether ``record`` passes every case, judged against the reference alone (the judge also asks the
         oracles, which agree with it by construction): decides only whether a with_reference job is worth it."""
-        from ...checks.core import Outcome, get_exercise
+        from ...checks import Outcome, get_exercise
 
         exercise = get_exercise(self.call.exercise)
         try:
@@ -130,8 +130,7 @@ class PlannedCall:
 def plan_calls(cells, test_cells, verify_cells, seed: int) -> tuple[list[PlannedCall], list[str]]:
     """The graded calls of a submission's test cells, with their cases drawn from ``seed``, and the
     dotted names of the library functions to withhold (those of every exercise of the lectures checked)."""
-    from ...checks import codec
-    from ...checks.core import EXERCISES, get_exercise, hidden_seed, visible_seed
+    from ...checks import EXERCISES, codec, get_exercise, hidden_seed, visible_seed
 
     sources = [source for index, source in cells if index in verify_cells]
     planned, lectures = [], set()
@@ -182,7 +181,7 @@ def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
     ``exercise`` may run untrapped, with the withheld functions they need (``_needed``). Only exercises the
     lecture registers before ``exercise`` are lent, and none that needs the exercise's own implementation:
     the exercise's answer is never there."""
-    from ...checks.core import EXERCISES, get_exercise
+    from ...checks import EXERCISES, get_exercise
 
     own = set(get_exercise(exercise).library_functions[:1])  # its own implementation
     order = list(EXERCISES)
@@ -552,10 +551,9 @@ def _run_cells(cells, seconds) -> dict:
 def call_outcomes(fn, call, channel, position, patch=None):
     """The outcome of each of ``call``'s cases (the spec of the PlannedCall at ``position``), with ``patch`` put in
     ``fn``'s globals meanwhile."""
-    from ...checks import codec
-    from ...checks.core import Case, Outcome, StopStudentCode, _GradingCall, _on_alarm, run_case
+    from ...checks import Case, GradingCall, Outcome, StopStudentCode, codec, run_case, stop_at_alarm
 
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGALRM, stop_at_alarm)
     globals_ = getattr(fn, "__globals__", None)
     saved = {name: globals_.get(name) for name in (patch or {})} if isinstance(globals_, dict) else {}
     if saved:
@@ -565,7 +563,7 @@ def call_outcomes(fn, call, channel, position, patch=None):
         for index, raw in enumerate(call["cases"]):
             args = _with_fixtures(codec.decode(raw["args"]), channel, (position, index))
             kwargs = _with_fixtures(codec.decode(raw["kwargs"]), channel, (position, index))
-            grading = _GradingCall(call["seconds"], call["torch_allowed"])
+            grading = GradingCall(call["seconds"], call["torch_allowed"])
             try:
                 with grading:
                     outcome = run_case(fn, Case(tuple(args), dict(kwargs)), call["arg_names"])
