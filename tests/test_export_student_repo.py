@@ -172,7 +172,7 @@ def test_the_reference_check_notices_a_missing_path(clone, tmp_path):
 
 def test_the_library_and_checks_import_from_the_clone_without_torch(clone):
     """Do the library, its checks and the CLI import from the clone (not from this repository), without torch?"""
-    out = in_clone(clone, "import sys, backproplab, backproplab.checks, backproplab.cli, backproplab.grading.selfcheck;"
+    out = in_clone(clone, "import sys, backproplab, backproplab.checks, backproplab.cli, backproplab.selfcheck;"
                           "print(backproplab.__file__); print('torch' in sys.modules)")
     path, torch_loaded = out.split()
     assert Path(path).resolve().is_relative_to(clone.resolve()) and torch_loaded == "False"

@@ -14,14 +14,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from backproplab.checks import OUTCOMES_MIME, get_exercise
 from backproplab.grading.judge import find_test_cells, judge_notebook, record_verdicts, recorded_verdicts
-from backproplab.grading.sandbox.verification import (
-    Channel,
-    VerificationJob,
-    _library_function,
-    call_outcomes,
-    lent_helpers,
-    plan_calls,
-)
+from backproplab.grading.sandbox.verification import VerificationJob, lent_helpers, plan_calls
+from backproplab.grading.sandbox.verification_job import Channel, _library_function, call_outcomes
 from catalog_helpers import catalog
 
 LECTURE04 = catalog("04-backprop")

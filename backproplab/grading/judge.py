@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from ..checks import OUTCOMES_MIME, Outcome, Verdict, evaluate, get_exercise, hidden_seed, visible_seed
 from . import cells
-from .sandbox.verification import check_calls
+from .sandbox.protocol import check_calls
 
 __all__ = ["TestCell", "find_test_cells", "judge_notebook", "failed_verdicts", "record_verdicts", "recorded_verdicts"]
 

@@ -46,8 +46,8 @@ RENAMED = {"torch_dropout_backward": "dropout_backward", "torch_dense_backward":
            "_mul_backward": "mul_backward",
            "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
            "_sigmoid_backward_rule": "sigmoid_backward_rule"}
-# Of grading/, what `bplab check` needs; the command line is the student one.
-GRADING_KEPT = ("__init__.py", "notebooks.py", "selfcheck.py")
+# Of grading/, what `bplab check` (selfcheck.py) needs; the command line is the student one.
+GRADING_KEPT = ("__init__.py", "notebooks.py")
 STUDENT_CLI = '''"""`bplab check NOTEBOOK`: run a lecture notebook top to bottom in a fresh kernel and list its checks."""
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-    from .grading.selfcheck import format_self_check, run_self_check
+    from .selfcheck import format_self_check, run_self_check
 
     if not Path(args.notebook).is_file():
         print(f"bplab check: no notebook {args.notebook}", file=sys.stderr)
@@ -428,9 +428,11 @@ def write_student_package(root, destination) -> list[Path]:
         elif str(relative) in graded:
             text = rewrite_library_module(text, graded[str(relative)], str(relative))
         else:
-            if relative == Path("grading/selfcheck.py"):
-                text = text.replace("from .sandbox.executor import CellRecorder", "from .recorder import CellRecorder")
-                text = text.replace("from .judge import answer_cell_error", "from .cell_errors import answer_cell_error")
+            if relative == Path("selfcheck.py"):
+                text = text.replace("from .grading.sandbox.executor import CellRecorder",
+                                    "from .grading.recorder import CellRecorder")
+                text = text.replace("from .grading.judge import answer_cell_error",
+                                    "from .grading.cell_errors import answer_cell_error")
             tree = _parse(text)
             if parts[0] == "grading":
                 _summary_only(tree)

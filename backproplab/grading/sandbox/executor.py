@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 from .forkserver import mounts_under, set_dumpable
+from .procfs import process_running, stat_fields
 
 TRUNCATED = "\n[output truncated by the grader]\n"
 
@@ -289,7 +290,7 @@ class Servers:
 
 
 WITHOUT_TORCH = ("torch", "ipykernel", "backproplab.torch_reference")
-VERIFIER_MODULES = ["IPython.core.interactiveshell", "backproplab.grading.sandbox.verification"]
+VERIFIER_MODULES = ["IPython.core.interactiveshell", "backproplab.grading.sandbox.verification_job"]
 
 
 def verify(request, servers: Servers, scratch) -> dict[int, list]:
@@ -432,30 +433,6 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
         return restarts, cpu, kernel_start
     finally:  # also when the executor's CPU for this submission ran out in the middle of a cell
         kernels[-1].shutdown()
-
-
-def stat_fields(pid):
-    """The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, ...]. Raises OSError once it is gone."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def process_running(pid) -> bool:
-    """Some thread of it is alive: not yet a zombie (a PID 1 may never reap what it inherits). A leader
-    whose main thread exited shows as a zombie while its other threads run, so every thread is read."""
-    try:
-        if stat_fields(pid)[0] not in ("Z", "X"):
-            return True
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except (OSError, IndexError):
-        return False
-    for task in tasks:
-        try:
-            if stat_fields(f"{pid}/task/{task}")[0] not in ("Z", "X"):
-                return True
-        except (OSError, IndexError):
-            continue
-    return False
 
 
 def _ancestors():

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import backproplab
 
-from .executor import process_running, stat_fields
 from .limits import HOST_UID_RANGE, SANDBOX_NICENESS, SANDBOX_UID, SandboxLimits
+from .procfs import process_running, stat_fields
 
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Install it "
                 "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; the repository's `scripts/ensure-bwrap` "

@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .judge import answer_cell_error
-from .notebooks import read_notebook
-from .sandbox.executor import CellRecorder
+from .grading.judge import answer_cell_error
+from .grading.notebooks import read_notebook
+from .grading.sandbox.executor import CellRecorder
 
 CHECK_MIME = "application/vnd.backproplab.check+json"
 CELL_OUTPUT_LIMIT = 50_000_000  # the student's own machine: keep everything a check publishes
