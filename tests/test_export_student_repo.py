@@ -101,7 +101,7 @@ def test_the_export_holds_a_student_course_and_nothing_of_the_instructors(clone)
                    "backproplab/grading/sandbox", "backproplab/grading/batch.py"):
         assert not (clone / absent).exists(), absent
     assert sorted(p.name for p in (clone / "backproplab" / "grading").iterdir()) == sorted(
-        [*GRADING_KEPT, "recorder.py", "cell_errors.py"])
+        [*GRADING_KEPT, "cell_errors.py"])
     every = [str(p) for p in files(clone)]
     assert not [p for p in every if p.endswith(("catalog.py", ".pyc", ".pyo", ".so")) or "__pycache__" in p]
     assert "MIT License" in (clone / "LICENSE").read_text()

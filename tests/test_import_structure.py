@@ -51,7 +51,7 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def layer(module: str) -> str:
-    if module in ("backproplab.cli", "backproplab.publish"):
+    if module in ("backproplab.cli", "backproplab.publish", "backproplab.selfcheck"):
         return "cli"
     for name in ("checks", "grading"):
         if module.startswith(f"backproplab.{name}"):

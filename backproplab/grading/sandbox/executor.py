@@ -39,76 +39,11 @@ import sys
 import time
 from pathlib import Path
 
+from ...kernel_client import CellRecorder, OutputBudget, until_idle
 from .forkserver import mounts_under, set_dumpable
 from .procfs import process_running, stat_fields
 
-TRUNCATED = "\n[output truncated by the grader]\n"
-
-
 OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.records's; not imported: it pulls numpy
-
-
-class OutputBudget:
-    """The bytes of output a whole submission may keep, all cells together (nbgrader's LimitOutput counts
-    lines: one line can be megabytes). What comes past it is dropped and counted (``dropped``), which
-    flags the submission: the graded notebook stays small whatever the student printed."""
-
-    def __init__(self, limit):
-        self.limit, self.used, self.dropped = limit, 0, 0
-
-    def take(self, size) -> bool:
-        if self.dropped or self.used + size > self.limit:  # once over it, nothing more is kept
-            self.dropped += size
-            return False
-        self.used += size
-        return True
-
-
-class CellRecorder:
-    """Collects one cell's iopub messages as nbformat v4 outputs, up to the cell's byte limit and the
-    submission's ``budget``. The kernel never makes an outcome record (verification jobs do): one it
-    displays is dropped and counted."""
-
-    def __init__(self, limit, budget=None):
-        self.outputs, self.limit, self.used, self.truncated = [], limit, 0, False
-        self.budget = budget if budget is not None else OutputBudget(limit)
-        self.stray_records = 0
-        self.execution_count = None
-
-    def add(self, msg):
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "clear_output":  # what was shown stays spent from the submission's budget
-            self.outputs, self.used = [], 0
-            return
-        if kind == "execute_input":
-            self.execution_count = content.get("execution_count")
-            return
-        if kind == "stream":
-            output = {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
-        elif kind in ("display_data", "execute_result"):
-            output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
-            if kind == "execute_result":
-                output["execution_count"] = content.get("execution_count")
-        elif kind == "error":
-            output = {"output_type": "error", "ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
-                      "traceback": content.get("traceback", [])}
-        else:
-            return
-        if OUTCOMES_MIME in output.get("data", {}):
-            self.stray_records += 1
-            return
-        size = len(json.dumps(output))
-        if self.used + size > self.limit or not self.budget.take(size):
-            if not self.truncated:
-                self.truncated = True
-                self.outputs.append({"output_type": "stream", "name": "stdout", "text": TRUNCATED})
-            return
-        self.used += size
-        last = self.outputs[-1] if self.outputs else None
-        if output["output_type"] == "stream" and last and last["output_type"] == "stream" and last["name"] == output["name"]:
-            last["text"] += output["text"]
-        else:
-            self.outputs.append(output)
 
 
 class ForkServerStalled(RuntimeError):
@@ -202,37 +137,17 @@ class Kernel:
     def run(self, source, timeout, recorder):
         """Execute ``source``; return ok | error | timeout | kernel-died."""
         msg_id = self.client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
-        deadline = time.monotonic() + timeout
-        errored = False
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return self._interrupt(recorder)
-            try:
-                msg = self.client.get_iopub_msg(timeout=min(left, 1.0))
-            except queue.Empty:
-                if not self.alive():
-                    return "kernel-died"
-                continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                return "error" if errored else "ok"
-            errored |= msg["msg_type"] == "error"
-            recorder.add(msg)
+        ended = until_idle(self.client, msg_id, timeout, recorder.add, self.alive)
+        if ended == "timeout":
+            return self._interrupt(recorder, msg_id)
+        return "kernel-died" if ended == "died" else "error" if recorder.errored else "ok"
 
-    def _interrupt(self, recorder):
+    def _interrupt(self, recorder, msg_id):
         _signal(self.pid, signal.SIGINT)
         recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError", "evalue": "the cell ran out of time",
                                                        "traceback": ["CellTimeoutError: the cell ran out of time"]}})
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # drain until the interrupted cell reports idle
-            try:
-                msg = self.client.get_iopub_msg(timeout=1.0)
-            except queue.Empty:
-                continue
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                return "timeout"
+        if until_idle(self.client, msg_id, 5, lambda msg: None, self.alive) == "idle":  # the interrupted cell ended
+            return "timeout"
         self.shutdown()  # deaf to SIGINT: the next cell needs a new kernel
         return "kernel-died"
 
@@ -403,7 +318,7 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
     kernel_start = round(time.monotonic() - started, 3)
     try:
         for position, (index, source) in enumerate(cells):
-            recorder = CellRecorder(request["cell_output_limit"], budget)
+            recorder = CellRecorder(request["cell_output_limit"], budget, dropped_mime=OUTCOMES_MIME)
             started = time.monotonic()
             status = kernel.run(source, timeout, recorder)
             seconds = round(time.monotonic() - started, 3)
