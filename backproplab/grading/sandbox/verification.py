@@ -4,24 +4,20 @@ The student's kernel runs the whole notebook (its outputs are the feedback) but 
 record. The records come from a *verification job*: a process forked, like a kernel, into a job
 of its own (``forkserver.isolate_job``), in which only the submission's setup, answer and
 student-added cells run. Before any of them runs, the library's implementations of the lecture's
-exercises and every function of the checks' lecture modules are withheld (``withhold``: their code
-replaced by one that raises), the package's source is hidden under an empty read-only mount, and,
-for NumPy exercises, so is torch (the job is forked from a server that never imported it). So a
-record holds what the student's own code computes, and nothing the student's code could forge
-with the course's answers: code that hooks or rewrites the record can only put there what it
-could compute itself.
+exercises and every function of the checks' lecture modules are withheld (their code replaced by
+one that raises), the package's source is hidden under an empty read-only mount, and, for NumPy
+exercises, so is torch (the job is forked from a server that never imported it). So a record holds
+what the student's own code computes, and nothing the student's code could forge with the course's
+answers: code that hooks or rewrites the record can only put there what it could compute itself.
 
-Two sides, one protocol (JSON lines over a Unix socket, values in the codec: never pickle):
-
-* ``VerificationJob`` (the executor's side, trusted): draws the graded cases from the seed, forks
-  the job, answers its questions, collects one record per ``check(...)`` call and kills the job when
-  a call stalls. The only question it answers is a fixture (``FnToken``: e.g. the cost function that
-  ``gradient_check`` is given), which the library computes. A ``with_reference`` job (for
-  ``credit_dependents``) is a job of its own in which the library's implementations of the failing
-  helpers an exercise calls are lent (``lent_helpers``) and its only output is that exercise's outcomes.
-* ``serve`` (the job's side, untrusted once the first cell runs): withholds, runs the cells, calls
-  the student's functions on the cases (``checks.run_case``: time limit, output discarded,
-  mutation and ``import torch`` recorded), and reports.
+Two sides, one protocol (JSON lines over a Unix socket, values in the codec: never pickle). This module
+is the executor's side: ``plan_calls`` draws the graded cases from the seed; ``VerificationJob`` tells a
+job its cells and calls, answers its questions, collects one record per ``check(...)`` call and kills the
+job when a call stalls. The only question it answers is a fixture (``FnToken``: e.g. the cost function
+that ``gradient_check`` is given), which the library computes. A ``with_reference`` job (for
+``credit_dependents``) is a job of its own in which the library's implementations of the failing
+helpers an exercise calls are lent (``lent_helpers``) and its only output is that exercise's outcomes.
+The job's side (``withhold``, ``serve``) is verification_job.py.
 """
 from __future__ import annotations
 
@@ -36,7 +32,7 @@ from dataclasses import dataclass, field
 
 from .limits import JOB_MESSAGE_LIMIT
 from .protocol import CheckCall, check_calls
-from .verification_job import _library_functions
+from .verification_job import library_functions
 
 FIXTURE_STEP = 1e-2      # how far from the case's point each entry may be when a fixture is asked (finite differences)
 FIXTURE_SPARE_QUESTIONS = 16  # a case's fixture answers: 4 per entry of its point, plus these
@@ -132,7 +128,7 @@ def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
 
     own = set(get_exercise(exercise).library_functions[:1])  # its own implementation
     order = list(EXERCISES)
-    functions = _library_functions(withheld)
+    functions = library_functions(withheld)
     lent = {}
     for helper in helpers:
         if order.index(helper) > order.index(exercise):
@@ -188,7 +184,7 @@ class VerificationJob:
         its calls, and the helpers to put in place of the student's."""
         lent = dict(self.helpers)
         withheld = set(withheld).union(*(planned.withheld_too for planned in self.calls.values()))
-        functions = _library_functions(withheld) if lent else {}
+        functions = library_functions(withheld) if lent else {}
         kept = set().union(*(_needed(dotted, functions) for dotted in lent.values()))
         return {"cells": cells, "withhold": sorted(withheld - kept), "cell_timeout": cell_timeout,
                 "torch": any(planned.torch_allowed for planned in self.calls.values()),

@@ -1,8 +1,11 @@
-"""A verification job's side of the protocol: the process that makes the graded calls (verification.py has the
-executor's side). Untrusted once the first cell runs.
+"""A verification job's side of the protocol (verification.py has the executor's side and the why): the
+process, forked into a job of its own, that makes a submission's graded calls. Untrusted once the first cell runs.
 
-``serve`` withholds, runs the cells, calls the student's functions on the cases (``checks.core.run_case``:
-time limit, output discarded, mutation and ``import torch`` recorded), and reports.
+``serve`` withholds (``withhold``: the library's implementations of the lecture's exercises and every function
+of the checks' lecture modules raise instead), runs the setup, answer and student-added cells, calls the
+student's functions on the cases (``checks.run_case`` under ``checks.GradingCall``: time limit, output
+discarded, mutation and ``import torch`` recorded), and reports each call's outcomes over the socket.
+Of the checks it uses public names only.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ WITHHELD = "is withheld while grading"   # the message of the PermissionError a 
 CHECKS_PACKAGE = "backproplab.checks"
 
 
-def _library_function(dotted: str):
+def library_function(dotted: str):
+    """The library's function named ``dotted`` (the original, where the checks' guard wraps it)."""
     import importlib
 
     module_name, _, attribute = dotted.rpartition(".")
@@ -24,12 +28,12 @@ def _library_function(dotted: str):
     return getattr(original, "__bplab_original__", original)
 
 
-def _library_functions(dotted_names) -> dict:
+def library_functions(dotted_names) -> dict:
     """{dotted name: the library's function} for each name that resolves here (torch's may not)."""
     functions = {}
     for dotted in dotted_names:
         try:
-            functions[dotted] = _library_function(dotted)
+            functions[dotted] = library_function(dotted)
         except Exception:
             continue
     return functions
@@ -42,7 +46,7 @@ def withhold(dotted_names) -> list[str]:
     trap; the original code is dropped. Returns what was withheld."""
     import importlib
 
-    targets = _library_functions(dotted_names)
+    targets = library_functions(dotted_names)
     for module_name, module in list(sys.modules.items()):
         if not module_name.startswith(CHECKS_PACKAGE + ".lecture") or module is None:
             continue
@@ -198,7 +202,7 @@ def serve(spec: dict, sock: socket.socket):
     if not spec["torch"]:
         sys.meta_path.insert(0, _NoTorch())
     namespace = _run_cells(spec["cells"], spec["cell_timeout"])
-    lent = {name: _library_function(dotted) for name, dotted in spec["helpers"].items()}
+    lent = {name: library_function(dotted) for name, dotted in spec["helpers"].items()}
     for position, call in spec["calls"].items():
         try:
             fn = eval(call["function"], namespace)  # the trusted test cell's own expression
