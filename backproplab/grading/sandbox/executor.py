@@ -40,10 +40,10 @@ import time
 from pathlib import Path
 
 from ...kernel_client import CellRecorder, OutputBudget, until_idle
+from . import protocol
 from .forkserver import mounts_under, set_dumpable
 from .procfs import process_running, stat_fields
-
-OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.records's; not imported: it pulls numpy
+from .protocol import OUTCOMES_MIME
 
 
 class ForkServerStalled(RuntimeError):
@@ -178,8 +178,8 @@ def _signal(pid, sig):
         pass
 
 
-def emit(record):
-    sys.stdout.write(json.dumps(record) + "\n")
+def emit(message):
+    sys.stdout.write(protocol.line(message).decode())
     sys.stdout.flush()
 
 
@@ -476,7 +476,7 @@ def main(argv=None):
     ancestors = _ancestors()
     warmup = servers.cpu_seconds + _cpu_seconds()
     account = CpuAccount(EXECUTOR_CPU_PER_SUBMISSION)
-    emit({"ready": True})
+    emit(protocol.READY)
     scratch_root = Path.cwd()
     while True:
         line = sys.stdin.readline()
@@ -485,7 +485,7 @@ def main(argv=None):
         job = json.loads(line)
         if not servers.alive() or account.exhausted():
             return 3  # before "started": the supervisor retries the job in a new sandbox
-        emit({"job": job["job"], "started": True})
+        emit(protocol.started(job["job"]))
         cpu_before = _cpu_seconds()
         with open(job["request"], encoding="utf-8") as f:
             request = json.load(f)
@@ -498,7 +498,7 @@ def main(argv=None):
         try:
             restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch, budget)
         except ForkServerStalled:
-            emit({"job": job["job"], "retry": True})  # no fault of the submission: the supervisor runs it again
+            emit(protocol.retry(job["job"]))  # no fault of the submission: the supervisor runs it again
             return 5
         except ExecutorCpuSpent:
             cpu_spent = True
@@ -506,10 +506,10 @@ def main(argv=None):
             account.stop()
         protected = {os.getpid(), *servers.pids(), *ancestors}
         clean = not sweeping or (sweep(protected) and wipe(scratch_root))
-        emit({"done": True, "job": job["job"], "restarts": restarts, "kernel_start_seconds": kernel_start,
-              "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3),
-              "output_dropped_bytes": budget.dropped, "executor_cpu_spent": cpu_spent,
-              "recycle": cpu_spent or account.exhausted()})  # spent mid-spawn, a fork server may be out of step
+        emit(protocol.done(job["job"], restarts=restarts, kernel_start_seconds=kernel_start,
+                           cpu_seconds=round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3),
+                           output_dropped_bytes=budget.dropped, executor_cpu_spent=cpu_spent,
+                           recycle=cpu_spent or account.exhausted()))  # spent mid-spawn, a fork server may be out of step
         warmup = 0.0
         if not clean:
             return 4

@@ -22,7 +22,6 @@ The job's side (``withhold``, ``serve``) is verification_job.py.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import select
 import socket
@@ -30,6 +29,7 @@ import time
 import types
 from dataclasses import dataclass, field
 
+from . import protocol
 from .limits import JOB_MESSAGE_LIMIT
 from .protocol import CheckCall, check_calls
 from .verification_job import library_functions
@@ -259,11 +259,8 @@ class VerificationJob:
                 scanned = 0
                 if len(line) > JOB_MESSAGE_LIMIT:
                     return False
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    return False
-                if not isinstance(message, dict) or message.get("done") is True:
+                message = protocol.read(line)
+                if message is None or message.get("done") is True:
                     return False
                 reply = self._handle(message)
                 if reply is not None and not self._reply(connection, reply):
@@ -278,7 +275,7 @@ class VerificationJob:
         connection.setblocking(True)
         connection.settimeout(max(0.1, self.deadline - time.monotonic()))
         try:
-            connection.sendall(json.dumps(reply).encode() + b"\n")
+            connection.sendall(protocol.line(reply))
         except OSError:
             return False
         connection.setblocking(False)

@@ -9,11 +9,12 @@ Of the checks it uses public names only.
 """
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import sys
 import types
+
+from . import protocol
 
 WITHHELD = "is withheld while grading"   # the message of the PermissionError a withheld function raises
 CHECKS_PACKAGE = "backproplab.checks"
@@ -89,19 +90,21 @@ class Channel:
         self.reader = sock.makefile("rb")
 
     def send(self, message: dict):
-        self.sock.sendall(json.dumps(message).encode() + b"\n")
+        self.sock.sendall(protocol.line(message))
 
     def exchange(self, question: dict) -> dict:
         self.send(question)
-        return json.loads(self.reader.readline() or b"{}")
+        return protocol.read(self.reader.readline()) or {}
 
-    def ask(self, kind: str, args=(), kwargs=None, **extra):
+    def fixture(self, position, case, args=(), kwargs=None):
+        """The value the fixture of case ``case`` of the call at ``position`` gives for ``args``, computed by the
+        executor."""
         from ...checks import codec
 
-        reply = self.exchange({"ask": kind, "args": codec.encode(tuple(args)), "kwargs": codec.encode(dict(kwargs or {})),
-                               **extra})
-        if not isinstance(reply, dict) or "value" not in reply:
-            raise RuntimeError(reply.get("error", "no answer from the grader") if isinstance(reply, dict) else "no answer")
+        reply = self.exchange(protocol.fixture_question(position, case, codec.encode(tuple(args)),
+                                                        codec.encode(dict(kwargs or {}))))
+        if "value" not in reply:
+            raise RuntimeError(str(reply.get("error", "no answer from the grader")))
         return codec.decode(reply["value"])
 
 
@@ -112,7 +115,7 @@ def _with_fixtures(value, channel, where):
 
     if isinstance(value, codec.FnToken):
         position, index = where
-        return lambda *args, **kwargs: channel.ask("fixture", args, kwargs, call=position, case=index)
+        return lambda *args, **kwargs: channel.fixture(position, index, args, kwargs)
     if isinstance(value, codec.RngToken):
         return value
     if isinstance(value, tuple):
@@ -206,10 +209,10 @@ def serve(spec: dict, sock: socket.socket):
     for position, call in spec["calls"].items():
         try:
             fn = eval(call["function"], namespace)  # the trusted test cell's own expression
-            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, int(position), patch=lent)}
+            record = protocol.record(int(position), call_outcomes(fn, call, channel, int(position), patch=lent))
         except Exception as err:
-            record = {"record": int(position), "error": [type(err).__name__, str(err)]}
+            record = protocol.record_error(int(position), type(err).__name__, str(err))
         channel.send(record)
-    channel.send({"done": True})
+    channel.send(protocol.DONE)
 
 
