@@ -12,8 +12,9 @@ import json
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from backproplab.checks import OUTCOMES_MIME, get_exercise
+from backproplab.checks import get_exercise
 from backproplab.grading.judge import find_test_cells, judge_notebook, record_verdicts, recorded_verdicts
+from backproplab.grading.sandbox.protocol import OUTCOMES_MIME
 from backproplab.grading.sandbox.verification import VerificationJob, lent_helpers, plan_calls
 from backproplab.grading.sandbox.verification_job import Channel, call_outcomes, library_function
 from catalog_helpers import catalog

@@ -5,16 +5,10 @@
 as untrusted as the student's code: it shares the sandbox with the kernels. The trusted side
 treats what it prints as data (validated JSON, size-capped) and judges nothing from it but outcomes.
 
-It serves one job after another: a stdin line {"job": n, "request": path, "hidden_seed": s} names a request file
-(JSON: {"cells": [[index, source], ...], "cell_timeout": s, "cell_output_limit": bytes,
-"record_output_limit": bytes, "submission_output_limit": bytes, "kernel_env": {...}, "max_restarts": n,
-optionally "executor_cpu_seconds": s, below the default allowance}). Output: {"ready": true}
-once, then per job {"job": n, "started": true}, one JSON line per executed cell ({"index",
-"execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
-{"verify_seconds": s} once the verification jobs are done, and {"done": true, "job": n, "restarts": n,
-"kernel_start_seconds": s, "cpu_seconds": s, "output_dropped_bytes": n, "executor_cpu_spent": bool,
-"recycle": bool}. What one submission may cost the executor is its own: its outputs are kept up to
-``SUBMISSION_OUTPUT_LIMIT`` bytes, and its CPU up to ``EXECUTOR_CPU_PER_SUBMISSION`` (``CpuAccount``).
+It serves one job after another, in the job protocol of protocol.py (a stdin line per job naming its request
+file; a stdout line per executed cell, between the job's ``started`` and ``done`` lines). What one submission
+may cost the executor is its own: its outputs are kept up to ``SUBMISSION_OUTPUT_LIMIT`` bytes, and its CPU up
+to ``EXECUTOR_CPU_PER_SUBMISSION`` (``CpuAccount``).
 
 Kernels are forked from a fork server that imported the heavy modules once (forkserver.py).
 Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
@@ -462,9 +456,9 @@ class CpuAccount:
 
 
 def main(argv=None):
-    """Serve jobs: stdin lines {"job": n, "request": path, "hidden_seed": s}; stdout the records of each job,
-    between {"job": n, "started": true} and {"done": true, "job": n, ...}. The hidden seed comes on stdin, never
-    in the request file, which the kernels could read. With --sweep (in the sandbox only), every process the
+    """Serve jobs (protocol.py): a stdin line per job; on stdout the lines of each job, between its ``started``
+    and ``done`` lines. The hidden seed comes on stdin, never in the request file, which the kernels could
+    read. With --sweep (in the sandbox only), every process the
     job started is killed and the scratch emptied before "done"; "recycle": true in it asks for a new sandbox."""
     from .limits import EXECUTOR_CPU_PER_SUBMISSION, SUBMISSION_OUTPUT_LIMIT
 

@@ -12,7 +12,9 @@ verification.py, verification_job.py, forkserver.py) import this module, and not
   "cell_timeout": s, "max_restarts": n, "kernel_env": {...}, "isolate": {...} or null (no sandbox),
   "verify": {"cells": [index, ...], "seconds": s}, "cell_output_limit", "record_output_limit",
   "submission_output_limit": bytes, optionally "executor_cpu_seconds": s below the default allowance};
-* executor to host, on stdout: ``READY`` once; per job ``started``, one ``CellLine`` per executed cell,
+* executor to host, on stdout: ``READY`` once; per job ``started``, one line per executed cell ({"index",
+  "execution_count", "outputs", "stray_records"}, read as a ``CellLine``, and "status", ok | error | timeout |
+  kernel-died, and "seconds", for the log),
   {"verify_seconds": s} once the verification jobs are done, and ``done`` (``Report``'s facts; "recycle": true
   asks for a new sandbox) or ``retry`` (a fork server failed twice: no fault of the submission).
   The executor shares the sandbox with student code: ``read_report`` takes every line as untrusted data.
