@@ -1,6 +1,6 @@
 """`bplab check NOTEBOOK`: the student's self-check. Runs the notebook top to bottom in a fresh
-kernel and collects each check's verdict from its ``application/vnd.backproplab.check+json``
-display data (published by ``check()``). The kernel is driven as the grader's executor drives its own
+kernel and collects each check's verdict from its display data (``checks.display.MIME_TYPE``, published by
+``check()``). The kernel is driven as the grader's executor drives its own
 (kernel_client.py), without the sandbox: this is the student's own machine."""
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from .checks.display import MIME_TYPE as CHECK_MIME
 from .grading.judge import answer_cell_error
 from .grading.notebooks import read_notebook
 from .kernel_client import CellRecorder, until_idle
-
-CHECK_MIME = "application/vnd.backproplab.check+json"
 
 
 def run_self_check(path, *, timeout=120, kernel_name=None):
