@@ -2,7 +2,7 @@
 outputs (``CellRecorder``, under byte limits) and the wait for the cell's end (``until_idle``).
 
 Run by the process that drives a kernel, never beside student code in one process: in the grader, the
-sandbox's executor (grading/sandbox/executor.py); on a student's machine, ``bplab check`` (selfcheck.py).
+sandbox's executor; on a student's machine, ``bplab check`` (selfcheck.py).
 Standard library only (the caller brings the jupyter_client client).
 
 A cell is done when the kernel reports it idle on iopub. nbclient waits for the shell channel's execute_reply

@@ -50,7 +50,7 @@ SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR":
                "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
 KERNEL_ENV = {"MPLBACKEND": "Agg", "BPLAB_QUIET": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1"}
-NOT_IN_KERNELS = ("backproplab.grading", "backproplab.cli", "backproplab.publish")
+NOT_IN_KERNELS = ("backproplab.grading", "backproplab.cli", "backproplab.publish", "backproplab.selfcheck")
 
 
 def default_preload() -> list[str]:
