@@ -385,7 +385,7 @@ def _not_a_notebook(path):
 
 
 def _cmd_check(args):
-    from .grading.selfcheck import format_self_check, run_self_check
+    from .selfcheck import format_self_check, run_self_check
     if not Path(args.notebook).is_file():
         print(f"bplab check: no notebook {args.notebook}", file=sys.stderr)
         return 2

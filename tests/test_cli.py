@@ -10,8 +10,8 @@ import pytest
 from backproplab.checks import get_exercise
 from backproplab.cli import build_parser, main
 from backproplab.grading.notebooks import read_notebook
-from backproplab.grading.selfcheck import format_self_check, run_self_check
 from backproplab.grading.submissions import build_submission, write_notebook
+from backproplab.selfcheck import format_self_check, run_self_check
 from cli_command import bplab_command
 from notebook_factory import build_notebook, visible_test_cell
 

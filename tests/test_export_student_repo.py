@@ -101,7 +101,7 @@ def test_the_export_holds_a_student_course_and_nothing_of_the_instructors(clone)
                    "backproplab/grading/sandbox", "backproplab/grading/batch.py"):
         assert not (clone / absent).exists(), absent
     assert sorted(p.name for p in (clone / "backproplab" / "grading").iterdir()) == sorted(
-        [*GRADING_KEPT, "recorder.py", "cell_errors.py"])
+        [*GRADING_KEPT, "cell_errors.py"])
     every = [str(p) for p in files(clone)]
     assert not [p for p in every if p.endswith(("catalog.py", ".pyc", ".pyo", ".so")) or "__pycache__" in p]
     assert "MIT License" in (clone / "LICENSE").read_text()
@@ -172,7 +172,7 @@ def test_the_reference_check_notices_a_missing_path(clone, tmp_path):
 
 def test_the_library_and_checks_import_from_the_clone_without_torch(clone):
     """Do the library, its checks and the CLI import from the clone (not from this repository), without torch?"""
-    out = in_clone(clone, "import sys, backproplab, backproplab.checks, backproplab.cli, backproplab.grading.selfcheck;"
+    out = in_clone(clone, "import sys, backproplab, backproplab.checks, backproplab.cli, backproplab.selfcheck;"
                           "print(backproplab.__file__); print('torch' in sys.modules)")
     path, torch_loaded = out.split()
     assert Path(path).resolve().is_relative_to(clone.resolve()) and torch_loaded == "False"

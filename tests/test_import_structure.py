@@ -1,15 +1,25 @@
 """The package's import structure: no import circles, and every import points down the layers
 library <- checks <- grading <- CLI (DESIGN.md, Layout). Imports inside functions count too.
+The grader's trusted side and the sandbox's inside meet only through modules that run no student code
+and import only the standard library (sandbox/protocol.py and the like).
 
 Run as a script to print the graph: ``.venv/bin/python tests/test_import_structure.py``.
 """
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "backproplab"
 LAYERS = ("library", "checks", "grading", "cli")
+# What runs beside student code while grading: in the sandbox (the executor, the fork servers) or in a
+# verification job. Nothing else imports them: the sandbox starts them by name (python -m).
+INSIDE = frozenset({"backproplab.grading.sandbox.executor", "backproplab.grading.sandbox.forkserver",
+                    "backproplab.grading.sandbox.verification", "backproplab.grading.sandbox.verification_job"})
+# What both sides import: it runs no student code and holds only the standard library.
+SHARED = frozenset({"backproplab.grading.sandbox.protocol", "backproplab.grading.sandbox.procfs",
+                    "backproplab.grading.sandbox.limits", "backproplab.kernel_client"})
 
 
 def module_files() -> dict[str, Path]:
@@ -51,7 +61,7 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def layer(module: str) -> str:
-    if module in ("backproplab.cli", "backproplab.publish"):
+    if module in ("backproplab.cli", "backproplab.publish", "backproplab.selfcheck"):
         return "cli"
     for name in ("checks", "grading"):
         if module.startswith(f"backproplab.{name}"):
@@ -100,6 +110,61 @@ def test_imports_point_down_the_layers():
     upward = [(module, target) for module, targets in import_graph().items() for target in targets
               if LAYERS.index(layer(target)) > LAYERS.index(layer(module))]
     assert upward == []
+
+
+def crossings(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) for each import of an inside module by a module outside."""
+    return sorted((module, target) for module, targets in graph.items() if module not in INSIDE
+                  for target in targets if target in INSIDE)
+
+
+def test_trusted_code_imports_nothing_that_runs_beside_student_code():
+    """Do the judge, the host, the batch, the preprocessors (every module outside the sandbox's inside) import
+    nothing of the executor, the fork server or the verification job, even inside a function?"""
+    graph = import_graph()
+    assert INSIDE <= graph.keys() and crossings(graph) == []
+
+
+def test_the_crossing_finder_finds_a_crossing():
+    """Would the layering test fail on a trusted module importing the executor (can it fail)?"""
+    assert crossings({"backproplab.grading.judge": {"backproplab.grading.sandbox.executor"},
+                      "backproplab.grading.sandbox.executor": {"backproplab.grading.sandbox.protocol"}}) == [
+        ("backproplab.grading.judge", "backproplab.grading.sandbox.executor")]
+
+
+def _imports(path: Path):
+    """(level, module name) of each import statement of the file at ``path``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from ((0, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.level, node.module or ""
+
+
+def test_the_modules_both_sides_share_import_only_the_standard_library():
+    """Do the protocol, /proc and limits modules and the kernel client import nothing but the standard library
+    (so that neither side reaches the other's code through them)?"""
+    files = module_files()
+    found = {module: [name for level, name in _imports(files[module])
+                      if level or name.split(".")[0] not in sys.stdlib_module_names] for module in SHARED}
+    assert found == {module: [] for module in SHARED}
+
+
+def test_the_inside_uses_only_public_names_of_the_checks():
+    """Does the code beside student code import from the checks package only its public names, never a module
+    of it (checks.core and the like are split and renamed freely)?"""
+    files, private = module_files(), []
+    for module in INSIDE:
+        path = files[module]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                target = _target(module, node, path.name == "__init__.py")
+                if target.startswith("backproplab.checks") and (target != "backproplab.checks" or any(
+                        alias.name.startswith("_") for alias in node.names)):
+                    private.append((module, target, [alias.name for alias in node.names]))
+            elif isinstance(node, ast.Import):
+                private += [(module, alias.name, []) for alias in node.names if alias.name.startswith("backproplab.checks")]
+    assert private == []
 
 
 def test_the_cycle_finder_finds_a_circle():

@@ -12,16 +12,11 @@ import json
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from backproplab.checks import OUTCOMES_MIME, get_exercise
+from backproplab.checks import get_exercise
 from backproplab.grading.judge import find_test_cells, judge_notebook, record_verdicts, recorded_verdicts
-from backproplab.grading.sandbox.verification import (
-    Channel,
-    VerificationJob,
-    _library_function,
-    call_outcomes,
-    lent_helpers,
-    plan_calls,
-)
+from backproplab.grading.sandbox.protocol import OUTCOMES_MIME
+from backproplab.grading.sandbox.verification import VerificationJob, lent_helpers, plan_calls
+from backproplab.grading.sandbox.verification_job import Channel, call_outcomes, library_function
 from catalog_helpers import catalog
 
 LECTURE04 = catalog("04-backprop")
@@ -84,7 +79,7 @@ def executed(source_nb, answers, monkeypatch, seed=SEED):
                   "outcomes": call_outcomes(fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)),
                                             position)}
         if call.helpers:  # as a with_reference job: the library's helpers lent in place of the student's
-            lent = {name: _library_function(dotted) for name, dotted in lent_helpers(call.helpers, call.call.exercise,
+            lent = {name: library_function(dotted) for name, dotted in lent_helpers(call.helpers, call.call.exercise,
                                                                                       withheld).items()}
             record["with_reference"] = {"exercises": sorted(lent), "outcomes": call_outcomes(
                 fn, call.to_spec(), LocalChannel(VerificationJob({position: call}, 60)), position, patch=lent)}

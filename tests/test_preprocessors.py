@@ -119,7 +119,8 @@ def test_a_kernel_hook_cannot_put_the_reference_in_a_record(source_path):
             '    seed = core.hidden_seed(base, ex.name) if hidden else core.visible_seed(ex.name)\n'
             '    outcomes = [core.run_case(L.dense_backward, c, ex.args).to_data() for c in ex.draw_cases(seed, hidden)]\n'
             '    clear_output()\n'
-            '    display({core.OUTCOMES_MIME: {"exercise": ex.name, "hidden": hidden, "outcomes": outcomes},\n'
+            '    display({"application/vnd.backproplab.outcomes+json":\n'
+            '             {"exercise": ex.name, "hidden": hidden, "outcomes": outcomes},\n'
             '             "text/plain": "recorded"}, raw=True)\n'
             'get_ipython().events.register("post_run_cell", forge)\n')
     wrong = LECTURE04.ANSWERS["dense_backward"].replace("dW = dz.T @ A_prev / m", "dW = dz.T @ A_prev")

@@ -13,14 +13,8 @@ import sys
 import numpy as np
 
 from backproplab.checks import codec
-from backproplab.grading.sandbox.verification import (
-    CheckCall,
-    VerificationJob,
-    check_calls,
-    lent_helpers,
-    names_called,
-    plan_calls,
-)
+from backproplab.grading.sandbox.protocol import CheckCall, check_calls
+from backproplab.grading.sandbox.verification import VerificationJob, lent_helpers, names_called, plan_calls
 from catalog_helpers import catalog
 
 LECTURE04 = catalog("04-backprop")
@@ -77,7 +71,7 @@ def test_withhold_traps_the_function_every_alias_and_copy_of_its_code():
 import types, numpy as np
 import backproplab, backproplab.layers as L
 from backproplab.checks import get_exercise
-from backproplab.grading.sandbox.verification import withhold, WITHHELD
+from backproplab.grading.sandbox.verification_job import withhold, WITHHELD
 copy_before = L.dense_backward
 ex = get_exercise("dense_backward")
 case = ex.draw_cases(1, False)[0]

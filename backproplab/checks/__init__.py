@@ -21,7 +21,7 @@ from .exercises import (  # noqa: F401
     register,
     visible_seed,
 )
-from .records import OUTCOMES_MIME, Case, CheckFailed, Outcome, Verdict  # noqa: F401
+from .records import Case, CheckFailed, Outcome, Verdict  # noqa: F401
 
 # One module per lecture registers its exercises when imported: "04-backprop" -> checks/lecture04.py.
 # They import the package's modules, never the package, so loading them here closes no import circle.

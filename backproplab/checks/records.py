@@ -12,10 +12,7 @@ import numpy as np
 
 from . import codec
 
-__all__ = ["Case", "Outcome", "OUTCOMES_MIME", "CaseVerdict", "Verdict", "CheckFailed"]
-
-# The display-data type of a test cell's outcome records while grading (the judge reads them).
-OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"
+__all__ = ["Case", "Outcome", "CaseVerdict", "Verdict", "CheckFailed"]
 
 
 @dataclass

@@ -126,7 +126,7 @@ class GradingResult:
 _GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/intake.py", "grading/contract.py",
                   "grading/worker.py", "grading/batch.py", "grading/judge.py", "grading/preprocessors.py",
                   "grading/sandbox/*.py", "grading/late.py")
-_NOT_GRADING = {"cli.py", "publish.py"}
+_NOT_GRADING = {"cli.py", "publish.py", "selfcheck.py"}
 
 
 @functools.lru_cache(maxsize=1)

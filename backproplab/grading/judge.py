@@ -1,6 +1,6 @@
 """The judge: the score that counts, decided outside the sandbox from the one run of the notebook.
 
-While grading, each test cell holds an outcome record (``checks.OUTCOMES_MIME``: what the
+While grading, each test cell holds an outcome record (``sandbox.protocol.OUTCOMES_MIME``: what the
 student's function returned on the graded cases, codec JSON, never a verdict), made by a verification
 job in the sandbox (sandbox/verification.py). ``judge_notebook`` reads those records from the executed
 notebook's test cells, draws the same cases from the same seed, and judges them with the exercise's reference and
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..checks import OUTCOMES_MIME, Outcome, Verdict, evaluate, get_exercise, hidden_seed, visible_seed
+from ..checks import Outcome, Verdict, evaluate, get_exercise, hidden_seed, visible_seed
 from . import cells
-from .sandbox.verification import check_calls
+from .sandbox.protocol import OUTCOMES_MIME, check_calls
 
 __all__ = ["TestCell", "find_test_cells", "judge_notebook", "failed_verdicts", "record_verdicts", "recorded_verdicts"]
 

@@ -24,14 +24,14 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Int, List, Unicode
 
 from .. import __path__ as LIBRARY_PATH
-from ..checks import OUTCOMES_MIME, Verdict
+from ..checks import Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
 from ..checks.hints import RUNGS
 from . import cells
 from .judge import judge_notebook, record_verdicts
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
-from .sandbox import SandboxLimits, require_sandbox, run_unsandboxed, warm_sandbox
+from .sandbox import SandboxLimits, protocol, require_sandbox, run_unsandboxed, warm_sandbox
 from .sandbox.limits import (
     CELL_OUTPUT_LIMIT,
     CELL_TIMEOUT,
@@ -43,13 +43,14 @@ from .sandbox.limits import (
     VERIFY_SECONDS,
     WALL_SECONDS_PER_CELL,
 )
+from .sandbox.protocol import OUTCOMES_MIME, read_report
 from .store import load_verdicts
 
 SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.mpl"}
 KERNEL_ENV = {"MPLBACKEND": "Agg", "BPLAB_QUIET": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1"}
-NOT_IN_KERNELS = ("backproplab.grading", "backproplab.cli", "backproplab.publish")
+NOT_IN_KERNELS = ("backproplab.grading", "backproplab.cli", "backproplab.publish", "backproplab.selfcheck")
 
 
 def default_preload() -> list[str]:
@@ -109,12 +110,6 @@ def _verification_cells(nb, source_path="") -> list[int]:
     return chosen
 
 
-def _number(record, key):
-    """A non-negative number from an untrusted record, else 0."""
-    value = record.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0.0
-
-
 class SandboxedExecute(NbGraderPreprocessor):
     """Autograde: run the notebook's code cells once, in a real kernel inside the grading sandbox.
 
@@ -150,45 +145,31 @@ class SandboxedExecute(NbGraderPreprocessor):
                    "verify": {"cells": _verification_cells(nb, self.source_path), "seconds": VERIFY_SECONDS}}
         deadline = min(MAX_DEADLINE, 30 + VERIFY_SECONDS + len(code_cells) * WALL_SECONDS_PER_CELL + 2 * self.cell_timeout)
         run = self._run(request, deadline)
-        done, restarts, reached, cpu, kernel_start, stray_records, verify_seconds = False, 0, set(), 0.0, 0.0, 0, 0.0
-        dropped, cpu_spent = 0, False
-        for line in run.stdout.decode("utf-8", "replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            if "verify_seconds" in record:
-                verify_seconds = _number(record, "verify_seconds")
-                continue
-            if record.get("done") is True:
-                done, restarts = True, int(_number(record, "restarts"))
-                cpu, kernel_start = _number(record, "cpu_seconds"), _number(record, "kernel_start_seconds")
-                dropped, cpu_spent = int(_number(record, "output_dropped_bytes")), record.get("executor_cpu_spent") is True
-                continue
-            index = record.get("index")
-            if isinstance(index, int) and 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
-                outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
-                kept = [o for o in map(_clean_output, outputs) if o is not None]
-                stray_records += int(_number(record, "stray_records"))  # dropped in the sandbox already
+        report = read_report(run.stdout)
+        reached, stray_records = set(), 0
+        for reported in report.cells:
+            index = reported.index
+            if 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
+                kept = [o for o in map(_clean_output, reported.outputs) if o is not None]
+                stray_records += reported.stray_records  # dropped in the sandbox already
                 if index not in tests:  # only a test cell's record counts; one elsewhere is dropped and flagged
                     stray_records += sum(OUTCOMES_MIME in o.get("data", {}) for o in kept)
                     kept = [o for o in kept if OUTCOMES_MIME not in o.get("data", {})]
                 nb.cells[index].outputs = kept
-                count = record.get("execution_count")
-                nb.cells[index].execution_count = count if isinstance(count, int) else None
+                nb.cells[index].execution_count = reported.execution_count
                 reached.add(index)
         for index, _ in code_cells:
             if index not in reached:  # the run ended before this cell (deadline, or too many dead kernels)
                 nb.cells[index].outputs = [new_output("error", ename="NotRun", evalue="the cell was not run",
                                                       traceback=["NotRun: the grader's run ended before this cell "
                                                                  "(time limit, or the kernel kept dying)"])]
-        status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else "cpu-limit" if cpu_spent else
-                  "kernel-died" if restarts else "ok" if done else "lost")
-        nb.metadata["bplab"] = {"execution": status, "restarts": restarts, "seconds": run.seconds,
-                                "output_dropped_bytes": dropped,
-                                "cpu_seconds": cpu, "kernel_start_seconds": kernel_start, "verify_seconds": verify_seconds,
+        status = ("timeout" if run.timed_out else "output-capped" if run.output_capped else
+                  "cpu-limit" if report.executor_cpu_spent else "kernel-died" if report.restarts else
+                  "ok" if report.done else "lost")
+        nb.metadata["bplab"] = {"execution": status, "restarts": report.restarts, "seconds": run.seconds,
+                                "output_dropped_bytes": report.output_dropped_bytes, "cpu_seconds": report.cpu_seconds,
+                                "kernel_start_seconds": report.kernel_start_seconds,
+                                "verify_seconds": report.verify_seconds,
                                 "sandbox_log": run.stderr[-2000:], "records_outside_tests": stray_records}
         return nb, resources
 
@@ -210,8 +191,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                        "IPYTHONDIR": str(job / ".ipython"), "MPLCONFIGDIR": str(job / ".mpl")}
             return run_unsandboxed(argv, job_dir=job, limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV, **folders},
                                    deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT,
-                                   stdin_data=json.dumps({"job": 1, "request": str(job / "request.json"),
-                                                          "hidden_seed": self.seed}).encode() + b"\n")
+                                   stdin_data=protocol.line(protocol.job(1, str(job / "request.json"), self.seed)))
         finally:
             shutil.rmtree(job, ignore_errors=True)
 

@@ -46,8 +46,8 @@ RENAMED = {"torch_dropout_backward": "dropout_backward", "torch_dense_backward":
            "_mul_backward": "mul_backward",
            "_matmul_backward": "matmul_backward", "_exp_backward": "exp_backward",
            "_sigmoid_backward_rule": "sigmoid_backward_rule"}
-# Of grading/, what `bplab check` needs; the command line is the student one.
-GRADING_KEPT = ("__init__.py", "notebooks.py", "selfcheck.py")
+# Of grading/, what `bplab check` (selfcheck.py) needs; the command line is the student one.
+GRADING_KEPT = ("__init__.py", "notebooks.py")
 STUDENT_CLI = '''"""`bplab check NOTEBOOK`: run a lecture notebook top to bottom in a fresh kernel and list its checks."""
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-    from .grading.selfcheck import format_self_check, run_self_check
+    from .selfcheck import format_self_check, run_self_check
 
     if not Path(args.notebook).is_file():
         print(f"bplab check: no notebook {args.notebook}", file=sys.stderr)
@@ -82,8 +82,6 @@ if __name__ == "__main__":
 # exercises, their hint ladders) is rewritten.
 CHECKS_MACHINERY = frozenset({"__init__", "core", "records", "exercises", "calls", "codec", "compare", "display",
                               "diagnoses", "fixtures", "answer_key"})
-# The kernel output recorder `bplab check` uses, without the grading sandbox it lives in.
-RECORDER_MODULE = "recorder.py"
 # The judge's reading of an answer cell that stopped with an error, without the grader's judge it lives in.
 CELL_ERRORS_MODULE = "cell_errors.py"
 KEY_FILE = "checks/answer_key.bin"
@@ -371,26 +369,6 @@ def rewrite_core(source: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-def recorder_module(executor_source: str) -> str:
-    """grading/recorder.py: the executor's CellRecorder and what it needs, without the sandbox."""
-    tree = ast.parse(executor_source)
-    definitions = {n.name: n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
-    wanted, pending = [], ["CellRecorder"]
-    while pending:  # CellRecorder and the classes it uses (OutputBudget), in the executor's order
-        node = definitions[pending.pop()]
-        if node not in wanted:
-            wanted.append(node)
-            pending += [name for name in _referenced(node) if name in definitions and name != node.name]
-    wanted.sort(key=tree.body.index)
-    names = set().union(*(_referenced(node) for node in wanted))
-    constants = [n for n in tree.body if isinstance(n, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id in names for t in n.targets)]
-    header = ('"""The kernel output recorder of `bplab check`."""\nfrom __future__ import annotations\n\nimport json\n\n'
-              "from ..checks.records import OUTCOMES_MIME\n\n")
-    return (header + "\n".join(ast.unparse(n) for n in constants) + "\n\n\n"
-            + "\n\n\n".join(ast.unparse(n) for n in wanted) + "\n")
-
-
 def cell_errors_module(judge_source: str) -> str:
     """grading/cell_errors.py: the judge's ``answer_cell_error`` and the helpers it calls, without the grader."""
     tree = ast.parse(judge_source)
@@ -428,9 +406,9 @@ def write_student_package(root, destination) -> list[Path]:
         elif str(relative) in graded:
             text = rewrite_library_module(text, graded[str(relative)], str(relative))
         else:
-            if relative == Path("grading/selfcheck.py"):
-                text = text.replace("from .sandbox.executor import CellRecorder", "from .recorder import CellRecorder")
-                text = text.replace("from .judge import answer_cell_error", "from .cell_errors import answer_cell_error")
+            if relative == Path("selfcheck.py"):
+                text = text.replace("from .grading.judge import answer_cell_error",
+                                    "from .grading.cell_errors import answer_cell_error")
             tree = _parse(text)
             if parts[0] == "grading":
                 _summary_only(tree)
@@ -441,12 +419,10 @@ def write_student_package(root, destination) -> list[Path]:
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).write_text(text, encoding="utf-8")
         written.append(Path("backproplab") / relative)
-    recorder = (source / "grading" / "sandbox" / "executor.py").read_text(encoding="utf-8")
-    (target / "grading" / RECORDER_MODULE).write_text(recorder_module(recorder), encoding="utf-8")
     judge = (source / "grading" / "judge.py").read_text(encoding="utf-8")
     (target / "grading" / CELL_ERRORS_MODULE).write_text(cell_errors_module(judge), encoding="utf-8")
     (target / KEY_FILE).write_bytes(build_answer_key(root))
-    written += [Path("backproplab") / "grading" / name for name in (RECORDER_MODULE, CELL_ERRORS_MODULE)]
+    written.append(Path("backproplab") / "grading" / CELL_ERRORS_MODULE)
     written.append(Path("backproplab") / KEY_FILE)
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)

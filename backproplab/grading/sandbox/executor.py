@@ -5,16 +5,10 @@
 as untrusted as the student's code: it shares the sandbox with the kernels. The trusted side
 treats what it prints as data (validated JSON, size-capped) and judges nothing from it but outcomes.
 
-It serves one job after another: a stdin line {"job": n, "request": path, "hidden_seed": s} names a request file
-(JSON: {"cells": [[index, source], ...], "cell_timeout": s, "cell_output_limit": bytes,
-"record_output_limit": bytes, "submission_output_limit": bytes, "kernel_env": {...}, "max_restarts": n,
-optionally "executor_cpu_seconds": s, below the default allowance}). Output: {"ready": true}
-once, then per job {"job": n, "started": true}, one JSON line per executed cell ({"index",
-"execution_count", "outputs", "status", "seconds"}, status ok | error | timeout | kernel-died),
-{"verify_seconds": s} once the verification jobs are done, and {"done": true, "job": n, "restarts": n,
-"kernel_start_seconds": s, "cpu_seconds": s, "output_dropped_bytes": n, "executor_cpu_spent": bool,
-"recycle": bool}. What one submission may cost the executor is its own: its outputs are kept up to
-``SUBMISSION_OUTPUT_LIMIT`` bytes, and its CPU up to ``EXECUTOR_CPU_PER_SUBMISSION`` (``CpuAccount``).
+It serves one job after another, in the job protocol of protocol.py (a stdin line per job naming its request
+file; a stdout line per executed cell, between the job's ``started`` and ``done`` lines). What one submission
+may cost the executor is its own: its outputs are kept up to ``SUBMISSION_OUTPUT_LIMIT`` bytes, and its CPU up
+to ``EXECUTOR_CPU_PER_SUBMISSION`` (``CpuAccount``).
 
 Kernels are forked from a fork server that imported the heavy modules once (forkserver.py).
 Between jobs (``--sweep``) every other process of the sandbox is killed and the scratch emptied,
@@ -39,75 +33,11 @@ import sys
 import time
 from pathlib import Path
 
+from ...kernel_client import CellRecorder, OutputBudget, until_idle
+from . import protocol
 from .forkserver import mounts_under, set_dumpable
-
-TRUNCATED = "\n[output truncated by the grader]\n"
-
-
-OUTCOMES_MIME = "application/vnd.backproplab.outcomes+json"  # checks.records's; not imported: it pulls numpy
-
-
-class OutputBudget:
-    """The bytes of output a whole submission may keep, all cells together (nbgrader's LimitOutput counts
-    lines: one line can be megabytes). What comes past it is dropped and counted (``dropped``), which
-    flags the submission: the graded notebook stays small whatever the student printed."""
-
-    def __init__(self, limit):
-        self.limit, self.used, self.dropped = limit, 0, 0
-
-    def take(self, size) -> bool:
-        if self.dropped or self.used + size > self.limit:  # once over it, nothing more is kept
-            self.dropped += size
-            return False
-        self.used += size
-        return True
-
-
-class CellRecorder:
-    """Collects one cell's iopub messages as nbformat v4 outputs, up to the cell's byte limit and the
-    submission's ``budget``. The kernel never makes an outcome record (verification jobs do): one it
-    displays is dropped and counted."""
-
-    def __init__(self, limit, budget=None):
-        self.outputs, self.limit, self.used, self.truncated = [], limit, 0, False
-        self.budget = budget if budget is not None else OutputBudget(limit)
-        self.stray_records = 0
-        self.execution_count = None
-
-    def add(self, msg):
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "clear_output":  # what was shown stays spent from the submission's budget
-            self.outputs, self.used = [], 0
-            return
-        if kind == "execute_input":
-            self.execution_count = content.get("execution_count")
-            return
-        if kind == "stream":
-            output = {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
-        elif kind in ("display_data", "execute_result"):
-            output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
-            if kind == "execute_result":
-                output["execution_count"] = content.get("execution_count")
-        elif kind == "error":
-            output = {"output_type": "error", "ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
-                      "traceback": content.get("traceback", [])}
-        else:
-            return
-        if OUTCOMES_MIME in output.get("data", {}):
-            self.stray_records += 1
-            return
-        size = len(json.dumps(output))
-        if self.used + size > self.limit or not self.budget.take(size):
-            if not self.truncated:
-                self.truncated = True
-                self.outputs.append({"output_type": "stream", "name": "stdout", "text": TRUNCATED})
-            return
-        self.used += size
-        last = self.outputs[-1] if self.outputs else None
-        if output["output_type"] == "stream" and last and last["output_type"] == "stream" and last["name"] == output["name"]:
-            last["text"] += output["text"]
-        else:
-            self.outputs.append(output)
+from .procfs import process_running, stat_fields
+from .protocol import OUTCOMES_MIME
 
 
 class ForkServerStalled(RuntimeError):
@@ -201,37 +131,17 @@ class Kernel:
     def run(self, source, timeout, recorder):
         """Execute ``source``; return ok | error | timeout | kernel-died."""
         msg_id = self.client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
-        deadline = time.monotonic() + timeout
-        errored = False
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return self._interrupt(recorder)
-            try:
-                msg = self.client.get_iopub_msg(timeout=min(left, 1.0))
-            except queue.Empty:
-                if not self.alive():
-                    return "kernel-died"
-                continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                return "error" if errored else "ok"
-            errored |= msg["msg_type"] == "error"
-            recorder.add(msg)
+        ended = until_idle(self.client, msg_id, timeout, recorder.add, self.alive)
+        if ended == "timeout":
+            return self._interrupt(recorder, msg_id)
+        return "kernel-died" if ended == "died" else "error" if recorder.errored else "ok"
 
-    def _interrupt(self, recorder):
+    def _interrupt(self, recorder, msg_id):
         _signal(self.pid, signal.SIGINT)
         recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError", "evalue": "the cell ran out of time",
                                                        "traceback": ["CellTimeoutError: the cell ran out of time"]}})
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # drain until the interrupted cell reports idle
-            try:
-                msg = self.client.get_iopub_msg(timeout=1.0)
-            except queue.Empty:
-                continue
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                return "timeout"
+        if until_idle(self.client, msg_id, 5, lambda msg: None, self.alive) == "idle":  # the interrupted cell ended
+            return "timeout"
         self.shutdown()  # deaf to SIGINT: the next cell needs a new kernel
         return "kernel-died"
 
@@ -262,8 +172,8 @@ def _signal(pid, sig):
         pass
 
 
-def emit(record):
-    sys.stdout.write(json.dumps(record) + "\n")
+def emit(message):
+    sys.stdout.write(protocol.line(message).decode())
     sys.stdout.flush()
 
 
@@ -289,7 +199,7 @@ class Servers:
 
 
 WITHOUT_TORCH = ("torch", "ipykernel", "backproplab.torch_reference")
-VERIFIER_MODULES = ["IPython.core.interactiveshell", "backproplab.grading.sandbox.verification"]
+VERIFIER_MODULES = ["IPython.core.interactiveshell", "backproplab.grading.sandbox.verification_job"]
 
 
 def verify(request, servers: Servers, scratch) -> dict[int, list]:
@@ -402,7 +312,7 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
     kernel_start = round(time.monotonic() - started, 3)
     try:
         for position, (index, source) in enumerate(cells):
-            recorder = CellRecorder(request["cell_output_limit"], budget)
+            recorder = CellRecorder(request["cell_output_limit"], budget, dropped_mime=OUTCOMES_MIME)
             started = time.monotonic()
             status = kernel.run(source, timeout, recorder)
             seconds = round(time.monotonic() - started, 3)
@@ -432,30 +342,6 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
         return restarts, cpu, kernel_start
     finally:  # also when the executor's CPU for this submission ran out in the middle of a cell
         kernels[-1].shutdown()
-
-
-def stat_fields(pid):
-    """The fields of /proc/PID/stat after the command name: [state, ppid, pgrp, ...]. Raises OSError once it is gone."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def process_running(pid) -> bool:
-    """Some thread of it is alive: not yet a zombie (a PID 1 may never reap what it inherits). A leader
-    whose main thread exited shows as a zombie while its other threads run, so every thread is read."""
-    try:
-        if stat_fields(pid)[0] not in ("Z", "X"):
-            return True
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except (OSError, IndexError):
-        return False
-    for task in tasks:
-        try:
-            if stat_fields(f"{pid}/task/{task}")[0] not in ("Z", "X"):
-                return True
-        except (OSError, IndexError):
-            continue
-    return False
 
 
 def _ancestors():
@@ -570,9 +456,9 @@ class CpuAccount:
 
 
 def main(argv=None):
-    """Serve jobs: stdin lines {"job": n, "request": path, "hidden_seed": s}; stdout the records of each job,
-    between {"job": n, "started": true} and {"done": true, "job": n, ...}. The hidden seed comes on stdin, never
-    in the request file, which the kernels could read. With --sweep (in the sandbox only), every process the
+    """Serve jobs (protocol.py): a stdin line per job; on stdout the lines of each job, between its ``started``
+    and ``done`` lines. The hidden seed comes on stdin, never in the request file, which the kernels could
+    read. With --sweep (in the sandbox only), every process the
     job started is killed and the scratch emptied before "done"; "recycle": true in it asks for a new sandbox."""
     from .limits import EXECUTOR_CPU_PER_SUBMISSION, SUBMISSION_OUTPUT_LIMIT
 
@@ -584,7 +470,7 @@ def main(argv=None):
     ancestors = _ancestors()
     warmup = servers.cpu_seconds + _cpu_seconds()
     account = CpuAccount(EXECUTOR_CPU_PER_SUBMISSION)
-    emit({"ready": True})
+    emit(protocol.READY)
     scratch_root = Path.cwd()
     while True:
         line = sys.stdin.readline()
@@ -593,7 +479,7 @@ def main(argv=None):
         job = json.loads(line)
         if not servers.alive() or account.exhausted():
             return 3  # before "started": the supervisor retries the job in a new sandbox
-        emit({"job": job["job"], "started": True})
+        emit(protocol.started(job["job"]))
         cpu_before = _cpu_seconds()
         with open(job["request"], encoding="utf-8") as f:
             request = json.load(f)
@@ -606,7 +492,7 @@ def main(argv=None):
         try:
             restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch, budget)
         except ForkServerStalled:
-            emit({"job": job["job"], "retry": True})  # no fault of the submission: the supervisor runs it again
+            emit(protocol.retry(job["job"]))  # no fault of the submission: the supervisor runs it again
             return 5
         except ExecutorCpuSpent:
             cpu_spent = True
@@ -614,10 +500,10 @@ def main(argv=None):
             account.stop()
         protected = {os.getpid(), *servers.pids(), *ancestors}
         clean = not sweeping or (sweep(protected) and wipe(scratch_root))
-        emit({"done": True, "job": job["job"], "restarts": restarts, "kernel_start_seconds": kernel_start,
-              "cpu_seconds": round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3),
-              "output_dropped_bytes": budget.dropped, "executor_cpu_spent": cpu_spent,
-              "recycle": cpu_spent or account.exhausted()})  # spent mid-spawn, a fork server may be out of step
+        emit(protocol.done(job["job"], restarts=restarts, kernel_start_seconds=kernel_start,
+                           cpu_seconds=round(warmup + kernels_cpu + _cpu_seconds() - cpu_before, 3),
+                           output_dropped_bytes=budget.dropped, executor_cpu_spent=cpu_spent,
+                           recycle=cpu_spent or account.exhausted()))  # spent mid-spawn, a fork server may be out of step
         warmup = 0.0
         if not clean:
             return 4

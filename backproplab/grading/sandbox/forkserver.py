@@ -213,7 +213,7 @@ def become_job(spec_path, report_fd):
         os.environ.update(spec["env"])
         os.chdir(spec["cwd"])
         if verify:
-            from .verification import serve
+            from .verification_job import serve
 
             serve(verify_spec, connection)
             return

@@ -39,8 +39,9 @@ from pathlib import Path
 
 import backproplab
 
-from .executor import process_running, stat_fields
+from . import protocol
 from .limits import HOST_UID_RANGE, SANDBOX_NICENESS, SANDBOX_UID, SandboxLimits
+from .procfs import process_running, stat_fields
 
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Install it "
                 "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; the repository's `scripts/ensure-bwrap` "
@@ -381,7 +382,7 @@ class WarmSandbox:
                                      start_new_session=True, preexec_fn=_apply_limits(self.limits, nproc, self.cgroup))
         self.reader, self.jobs = _OutputReader(self.proc.stdout), 0
         _, how = self.reader.read(until_at=time.monotonic() + self.startup_deadline, max_output=1 << 16,
-                                  stop=lambda line: line == b'{"ready": true}')
+                                  stop=lambda raw: protocol.is_line(raw, protocol.READY))
         if how != "stopped":
             message = self._stderr()[-2000:]
             self.close()
@@ -395,20 +396,19 @@ class WarmSandbox:
         request_path.write_text(json.dumps(request))
         request_path.chmod(0o644)
         try:
-            self.proc.stdin.write(json.dumps({"job": number, "request": f"/job/{request_path.name}", **private}).encode()
-                                  + b"\n")
+            self.proc.stdin.write(protocol.line(protocol.job(number, f"/job/{request_path.name}", **private)))
             self.proc.stdin.flush()
             until_at = started + deadline
             _, how = self.reader.read(until_at=until_at, max_output=1 << 16,
-                                      stop=lambda line: line == b'{"job": %d, "started": true}' % number)
+                                      stop=lambda raw: protocol.is_line(raw, protocol.started(number)))
             if how != "stopped":
                 self.close()
                 return None
-            retry = b'{"job": %d, "retry": true}' % number
             data, how = self.reader.read(until_at=until_at, max_output=max_output,
-                                         stop=lambda line: line.startswith(b'{"done": true, "job": %d,' % number)
-                                         or line == retry)
-            if how == "stopped" and data.rstrip().endswith(retry):  # the fork server stalled: a new sandbox
+                                         stop=lambda raw: protocol.is_done(raw, number)
+                                         or protocol.is_line(raw, protocol.retry(number)))
+            last = data.rstrip().rsplit(b"\n", 1)[-1]
+            if how == "stopped" and protocol.is_line(last, protocol.retry(number)):  # the fork server stalled: a new sandbox
                 self.close()
                 return None
         except OSError:  # the executor is gone (a broken pipe)
@@ -421,7 +421,7 @@ class WarmSandbox:
             self.close()
             return SandboxRun(None, data, stderr, how == "timed-out", how == "capped", time.monotonic() - started,
                               executor_died=how == "eof")
-        if b'"recycle": true' in data[data.rstrip().rfind(b"\n") + 1:]:  # the done line
+        if (protocol.read(last) or {}).get("recycle") is True:  # the done line
             self.close()
         return SandboxRun(0, data, "", False, False, time.monotonic() - started)
 

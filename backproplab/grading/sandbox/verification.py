@@ -4,72 +4,38 @@ The student's kernel runs the whole notebook (its outputs are the feedback) but 
 record. The records come from a *verification job*: a process forked, like a kernel, into a job
 of its own (``forkserver.isolate_job``), in which only the submission's setup, answer and
 student-added cells run. Before any of them runs, the library's implementations of the lecture's
-exercises and every function of the checks' lecture modules are withheld (``withhold``: their code
-replaced by one that raises), the package's source is hidden under an empty read-only mount, and,
-for NumPy exercises, so is torch (the job is forked from a server that never imported it). So a
-record holds what the student's own code computes, and nothing the student's code could forge
-with the course's answers: code that hooks or rewrites the record can only put there what it
-could compute itself.
+exercises and every function of the checks' lecture modules are withheld (their code replaced by
+one that raises), the package's source is hidden under an empty read-only mount, and, for NumPy
+exercises, so is torch (the job is forked from a server that never imported it). So a record holds
+what the student's own code computes, and nothing the student's code could forge with the course's
+answers: code that hooks or rewrites the record can only put there what it could compute itself.
 
-Two sides, one protocol (JSON lines over a Unix socket, values in the codec: never pickle):
-
-* ``VerificationJob`` (the executor's side, trusted): draws the graded cases from the seed, forks
-  the job, answers its questions, collects one record per ``check(...)`` call and kills the job when
-  a call stalls. The only question it answers is a fixture (``FnToken``: e.g. the cost function that
-  ``gradient_check`` is given), which the library computes. A ``with_reference`` job (for
-  ``credit_dependents``) is a job of its own in which the library's implementations of the failing
-  helpers an exercise calls are lent (``lent_helpers``) and its only output is that exercise's outcomes.
-* ``serve`` (the job's side, untrusted once the first cell runs): withholds, runs the cells, calls
-  the student's functions on the cases (``checks.run_case``: time limit, output discarded,
-  mutation and ``import torch`` recorded), and reports.
+Two sides, one protocol (JSON lines over a Unix socket, values in the codec: never pickle). This module
+is the executor's side: ``plan_calls`` draws the graded cases from the seed; ``VerificationJob`` tells a
+job its cells and calls, answers its questions, collects one record per ``check(...)`` call and kills the
+job when a call stalls. The only question it answers is a fixture (``FnToken``: e.g. the cost function
+that ``gradient_check`` is given), which the library computes. A ``with_reference`` job (for
+``credit_dependents``) is a job of its own in which the library's implementations of the failing
+helpers an exercise calls are lent (``lent_helpers``) and its only output is that exercise's outcomes.
+The job's side (``withhold``, ``serve``) is verification_job.py.
 """
 from __future__ import annotations
 
 import ast
-import json
 import os
 import select
-import signal
 import socket
-import sys
 import time
 import types
 from dataclasses import dataclass, field
 
+from . import protocol
 from .limits import JOB_MESSAGE_LIMIT
+from .protocol import CheckCall, check_calls
+from .verification_job import library_functions
 
-WITHHELD = "is withheld while grading"   # the message of the PermissionError a withheld function raises
-CHECKS_PACKAGE = "backproplab.checks"
 FIXTURE_STEP = 1e-2      # how far from the case's point each entry may be when a fixture is asked (finite differences)
 FIXTURE_SPARE_QUESTIONS = 16  # a case's fixture answers: 4 per entry of its point, plus these
-
-
-# ---------------------------------------------------------------------------------------------
-# Test cells: what each one checks
-
-
-@dataclass(frozen=True)
-class CheckCall:
-    """One ``check("<exercise>", <function>, hidden=...)`` of a test cell."""
-    exercise: str
-    hidden: bool
-    function: str   # the expression that names the student's function, e.g. "dense_backward"
-
-
-def check_calls(source: str) -> list[CheckCall]:
-    """The ``check(...)`` calls of a cell's source, in order (none when it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    calls = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
-                and len(node.args) >= 2 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and bool(k.value.value)
-                         for k in node.keywords)
-            calls.append(CheckCall(node.args[0].value, hidden, ast.unparse(node.args[1])))
-    return calls
 
 
 def names_called(sources, function: str) -> set[str]:
@@ -85,10 +51,6 @@ def names_called(sources, function: str) -> set[str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
                 names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
     return names
-
-
-# ---------------------------------------------------------------------------------------------
-# The executor's side
 
 
 @dataclass
@@ -157,25 +119,6 @@ def plan_calls(cells, test_cells, verify_cells, seed: int) -> tuple[list[Planned
     return planned, withheld
 
 
-def _library_function(dotted: str):
-    import importlib
-
-    module_name, _, attribute = dotted.rpartition(".")
-    original = getattr(importlib.import_module(module_name), attribute)
-    return getattr(original, "__bplab_original__", original)
-
-
-def _library_functions(dotted_names) -> dict:
-    """{dotted name: the library's function} for each name that resolves here (torch's may not)."""
-    functions = {}
-    for dotted in dotted_names:
-        try:
-            functions[dotted] = _library_function(dotted)
-        except Exception:
-            continue
-    return functions
-
-
 def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
     """{helper exercise: dotted name of its library implementation} that a with_reference job of
     ``exercise`` may run untrapped, with the withheld functions they need (``_needed``). Only exercises the
@@ -185,7 +128,7 @@ def lent_helpers(helpers, exercise: str, withheld) -> dict[str, str]:
 
     own = set(get_exercise(exercise).library_functions[:1])  # its own implementation
     order = list(EXERCISES)
-    functions = _library_functions(withheld)
+    functions = library_functions(withheld)
     lent = {}
     for helper in helpers:
         if order.index(helper) > order.index(exercise):
@@ -241,7 +184,7 @@ class VerificationJob:
         its calls, and the helpers to put in place of the student's."""
         lent = dict(self.helpers)
         withheld = set(withheld).union(*(planned.withheld_too for planned in self.calls.values()))
-        functions = _library_functions(withheld) if lent else {}
+        functions = library_functions(withheld) if lent else {}
         kept = set().union(*(_needed(dotted, functions) for dotted in lent.values()))
         return {"cells": cells, "withhold": sorted(withheld - kept), "cell_timeout": cell_timeout,
                 "torch": any(planned.torch_allowed for planned in self.calls.values()),
@@ -316,11 +259,8 @@ class VerificationJob:
                 scanned = 0
                 if len(line) > JOB_MESSAGE_LIMIT:
                     return False
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    return False
-                if not isinstance(message, dict) or message.get("done") is True:
+                message = protocol.read(line)
+                if message is None or message.get("done") is True:
                     return False
                 reply = self._handle(message)
                 if reply is not None and not self._reply(connection, reply):
@@ -335,7 +275,7 @@ class VerificationJob:
         connection.setblocking(True)
         connection.settimeout(max(0.1, self.deadline - time.monotonic()))
         try:
-            connection.sendall(json.dumps(reply).encode() + b"\n")
+            connection.sendall(protocol.line(reply))
         except OSError:
             return False
         connection.setblocking(False)
@@ -428,184 +368,6 @@ def _near(value, point) -> bool:
         return False
     moved = np.concatenate([np.ravel(asked[k] - issued[k]) for k in issued])
     return bool(np.all(np.isfinite(moved)) and np.all(np.abs(moved) <= FIXTURE_STEP))
-
-
-# ---------------------------------------------------------------------------------------------
-# The job's side
-
-
-def withhold(dotted_names) -> list[str]:
-    """Replace the code of each named library function, and of every function and method of the
-    checks' lecture modules, by code that raises ``PermissionError(... is withheld while grading)``.
-    Every reference to those function objects (re-exports, registries, closures) now reaches the
-    trap; the original code is dropped. Returns what was withheld."""
-    import importlib
-
-    targets = _library_functions(dotted_names)
-    for module_name, module in list(sys.modules.items()):
-        if not module_name.startswith(CHECKS_PACKAGE + ".lecture") or module is None:
-            continue
-        for attribute, value in list(vars(module).items()):
-            if isinstance(value, type) and value.__module__ == module_name:
-                for method_name, method in vars(value).items():
-                    method = getattr(method, "__func__", method)
-                    if isinstance(method, types.FunctionType):
-                        targets[f"{module_name}.{attribute}.{method_name}"] = method
-            elif isinstance(value, types.FunctionType) and value.__module__ == module_name:
-                targets[f"{module_name}.{attribute}"] = value
-    for dotted, function in targets.items():
-        if isinstance(function, types.FunctionType):
-            function.__code__ = _trap_code(function.__code__, dotted)
-    importlib.invalidate_caches()
-    import linecache
-
-    linecache.clearcache()
-    return sorted(targets)
-
-
-def _trap_code(code: types.CodeType, dotted: str) -> types.CodeType:
-    """Code that raises at once, with the same free variables as ``code`` (so it can take its place)."""
-    free = code.co_freevars
-    message = f"{dotted} {WITHHELD}: your function must compute this itself"
-    lines = ["def _outer():"] + [f"    {name} = None" for name in free] + ["    def withheld(*args, **kwargs):"]
-    if free:
-        lines.append(f"        ({', '.join(free)},)")
-    lines += [f"        raise PermissionError({message!r})", "    return withheld"]
-    namespace: dict = {}
-    exec("\n".join(lines), namespace)
-    return namespace["_outer"]().__code__.replace(co_name=code.co_name)
-
-
-class Channel:
-    """The job's end of the socket: JSON lines out, one reply line in per question."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.reader = sock.makefile("rb")
-
-    def send(self, message: dict):
-        self.sock.sendall(json.dumps(message).encode() + b"\n")
-
-    def exchange(self, question: dict) -> dict:
-        self.send(question)
-        return json.loads(self.reader.readline() or b"{}")
-
-    def ask(self, kind: str, args=(), kwargs=None, **extra):
-        from ...checks import codec
-
-        reply = self.exchange({"ask": kind, "args": codec.encode(tuple(args)), "kwargs": codec.encode(dict(kwargs or {})),
-                               **extra})
-        if not isinstance(reply, dict) or "value" not in reply:
-            raise RuntimeError(reply.get("error", "no answer from the grader") if isinstance(reply, dict) else "no answer")
-        return codec.decode(reply["value"])
-
-
-def _with_fixtures(value, channel, where):
-    """Decoded case inputs with each fixture token replaced by a function the executor computes: the one the
-    case ``where`` = (call position, case index) was issued, named by that place, not by the token."""
-    from ...checks import codec
-
-    if isinstance(value, codec.FnToken):
-        position, index = where
-        return lambda *args, **kwargs: channel.ask("fixture", args, kwargs, call=position, case=index)
-    if isinstance(value, codec.RngToken):
-        return value
-    if isinstance(value, tuple):
-        return tuple(_with_fixtures(v, channel, where) for v in value)
-    if isinstance(value, list):
-        return [_with_fixtures(v, channel, where) for v in value]
-    if isinstance(value, dict):
-        return {k: _with_fixtures(v, channel, where) for k, v in value.items()}
-    return value
-
-
-class _CellTimeout(BaseException):
-    pass
-
-
-def _run_cells(cells, seconds) -> dict:
-    """Run each cell's source in an IPython shell of the job's own, as the kernel would (magics, events,
-    a cell's error kept to its cell, output to nowhere); return the namespace they made."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell.instance(config=config)
-
-    def on_alarm(signum, frame):
-        raise _CellTimeout()
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    for _index, source in cells:
-        try:
-            signal.alarm(seconds)
-            shell.run_cell(source, store_history=False)
-        except BaseException:  # a cell's error is the student's, as in the kernel
-            pass
-        finally:
-            signal.alarm(0)
-    return shell.user_ns
-
-
-def call_outcomes(fn, call, channel, position, patch=None):
-    """The outcome of each of ``call``'s cases (the spec of the PlannedCall at ``position``), with ``patch`` put in
-    ``fn``'s globals meanwhile."""
-    from ...checks import Case, GradingCall, Outcome, StopStudentCode, codec, run_case, stop_at_alarm
-
-    signal.signal(signal.SIGALRM, stop_at_alarm)
-    globals_ = getattr(fn, "__globals__", None)
-    saved = {name: globals_.get(name) for name in (patch or {})} if isinstance(globals_, dict) else {}
-    if saved:
-        globals_.update(patch)
-    outcomes = []
-    try:
-        for index, raw in enumerate(call["cases"]):
-            args = _with_fixtures(codec.decode(raw["args"]), channel, (position, index))
-            kwargs = _with_fixtures(codec.decode(raw["kwargs"]), channel, (position, index))
-            grading = GradingCall(call["seconds"], call["torch_allowed"])
-            try:
-                with grading:
-                    outcome = run_case(fn, Case(tuple(args), dict(kwargs)), call["arg_names"])
-            except StopStudentCode as stop:
-                outcome = Outcome(stop.status, exc_message=stop.message)
-            withheld = [outcome.exc_message.split(" ")[0]] if WITHHELD in outcome.exc_message else []
-            outcome.forbidden = sorted(set(outcome.forbidden) | set(grading.attempts) | set(withheld))
-            outcomes.append(outcome.to_data())
-            if outcome.status == "timeout":
-                break
-    finally:
-        if saved:
-            globals_.update(saved)
-    return outcomes
-
-
-class _NoTorch:
-    """A NumPy exercise's job says why ``import torch`` fails (torch's folder is hidden there anyway)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is not available when a NumPy exercise is graded: write it with NumPy")
-        return None
-
-
-def serve(spec: dict, sock: socket.socket):
-    """The job: withhold, run the cells, make every graded call (in a with_reference job, with the lent
-    helpers in place of the student's), report over ``sock``."""
-    channel = Channel(sock)
-    withhold(spec["withhold"])
-    if not spec["torch"]:
-        sys.meta_path.insert(0, _NoTorch())
-    namespace = _run_cells(spec["cells"], spec["cell_timeout"])
-    lent = {name: _library_function(dotted) for name, dotted in spec["helpers"].items()}
-    for position, call in spec["calls"].items():
-        try:
-            fn = eval(call["function"], namespace)  # the trusted test cell's own expression
-            record = {"record": int(position), "outcomes": call_outcomes(fn, call, channel, int(position), patch=lent)}
-        except Exception as err:
-            record = {"record": int(position), "error": [type(err).__name__, str(err)]}
-        channel.send(record)
-    channel.send({"done": True})
 
 
 def hidden_paths(torch_allowed: bool) -> list[str]:

@@ -1,24 +1,17 @@
 """`bplab check NOTEBOOK`: the student's self-check. Runs the notebook top to bottom in a fresh
-kernel and collects each check's verdict from its ``application/vnd.backproplab.check+json``
-display data (published by ``check()``).
-
-A cell is done when the kernel reports it idle on iopub, as in the grader's executor. nbclient waits
-for the shell channel's execute_reply instead, which after a widget cell sometimes never arrives
-(jupyter/nbclient#312): the check then sat out the whole cell timeout."""
+kernel and collects each check's verdict from its display data (``checks.display.MIME_TYPE``, published by
+``check()``). The kernel is driven as the grader's executor drives its own
+(kernel_client.py), without the sandbox: this is the student's own machine."""
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
-import time
 from pathlib import Path
 
-from .judge import answer_cell_error
-from .notebooks import read_notebook
-from .sandbox.executor import CellRecorder
-
-CHECK_MIME = "application/vnd.backproplab.check+json"
-CELL_OUTPUT_LIMIT = 50_000_000  # the student's own machine: keep everything a check publishes
+from .checks.display import MIME_TYPE as CHECK_MIME
+from .grading.judge import answer_cell_error
+from .grading.notebooks import read_notebook
+from .kernel_client import CellRecorder, until_idle
 
 
 def run_self_check(path, *, timeout=120, kernel_name=None):
@@ -76,9 +69,9 @@ def execute_cells(sources, cwd, *, timeout, kernel_name="python3", env=None):
 
 
 def _run_cell(manager, client, source, timeout):
-    recorder = CellRecorder(CELL_OUTPUT_LIMIT)
+    recorder = CellRecorder()
     msg_id = client.execute(source, allow_stdin=False, stop_on_error=False)
-    ended = _until_idle(manager, client, msg_id, timeout, recorder.add)
+    ended = until_idle(client, msg_id, timeout, recorder.add, manager.is_alive)
     if ended == "died":
         recorder.add({"msg_type": "error", "content": {"ename": "DeadKernelError",
                                                        "evalue": "the kernel died while running this cell"}})
@@ -87,27 +80,9 @@ def _run_cell(manager, client, source, timeout):
         recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError",
                                                        "evalue": f"the cell ran longer than {timeout} s"}})
         manager.interrupt_kernel()
-        if _until_idle(manager, client, msg_id, 10, lambda msg: None) != "idle":  # deaf to SIGINT
+        if until_idle(client, msg_id, 10, lambda msg: None, manager.is_alive) != "idle":  # deaf to SIGINT
             _restart(manager, client)
     return recorder.outputs
-
-
-def _until_idle(manager, client, msg_id, seconds, on_output):
-    """Pass the cell's iopub messages to ``on_output`` until the kernel reports it idle; return idle | died | timeout."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            msg = client.get_iopub_msg(timeout=min(1.0, left))
-        except queue.Empty:
-            if not manager.is_alive():
-                return "died"
-            continue
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-            return "idle"
-        on_output(msg)
-    return "timeout"
 
 
 def _restart(manager, client):
