@@ -2,6 +2,7 @@
 seeds, the verdict store, the class report, export and the CLI's usage errors."""
 import copy
 import csv
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from backproplab.checks import Verdict
 from backproplab.cli import main
 from backproplab.grading.batch import SUBMISSIONS_PER_WORKER, default_workers, stored_result
-from backproplab.grading.contract import GradingResult
+from backproplab.grading.contract import GradingResult, GradingSettings, LectureSources, grading_digest
 from backproplab.grading.intake import UsageError, find_submissions
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
 from backproplab.grading.reports import class_report
@@ -58,6 +59,27 @@ def test_default_workers_start_one_per_few_submissions_up_to_the_cores(to_grade,
     assert 1 <= workers <= cores
     assert workers == cores or (workers - 1) * SUBMISSIONS_PER_WORKER < to_grade <= workers * SUBMISSIONS_PER_WORKER
     assert default_workers(3, 2) == 1 and default_workers(5, 2) == 2
+
+
+def test_the_grading_digest_changes_with_every_setting_and_what_decides_a_grade():
+    """Does changing any one GradingSettings field (read from the dataclass: one added later included), the
+    submission, the source notebook, the due date, the timestamp or the extension change the digest, so that a
+    stored grade is out of date exactly when `bplab grade` would grade differently?"""
+    sources, settings = LectureSources("99-units", "units.ipynb", '{"cells": []}', "{}", b""), GradingSettings()
+    digest = grading_digest(b"notebook", sources, settings, None)
+    assert grading_digest(b"notebook", sources, settings, None) == digest
+    changed = [replace(settings, **{f.name: _another(getattr(settings, f.name))}) for f in fields(GradingSettings)]
+    assert len(changed) >= 7 and all(grading_digest(b"notebook", sources, c, None) != digest for c in changed)
+    assert len({digest, grading_digest(b"notebook!", sources, settings, None),
+                grading_digest(b"notebook", replace(sources, source_nb="{}"), settings, None),
+                grading_digest(b"notebook", replace(sources, duedate="2026-12-01T00:00:00"), settings, None),
+                grading_digest(b"notebook", sources, settings, "2026-12-02 10:00:00.000000 UTC"),
+                grading_digest(b"notebook", sources, settings, None, 3600.0)}) == 6
+
+
+def _another(value):
+    """A value of ``value``'s type that differs from it."""
+    return not value if isinstance(value, bool) else value + 1 if isinstance(value, int) else value + " "
 
 
 def test_tampering_evidence_untouched_submission_is_clean():

@@ -53,7 +53,8 @@ def test_status_of_a_new_workspace_says_nothing_is_submitted(root, tmp_path):
     assert proc.stdout.startswith("nothing submitted yet")
     assert not (workspace / "gradebook.db").exists()
     (row,) = json.loads(_cli(root, workspace, "status", "--json").stdout)["lectures"]
-    assert row["lecture"] == LECTURE and all(value == [] for key, value in row.items() if key != "lecture")
+    assert row["lecture"] == LECTURE and not row["needs_preparing"]
+    assert all(value == [] for key, value in row.items() if key not in ("lecture", "needs_preparing"))
 
 
 def test_status_of_an_unknown_lecture_exits_2(root, tmp_path, capsys):
@@ -182,7 +183,7 @@ def test_status_counts_and_names_each_student_s_state(root, tmp_path):
         "not_graded": ["cid", "dan"], "stale_feedback": [],
         "cannot_grade": [f"submitted/dan/{LECTURE}: not graded: 2 notebooks, none named units.ipynb ('a.ipynb', "
                          f"'b.ipynb'); keep one, or name the one to grade units.ipynb"],
-        "notes": ["eve: submitted as 'Copy of units.ipynb', not units.ipynb"]}
+        "notes": ["eve: submitted as 'Copy of units.ipynb', not units.ipynb"], "needs_preparing": False}
     table = format_status(workspace_status(ws))
     assert table.splitlines()[1].split() == [LECTURE, "5", "3", "1", "1", "2", "1"]
 
@@ -205,9 +206,10 @@ def test_status_counts_and_names_each_student_s_state(root, tmp_path):
 
 
 @pytest.mark.slow
-def test_status_never_generates_a_lecture_whose_solutions_changed(root, tmp_path):
-    """When the solutions notebook changes after grading, does `bplab status` count the grade out of date without
-    generating the lecture again (its release, template and stamp untouched)?"""
+def test_status_never_generates_a_lecture_whose_solutions_changed(root, tmp_path, monkeypatch):
+    """When the solutions notebook changes after grading, does `bplab status` count the grade out of date and say
+    the lecture needs preparing, without generating it again (nbgrader's generate_assignment never called; its
+    release, template and stamp untouched)?"""
     ws = Workspace(tmp_path / "ws", root)
     ws.ensure_assignment(LECTURE)
     path = ws.path / "submitted" / "ann" / LECTURE / NOTEBOOK
@@ -220,7 +222,15 @@ def test_status_never_generates_a_lecture_whose_solutions_changed(root, tmp_path
     prepared[ws.release_notebook_path(LECTURE)] = ws.release_notebook_path(LECTURE).stat().st_mtime_ns
     source = root / "solutions" / LECTURE / NOTEBOOK
     source.write_text(source.read_text().replace("Explain in your own words.", "Explain it in your own words."))
-    assert workspace_status(ws)["lectures"][0]["out_of_date"] == ["ann"]
+
+    def generating(*args, **kwargs):
+        raise AssertionError("bplab status ran nbgrader's generate_assignment")
+
+    monkeypatch.setattr("backproplab.grading.workspace.generate_assignments", generating)
+    (row,) = workspace_status(ws)["lectures"]
+    assert row["out_of_date"] == ["ann"] and row["needs_preparing"]
+    assert "  its solutions changed since it was prepared: every grade is out of date (`bplab grade` prepares it " \
+           "again)" in format_status(workspace_status(ws)).splitlines()
     assert {p: p.stat().st_mtime_ns for p in prepared} == prepared
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from ..checks import Verdict
 from . import cells
-from .contract import GradingResult, GradingSettings, GradingTask, LectureSources, grader_version
-from .intake import MAX_NOTEBOOK_BYTES
+from .contract import GradingResult, GradingSettings, GradingTask, LectureSources, grader_version, grading_digest
+from .intake import submitted_content
 from .store import load_submission, load_verdicts, save_result
 from .worker import grade_task, internal_failure
 from .workspace import gradebook_assignments
@@ -102,33 +102,18 @@ def lecture_sources(workspace, lecture) -> LectureSources:
                           duedate.isoformat() if duedate else None)
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(MAX_NOTEBOOK_BYTES + 1)
-    except OSError:
-        return b""
-
-
-def make_tasks(workspace, submissions, settings: GradingSettings, *, prepare=True) -> list[GradingTask]:
-    """A GradingTask per submission; ``prepare``: first generate the lectures whose solutions changed (without it,
-    the lectures as last prepared: `bplab status` reads, never generates)."""
+def make_tasks(workspace, submissions, settings: GradingSettings) -> list[GradingTask]:
+    """A GradingTask per submission, after generating the lectures whose solutions changed."""
     lectures = sorted({s.lecture for s in submissions})
-    if prepare:
-        workspace.ensure_assignments(lectures)
+    workspace.ensure_assignments(lectures)
     sources = {lec: lecture_sources(workspace, lec) for lec in lectures}
     extensions = granted_extensions(workspace, lectures)
     tasks = []
     for sub in submissions:
-        data = _read_bytes(sub.path)
+        data, timestamp = submitted_content(sub.path)
         src = sources[sub.lecture]
-        stamp = sub.path.parent / "timestamp.txt"
-        timestamp = stamp.read_text().strip() if stamp.is_file() else None
         extension = extensions.get((sub.student, sub.lecture), 0.0)
-        digest = hashlib.sha256(data + b"\0" + src.source_nb.encode() + b"\0" + json.dumps(
-            [settings.cell_timeout, settings.memory_mb, settings.cpu_seconds, settings.sandboxed,
-             settings.credit_dependents, settings.hint_rung, settings.late_policy, src.duedate, timestamp] +
-            ([extension] if extension else [])).encode()).hexdigest()
+        digest = grading_digest(data, src, settings, timestamp, extension)
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
                                  workspace.seed(sub.student, sub.lecture, data), src, settings, grader_version(), timestamp,

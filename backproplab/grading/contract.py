@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from ..checks import Verdict
@@ -76,7 +77,7 @@ class GradingTask:
     student: str
     lecture: str
     submission: bytes
-    digest: str          # sha256 of the submission and the lecture's sources
+    digest: str          # grading_digest: what decides the grade besides the code
     seed: int
     sources: LectureSources
     settings: GradingSettings
@@ -121,9 +122,18 @@ class GradingResult:
                 "tests": [v.to_json() for v in self.verdicts]}
 
 
+def grading_digest(submission: bytes, sources: LectureSources, settings: GradingSettings, timestamp: str | None,
+                   extension_seconds: float = 0.0) -> str:
+    """sha256 (hex) of what decides a grade besides the grading code: the ``submission``'s bytes, the lecture's
+    source notebook and due date, every field of ``settings``, the submission's ``timestamp`` and the due date's
+    extension when one is granted. A stored grade of another digest is out of date."""
+    decided = [*astuple(settings), sources.duedate, timestamp] + ([extension_seconds] if extension_seconds else [])
+    return hashlib.sha256(submission + b"\0" + sources.source_nb.encode() + b"\0" + json.dumps(decided).encode()).hexdigest()
+
+
 # What decides a grade: the references (the library), the checks, and the grading steps that run
 # and judge the notebook. Editing anything else (the CLI, reports, release) regrades nothing.
-_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/intake.py", "grading/contract.py",
+_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/cells.py", "grading/intake.py", "grading/contract.py",
                   "grading/worker.py", "grading/batch.py", "grading/judge.py", "grading/preprocessors.py",
                   "grading/sandbox/*.py", "grading/late.py")
 _NOT_GRADING = {"cli.py", "publish.py", "selfcheck.py"}

@@ -141,6 +141,19 @@ def _lecture_problem(sub, sources):
                              f"to submit {sub.lecture}")
 
 
+def submitted_content(path) -> tuple[bytes, str | None]:
+    """The notebook at ``path`` as bytes (at most one byte over MAX_NOTEBOOK_BYTES, so that a larger one is graded
+    as too large; b"" when it cannot be read) and the timestamp nbgrader's submit left beside it (None without one)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_NOTEBOOK_BYTES + 1)
+    except OSError:
+        data = b""
+    stamp = path.parent / "timestamp.txt"
+    return data, stamp.read_text().strip() if stamp.is_file() else None
+
+
 def find_submissions(path, workspace, lecture=None, problems=None):
     """Return the Submissions under ``path``: one notebook, a folder of ``<student>.ipynb``, or
     nbgrader's ``submitted/<student>/<lecture>/`` layout (``path`` = submitted/ or one student's folder).

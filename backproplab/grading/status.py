@@ -11,10 +11,10 @@ changed since it was prepared counts every grade of it out of date, without gene
 """
 from __future__ import annotations
 
-from .batch import make_tasks
-from .contract import course_settings
+from .batch import granted_extensions, lecture_sources
+from .contract import course_settings, grading_digest
 from .feedback import stale_feedback
-from .intake import UsageError, find_submissions
+from .intake import UsageError, find_submissions, submitted_content
 from .store import load_submissions
 from .workspace import gradebook_assignments
 
@@ -39,16 +39,25 @@ def _collected_submissions(workspace):
         return [], problems
 
 
-def _out_of_date(workspace, submissions, rows):
-    """The (student, lecture) of graded ``submissions`` whose stored digest is not what `bplab grade`
-    (default settings, the workspace's course policy) would compute now."""
+def _out_of_date(workspace, submissions, rows, prepared):
+    """The (student, lecture) of graded ``submissions`` whose stored digest is not what `bplab grade` (default
+    settings, the workspace's course policy) would compute now; every graded one of a lecture not in ``prepared``
+    (its solutions changed: `bplab grade` generates it again, status never does)."""
     stored = {(r["student"], r["lecture"]): r["digest"] for r in rows}
     graded = [s for s in submissions if (s.student, s.lecture) in stored]
-    ready = {lecture: workspace.is_prepared(lecture) for lecture in {s.lecture for s in graded}}
-    prepared = [s for s in graded if ready[s.lecture]]
-    tasks = make_tasks(workspace, prepared, course_settings(workspace), prepare=False) if prepared else []
-    return {(t.student, t.lecture) for t in tasks if t.digest != stored[(t.student, t.lecture)]} | \
-        {(s.student, s.lecture) for s in graded if not ready[s.lecture]}
+    lectures = sorted({s.lecture for s in graded} & prepared)
+    sources = {lecture: lecture_sources(workspace, lecture) for lecture in lectures}
+    extensions = granted_extensions(workspace, lectures) if lectures else {}
+    settings = course_settings(workspace) if lectures else None
+    stale = set()
+    for sub in graded:
+        key = (sub.student, sub.lecture)
+        if sub.lecture in sources:
+            data, timestamp = submitted_content(sub.path)
+            if grading_digest(data, sources[sub.lecture], settings, timestamp, extensions.get(key, 0.0)) == stored[key]:
+                continue
+        stale.add(key)
+    return stale
 
 
 def _needing_manual_grading(workspace, lectures):
@@ -75,7 +84,8 @@ def _with_feedback(workspace, lecture):
 def workspace_status(workspace, lectures=None) -> dict:
     """Return the status of ``lectures`` (default: every lecture of the repository) in ``workspace``:
     {"workspace": path, "lectures": [{"lecture", and per key of COUNTED, "not_graded" and "stale_feedback": sorted
-    student ids, "cannot_grade": [problem lines, paths relative to the workspace], "notes": ["<student>: <note>"]}],
+    student ids, "cannot_grade": [problem lines, paths relative to the workspace], "notes": ["<student>: <note>"],
+    "needs_preparing": whether graded work exists while the lecture's solutions changed since it was prepared}],
     "not_lectures": [problem lines of submitted folders that are no lecture of this repository]}.
 
     Raises UsageError for a lecture the repository does not have.
@@ -87,7 +97,8 @@ def workspace_status(workspace, lectures=None) -> dict:
     lectures = list(lectures or known)
     submissions, problems = _collected_submissions(workspace)
     rows = load_submissions(workspace.db_path) if workspace.db_path.is_file() else []
-    stale = _out_of_date(workspace, [s for s in submissions if s.lecture in lectures], rows)
+    prepared = {lecture for lecture in lectures if workspace.is_prepared(lecture)}
+    stale = _out_of_date(workspace, [s for s in submissions if s.lecture in lectures], rows, prepared)
     manual = _needing_manual_grading(workspace, lectures)
     report = []
     for lecture in lectures:
@@ -108,6 +119,7 @@ def workspace_status(workspace, lectures=None) -> dict:
             "not_graded": [s for s in submitted if s not in graded_ids],
             "cannot_grade": [_described(workspace, p) for p in blocked],
             "notes": [f"{s.student}: {note}" for s in mine for note in s.notes],
+            "needs_preparing": bool(graded_ids) and lecture not in prepared,
         })
     return {"workspace": str(workspace.path), "lectures": report,
             "not_lectures": [_described(workspace, p) for p in problems if p.lecture not in known]}
@@ -122,6 +134,9 @@ def format_status(status) -> str:
         lines.append(f"{row['lecture']:<22}" + "".join(f" {len(row[key]):>11}" for key, _ in COUNTED))
     for row in status["lectures"]:
         details = [f"  {heading} ({len(row[key])}): {', '.join(row[key])}" for key, heading in NAMED if row[key]]
+        if row["needs_preparing"]:
+            details.insert(0, "  its solutions changed since it was prepared: every grade is out of date "
+                              "(`bplab grade` prepares it again)")
         details += [f"  cannot be graded: {line}" for line in row["cannot_grade"]]
         details += [f"  note: {line}" for line in row["notes"]]
         if details:
