@@ -19,7 +19,7 @@ from .activations import (  # noqa: F401  (re-exported: the package's API)
 from .init import initialize_parameters  # noqa: F401  (re-exported: the package's API)
 from .layers import dense_backward, dense_forward, dropout_backward, dropout_forward, l2_backward, l2_penalty  # noqa: F401  (re-exported: the package's API)
 from .losses import binary_cross_entropy, categorical_cross_entropy, mse, multiclass_hinge  # noqa: F401  (re-exported: the package's API)
-from .model import model_backward, model_forward, train, update_parameters  # noqa: F401  (re-exported: the package's API)
+from .model import TrainOptions, model_backward, model_forward, train, update_parameters  # noqa: F401  (re-exported: the package's API)
 
 __version__ = "0.1.0"
 LECTURES = (

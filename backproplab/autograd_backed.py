@@ -515,25 +515,27 @@ def update_parameters_momentum(params, grads, velocity, learning_rate, beta=0.9)
     return new_params, new_velocity
 
 
-def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_size=None,
-          momentum=0.0, lambd=0.0, dropout=0.0, X_val=None, Y_val=None, seed=0,
-          record_every=1, progress=None):
+def train(X, Y, params, activations, options=None, *, validation=None):
     """Minibatch training by ``torch.optim.SGD`` (momentum in the moving-average form, dampening=beta, from zero
     velocity), each step's gradients from ``model_backward``. Returns (params, history).
 
-    X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names. batch_size None is
-    the full batch; ``momentum`` is beta (0: plain SGD); ``lambd`` the L2 strength; ``dropout`` the hidden layers'
-    drop rate. history: lists "epoch", "train_cost", "train_acc" (and "val_cost", "val_acc"), every
-    ``record_every`` epochs; accuracies are None for identity outputs."""
-    from .model import accuracy, network_dtype
+    X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names; options: a
+    ``model.TrainOptions`` (None: its defaults; no progress bar here); validation: None or (X_val: (m_val, n0),
+    Y_val: (m_val, nL)). history: lists "epoch", "train_cost", "train_acc" (and "val_cost", "val_acc"), every
+    ``options.record_every`` epochs; accuracies are None for identity outputs."""
+    from .model import TrainOptions, accuracy, network_dtype
 
+    options = options or TrainOptions()
+    learning_rate, epochs, batch_size, momentum = options.learning_rate, options.epochs, options.batch_size, options.momentum
+    lambd, dropout, record_every = options.lambd, options.dropout, options.record_every
+    X_val, Y_val = validation if validation is not None else (None, None)
     torch = _torch()
-    shuffle = np.random.default_rng(seed)
+    shuffle = np.random.default_rng(options.seed)
     dtype = network_dtype(params)
     X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
     leaves = {key: _leaf(np.asarray(value, dtype=dtype)) for key, value in params.items()}
-    options = {"momentum": float(momentum), "dampening": float(momentum)} if momentum else {}
-    optimizer = torch.optim.SGD(leaves.values(), lr=float(learning_rate), foreach=False, **options)
+    sgd_momentum = {"momentum": float(momentum), "dampening": float(momentum)} if momentum else {}
+    optimizer = torch.optim.SGD(leaves.values(), lr=float(learning_rate), foreach=False, **sgd_momentum)
     for leaf in leaves.values():
         if momentum:
             optimizer.state[leaf]["momentum_buffer"] = torch.zeros_like(leaf)

@@ -14,16 +14,23 @@ W[l]: (n_l, n_{l-1})):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from .init import INIT_METHODS, initialize_parameters
-from .model import compute_cost, model_backward, model_forward, update_parameters
+from .model import TrainOptions, compute_cost, model_backward, model_forward, update_parameters
 
 __all__ = ["TrainingTrace", "trace_training", "plot_training_trace", "training_dashboard"]
 
 HEALTHY_RATIO = 1e-3
+# trace_training's defaults: 100 updates, a record every 5.
+TRACE_OPTIONS = TrainOptions(epochs=100, record_every=5)
+# training_dashboard's defaults: 60 updates per Train click, a record every 5.
+DASHBOARD_OPTIONS = TrainOptions(epochs=60, record_every=5)
+# The TrainOptions fields trace_training does not use (it trains full-batch, plain gradient descent).
+TRACE_FIXED = ("batch_size", "momentum", "lambd", "dropout", "progress")
 
 
 @dataclass
@@ -42,24 +49,28 @@ class TrainingTrace:
     activation: str
 
 
-def trace_training(X, Y, hidden_sizes, activation, init, *, output="sigmoid", learning_rate=0.1, steps=100,
-                   record_every=5, seed=0, on_record=None):
+def trace_training(X, Y, hidden_sizes, activation, init, options: TrainOptions = TRACE_OPTIONS, *, output="sigmoid",
+                   on_record=None):
     """Train a fully connected network with full-batch gradient descent and record the per-layer statistics.
 
     X: (m, n0); Y: (m, nL); hidden_sizes: [n1, ..., n_{L-1}]; activation: the hidden layers' activation
-    name; init: one of INIT_METHODS; output: the output activation (it fixes the loss); steps: updates made;
-    record_every: record every this many steps (and before the first and after the last);
-    on_record: optional callable(trace so far), e.g. to redraw a figure while training. -> TrainingTrace.
+    name; init: one of INIT_METHODS; options: ``learning_rate``, ``epochs`` (here: updates, one per epoch),
+    ``record_every`` (and before the first and after the last update) and ``seed`` (of the initialization) of a
+    ``TrainOptions``, whose other fields must keep their defaults; output: the output activation (it fixes the
+    loss); on_record: optional callable(trace so far), e.g. to redraw a figure while training. -> TrainingTrace.
     """
     if init not in INIT_METHODS:
         raise ValueError(f"unknown initialization {init!r}; choose one of {list(INIT_METHODS)}")
-    if record_every < 1 or steps < 0:
-        raise ValueError("record_every must be >= 1 and steps >= 0")
+    unused = [name for name in TRACE_FIXED if getattr(options, name) != getattr(TRACE_OPTIONS, name)]
+    if unused:
+        raise ValueError(f"trace_training trains full-batch by plain gradient descent: {', '.join(unused)} "
+                         f"must keep TrainOptions' defaults")
+    learning_rate, steps, record_every = options.learning_rate, options.epochs, options.record_every
     X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
     m = X.shape[0]
     sizes = [X.shape[1], *hidden_sizes, Y.shape[1]]
     activations = [activation] * len(hidden_sizes) + [output]
-    params = initialize_parameters(sizes, init, seed=seed)
+    params = initialize_parameters(sizes, init, seed=options.seed)
     L = len(activations)
     rows = {"steps": [], "cost": [], "grad": [], "spread": [], "ratio": []}
 
@@ -118,11 +129,12 @@ def plot_training_trace(trace, fig=None):
     return fig
 
 
-def training_dashboard(X, Y, *, output="sigmoid", steps=60, record_every=5, seed=0):
+def training_dashboard(X, Y, *, output="sigmoid", options: TrainOptions = DASHBOARD_OPTIONS):
     """An ipywidgets dashboard: toggles for the initialization and the hidden activation, sliders for depth,
     width and learning rate, and a Train button; the four panels redraw while the network trains.
 
-    X: (m, n0); Y: (m, nL). Returns the widget (display it, or make it a cell's last expression).
+    X: (m, n0); Y: (m, nL); options: as ``trace_training``'s (the slider sets the learning rate). Returns the
+    widget (display it, or make it a cell's last expression).
     """
     import io
 
@@ -140,7 +152,7 @@ def training_dashboard(X, Y, *, output="sigmoid", steps=60, record_every=5, seed
     out = widgets.Output()
 
     def redraw(trace):
-        if len(trace.steps) % 4 != 1 and trace.steps[-1] != steps:   # a few frames: each costs ~0.2 s
+        if len(trace.steps) % 4 != 1 and trace.steps[-1] != options.epochs:   # a few frames: each costs ~0.2 s
             return
         fig = plot_training_trace(trace)
         png = io.BytesIO()
@@ -153,9 +165,8 @@ def training_dashboard(X, Y, *, output="sigmoid", steps=60, record_every=5, seed
     def train(_=None):
         button.disabled = True
         try:
-            trace_training(X, Y, [width.value] * depth.value, activation.value, init.value, output=output,
-                           learning_rate=rate.value, steps=steps, record_every=record_every, seed=seed,
-                           on_record=redraw)
+            trace_training(X, Y, [width.value] * depth.value, activation.value, init.value,
+                           dataclasses.replace(options, learning_rate=rate.value), output=output, on_record=redraw)
         finally:
             button.disabled = False
 

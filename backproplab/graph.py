@@ -60,7 +60,7 @@ from .activations import tanh_backward as _tanh_backward
 __all__ = [
     "Var", "constant", "FORWARD_RULES", "BACKWARD_RULES", "REFERENCE_BACKWARD_RULES", "PRIMITIVES",
     "use_backward_rules", "add", "mul", "matmul", "transpose", "mean", "exp", "log", "sin",
-    "sigmoid", "tanh", "relu", "neg", "sub", "div", "topological_order",
+    "sigmoid", "tanh", "relu", "neg", "sub", "div", "topological_order", "short_text",
 ]
 
 
@@ -381,12 +381,12 @@ class Var:
         if self.name:
             return self.name
         if self.is_constant or self.op is None:
-            return _short(self._value) if self.is_constant else f"v{self._id}"
+            return short_text(self._value) if self.is_constant else f"v{self._id}"
         parts = [parent.label for parent in self.parents]
         if self.op in _INFIX:
             text = f"({parts[0]} {_INFIX[self.op]} {parts[1]})"
         elif self.op == "pow":
-            text = f"{parts[0]}^{_short(np.asarray(self.op_params['exponent']))}"
+            text = f"{parts[0]}^{short_text(np.asarray(self.op_params['exponent']))}"
         elif self.op == "transpose":
             text = f"{parts[0]}.T"
         else:
@@ -395,7 +395,7 @@ class Var:
 
     def __repr__(self) -> str:
         op = f", op={self.op!r}" if self.op else ""
-        return f"Var({self.label}{op}, value={_short(self._value)}, grad={_short(self._grad)})"
+        return f"Var({self.label}{op}, value={short_text(self._value)}, grad={short_text(self._grad)})"
 
     # -- operators: plain numbers and arrays become constants ------------------------------
     def __add__(self, other): return add(self, other)
@@ -443,7 +443,8 @@ def _lift(x) -> Var:
     raise TypeError(f"cannot use {type(x).__name__} in a computation graph")
 
 
-def _short(array: np.ndarray) -> str:
+def short_text(array) -> str:
+    """A value as a few characters: a scalar to 4 significant digits, up to 4 entries in full, else the shape."""
     array = np.asarray(array)
     if array.ndim == 0:
         return f"{float(array):.4g}"

@@ -4,9 +4,7 @@ The engine (``graph.py``) builds and differentiates graphs; this module only rea
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .graph import Var, _short, topological_order
+from .graph import Var, short_text, topological_order
 
 __all__ = ["graph_table", "format_graph_table", "graph_layout", "draw_graph"]
 
@@ -27,7 +25,7 @@ def graph_table(root: Var) -> list[tuple]:
 def format_graph_table(root: Var) -> str:
     """``graph_table`` as aligned plain text, for print()."""
     header = ("name", "op", "value", "grad")
-    rows = [header] + [(name, op, _short(np.asarray(v)), _short(np.asarray(g)))
+    rows = [header] + [(name, op, short_text(v), short_text(g))
                        for name, op, v, g in graph_table(root)]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
@@ -124,8 +122,8 @@ def draw_graph(root: Var, ax=None):
     for node in order:
         x, y = position[id(node)]
         kind = node.op or ("const" if node.is_constant else "leaf")
-        gradient = "no grad (constant)" if node.is_constant else f"grad {_short(node._grad)}"
-        text = f"{node.label}  [{kind}]\nvalue {_short(node._value)}\n{gradient}"
+        gradient = "no grad (constant)" if node.is_constant else f"grad {short_text(node.grad)}"
+        text = f"{node.label}  [{kind}]\nvalue {short_text(node.value)}\n{gradient}"
         color = "#dbe9f6" if node.op is None else "#fde9c9"
         if node is root:
             color = "#d7f0d2"

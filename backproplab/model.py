@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .losses import loss_for_output
 
 __all__ = [
     "count_parameters", "num_layers", "network_dtype", "model_forward", "model_backward", "compute_cost", "predict",
-    "accuracy", "update_parameters", "initialize_velocity", "update_parameters_momentum", "train",
+    "accuracy", "update_parameters", "initialize_velocity", "update_parameters_momentum", "TrainOptions", "train",
 ]
 
 
@@ -220,27 +221,65 @@ def _make_bar(total, wanted):
     return tqdm(total=total, desc="epochs", leave=False, file=sys.stderr)
 
 
-def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_size=None,
-          momentum=0.0, lambd=0.0, dropout=0.0, X_val=None, Y_val=None, seed=0,
-          record_every=1, progress=None):
-    """Minibatch gradient descent. Returns (params, history).
+@dataclass(frozen=True)
+class TrainOptions:
+    """How ``train`` trains a network (``dashboard.trace_training`` reads the same fields); each has a default.
 
-    X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names.
-    batch_size None means full batch. ``momentum`` is beta (0 = plain SGD). ``lambd`` is the
-    L2 strength and ``dropout`` the hidden layers' drop rate (training only).
-    history: dict of lists, one entry every ``record_every`` epochs:
+    learning_rate: float > 0, the step size of every update.
+    epochs: int >= 0, passes over the training set (full batch: one update each).
+    batch_size: int >= 1, the examples of one update (the last batch of an epoch may be smaller); None: all m.
+    momentum: float in [0, 1), beta of the velocity; 0 is plain gradient descent.
+    lambd: float >= 0, the L2 strength lambda; 0 is no penalty.
+    dropout: float in [0, 1), the drop rate of every hidden layer while training; 0 is no dropout.
+    seed: int, seeds the shuffling and the dropout masks.
+    record_every: int >= 1, record the history every this many epochs (and after the last).
+    progress: bool, whether to show a progress bar; None: only for long runs, never under pytest or the grader.
+    """
+
+    learning_rate: float = 0.1
+    epochs: int = 100
+    batch_size: int | None = None
+    momentum: float = 0.0
+    lambd: float = 0.0
+    dropout: float = 0.0
+    seed: int = 0
+    record_every: int = 1
+    progress: bool | None = None
+
+    def __post_init__(self):
+        problems = [text for bad, text in (
+            (not self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.epochs < 0, "epochs must be >= 0"),
+            (self.batch_size is not None and self.batch_size < 1, "batch_size must be >= 1 (or None: the full batch)"),
+            (not 0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (not self.lambd >= 0, "lambd must be >= 0"),
+            (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (self.record_every < 1, "record_every must be >= 1")) if bad]
+        if problems:
+            raise ValueError(f"TrainOptions: {'; '.join(problems)}")
+
+
+def train(X, Y, params, activations, options: TrainOptions | None = None, *, validation=None):
+    """Minibatch gradient descent as ``options`` say (None: ``TrainOptions()``'s defaults). Returns (params, history).
+
+    X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names;
+    validation: None or (X_val: (m_val, n0), Y_val: (m_val, nL)).
+    history: dict of lists, one entry every ``options.record_every`` epochs:
     "epoch", "train_cost", "train_acc", and with validation data "val_cost", "val_acc".
     Accuracies are None for identity (regression) outputs.
-    A progress bar appears for long runs (``progress`` None = automatic, silent in tests).
     Training runs in the params' dtype (``network_dtype``): float32 params train in float32,
     with X and Y cast once.
     """
-    rng = np.random.default_rng(seed)
+    options = options or TrainOptions()
+    learning_rate, epochs, momentum = options.learning_rate, options.epochs, options.momentum
+    lambd, dropout, record_every = options.lambd, options.dropout, options.record_every
+    X_val, Y_val = validation if validation is not None else (None, None)
+    rng = np.random.default_rng(options.seed)
     dtype = network_dtype(params)
     X = np.asarray(X, dtype=dtype)
     Y = np.asarray(Y, dtype=dtype)
     m = X.shape[0]
-    batch_size = batch_size or m
+    batch_size = options.batch_size or m
     params = {key: np.array(value, dtype=dtype) for key, value in params.items()}
     velocity = initialize_velocity(params)
     classify = activations[-1] != "identity"
@@ -248,7 +287,7 @@ def train(X, Y, params, activations, *, learning_rate=0.1, epochs=100, batch_siz
     if X_val is not None:
         history.update(val_cost=[], val_acc=[])
     batches = -(-m // batch_size)
-    bar = _make_bar(epochs, _progress_wanted(progress, epochs * batches))
+    bar = _make_bar(epochs, _progress_wanted(options.progress, epochs * batches))
     for epoch in range(1, epochs + 1):
         order = rng.permutation(m)
         for start in range(0, m, batch_size):

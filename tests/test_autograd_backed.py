@@ -78,10 +78,9 @@ def test_network_agrees():
     close(ab.update_parameters_momentum(params, plain, velocity, 0.1, 0.8),
           model.update_parameters_momentum(params, plain, velocity, 0.1, 0.8))
     for momentum in (0.0, 0.9):
-        trained, history = ab.train(X, Y, params, acts, learning_rate=0.3, epochs=4, batch_size=3, momentum=momentum,
-                                    lambd=0.1, X_val=X, Y_val=Y)
-        ref_trained, ref_history = model.train(X, Y, params, acts, learning_rate=0.3, epochs=4, batch_size=3,
-                                               momentum=momentum, lambd=0.1, X_val=X, Y_val=Y)
+        options = model.TrainOptions(learning_rate=0.3, epochs=4, batch_size=3, momentum=momentum, lambd=0.1)
+        trained, history = ab.train(X, Y, params, acts, options, validation=(X, Y))
+        ref_trained, ref_history = model.train(X, Y, params, acts, options, validation=(X, Y))
         close(trained, ref_trained, 1e-8)
         close(history, ref_history, 1e-8)
     AL, caches = ab.model_forward(X, params, acts, dropout=0.4, rng=np.random.default_rng(3))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 
 from backproplab.init import INIT_METHODS, init_std, initialize_parameters
-from backproplab.model import model_forward, train
+from backproplab.model import TrainOptions, model_forward, train
 from strategies import layer_sizes, seeds
 
 DEPTH, WIDTH, BATCH = 10, 256, 500
@@ -119,7 +119,7 @@ def test_zeros_initialization_keeps_hidden_units_identical_after_training():
     X = rng.normal(size=(40, 3))
     Y = (X[:, :1] * X[:, 1:2] > 0).astype(float)
     params, _ = train(X, Y, initialize_parameters([3, 5, 4, 1], "zeros"), ["tanh", "sigmoid", "sigmoid"],
-                      learning_rate=0.5, epochs=50)
+                      TrainOptions(learning_rate=0.5, epochs=50))
     # Rows of W[l] are hidden unit l's incoming weights; identical rows = identical units.
     for l in (1, 2):
         W, B = params[f"W{l}"], params[f"B{l}"]

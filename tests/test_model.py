@@ -18,6 +18,7 @@ from backproplab.init import initialize_parameters
 from backproplab.layers import dense_backward, dropout_backward, l2_penalty
 from backproplab.losses import loss_for_output
 from backproplab.model import (
+    TrainOptions,
     accuracy,
     compute_cost,
     count_parameters,
@@ -272,7 +273,7 @@ def test_train_learns_xor(capsys):
     """Does full-batch training of a 2-8-1 tanh/sigmoid network reach 100% on XOR, silently?"""
     X, Y = xor()
     params, history = train(X, Y, initialize_parameters([2, 8, 1], "xavier", seed=0), ["tanh", "sigmoid"],
-                            learning_rate=1.0, epochs=1500, record_every=100)
+                            TrainOptions(learning_rate=1.0, epochs=1500, record_every=100))
     assert accuracy(X, Y, params, ["tanh", "sigmoid"]) == 1.0
     assert history["train_cost"][-1] < history["train_cost"][0]
     assert history["epoch"][-1] == 1500 and len(history["epoch"]) == 15
@@ -286,7 +287,7 @@ def test_train_learns_moons_with_minibatches(options, capsys):
     X, Y = make_moons()
     acts = ["relu", "relu", "sigmoid"]
     params, history = train(X, Y, initialize_parameters([2, 16, 16, 1], "he", seed=0), acts,
-                            learning_rate=0.1, epochs=300, batch_size=32, record_every=50, seed=0, **options)
+                            TrainOptions(learning_rate=0.1, epochs=300, batch_size=32, record_every=50, seed=0, **options))
     assert accuracy(X, Y, params, acts) >= 0.95
     assert history["train_acc"][-1] == accuracy(X, Y, params, acts)
     assert capsys.readouterr().err == ""
@@ -298,7 +299,7 @@ def test_train_l2_shrinks_weights():
     start = initialize_parameters([2, 8, 1], "he", seed=0)
     norms = []
     for lambd in (0.0, 2.0):
-        params, _ = train(X, Y, start, ["relu", "sigmoid"], learning_rate=0.5, epochs=100, lambd=lambd)
+        params, _ = train(X, Y, start, ["relu", "sigmoid"], TrainOptions(learning_rate=0.5, epochs=100, lambd=lambd))
         norms.append(l2_penalty(params, 1.0, 1))
     assert norms[1] < norms[0]
 
@@ -308,7 +309,7 @@ def test_train_records_validation_and_leaves_inputs_alone():
     X, Y = make_moons(m=60)
     start = initialize_parameters([2, 6, 1], "he", seed=0)
     snapshot = {key: value.copy() for key, value in start.items()}
-    _, history = train(X, Y, start, ["relu", "sigmoid"], epochs=10, record_every=3, X_val=X[:20], Y_val=Y[:20])
+    _, history = train(X, Y, start, ["relu", "sigmoid"], TrainOptions(epochs=10, record_every=3), validation=(X[:20], Y[:20]))
     assert history["epoch"] == [3, 6, 9, 10]
     assert len(history["val_cost"]) == len(history["val_acc"]) == 4
     for key in start:
@@ -320,7 +321,7 @@ def test_train_regression_has_no_accuracy():
     X = np.linspace(-1, 1, 20)[:, None]
     Y = 3 * X + 0.5
     _, history = train(X, Y, initialize_parameters([1, 1], "xavier", seed=0), ["identity"],
-                       learning_rate=0.5, epochs=50)
+                       TrainOptions(learning_rate=0.5, epochs=50))
     assert history["train_acc"][-1] is None
     assert history["train_cost"][-1] < 1e-3 * history["train_cost"][0]
 
@@ -330,7 +331,7 @@ def test_train_progress_bar_only_when_asked_or_long(capsys, monkeypatch):
     from backproplab import model
 
     X, Y = xor()
-    train(X, Y, initialize_parameters([2, 2, 1], "xavier", 0), ["tanh", "sigmoid"], epochs=3, progress=True)
+    train(X, Y, initialize_parameters([2, 2, 1], "xavier", 0), ["tanh", "sigmoid"], TrainOptions(epochs=3, progress=True))
     assert "epochs" in capsys.readouterr().err
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     monkeypatch.delenv("BPLAB_QUIET", raising=False)
@@ -339,6 +340,33 @@ def test_train_progress_bar_only_when_asked_or_long(capsys, monkeypatch):
     monkeypatch.setenv("BPLAB_QUIET", "1")
     assert not model._progress_wanted(None, 10**6)
 
+
+
+@pytest.mark.parametrize("options, named", [
+    (dict(learning_rate=0.0), "learning_rate must be > 0"), (dict(epochs=-1), "epochs must be >= 0"),
+    (dict(batch_size=0), "batch_size must be >= 1"), (dict(momentum=1.0), "momentum must be in [0, 1)"),
+    (dict(lambd=-0.1), "lambd must be >= 0"), (dict(dropout=1.0), "dropout must be in [0, 1)"),
+    (dict(record_every=0), "record_every must be >= 1")])
+def test_train_options_name_a_bad_field_in_one_line(options, named):
+    """Does TrainOptions refuse each impossible value with one line naming the field and its range?"""
+    with pytest.raises(ValueError) as error:
+        TrainOptions(**options)
+    assert str(error.value) == f"TrainOptions: {named}" + (" (or None: the full batch)" if "batch_size" in named else "")
+
+
+def test_train_options_are_frozen_and_their_defaults_are_trains():
+    """Is a TrainOptions immutable, and does train() with none give the same run as with TrainOptions()?"""
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainOptions().epochs = 3
+    X, Y = xor()
+    start = initialize_parameters([2, 3, 1], "xavier", seed=1)
+    default, history = train(X, Y, start, ["tanh", "sigmoid"])
+    explicit, explicit_history = train(X, Y, start, ["tanh", "sigmoid"], TrainOptions())
+    assert history == explicit_history and len(history["epoch"]) == 100
+    for key in default:
+        np.testing.assert_array_equal(default[key], explicit[key])
 
 def _arrays_of(caches):
     return [item for cache in caches for item in cache if isinstance(item, np.ndarray)]
@@ -448,8 +476,9 @@ def test_train_in_float32_matches_float64():
     start = initialize_parameters([2, 8, 8, 1], "he", seed=0)
     runs = {}
     for dtype in FLOAT_DTYPES:
-        params, history = train(X, Y, cast(start, dtype), ["tanh", "relu", "sigmoid"], learning_rate=0.5,
-                                epochs=60, batch_size=25, momentum=0.9, lambd=0.01, record_every=20)
+        params, history = train(X, Y, cast(start, dtype), ["tanh", "relu", "sigmoid"],
+                                TrainOptions(learning_rate=0.5, epochs=60, batch_size=25, momentum=0.9, lambd=0.01,
+                                             record_every=20))
         assert all(value.dtype == dtype for value in params.values())
         runs[dtype] = history
     np.testing.assert_allclose(runs[np.float32]["train_cost"], runs[np.float64]["train_cost"], rtol=1e-3)

@@ -19,7 +19,7 @@ from backproplab import plots as P
 from backproplab.activations import ACTIVATIONS, sigmoid
 from backproplab.data import make_moons, xor
 from backproplab.init import initialize_parameters
-from backproplab.model import train
+from backproplab.model import TrainOptions, train
 from strategies import arrays, shapes
 
 ELEMENTWISE = sorted(name for name, act in ACTIVATIONS.items() if act.derivative is not None)
@@ -99,7 +99,7 @@ def test_plot_costs_from_a_real_training_history():
     """Does model.train's history give train and validation lines against the recorded epochs?"""
     X, Y = xor()
     params = initialize_parameters([2, 3, 1], "xavier", seed=0)
-    _, history = train(X, Y, params, ["tanh", "sigmoid"], epochs=6, record_every=2, X_val=X, Y_val=Y)
+    _, history = train(X, Y, params, ["tanh", "sigmoid"], TrainOptions(epochs=6, record_every=2), validation=(X, Y))
     ax = P.plot_costs(history, log_scale=True, title="xor")
     train_line, val_line = _lines(ax)
     np.testing.assert_array_equal(train_line.get_xdata(), history["epoch"])

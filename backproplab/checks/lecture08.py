@@ -183,7 +183,7 @@ class _UpdateRule(Exercise):
         for name, part in zip(names, value):
             keys = list(params) if name == "params" else ["d" + key for key in params]
             part = split_dict(part, keys, f"the returned {name}",
-                              f"{name} is keyed {'like params' if name == 'params' else 'like grads'}.")
+                              f"{name} has the same keys as {'params' if name == 'params' else 'grads'}.")
             if isinstance(part, CaseVerdict):
                 return part
             found.update({f"{name}['{key}']": value for key, value in part.items()})
