@@ -98,6 +98,53 @@ def pytest_xdist_make_scheduler(config, log):
     return GradingBatchFilesTogether(config, log)
 
 
+# A test not marked slow or browser is part of `make check` (≤30 s for all of them): it may run short tools (git,
+# bash -n, make -n) but no Python process, Jupyter, kernel, nbgrader (its gradebook starts `alembic`), sandbox or
+# browser: each costs a second or more of CPU. Such a test is marked slow; the guard below fails one that is not.
+HEAVY_PROGRAMS = ("python", "bplab", "jupyter", "alembic", "nbgrader", "bwrap", "chromium", "dask")
+
+
+def _heavy(args):
+    argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+    program = os.path.basename(os.fsdecode(argv[0]).split()[0]) if argv else ""
+    if program == "make":
+        return "-n" not in argv
+    return program.startswith(HEAVY_PROGRAMS) or any("ipykernel" in os.fsdecode(a) for a in argv)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _guard_processes(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _guard_processes(item))
+
+
+def _guard_processes(item):
+    """Run a setup or call phase; if the test is fast, fail it when that phase started a heavy process."""
+    if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
+        return (yield)
+    import subprocess
+
+    started, popen_init = [], subprocess.Popen.__init__
+
+    def recording_init(self, args, *rest, **options):
+        if _heavy(args):
+            started.append(args)
+        popen_init(self, args, *rest, **options)
+
+    subprocess.Popen.__init__ = recording_init
+    try:
+        result = yield
+    finally:
+        subprocess.Popen.__init__ = popen_init
+    if started:
+        pytest.fail(f"a test not marked slow started {started[0]!r}: mark it @pytest.mark.slow", pytrace=False)
+    return result
+
+
 @pytest.fixture(scope="session")
 def graded_batch(tmp_path_factory):
     """The record of the session's one `bplab grade` batch (tests/grading_batch.py), graded once per session."""

@@ -23,6 +23,7 @@ def test_the_readme_badge_is_the_placeholder_the_code_rewrites():
     assert f"{binder_badge(BINDER_PLACEHOLDER)}\n{PLACEHOLDER_SENTENCE}" in text
 
 
+@pytest.mark.slow
 def test_cli_binder_badge_rewrites_only_the_badge_of_a_readme(tmp_path):
     """Does `bplab binder-badge ORG/REPO --readme COPY` (a process of its own) print the badge, put it in place of
     the placeholder's and drop the placeholder sentence, leaving every other line as it was?"""

@@ -160,6 +160,7 @@ def test_assign_refuses_a_due_date_in_the_past_unless_asked(tmp_path, capsys):
     assert "2020-01-01 09:00:00 UTC is in the past" in line and "--past-due" in line
 
 
+@pytest.mark.slow
 def test_a_course_id_added_after_grading_names_the_fix(tmp_path, capsys):
     """Is a gradebook graded before c.CourseDirectory.course_id was set refused with the command that fixes it,
     and does that command (`bplab adopt-course-id`) make the workspace usable again?"""

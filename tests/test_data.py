@@ -166,6 +166,7 @@ def test_load_digits_labels_match_one_hot():
     np.testing.assert_array_equal(labels[:, 0], Y.argmax(axis=1))
 
 
+@pytest.mark.slow
 def test_load_digits_needs_neither_sklearn_nor_torch():
     """Does loading the digits in a fresh interpreter import neither scikit-learn nor torch?"""
     code = ("import sys; from backproplab.data import load_digits; load_digits(); "

@@ -170,6 +170,7 @@ def test_the_reference_check_notices_a_missing_path(clone, tmp_path):
 
 # -- the course works from the clone ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_library_and_checks_import_from_the_clone_without_torch(clone):
     """Do the library, its checks and the CLI import from the clone (not from this repository), without torch?"""
     out = in_clone(clone, "import sys, backproplab, backproplab.checks, backproplab.cli, backproplab.selfcheck;"
@@ -318,6 +319,7 @@ def test_visible_checks_in_the_clone_name_every_catalog_mistake_as_the_instructo
     assert {key: found[key] for key in instructor if found[key] != instructor[key]} == {}
 
 
+@pytest.mark.slow
 def test_hidden_checks_are_refused_in_one_line(clone):
     """Does check(..., hidden=True) in the student edition say in one line that only the grader runs hidden tests?"""
     out = in_clone(clone, textwrap.dedent('''
@@ -522,6 +524,7 @@ def _stub(node: ast.FunctionDef) -> bool:
             and "NotImplementedError" in ast.unparse(node.body[0]))
 
 
+@pytest.mark.slow
 def test_the_export_replaces_every_graded_library_function(clone):
     """Is every library function an exercise names (and the helpers computing a graded quantity) gone from the
     clone's modules as a def, imported there from autograd_backed instead, or left as a stub that raises?"""
@@ -630,6 +633,7 @@ def graded_formulas() -> list[str]:
     return sorted(found)
 
 
+@pytest.mark.slow
 def test_help_and_source_of_every_name_a_notebook_imports_show_no_formula(clone):
     """For every import and library attribute of every course notebook, do `help()` and `??` (pydoc and the source)
     show no graded formula (the exercises' formula texts, or LaTeX), in the clone?"""

@@ -222,6 +222,7 @@ def test_find_submissions_reports_a_lecture_this_repository_does_not_have(root, 
     assert [p.student for p in problems] == ["ann"]
 
 
+@pytest.mark.slow
 def test_cli_grade_of_an_unknown_lecture_names_it_and_exits_2(root, tmp_path):
     """Does `bplab grade` (a process of its own) on submitted/ holding only a lecture the repository does not
     have print one line per folder and the reason, and exit 2 having graded nothing?"""

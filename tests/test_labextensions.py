@@ -47,6 +47,7 @@ def _disabled(lines):
 
 
 @pytest.mark.parametrize("package", sorted(REQUIRED))
+@pytest.mark.slow
 def test_labextension_is_enabled_and_ok(labextension_lines, package):
     """Does `jupyter labextension list` show this extension as enabled and OK?"""
     lines = [line for line in labextension_lines if line.strip().startswith(package + " ")]
@@ -62,6 +63,7 @@ def test_no_nbgrader_plugin_is_disabled_in_the_development_environment(labextens
     assert "@jupyter/nbgrader" not in disabled_section
 
 
+@pytest.mark.slow
 def test_student_config_disables_the_news_and_nbgrader_instructor_plugins(tmp_path):
     """With the students' config folder on JUPYTER_CONFIG_PATH (and an empty user config), does JupyterLab
     list exactly the news and nbgrader's instructor plugins as disabled, keeping validate and the rest?"""

@@ -321,6 +321,7 @@ def test_import_lms_puts_canvas_submissions_under_the_roster_s_ids(root, tmp_pat
     assert capsys.readouterr().err.startswith(f"bplab import-lms: cannot read {roster}")
 
 
+@pytest.mark.slow
 def test_import_roster_names_the_students_in_the_gradebook(root, tmp_path, capsys):
     """Does `bplab import-roster` put each roster student, with first and last name and Canvas id, into nbgrader's
     gradebook (where formgrader shows them)?"""

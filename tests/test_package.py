@@ -4,11 +4,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import backproplab
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_import_backproplab_leaves_torch_unimported():
     """Does `import backproplab` (and every library module) avoid importing torch?"""
     code = (
@@ -31,6 +34,7 @@ def test_lecture_ids_match_design():
     assert backproplab.LECTURES == tuple(named) and len(named) == 9
 
 
+@pytest.mark.slow
 def test_bplab_console_script_is_installed():
     """Is the `bplab` console script on the venv's PATH and does it answer --help?"""
     bplab = Path(sys.executable).with_name("bplab")

@@ -44,6 +44,7 @@ def _digest(path):
 
 # ---------------------------------------------------------------- an empty workspace
 
+@pytest.mark.slow
 def test_status_of_a_new_workspace_says_nothing_is_submitted(root, tmp_path):
     """Does `bplab status` (a process of its own) on a new workspace say nothing is submitted and exit 0,
     create no gradebook, and give zero of everything as JSON?"""
@@ -91,6 +92,7 @@ def foreign_gradebook(tmp_path_factory):
 
 @pytest.mark.parametrize("command", [["status"], ["export", "grades.csv"], ["feedback"], ["grade", "submitted"],
                                      ["report"]])
+@pytest.mark.slow
 def test_commands_refuse_a_gradebook_of_another_course_id(root, tmp_path, command, capsys, monkeypatch,
                                                           foreign_gradebook):
     """Does every command that opens the gradebook refuse one whose assignment belongs to another course id
@@ -106,6 +108,7 @@ def test_commands_refuse_a_gradebook_of_another_course_id(root, tmp_path, comman
     assert _digest(gradebook) == before and not (tmp_path / "grades.csv").exists()
 
 
+@pytest.mark.slow
 def test_cli_status_refuses_a_gradebook_of_assignments_that_are_no_lectures(root, tmp_path, foreign_gradebook):
     """Does `bplab status` (a process of its own) refuse a gradebook holding an assignment this repository has no
     lecture of, even under the workspace's course id, naming it and the lectures expected?"""
@@ -118,6 +121,7 @@ def test_cli_status_refuses_a_gradebook_of_assignments_that_are_no_lectures(root
     assert _digest(gradebook) == before
 
 
+@pytest.mark.slow
 def test_a_gradebook_of_the_workspace_s_own_course_id_is_accepted(root, tmp_path, foreign_gradebook):
     """Is a gradebook whose assignments carry the course id set in the workspace's nbgrader_config.py accepted,
     and the same gradebook refused by a workspace without that course id?"""

@@ -29,6 +29,7 @@ from strategies import arrays, dims, kink_free_arrays, networks, one_hot, probab
 FD_RTOL, FD_ATOL = 1e-6, 1e-7
 
 
+@pytest.mark.slow
 def test_importing_backproplab_does_not_import_torch():
     """Do `import backproplab` and its NumPy modules (and torch_reference itself) load without torch?"""
     code = ("import sys, backproplab, backproplab.gradcheck, backproplab.torch_reference; "

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from backproplab.checks import codec
 from backproplab.grading.sandbox.protocol import CheckCall, check_calls
@@ -64,6 +65,7 @@ def test_plan_calls_draws_the_judges_cases_and_finds_helpers_by_name():
     assert plan_calls(cells, tests, {0, 1, 3}, seed=11)[0][1].helpers == []
 
 
+@pytest.mark.slow
 def test_withhold_traps_the_function_every_alias_and_copy_of_its_code():
     """Once withheld, does the library's function raise wherever it is reached (module, package re-export,
     a FunctionType copy of its code, the checks' own reference methods), while what is not withheld works?"""
