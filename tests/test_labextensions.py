@@ -56,6 +56,7 @@ def test_labextension_is_enabled_and_ok(labextension_lines, package):
     assert "enabled" in words and "OK" in words, lines[0]
 
 
+@pytest.mark.slow
 def test_no_nbgrader_plugin_is_disabled_in_the_development_environment(labextension_lines):
     """Are none of nbgrader's lab plugins disabled here (instructors need formgrader; only Binder turns it off)?"""
     text = "\n".join(labextension_lines)

@@ -46,7 +46,7 @@ def test_lecture_derives_the_rules_and_explains_the_max_shift_and_bessel(solutio
                    r"\frac{\partial J}{\partial b} = \sum_{i=1}^m \frac{\partial J}{\partial z_i}",
                    "**3. A sum becomes a copy.**", "**4. A value used twice collects both gradients**",
                    "The $c$ cancels", "must therefore be **zero**", "`retain_grad()`", "**Bessel's correction.**",
-                   "`momentum=0.1` is the weight of the *new* batch", "unbiased one in `running_var`",
+                   "Which one does PyTorch keep? Measure it", "keeps the unbiased one (Bessel's correction)",
                    "exactly what autograd leaves in `Z1.grad`", "**exact**", "**approximate**"):
         assert needed in text, needed
 
