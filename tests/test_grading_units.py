@@ -333,7 +333,7 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
     """Does `c.SandboxedExecute.cell_timeout / memory_mb / cpu_seconds` in the workspace's nbgrader_config.py set
     the grading limits (a value given on the command line wins), and is any other
     `c.SandboxedExecute` setting refused with a message that names it?"""
-    from backproplab.grading.settings import SettingsError, course_settings
+    from backproplab.grading.settings import course_settings
 
     ws = Workspace(tmp_path / "ws", root)
     assert (course_settings(ws).cell_timeout, course_settings(ws).memory_mb) == (60, 2048)
@@ -344,12 +344,21 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
     settings = course_settings(ws)
     assert (settings.cell_timeout, settings.memory_mb, settings.cpu_seconds) == (90, 3000, 300)
     assert course_settings(ws, cell_timeout=30, cpu_seconds=None).cell_timeout == 30
-    config.write_text(plain + "get_config().SandboxedExecute.preload = ['numpy']\n")
-    with pytest.raises(SettingsError, match="c.SandboxedExecute.preload"):
+    _refused(ws, "SandboxedExecute.preload = ['numpy']", "c.SandboxedExecute.preload")
+    _refused(ws, "SandboxedExecute.cpu_seconds = -5", "positive whole number")
+
+
+def _refused(ws, line, message):
+    """Does the course setting ``line`` (of ``get_config()``) in ``ws``'s nbgrader_config.py raise a SettingsError
+    whose message holds ``message``?"""
+    from backproplab.grading.settings import SettingsError, course_settings
+
+    config = ws.path / "nbgrader_config.py"
+    plain = config.read_text()
+    config.write_text(plain + f"get_config().{line}\n")
+    with pytest.raises(SettingsError, match=message):
         course_settings(ws)
-    config.write_text(plain + "get_config().SandboxedExecute.cpu_seconds = -5\n")
-    with pytest.raises(SettingsError, match="positive whole number"):
-        course_settings(ws)
+    config.write_text(plain)
 
 
 def test_every_grading_setting_derives_from_its_one_declaration():
@@ -378,7 +387,7 @@ def test_every_grading_setting_derives_from_its_one_declaration():
 def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path):
     """Does `c.JudgeOutcomes.hint_rung` in nbgrader_config.py choose the hint ladder's last rung in feedback (1 by
     default), and is a value outside 1..3 refused with a message that names it?"""
-    from backproplab.grading.settings import SettingsError, course_settings
+    from backproplab.grading.settings import course_settings
 
     ws = Workspace(tmp_path / "ws", root)
     assert course_settings(ws).hint_rung == 1
@@ -386,13 +395,8 @@ def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path
     plain = config.read_text()
     config.write_text(plain + "get_config().JudgeOutcomes.hint_rung = 3\n")
     assert course_settings(ws).hint_rung == 3
+    config.write_text(plain)
     for bad in ("4", "0", "'3'", "True"):
-        config.write_text(plain + f"get_config().JudgeOutcomes.hint_rung = {bad}\n")
-        with pytest.raises(SettingsError, match="c.JudgeOutcomes.hint_rung must be a whole number from 1 to 3"):
-            course_settings(ws)
-    config.write_text(plain + "get_config().JudgeOutcomes.credit_dependents = 'no'\n")
-    with pytest.raises(SettingsError, match="c.JudgeOutcomes.credit_dependents must be True or False, not 'no'"):
-        course_settings(ws)
-    config.write_text(plain + "get_config().JudgeOutcomes.seed = 1\n")
-    with pytest.raises(SettingsError, match="c.JudgeOutcomes.seed, which bplab grade sets itself"):
-        course_settings(ws)
+        _refused(ws, f"JudgeOutcomes.hint_rung = {bad}", "c.JudgeOutcomes.hint_rung must be a whole number from 1 to 3")
+    _refused(ws, "JudgeOutcomes.credit_dependents = 'no'", "c.JudgeOutcomes.credit_dependents must be True or False")
+    _refused(ws, "JudgeOutcomes.seed = 1", "c.JudgeOutcomes.seed, which bplab grade sets itself")
