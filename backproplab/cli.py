@@ -13,6 +13,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .grading.settings import add_flags as add_setting_flags
 from .grading.workspace import DEFAULT_WORKSPACE, ForeignGradebook
 
 
@@ -53,10 +54,10 @@ def _workspace(args):
 
 def _cmd_grade(args):
     from .grading.batch import grade_batch
-    from .grading.contract import SettingsError, course_settings
     from .grading.intake import UsageError, find_submissions
     from .grading.reports import format_grade_table, pending_manual_points
     from .grading.sandbox import SandboxUnavailable
+    from .grading.settings import SettingsError, course_settings, flag_values
     workspace = _workspace(args)
     problems, failure = [], None
     try:
@@ -78,8 +79,7 @@ def _cmd_grade(args):
         print("bplab grade: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = course_settings(workspace, cell_timeout=args.cell_timeout, cpu_seconds=args.kernel_cpu_seconds,
-                                   sandboxed=not args.no_sandbox)
+        settings = course_settings(workspace, **flag_values(args))
     except SettingsError as err:
         print(f"bplab grade: {err}", file=sys.stderr)
         return 2
@@ -393,7 +393,7 @@ def _cmd_check(args):
     if problem:
         print(f"bplab check: {args.notebook} is not a Jupyter notebook ({problem})", file=sys.stderr)
         return 2
-    verdicts = run_self_check(args.notebook, timeout=args.timeout)
+    verdicts = run_self_check(args.notebook, **({} if args.timeout is None else {"timeout": args.timeout}))
     print(json.dumps(verdicts, indent=1) if args.json else format_self_check(verdicts))
     return 0 if verdicts and all(v["passed"] for v in verdicts) else 1
 
@@ -456,14 +456,7 @@ def build_parser():
     p.add_argument("--regrade", action="store_true",
                    help="grade again what is already graded with the same content and grader version")
     p.add_argument("--student", metavar="ID", help="(re)grade only this student's submission")
-    p.add_argument("--no-sandbox", action="store_true",
-                   help="grade without bubblewrap (unsafe; every result is flagged unsandboxed)")
-    p.add_argument("--cell-timeout", type=int, default=None,
-                   help="seconds per cell in the student's kernel (default: c.SandboxedExecute.cell_timeout of "
-                        "nbgrader_config.py, else 60)")
-    p.add_argument("--kernel-cpu-seconds", type=int, default=None,
-                   help="CPU seconds the student's kernel may use in all, then it is killed (default: "
-                        "c.SandboxedExecute.cpu_seconds of nbgrader_config.py, else 300)")
+    add_setting_flags(p)
     _add_workspace_options(p)
     p.set_defaults(func=_cmd_grade)
 
@@ -554,7 +547,7 @@ def build_parser():
                                    "exit 1 if any check fails.")
     p.add_argument("notebook")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
-    p.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: the self-check's own limit)")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("demo", help="release, grade sample submissions and show the class report",

@@ -213,8 +213,9 @@ def test_odd_submissions_are_graded_or_refused_with_a_reason(tmp_path):
     saying its cells were matched to the release; another lecture's notebook in the folder is named as such and not
     graded; and a stored internal failure is tried again, not reused."""
     from backproplab.grading.batch import make_tasks
-    from backproplab.grading.contract import GradingResult, course_settings, grader_version
+    from backproplab.grading.contract import GradingResult, grader_version
     from backproplab.grading.intake import Submission
+    from backproplab.grading.settings import course_settings
     from backproplab.grading.store import save_result
     from backproplab.grading.workspace import Workspace
     from catalog_helpers import catalog

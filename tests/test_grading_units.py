@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from backproplab.checks import Verdict
 from backproplab.cli import main
 from backproplab.grading.batch import SUBMISSIONS_PER_WORKER, default_workers, stored_result
-from backproplab.grading.contract import GradingResult, GradingSettings, LectureSources, grading_digest
+from backproplab.grading.contract import GradingResult, LectureSources, grading_digest
 from backproplab.grading.intake import UsageError, find_submissions
 from backproplab.grading.redact import REDACTED, leaked_lines, redact_html, redact_text, secret_lines
 from backproplab.grading.reports import class_report
+from backproplab.grading.settings import GradingSettings
 from backproplab.grading.store import load_submissions, load_verdicts, save_result
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.worker import tampering_evidence
@@ -332,7 +333,7 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
     """Does `c.SandboxedExecute.cell_timeout / memory_mb / cpu_seconds` in the workspace's nbgrader_config.py set
     the grading limits (a value given on the command line wins), and is any other
     `c.SandboxedExecute` setting refused with a message that names it?"""
-    from backproplab.grading.contract import SettingsError, course_settings
+    from backproplab.grading.settings import course_settings
 
     ws = Workspace(tmp_path / "ws", root)
     assert (course_settings(ws).cell_timeout, course_settings(ws).memory_mb) == (60, 2048)
@@ -343,18 +344,50 @@ def test_course_sandbox_limits_are_honoured_or_refused(root, tmp_path):
     settings = course_settings(ws)
     assert (settings.cell_timeout, settings.memory_mb, settings.cpu_seconds) == (90, 3000, 300)
     assert course_settings(ws, cell_timeout=30, cpu_seconds=None).cell_timeout == 30
-    config.write_text(plain + "get_config().SandboxedExecute.preload = ['numpy']\n")
-    with pytest.raises(SettingsError, match="c.SandboxedExecute.preload"):
+    _refused(ws, "SandboxedExecute.preload = ['numpy']", "c.SandboxedExecute.preload")
+    _refused(ws, "SandboxedExecute.cpu_seconds = -5", "positive whole number")
+
+
+def _refused(ws, line, message):
+    """Does the course setting ``line`` (of ``get_config()``) in ``ws``'s nbgrader_config.py raise a SettingsError
+    whose message holds ``message``?"""
+    from backproplab.grading.settings import SettingsError, course_settings
+
+    config = ws.path / "nbgrader_config.py"
+    plain = config.read_text()
+    config.write_text(plain + f"get_config().{line}\n")
+    with pytest.raises(SettingsError, match=message):
         course_settings(ws)
-    config.write_text(plain + "get_config().SandboxedExecute.cpu_seconds = -5\n")
-    with pytest.raises(SettingsError, match="positive whole number"):
-        course_settings(ws)
+    config.write_text(plain)
+
+
+def test_every_grading_setting_derives_from_its_one_declaration():
+    """Are GradingSettings' fields, the preprocessors' traits (default, help, bounds), the course's own lines and the
+    `bplab grade` flags (default None: the course's, else the declared default, named in the help) all read
+    from SETTINGS, so that a setting cannot have two defaults?"""
+    from dataclasses import fields
+
+    from backproplab.cli import build_parser
+    from backproplab.grading.preprocessors import JudgeOutcomes, SandboxedExecute
+    from backproplab.grading.settings import SETTINGS, flag_values
+
+    assert [(f.name, f.default) for f in fields(GradingSettings)] == [(s.name, s.default) for s in SETTINGS]
+    owners = {"SandboxedExecute": SandboxedExecute, "JudgeOutcomes": JudgeOutcomes}
+    for s in (s for s in SETTINGS if s.owner):
+        declared = owners[s.owner].class_traits()[s.name]
+        assert (declared.default_value, declared.help) == (s.default, s.help), s.name
+    with_flags = [s for s in SETTINGS if s.flag]
+    grade = build_parser().parse_args(["grade", "submitted"])
+    assert flag_values(grade) == {s.name: None for s in with_flags}
+    given = build_parser().parse_args(["grade", "submitted", "--cell-timeout", "7", "--no-sandbox"])
+    assert flag_values(given) == {"cell_timeout": 7, "cpu_seconds": None, "sandboxed": False}
+    assert build_parser().parse_args(["check", "nb.ipynb"]).timeout is None  # run_self_check's own default
 
 
 def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path):
     """Does `c.JudgeOutcomes.hint_rung` in nbgrader_config.py choose the hint ladder's last rung in feedback (1 by
     default), and is a value outside 1..3 refused with a message that names it?"""
-    from backproplab.grading.contract import SettingsError, course_settings
+    from backproplab.grading.settings import course_settings
 
     ws = Workspace(tmp_path / "ws", root)
     assert course_settings(ws).hint_rung == 1
@@ -362,7 +395,8 @@ def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path
     plain = config.read_text()
     config.write_text(plain + "get_config().JudgeOutcomes.hint_rung = 3\n")
     assert course_settings(ws).hint_rung == 3
+    config.write_text(plain)
     for bad in ("4", "0", "'3'", "True"):
-        config.write_text(plain + f"get_config().JudgeOutcomes.hint_rung = {bad}\n")
-        with pytest.raises(SettingsError, match="c.JudgeOutcomes.hint_rung must be a whole number from 1 to 3"):
-            course_settings(ws)
+        _refused(ws, f"JudgeOutcomes.hint_rung = {bad}", "c.JudgeOutcomes.hint_rung must be a whole number from 1 to 3")
+    _refused(ws, "JudgeOutcomes.credit_dependents = 'no'", "c.JudgeOutcomes.credit_dependents must be True or False")
+    _refused(ws, "JudgeOutcomes.seed = 1", "c.JudgeOutcomes.seed, which bplab grade sets itself")

@@ -13,10 +13,11 @@ import pytest
 from backproplab.checks import Verdict
 from backproplab.cli import main
 from backproplab.grading.batch import make_tasks, write_final_scores
-from backproplab.grading.contract import GradingResult, course_settings
+from backproplab.grading.contract import GradingResult
 from backproplab.grading.feedback import remember_feedback_scores
 from backproplab.grading.intake import Submission
 from backproplab.grading.notebooks import read_notebook
+from backproplab.grading.settings import course_settings
 from backproplab.grading.status import format_status, workspace_status
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import ForeignGradebook, Workspace

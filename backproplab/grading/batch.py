@@ -27,8 +27,9 @@ from pathlib import Path
 
 from ..checks import Verdict
 from . import cells
-from .contract import GradingResult, GradingSettings, GradingTask, LectureSources, grader_version, grading_digest
+from .contract import GradingResult, GradingTask, LectureSources, grader_version, grading_digest
 from .intake import submitted_content
+from .settings import GradingSettings
 from .store import load_submission, load_verdicts, save_result
 from .worker import grade_task, internal_failure
 from .workspace import gradebook_assignments

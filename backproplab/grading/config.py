@@ -15,26 +15,19 @@ Why each setting exists (measured on stock nbgrader 0.9.6):
   per-student seed nor the trusted source: in the workspace (``configure_workspace``) it refuses,
   naming `bplab grade`, before any student code runs.
 
-Course policy (set in autograder/nbgrader_config.py, read by `bplab grade`):
-``c.JudgeOutcomes.credit_dependents`` (default True): an exercise that is right given correct
-helpers keeps its points when a helper exercise it calls is wrong.
-``c.JudgeOutcomes.hint_rung`` (default 1): the last rung of the hint ladder (checks/hints.py) that a failed
-test's message shows in the graded notebook and the feedback: 1 the nudge, 2 also the step, 3 also the formula.
+Course policy (set in autograder/nbgrader_config.py, read by `bplab grade`): the course settings of
+settings.SETTINGS (``c.SandboxedExecute`` limits, ``c.JudgeOutcomes.credit_dependents`` and ``hint_rung``).
 """
 from __future__ import annotations
 
 from nbconvert.preprocessors import Preprocessor
 
 from .answer_catalogs import CATALOG_NAME
-from .sandbox.limits import CELL_TIMEOUT, SandboxLimits
-
-KERNEL_MEMORY_MB = SandboxLimits.memory_mb    # declared, with the reasons, in sandbox/limits.py
-KERNEL_CPU_SECONDS = SandboxLimits.cpu_seconds
 
 
-def configure(c, *, cell_timeout=CELL_TIMEOUT):
-    """Apply the pipeline's settings to the traitlets config ``c`` (``get_config()`` in a config file)."""
-    c.SandboxedExecute.cell_timeout = cell_timeout
+def configure(c):
+    """Apply the pipeline's settings to the traitlets config ``c`` (``get_config()`` in a config file); the grading
+    settings (limits, course policy) are the preprocessors' traits, declared in settings.py."""
     c.OverwriteCells.add_missing_cells = True  # deleted test cells come back (off by default in 0.9.6)
     c.Autograde.autograde_preprocessors = [
         "backproplab.grading.preprocessors.SandboxedExecute",

@@ -1,5 +1,5 @@
-"""The typed contract that crosses Dask: how a batch grades (``GradingSettings``), a lecture's trusted
-sources (``LectureSources``), one submission to grade (``GradingTask``) and what grading it decided
+"""The typed contract that crosses Dask: how a batch grades (``GradingSettings``, declared in settings.py), a
+lecture's trusted sources (``LectureSources``), one submission to grade (``GradingTask``) and what grading it decided
 (``GradingResult``), and the version of the code that decides a grade."""
 from __future__ import annotations
 
@@ -10,53 +10,7 @@ from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from ..checks import Verdict
-from ..checks.hints import RUNGS
-from . import config as grading_config
-
-
-@dataclass(frozen=True)
-class GradingSettings:
-    """How a batch grades (the same for every task): limits and course policy."""
-    cell_timeout: int = grading_config.CELL_TIMEOUT
-    memory_mb: int = grading_config.KERNEL_MEMORY_MB
-    cpu_seconds: int = grading_config.KERNEL_CPU_SECONDS
-    sandboxed: bool = True
-    credit_dependents: bool = True
-    hint_rung: int = 1       # the last rung of the hint ladder that feedback shows (c.JudgeOutcomes.hint_rung)
-    late_policy: str = "{}"  # nbgrader config sections of the late penalty, JSON (Workspace.late_policy)
-
-
-class SettingsError(ValueError):
-    """A grading setting of the workspace's nbgrader_config.py that bplab grade cannot honour."""
-
-
-# c.SandboxedExecute.<trait> in nbgrader_config.py -> the GradingSettings field it sets
-COURSE_LIMITS = {"cell_timeout": "cell_timeout", "memory_mb": "memory_mb", "cpu_seconds": "cpu_seconds"}
-
-
-def course_settings(workspace, **limits) -> GradingSettings:
-    """GradingSettings with the course policy of the workspace's nbgrader_config.py (credit for dependents,
-    the late penalty, and the ``c.SandboxedExecute`` limits in COURSE_LIMITS) and ``limits`` (cell_timeout,
-    cpu_seconds, sandboxed ...; a value given here wins, None means the course's or the default). Any other
-    ``c.SandboxedExecute`` setting raises SettingsError: bplab grade sets it per task."""
-    section = dict(workspace.config().SandboxedExecute)
-    unknown = sorted(set(section) - set(COURSE_LIMITS))
-    if unknown:
-        raise SettingsError(f"nbgrader_config.py sets c.SandboxedExecute.{', c.SandboxedExecute.'.join(unknown)}, which "
-                            f"bplab grade sets itself per submission; a course may set only "
-                            f"{', '.join(sorted(COURSE_LIMITS))}. Remove the line(s).")
-    chosen = {COURSE_LIMITS[key]: value for key, value in section.items()}
-    for key, value in chosen.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise SettingsError(f"nbgrader_config.py: c.SandboxedExecute.{key} must be a positive whole number, "
-                                f"not {value!r}")
-    chosen.update({key: value for key, value in limits.items() if value is not None})
-    rung = workspace.hint_rung()
-    if not isinstance(rung, int) or isinstance(rung, bool) or not 1 <= rung <= RUNGS:
-        raise SettingsError(f"nbgrader_config.py: c.JudgeOutcomes.hint_rung must be a whole number from 1 to {RUNGS} "
-                            f"(the last rung of the hint ladder that feedback shows), not {rung!r}")
-    return GradingSettings(credit_dependents=workspace.credit_dependents(), hint_rung=rung,
-                           late_policy=workspace.late_policy(), **chosen)
+from .settings import GradingSettings
 
 
 @dataclass(frozen=True)
@@ -133,9 +87,9 @@ def grading_digest(submission: bytes, sources: LectureSources, settings: Grading
 
 # What decides a grade: the references (the library), the checks, and the grading steps that run
 # and judge the notebook. Editing anything else (the CLI, reports, release) regrades nothing.
-_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/cells.py", "grading/intake.py", "grading/contract.py",
-                  "grading/worker.py", "grading/batch.py", "grading/judge.py", "grading/preprocessors.py",
-                  "grading/sandbox/*.py", "grading/late.py")
+_GRADING_FILES = ("checks/*.py", "*.py", "grading/config.py", "grading/cells.py", "grading/intake.py",
+                  "grading/settings.py", "grading/contract.py", "grading/worker.py", "grading/batch.py",
+                  "grading/judge.py", "grading/preprocessors.py", "grading/sandbox/*.py", "grading/late.py")
 _NOT_GRADING = {"cli.py", "publish.py", "selfcheck.py"}
 
 

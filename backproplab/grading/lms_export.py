@@ -44,8 +44,6 @@ EXPORT_FORMATS = ("csv", "canvas", "long", "html")
 
 CANVAS_IDENTITY_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_POINTS_ROW = "Points Possible"
-# Our roster's columns: student_id (required) is the nbgrader id; the others are Canvas's identity columns.
-ROSTER_COLUMNS = ("student_id", "name", "canvas_id", "sis_user_id", "sis_login_id", "section")
 LONG_COLUMNS = ("student", "lecture", "exercise", "grade_id", "kind", "hidden", "passed", "diagnosis",
                 "score", "max_score", "needs_manual_grading", "status", "flagged")
 

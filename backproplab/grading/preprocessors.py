@@ -21,20 +21,18 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Int, List, Unicode
+from traitlets import Int, List, Unicode
 
 from .. import __path__ as LIBRARY_PATH
 from ..checks import Verdict
 from ..checks.display import MIME_TYPE as CHECK_MIME
 from ..checks.display import render_html, render_text
-from ..checks.hints import RUNGS
 from . import cells
 from .judge import judge_notebook, record_verdicts
 from .redact import is_hidden_test_source, redact_outputs, secret_lines
 from .sandbox import SandboxLimits, protocol, require_sandbox, run_unsandboxed, warm_sandbox
 from .sandbox.limits import (
     CELL_OUTPUT_LIMIT,
-    CELL_TIMEOUT,
     MAX_DEADLINE,
     MAX_RESTARTS,
     RECORD_OUTPUT_LIMIT,
@@ -44,6 +42,7 @@ from .sandbox.limits import (
     WALL_SECONDS_PER_CELL,
 )
 from .sandbox.protocol import OUTCOMES_MIME, read_report
+from .settings import trait
 from .store import load_verdicts
 
 SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -113,19 +112,19 @@ def _verification_cells(nb, source_path="") -> list[int]:
 class SandboxedExecute(NbGraderPreprocessor):
     """Autograde: run the notebook's code cells once, in a real kernel inside the grading sandbox.
 
-    Takes the place of nbgrader's Execute. The sandbox (sandbox.py) runs
+    Takes the place of nbgrader's Execute. The sandbox (sandbox/host.py) runs
     ``backproplab.grading.sandbox.executor``; this process only reads its JSON lines back (size-capped,
-    validated) and kills it at the deadline. ``resources["bplab"]["execution"]`` says how it went:
-    ok | timeout | kernel-died | output-capped | cpu-limit | lost (in the graded notebook's ``bplab`` metadata;
-    cpu-limit: the submission spent the executor's CPU allowance, e.g. on floods of output). Outputs past
+    validated) and kills it at the deadline. ``execution`` in the graded notebook's ``bplab`` metadata says how it
+    went: ok | timeout | kernel-died | output-capped | cpu-limit | lost (cpu-limit: the submission spent the
+    executor's CPU allowance, e.g. on floods of output). Outputs past
     ``SUBMISSION_OUTPUT_LIMIT`` bytes (all cells together) are dropped: ``output_dropped_bytes``, which flags it.
     """
 
     seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
-    cell_timeout = Int(CELL_TIMEOUT, help="seconds per cell").tag(config=True)
-    memory_mb = Int(SandboxLimits.memory_mb).tag(config=True)
-    cpu_seconds = Int(SandboxLimits.cpu_seconds).tag(config=True)
-    sandboxed = Bool(True, help="False only for --no-sandbox: every result is flagged unsandboxed").tag(config=True)
+    cell_timeout = trait("cell_timeout")
+    memory_mb = trait("memory_mb")
+    cpu_seconds = trait("cpu_seconds")
+    sandboxed = trait("sandboxed")
     max_restarts = Int(MAX_RESTARTS,
                        help="new kernels after a kernel died in a cell (the deadline still applies)").tag(config=True)
     source_path = Unicode("", help="the trusted source notebook (solutions/): its unchanged demonstration cells "
@@ -217,10 +216,8 @@ class JudgeOutcomes(NbGraderPreprocessor):
 
     seed = Int(0, help="the per-student grading seed (hidden cases)").tag(config=True)
     source_path = Unicode(help="the trusted source notebook (solutions/)").tag(config=True)
-    credit_dependents = Bool(True, help="an exercise that is right given correct helpers keeps its points "
-                                        "when a helper it calls is wrong").tag(config=True)
-    hint_rung = Int(1, min=1, max=RUNGS, help="the last rung of the hint ladder that a failed test's feedback shows "
-                                              "(1: the nudge; 3: up to the formula)").tag(config=True)
+    credit_dependents = trait("credit_dependents")
+    hint_rung = trait("hint_rung")
 
     def preprocess(self, nb, resources):
         source = source_notebook(self.source_path)

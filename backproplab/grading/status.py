@@ -12,9 +12,10 @@ changed since it was prepared counts every grade of it out of date, without gene
 from __future__ import annotations
 
 from .batch import granted_extensions, lecture_sources
-from .contract import course_settings, grading_digest
+from .contract import grading_digest
 from .feedback import stale_feedback
 from .intake import UsageError, find_submissions, submitted_content
+from .settings import course_settings
 from .store import load_submissions
 from .workspace import gradebook_assignments
 

@@ -18,6 +18,7 @@ from . import config as grading_config
 from .contract import GradingResult, GradingTask, grader_version
 from .intake import MAX_CELLS, MAX_NOTEBOOK_BYTES
 from .judge import failed_verdicts, recorded_verdicts
+from .settings import SETTINGS
 
 # ---------------------------------------------------------------- tampering
 
@@ -210,14 +211,12 @@ def _course_config(course: Path, task: GradingTask):
     from traitlets.config import Config
 
     c = Config()
-    grading_config.configure(c, cell_timeout=task.settings.cell_timeout)
+    grading_config.configure(c)
     c.CourseDirectory.root = str(course)
     c.SandboxedExecute.seed = c.JudgeOutcomes.seed = task.seed
-    c.SandboxedExecute.memory_mb = task.settings.memory_mb
-    c.SandboxedExecute.cpu_seconds = task.settings.cpu_seconds
-    c.SandboxedExecute.sandboxed = task.settings.sandboxed
-    c.JudgeOutcomes.credit_dependents = task.settings.credit_dependents
-    c.JudgeOutcomes.hint_rung = task.settings.hint_rung
+    for setting in SETTINGS:
+        if setting.owner:
+            c[setting.owner][setting.name] = getattr(task.settings, setting.name)
     c.JudgeOutcomes.source_path = c.SandboxedExecute.source_path = \
         str(course / "source" / task.lecture / task.sources.notebook_name)
     c.merge(Config(json.loads(task.settings.late_policy)))

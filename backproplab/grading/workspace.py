@@ -173,15 +173,6 @@ class Workspace:
 
         return PyFileConfigLoader("nbgrader_config.py", str(self.path)).load_config()
 
-    def credit_dependents(self):
-        """The course policy ``c.JudgeOutcomes.credit_dependents`` of this workspace's nbgrader_config.py (default True)."""
-        return bool(self.config().JudgeOutcomes.get("credit_dependents", True))
-
-    def hint_rung(self):
-        """The course policy ``c.JudgeOutcomes.hint_rung`` of this workspace's nbgrader_config.py (default 1): the
-        last rung of the hint ladder that a failed test's feedback shows (contract.course_settings checks it)."""
-        return self.config().JudgeOutcomes.get("hint_rung", 1)
-
     def late_policy(self):
         """The late-submission policy of nbgrader_config.py as JSON text: the ``AssignLatePenalties``
         section and that of its plugin class (nbgrader's LateSubmissionPlugin unless configured)."""

@@ -2,7 +2,7 @@
 
 ``SandboxLimits`` travels with a sandbox (host.py applies it); the output and deadline constants are
 what ``SandboxedExecute`` asks of each run. A course may change ``memory_mb`` and ``cpu_seconds`` (and
-the cell timeout) through ``c.SandboxedExecute`` in its nbgrader_config.py (contract.COURSE_LIMITS).
+the cell timeout) through ``c.SandboxedExecute`` in its nbgrader_config.py (grading/settings.py).
 """
 from __future__ import annotations
 
