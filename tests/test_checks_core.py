@@ -128,6 +128,32 @@ def test_tolerances_are_named_and_ordered():
     assert TOLERANCES["float32"] > TOLERANCES["float64"] > 0
 
 
+# ---- split_dict ---------------------------------------------------------------------------
+
+def test_split_dict_keeps_the_expected_keys_in_order():
+    """Does a dict holding every expected key come back as {key: value} in the expected order, extra keys left out?"""
+    from backproplab.checks.exercises import split_dict
+
+    assert list(split_dict({"B1": 2, "W1": 1, "extra": 3}, ("W1", "B1"), "the returned params").items()) == [("W1", 1),
+                                                                                                         ("B1", 2)]
+
+
+def test_split_dict_names_a_non_dict_and_the_missing_keys():
+    """Is a list not-an-array, and a dict lacking keys missing-keys naming at most six of them, the unexpected ones and
+    the naming note?"""
+    from backproplab.checks.exercises import split_dict
+    from backproplab.checks.records import CaseVerdict
+
+    verdict = split_dict([1, 2], ["W1"], "the returned params")
+    assert isinstance(verdict, CaseVerdict) and verdict.diagnosis == "not-an-array"
+    assert verdict.message.startswith("the returned params should be a dict with the keys ['W1'], but it is ")
+    keys = [f"dW{l}" for l in range(1, 9)]
+    verdict = split_dict({"W1": 0}, keys, "the grads", "Gradients start with d.")
+    assert verdict.diagnosis == "missing-keys" and not verdict.passed
+    assert verdict.message == ("the grads lacks the keys ['dW1', 'dW2', 'dW3', 'dW4', 'dW5', 'dW6', '...'] "
+                               "(unexpected keys: ['W1']). Gradients start with d.")
+
+
 # ---- run_case ----------------------------------------------------------------------------
 
 def test_run_case_records_mutation_warnings_and_exceptions():
