@@ -174,7 +174,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         nb.metadata["bplab"] = {"execution": status, "restarts": report.restarts, "seconds": run.seconds,
                                 "output_dropped_bytes": report.output_dropped_bytes, "cpu_seconds": report.cpu_seconds,
                                 "kernel_start_seconds": report.kernel_start_seconds,
-                                "verify_seconds": report.verify_seconds,
+                                "verify_seconds": report.verify_seconds, "verify_cpu_seconds": report.verify_cpu_seconds,
+                                "cells_cpu_seconds": round(report.cells_cpu_seconds, 3),
                                 "sandbox_log": run.stderr[-2000:], "records_outside_tests": stray_records}
         return nb, resources
 
