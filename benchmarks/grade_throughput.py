@@ -5,7 +5,8 @@ in one run, prints side by side:
 - stock `nbgrader autograde` (serial, default configuration, in-kernel scores only);
 - `bplab grade` with 1 and with 2 Dask workers (sandboxed, judged outside, gradebook written);
 - the throughput ratio of bplab with 2 workers to stock nbgrader, and CPU seconds per submission;
-- the sandbox's start-up cost, and where a submission's time goes (the profile).
+- the sandbox's start-up cost, and where a submission's time goes (the profile: wall and CPU per phase);
+- whether every verdict is what the answer catalog expects (and both bplab runs agree).
 Usage: .venv/bin/python benchmarks/grade_throughput.py [--count 20]
 """
 from __future__ import annotations
@@ -37,14 +38,33 @@ def children_cpu() -> float:
 
 
 def build_submissions(workspace, folder, count):
-    """Write ``count`` submissions (cycling through correct answers and catalog mistakes)."""
+    """Write ``count`` submissions (cycling through correct answers and catalog mistakes); return
+    {student: the catalog Variant in it, or None for the correct answers}."""
     released = workspace.release_notebook(LECTURE)
     catalog = load_catalog(workspace.root, LECTURE)
     mistakes = [v for v in catalog.VARIANTS if not v.sandbox_only]
     folder.mkdir(parents=True, exist_ok=True)
+    chosen = {}
     for i in range(count):
-        chosen = [mistakes[i % len(mistakes)]] if i % 2 else []
-        write_notebook(build_submission(released, answers_with(catalog, *chosen)), folder / f"student{i:02d}.ipynb")
+        chosen[f"student{i:02d}"] = mistakes[i % len(mistakes)] if i % 2 else None
+        answers = answers_with(catalog, *filter(None, [chosen[f"student{i:02d}"]]))
+        write_notebook(build_submission(released, answers), folder / f"student{i:02d}.ipynb")
+    return chosen
+
+
+def unexpected_verdicts(results, chosen) -> list[str]:
+    """The verdicts that differ from what the catalog says (not from stock nbgrader): a variant's exercise gets its
+    expected diagnosis (or passes), every other test passes (a caller of a wrong helper keeps its points)."""
+    found = []
+    for result in results:
+        variant = chosen[result.student]
+        for verdict in result.verdicts:
+            mine = variant is not None and verdict.exercise == variant.exercise
+            expected = variant.expected_diagnosis if mine else None
+            if (verdict.passed, verdict.diagnosis) != (expected is None, expected):
+                found.append(f"{result.student} {verdict.grade_id}: {verdict.diagnosis or 'passed'}, "
+                             f"expected {expected or 'passed'}")
+    return found
 
 
 def time_stock_nbgrader(root, submissions):
@@ -108,7 +128,7 @@ def main():
         subs = Path(tmp) / "subs"
         workspace = Workspace(Path(tmp) / "autograder", root)
         workspace.ensure_assignment(LECTURE)
-        build_submissions(workspace, subs, n)
+        chosen = build_submissions(workspace, subs, n)
         stock_wall, stock_cpu = time_stock_nbgrader(root, subs)
         one_wall, one_cpu, one = time_bplab(root, subs, 1)
         two_wall, two_cpu, two = time_bplab(root, subs, 2)
@@ -123,16 +143,24 @@ def main():
     print(f"sandbox start-up (python -c pass): {inside:.3f} s in bwrap vs {outside:.3f} s without "
           f"(+{inside - outside:.3f} s)")
     graded = [r for r in one if "sandbox" in r.seconds]
-    kernel_start = statistics.median(r.seconds["kernel_start"] for r in graded)
-    print(f"kernel start per submission (forked from the warm sandbox's fork server): {kernel_start:.3f} s median; "
-          f"the sandbox's one-time warm-up (imports) is in the first submission's CPU: "
-          f"{max(r.seconds['sandbox_cpu'] for r in graded):.2f} s vs "
-          f"{statistics.median(r.seconds['sandbox_cpu'] for r in graded):.2f} s median")
-    sandbox = statistics.median(r.seconds["sandbox"] for r in graded)
-    whole = statistics.median(r.seconds["grade"] for r in graded)
-    print(f"profile, 1 worker, median per submission: {whole:.2f} s in the worker = {sandbox:.2f} s kernel run "
-          f"in the sandbox + {whole - sandbox:.2f} s nbgrader and judge; batch overhead (cluster start, "
-          f"gradebook writes) {one_wall - sum(r.seconds['grade'] for r in graded):.1f} s")
+
+    def median(key):
+        return statistics.median(r.seconds[key] for r in graded)
+
+    print(f"the sandbox's one-time warm-up (imports in its fork servers) is in the first submission's CPU: "
+          f"{max(r.seconds['sandbox_cpu'] for r in graded):.2f} s vs {median('sandbox_cpu'):.2f} s median")
+    print("profile, 1 worker, median per submission (wall s / CPU s):")
+    print(f"  in the worker, outside the sandbox (nbgrader autograde, judge): "
+          f"{median('grade') - median('sandbox'):.2f} / {median('worker_cpu'):.2f}")
+    print(f"  in the sandbox: {median('sandbox'):.2f} / {median('sandbox_cpu'):.2f} = verification jobs "
+          f"{median('verify'):.2f} / {median('verify_cpu'):.2f} + kernel start {median('kernel_start'):.2f} + "
+          f"the notebook's cells (CPU) {median('cells_cpu'):.2f} + the executor")
+    print(f"  batch overhead (cluster start, sandbox warm-up, gradebook writes): "
+          f"{one_wall - sum(r.seconds['grade'] for r in graded):.1f} s wall in all")
+    for name, results in (("1 worker", one), ("2 workers", two)):
+        wrong = unexpected_verdicts(results, chosen)
+        print(f"verdicts against the answer catalog's expectations, {name}: "
+              + (f"{len(wrong)} differ: " + "; ".join(wrong[:5]) if wrong else "all as expected"))
     assert [r.score for r in one] == [r.score for r in two], "the two runs disagree"
 
 

@@ -144,7 +144,7 @@ def grade_task(task: GradingTask) -> GradingResult:
     """Grade one submission with real nbgrader autograde in a private course directory (runs on a worker)."""
     import nbformat
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     source_nb = nbformat.reads(task.sources.source_nb, as_version=4)
     result = GradingResult(task.student, task.lecture, "graded", [], manual_max_score=_manual_max(source_nb),
                            digest=task.digest, grader_version=grader_version())
@@ -192,9 +192,11 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.flag_reasons += tampering_evidence(released_nb, submitted_nb)
         result.late_penalty = _late_penalty(course, task)
         result.autograded_nb = nbformat.writes(graded_nb)
-        result.seconds = {"grade": time.monotonic() - started, "sandbox": execution.get("seconds", 0.0),
-                          "sandbox_cpu": execution.get("cpu_seconds", 0.0),
-                          "kernel_start": execution.get("kernel_start_seconds", 0.0)}
+        result.seconds = {"grade": time.monotonic() - started, "worker_cpu": time.process_time() - cpu,
+                          "sandbox": execution.get("seconds", 0.0), "sandbox_cpu": execution.get("cpu_seconds", 0.0),
+                          "kernel_start": execution.get("kernel_start_seconds", 0.0),
+                          "verify": execution.get("verify_seconds", 0.0), "verify_cpu": execution.get("verify_cpu_seconds", 0.0),
+                          "cells_cpu": execution.get("cells_cpu_seconds", 0.0)}
         return result
     finally:
         shutil.rmtree(course, ignore_errors=True)

@@ -36,7 +36,7 @@ from pathlib import Path
 from ...kernel_client import CellRecorder, OutputBudget, until_idle
 from . import protocol
 from .forkserver import mounts_under, set_dumpable
-from .procfs import process_running, stat_fields
+from .procfs import cpu_seconds, process_running, stat_fields
 from .protocol import OUTCOMES_MIME
 
 
@@ -121,9 +121,9 @@ class Kernel:
                         break
             except queue.Empty:
                 continue
-            while True:  # what the kernel published while starting is not a cell's output
+            while True:  # what the kernel published while starting (``run`` skips it anyway: another parent)
                 try:
-                    self.client.get_iopub_msg(timeout=0.2)
+                    self.client.get_iopub_msg(timeout=0.02)
                 except queue.Empty:
                     return
         raise RuntimeError("the kernel did not start")
@@ -151,10 +151,7 @@ class Kernel:
 
     def cpu_seconds(self):
         """CPU of the kernel and its reaped children so far (read before it is killed)."""
-        try:
-            return sum(int(v) for v in stat_fields(self.pid)[11:15]) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return 0.0
+        return cpu_seconds(self.pid)
 
     def shutdown(self):
         """Kill the kernel: the init of the job's pid namespace, so every process it started dies too."""
@@ -202,9 +199,9 @@ WITHOUT_TORCH = ("torch", "ipykernel", "backproplab.torch_reference")
 VERIFIER_MODULES = ["IPython.core.interactiveshell", "backproplab.grading.sandbox.verification_job"]
 
 
-def verify(request, servers: Servers, scratch) -> dict[int, list]:
+def verify(request, servers: Servers, scratch) -> tuple[dict[int, list], float]:
     """The graded calls of the submission, made in verification jobs (verification.py) before its kernel
-    runs: {test cell index: [outputs to put there]} (a record, or the error that stopped it)."""
+    runs: ({test cell index: [outputs to put there]} (a record, or the error that stopped it), the jobs' CPU seconds)."""
     from .verification import VerificationJob, hidden_paths, lent_helpers, plan_calls
 
     cells, settings = request["cells"], request["verify"]
@@ -212,6 +209,11 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
     job_cells = [[index, source] for index, source in cells if index in set(settings["cells"])]
     budget = time.monotonic() + settings["seconds"]
     counter = itertools.count(1)
+    spent = {}  # {job pid: its CPU seconds}, read just before it is killed
+
+    def end(pid):
+        spent.setdefault(pid, cpu_seconds(pid))
+        _signal(pid, signal.SIGKILL)
 
     def run(calls, helpers=None):
         torch_allowed = next(iter(calls.values())).torch_allowed
@@ -233,7 +235,7 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
         server = servers.kernels if torch_allowed else servers.verifier
         try:
             pid = server.spawn(job_spec)
-            return job.serve(listener, lambda: _signal(pid, signal.SIGKILL))
+            return job.serve(listener, lambda: end(pid))
         finally:
             listener.close()
 
@@ -278,7 +280,7 @@ def verify(request, servers: Servers, scratch) -> dict[int, list]:
     for position, planned_call in enumerate(planned):
         outputs.setdefault(planned_call.cell, []).append(_record_output(results[position], planned_call,
                                                                         request["record_output_limit"]))
-    return outputs
+    return outputs, sum(spent.values())
 
 
 def _record_output(result, planned, limit) -> dict:
@@ -298,8 +300,8 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
     seconds to start the first kernel). Test cells get the verification jobs' records (``verify``);
     a record the kernel itself displays is dropped and counted; outputs past ``budget`` are dropped."""
     started = time.monotonic()
-    records = verify(request, servers, scratch) if request.get("verify") else {}
-    emit({"verify_seconds": round(time.monotonic() - started, 3)})
+    records, verify_cpu = verify(request, servers, scratch) if request.get("verify") else ({}, 0.0)
+    emit({"verify_seconds": round(time.monotonic() - started, 3), "verify_cpu_seconds": round(verify_cpu, 3)})
     env, cells, timeout = request["kernel_env"], request["cells"], request["cell_timeout"]
     kernels = []
 
@@ -308,14 +310,17 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
         return kernels[-1]
 
     started = time.monotonic()
-    kernel, restarts, broken, cpu = new_kernel(), 0, set(), 0.0
+    kernel, restarts, broken, cpu = new_kernel(), 0, set(), verify_cpu
     kernel_start = round(time.monotonic() - started, 3)
+    kernel_cpu = kernel.cpu_seconds()
     try:
         for position, (index, source) in enumerate(cells):
             recorder = CellRecorder(request["cell_output_limit"], budget, dropped_mime=OUTCOMES_MIME)
             started = time.monotonic()
             status = kernel.run(source, timeout, recorder)
             seconds = round(time.monotonic() - started, 3)
+            now = kernel.cpu_seconds()
+            cell_cpu, kernel_cpu = now - kernel_cpu, now
             recorder.outputs.extend(records.get(index, []))
             died = status == "kernel-died" or not kernel.alive()
             if died:
@@ -326,7 +331,8 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
                         "traceback": ["DeadKernelError: the kernel died while running this cell (os._exit, a crash, "
                                       "or a resource limit such as memory or CPU time)"]}})
             emit({"index": index, "execution_count": recorder.execution_count, "outputs": recorder.outputs,
-                  "status": status, "seconds": seconds, "stray_records": recorder.stray_records})
+                  "status": status, "seconds": seconds, "cpu_seconds": round(cell_cpu, 3),
+                  "stray_records": recorder.stray_records})
             if not died:
                 continue
             cpu += kernel.cpu_seconds()
@@ -338,6 +344,7 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
             for earlier_index, earlier in cells[:position]:  # the state the next cells expect, not recorded
                 if earlier_index not in broken and kernel.run(earlier, timeout, CellRecorder(0)) == "kernel-died":
                     break
+            kernel_cpu = kernel.cpu_seconds()
         cpu += kernel.cpu_seconds()
         return restarts, cpu, kernel_start
     finally:  # also when the executor's CPU for this submission ran out in the middle of a cell

@@ -13,6 +13,15 @@ def stat_fields(pid):
         return f.read().rsplit(")", 1)[1].split()
 
 
+def cpu_seconds(pid) -> float:
+    """CPU seconds of a process and its reaped children so far (0 once it is gone): the fork server reaps the
+    kernels and verification jobs unaccounted, so the executor reads each one's before it is killed."""
+    try:
+        return sum(int(v) for v in stat_fields(pid)[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def process_running(pid) -> bool:
     """Some thread of it is alive: not yet a zombie (a PID 1 may never reap what it inherits). A leader
     whose main thread exited shows as a zombie while its other threads run, so every thread is read."""

@@ -14,9 +14,10 @@ verification.py, verification_job.py, forkserver.py) import this module, and not
   "submission_output_limit": bytes, optionally "executor_cpu_seconds": s below the default allowance};
 * executor to host, on stdout: ``READY`` once; per job ``started``, one line per executed cell ({"index",
   "execution_count", "outputs", "stray_records"}, read as a ``CellLine``, and "status", ok | error | timeout |
-  kernel-died, and "seconds", for the log),
-  {"verify_seconds": s} once the verification jobs are done, and ``done`` (``Report``'s facts; "recycle": true
-  asks for a new sandbox) or ``retry`` (a fork server failed twice: no fault of the submission).
+  kernel-died, "seconds" and "cpu_seconds", for the log and the profile),
+  {"verify_seconds": s, "verify_cpu_seconds": s} once the verification jobs are done, and ``done``
+  (``Report``'s facts; "recycle": true asks for a new sandbox) or ``retry`` (a fork server failed twice: no
+  fault of the submission).
   The executor shares the sandbox with student code: ``read_report`` takes every line as untrusted data.
 
 **Outcome records** (verification job, executor, judge): a test cell's display_data output under
@@ -107,6 +108,8 @@ class Report:
     cpu_seconds: float = 0.0
     kernel_start_seconds: float = 0.0
     verify_seconds: float = 0.0
+    verify_cpu_seconds: float = 0.0   # the verification jobs' (in cpu_seconds too, like the kernels')
+    cells_cpu_seconds: float = 0.0    # the kernels' on the notebook's cells (the profile)
     output_dropped_bytes: int = 0
     executor_cpu_spent: bool = False
 
@@ -127,6 +130,7 @@ def read_report(stdout: bytes) -> Report:
             continue
         if "verify_seconds" in message:
             report.verify_seconds = number(message, "verify_seconds")
+            report.verify_cpu_seconds = number(message, "verify_cpu_seconds")
         elif message.get("done") is True:
             report.done, report.restarts = True, int(number(message, "restarts"))
             report.cpu_seconds = number(message, "cpu_seconds")
@@ -135,6 +139,7 @@ def read_report(stdout: bytes) -> Report:
             report.executor_cpu_spent = message.get("executor_cpu_spent") is True
         elif isinstance(message.get("index"), int) and not isinstance(message["index"], bool):
             outputs, count = message.get("outputs"), message.get("execution_count")
+            report.cells_cpu_seconds += number(message, "cpu_seconds")
             report.cells.append(CellLine(message["index"], outputs if isinstance(outputs, list) else [],
                                          count if isinstance(count, int) and not isinstance(count, bool) else None,
                                          int(number(message, "stray_records"))))

@@ -209,6 +209,7 @@ class VerificationJob:
             if connection is not None:
                 with connection:
                     stalled = self._conversation(connection)
+                    kill()  # before the connection closes: a finished job waits on it, so its CPU can be read
             else:
                 stalled = time.monotonic() >= self.deadline
         finally:

@@ -214,5 +214,6 @@ def serve(spec: dict, sock: socket.socket):
             record = protocol.record_error(int(position), type(err).__name__, str(err))
         channel.send(record)
     channel.send(protocol.DONE)
+    sock.recv(1)  # until the executor kills this job, having read its CPU (an exit before could lose it)
 
 
