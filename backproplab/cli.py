@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -196,7 +197,10 @@ def _cmd_extend(args):
             print(f"bplab extend: {args.lecture} {why}", file=sys.stderr)
             return 2
         gb.update_or_create_student(args.student)
-        gb.update_or_create_submission(args.lecture, args.student, extension=until - duedate)
+        with warnings.catch_warnings():
+            # nbgrader's add_submission links a new submission and its notebooks before adding them to the session
+            warnings.filterwarnings("ignore", r"Object of type <Submitted\w+> not in session")
+            gb.update_or_create_submission(args.lecture, args.student, extension=until - duedate)
     print(f"{args.student}: {args.lecture} due {until:%Y-%m-%d %H:%M:%S} UTC (the class: {duedate:%Y-%m-%d %H:%M:%S} "
           f"UTC); `bplab grade` takes it into account")
     return 0
