@@ -196,7 +196,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                        "IPYTHONDIR": str(job / ".ipython"), "MPLCONFIGDIR": str(job / ".mpl")}
             return run_unsandboxed(argv, job_dir=job, limits=limits, env={**SANDBOX_ENV, **KERNEL_ENV, **folders},
                                    deadline=deadline, max_output=SANDBOX_OUTPUT_LIMIT,
-                                   stdin_data=protocol.line(protocol.job(1, str(job / "request.json"), self.seed)))
+                                   stdin_data=protocol.line(protocol.job(1, str(job / "request.json"), hidden_seed=self.seed)))
         finally:
             shutil.rmtree(job, ignore_errors=True)
 

@@ -67,9 +67,10 @@ def is_line(raw: bytes, message: dict) -> bool:
 # The executor's job protocol
 
 
-def job(number: int, request_path: str, hidden_seed: int = 0) -> dict:
-    """The stdin line of a job: its number, the request file, the seed of its hidden cases."""
-    return {"job": number, "request": request_path, "hidden_seed": hidden_seed}
+def job(number: int, request_path: str, **private) -> dict:
+    """The stdin line of a job: its number, the request file, and what the request file must not hold
+    (``hidden_seed``: the seed of its hidden cases; 0 when absent)."""
+    return {"job": number, "request": request_path, **private}
 
 
 def started(number: int) -> dict:
