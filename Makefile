@@ -48,13 +48,14 @@ sandbox-deps:
 # (`make check TESTS="tests/test_catalogs.py tests/test_lectures.py"` narrows it to some files).
 TESTS ?= tests
 
-# Property tests draw the same examples on every run of these targets (the "ci" profile in tests/conftest.py),
-# so CI cannot fail at random; a plain `pytest` explores new examples.
+# Property tests draw the same examples on every run of these targets (the "ci" profile in tests/conftest.py;
+# `make check` draws 10 per property, its "check" profile), so CI cannot fail at random; a plain `pytest`
+# explores new examples.
 export HYPOTHESIS_PROFILE ?= ci
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" $(TESTS)
+	HYPOTHESIS_PROFILE=check $(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow and not browser" $(TESTS)
 
 TEST_RUN := $(PY) -m pytest -n 2 --dist loadfile --durations=15 tests
 

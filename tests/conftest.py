@@ -2,7 +2,8 @@
 
 Profiles (select with ``HYPOTHESIS_PROFILE=<name>``; "dev" is the default):
   dev  30 examples per property, no deadline (the machines are shared and slow to warm up)
-  ci   the same, derandomized so that CI runs are reproducible, with the seed blob printed
+  ci   the same, derandomized so that CI runs are reproducible, with the seed blob printed (`make test`)
+  check  ci with 10 examples per property (`make check`: the fast subset, run after every edit)
 This file is loaded by every test module: keep it light (no torch import here).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, settings
 _COMMON = dict(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", **_COMMON)
 settings.register_profile("ci", derandomize=True, print_blob=True, **_COMMON)
+settings.register_profile("check", parent=settings.get_profile("ci"), max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
