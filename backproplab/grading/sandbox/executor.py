@@ -121,12 +121,24 @@ class Kernel:
                         break
             except queue.Empty:
                 continue
-            while True:  # what the kernel published while starting; the wait also lets iopub settle (0.02 s lost cells)
-                try:
-                    self.client.get_iopub_msg(timeout=0.2)
-                except queue.Empty:
-                    return
+            if self._iopub_carried(msg_id, timeout=0.05):  # else iopub was not yet connected: ask again at once
+                return
         raise RuntimeError("the kernel did not start")
+
+    def _iopub_carried(self, msg_id, timeout) -> bool:
+        """Whether iopub brings the idle status of request ``msg_id`` within ``timeout``: then the subscription is
+        connected and no cell's output can be missed (a subscriber that joins late loses what came before it,
+        so the caller asks again). What the kernel published while starting is read and dropped on the way."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = self.client.get_iopub_msg(timeout=left)
+            except queue.Empty:
+                return False
+            if msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "status" \
+                    and msg.get("content", {}).get("execution_state") == "idle":
+                return True
+        return False
 
     def run(self, source, timeout, recorder):
         """Execute ``source``; return ok | error | timeout | kernel-died."""
