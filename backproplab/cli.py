@@ -144,20 +144,33 @@ def _cmd_feedback(args):
     return 0
 
 
-def _cmd_assign(args):
+def _unknown_lecture(command, workspace, lecture) -> bool:
+    """Whether ``lecture`` is none of the workspace's (then say so on stderr, naming the known ones)."""
+    if lecture in workspace.lectures():
+        return False
+    print(f"bplab {command}: unknown lecture {lecture!r} (known: {', '.join(workspace.lectures())})", file=sys.stderr)
+    return True
+
+
+def _read_date(command, what, text):
+    """``text`` as a naive UTC datetime (nbgrader's parse_utc), or False after saying on stderr why it cannot be read."""
     from nbgrader.utils import parse_utc
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError) as err:
+        print(f"bplab {command}: cannot read {what} {text!r}: {err}", file=sys.stderr)
+        return False
+
+
+def _cmd_assign(args):
 
     from .grading.exchange import ExchangeError, assign
     from .grading.release import ReleaseError
     workspace = _workspace(args)
-    if args.lecture not in workspace.lectures():
-        print(f"bplab assign: unknown lecture {args.lecture!r} (known: {', '.join(workspace.lectures())})",
-              file=sys.stderr)
+    if _unknown_lecture("assign", workspace, args.lecture):
         return 2
-    try:
-        duedate = parse_utc(args.due) if args.due else None
-    except (ValueError, OverflowError) as err:
-        print(f"bplab assign: cannot read the due date {args.due!r}: {err}", file=sys.stderr)
+    duedate = _read_date("assign", "the due date", args.due) if args.due else None
+    if duedate is False:
         return 2
     if duedate is not None and duedate <= datetime.now(timezone.utc).replace(tzinfo=None) and not args.past_due:
         print(f"bplab assign: the due date {duedate:%Y-%m-%d %H:%M:%S} UTC is in the past (every submission would "
@@ -175,16 +188,11 @@ def _cmd_assign(args):
 
 def _cmd_extend(args):
     from nbgrader.api import MissingEntry
-    from nbgrader.utils import parse_utc
     workspace = _workspace(args)
-    if args.lecture not in workspace.lectures():
-        print(f"bplab extend: unknown lecture {args.lecture!r} (known: {', '.join(workspace.lectures())})",
-              file=sys.stderr)
+    if _unknown_lecture("extend", workspace, args.lecture):
         return 2
-    try:
-        until = parse_utc(args.until)
-    except (ValueError, OverflowError) as err:
-        print(f"bplab extend: cannot read the date {args.until!r}: {err}", file=sys.stderr)
+    until = _read_date("extend", "the date", args.until)
+    if until is False:
         return 2
     with workspace.gradebook() as gb:
         try:
@@ -284,9 +292,7 @@ def _cmd_import_lms(args):
     from .grading.lms_import import import_canvas_zip
     from .grading.reports import ExportError
     workspace = _workspace(args)
-    if args.lecture not in workspace.lectures():
-        print(f"bplab import-lms: unknown lecture {args.lecture!r} (known: {', '.join(workspace.lectures())})",
-              file=sys.stderr)
+    if _unknown_lecture("import-lms", workspace, args.lecture):
         return 2
     try:
         imported = import_canvas_zip(workspace, args.lecture, args.zip, args.roster)
