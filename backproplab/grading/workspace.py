@@ -28,6 +28,21 @@ from .release import copy_lecture, discover_lectures, ensure_scripts_on_path, ge
 DEFAULT_WORKSPACE = "autograder"  # relative to the repository root
 
 
+def write_blank_gradebook(path: Path) -> None:
+    """An empty nbgrader gradebook at ``path``, to copy from. nbgrader stamps a new gradebook with its migrations'
+    head revision, which it asks a new ``alembic heads`` process for (a second of CPU); the same revision is read
+    here in-process from nbgrader's alembic scripts, and nbgrader then finds the database stamped."""
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Gradebook
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)",
+                     (ScriptDirectory(ALEMBIC_DIR).get_current_head(),))
+    Gradebook(f"sqlite:///{path}", "").close()   # nbgrader's tables; '' is its course id when none is configured
+
+
 # The course id nbgrader stores when none is configured: '' (CourseDirectory) or "default_course" (Gradebook).
 _NO_COURSE_ID = ("", "default_course")
 
@@ -146,12 +161,9 @@ class Workspace:
             if source.exists():
                 shutil.rmtree(source)
             copy_lecture(self.root / "solutions" / lecture, source)
-        from nbgrader.api import Gradebook
-
         with tempfile.TemporaryDirectory(prefix="bplab-template-") as tmp:
-            # One empty gradebook to start from: nbgrader makes a new one with an alembic process (seconds).
             blank = Path(tmp) / "blank.db"
-            Gradebook(f"sqlite:///{blank}", "").close()   # '' is nbgrader's course id when none is configured
+            write_blank_gradebook(blank)
             if not self.db_path.exists():   # the workspace's gets its own course row when nbgrader opens it
                 shutil.copy2(blank, self.db_path)
                 with closing(sqlite3.connect(self.db_path)) as conn, conn:
