@@ -230,7 +230,7 @@ def test_odd_submissions_are_graded_or_refused_with_a_reason(tmp_path):
     bob = ws.path / "submitted" / "bob" / "04-backprop"
     bob.mkdir(parents=True)
     (bob / "activations.ipynb").write_bytes((REPO / "course" / "03-activations" / "activations.ipynb").read_bytes())
-    (task,) = make_tasks(ws, [Submission("ann", "04-backprop", ann)], course_settings(ws))
+    (task,), _ = make_tasks(ws, [Submission("ann", "04-backprop", ann)], course_settings(ws))
     save_result(ws.db_path, GradingResult("ann", "04-backprop", "error", [], ["nbgrader autograde failed: KeyError"],
                                           digest=task.digest, grader_version=grader_version()))
 

@@ -170,7 +170,7 @@ def test_status_counts_and_names_each_student_s_state(root, tmp_path):
     write_notebook(build_submission(released), submitted / "fay" / "08-rnn" / "rnn.ipynb")
 
     settings = course_settings(ws)  # what a plain `bplab grade` uses
-    tasks = make_tasks(ws, [Submission(s, LECTURE, paths[s]) for s in ("ann", "bob", "eve")], settings)
+    tasks, _ = make_tasks(ws, [Submission(s, LECTURE, paths[s]) for s in ("ann", "bob", "eve")], settings)
     for task in tasks:
         write_final_scores(ws, _graded(task.student, task.digest, ["cell test_double deleted"] if task.student == "eve" else []))
     write_notebook(build_submission(released, {"double": "def double(x):\n    return x + x"}), paths["bob"])
@@ -220,7 +220,7 @@ def test_status_never_generates_a_lecture_whose_solutions_changed(root, tmp_path
     path = ws.path / "submitted" / "ann" / LECTURE / NOTEBOOK
     path.parent.mkdir(parents=True)
     write_notebook(build_submission(ws.release_notebook(LECTURE)), path)
-    (task,) = make_tasks(ws, [Submission("ann", LECTURE, path)], course_settings(ws))
+    (task,), _ = make_tasks(ws, [Submission("ann", LECTURE, path)], course_settings(ws))
     write_final_scores(ws, _graded("ann", task.digest))
     assert workspace_status(ws)["lectures"][0]["out_of_date"] == []
     prepared = {p: p.stat().st_mtime_ns for p in (ws.path / ".bplab").rglob("*") if p.is_file()}

@@ -1,9 +1,10 @@
 """`bplab grade`: each submission graded once, in the sandbox, as a task on a Dask cluster.
 
 The client (this process, the only one that writes the workspace) turns each submission into a
-``GradingTask`` that carries content, not paths: the submission's bytes, the lecture's trusted
-sources (source and released notebooks, a template gradebook), the per-student seed and the
-settings. A Dask worker runs ``grade_task``: real nbgrader autograde, in process, in a private
+``GradingTask`` that carries content, not paths: the submission's bytes, the per-student seed and the
+settings. Each lecture's trusted sources (source and released notebooks, a template gradebook) go to
+the workers once, beside the tasks (scattered: a class's tasks would otherwise carry a copy each). A
+Dask worker runs ``grade_task``: real nbgrader autograde, in process, in a private
 course directory, whose Execute step is ``SandboxedExecute`` (the student's only run, in
 bubblewrap) and whose scores come from ``JudgeOutcomes`` (outside the sandbox). The worker
 returns a ``GradingResult``; the client writes it into the workspace gradebook (nbgrader's tables
@@ -103,8 +104,9 @@ def lecture_sources(workspace, lecture) -> LectureSources:
                           duedate.isoformat() if duedate else None)
 
 
-def make_tasks(workspace, submissions, settings: GradingSettings) -> list[GradingTask]:
-    """A GradingTask per submission, after generating the lectures whose solutions changed."""
+def make_tasks(workspace, submissions, settings: GradingSettings) -> tuple[list[GradingTask], dict]:
+    """(a GradingTask per submission, {lecture: LectureSources}), after generating the lectures whose solutions
+    changed."""
     lectures = sorted({s.lecture for s in submissions})
     workspace.ensure_assignments(lectures)
     sources = {lec: lecture_sources(workspace, lec) for lec in lectures}
@@ -117,9 +119,9 @@ def make_tasks(workspace, submissions, settings: GradingSettings) -> list[Gradin
         digest = grading_digest(data, src, settings, timestamp, extension)
         tasks.append(GradingTask(f"bplab-grade-{sub.lecture}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-"
                                  f"{digest[:16]}", sub.student, sub.lecture, data, digest,
-                                 workspace.seed(sub.student, sub.lecture, data), src, settings, grader_version(), timestamp,
+                                 workspace.seed(sub.student, sub.lecture, data), settings, grader_version(), timestamp,
                                  extension))
-    return tasks
+    return tasks, sources
 
 
 def granted_extensions(workspace, lectures) -> dict:
@@ -182,7 +184,7 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     if settings.sandboxed:
         from .sandbox import require_sandbox
         require_sandbox()
-    tasks = make_tasks(workspace, submissions, settings)
+    tasks, sources = make_tasks(workspace, submissions, settings)
     version = grader_version()
     results: list[GradingResult | None] = [None] * len(tasks)
     todo = []
@@ -196,18 +198,20 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     if todo:
         workers = min(workers or default_workers(len(todo), os.cpu_count() or 1), len(todo))
         folders = [sub.path.parent for sub in submissions]
-        _run_tasks(workspace, tasks, folders, todo, results, workers, scheduler, on_result, progress)
+        _run_tasks(workspace, tasks, sources, folders, todo, results, workers, scheduler, on_result, progress)
     return results
 
 
-def _run_tasks(workspace, tasks, folders, todo, results, workers, scheduler, on_result, progress):
+def _run_tasks(workspace, tasks, sources, folders, todo, results, workers, scheduler, on_result, progress):
     from dask.distributed import as_completed
     from tqdm import tqdm
 
     client, cluster = _client(scheduler, workers)
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=not progress)
     try:
-        futures = {client.submit(grade_task, tasks[i], key=tasks[i].key, retries=1): i for i in todo}
+        shared = {lecture: client.scatter(sources[lecture], hash=False) for lecture in {tasks[i].lecture for i in todo}}
+        futures = {client.submit(grade_task, tasks[i], shared[tasks[i].lecture], key=tasks[i].key, retries=1): i
+                   for i in todo}
         for future in as_completed(futures):
             i = futures[future]
             if results[i] is not None:
@@ -215,7 +219,7 @@ def _run_tasks(workspace, tasks, folders, todo, results, workers, scheduler, on_
             try:
                 result = future.result()
             except Exception:
-                result = internal_failure(tasks[i], traceback.format_exc(limit=5))
+                result = internal_failure(tasks[i], sources[tasks[i].lecture], traceback.format_exc(limit=5))
             try:
                 write_final_scores(workspace, result, folders[i])
             except Exception:

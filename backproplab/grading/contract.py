@@ -15,7 +15,8 @@ from .settings import GradingSettings
 
 @dataclass(frozen=True)
 class LectureSources:
-    """A lecture's trusted sources, as content: what a worker needs besides the submission."""
+    """A lecture's trusted sources, as content: what a worker needs besides the submission (sent to the workers once
+    per batch, not with every task)."""
     lecture: str
     notebook_name: str
     source_nb: str       # solutions/<lecture>/<name>.ipynb (JSON text)
@@ -26,14 +27,13 @@ class LectureSources:
 
 @dataclass(frozen=True)
 class GradingTask:
-    """One submission to grade; everything a worker needs travels inside it."""
+    """One submission to grade; with its lecture's ``LectureSources``, everything a worker needs."""
     key: str
     student: str
     lecture: str
     submission: bytes
     digest: str          # grading_digest: what decides the grade besides the code
     seed: int
-    sources: LectureSources
     settings: GradingSettings
     grader_version: str  # the client's: a worker with other grading code refuses the task
     timestamp: str | None = None

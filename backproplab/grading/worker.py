@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import cells
 from . import config as grading_config
-from .contract import GradingResult, GradingTask, grader_version
+from .contract import GradingResult, GradingTask, LectureSources, grader_version
 from .intake import MAX_CELLS, MAX_NOTEBOOK_BYTES
 from .judge import failed_verdicts, recorded_verdicts
 from .settings import SETTINGS
@@ -140,12 +140,12 @@ def graded_cells_as_released(submitted_nb, released_nb):
     return nb
 
 
-def grade_task(task: GradingTask) -> GradingResult:
+def grade_task(task: GradingTask, sources: LectureSources) -> GradingResult:
     """Grade one submission with real nbgrader autograde in a private course directory (runs on a worker)."""
     import nbformat
 
     started, cpu = time.monotonic(), time.process_time()
-    source_nb = nbformat.reads(task.sources.source_nb, as_version=4)
+    source_nb = nbformat.reads(sources.source_nb, as_version=4)
     result = GradingResult(task.student, task.lecture, "graded", [], manual_max_score=_manual_max(source_nb),
                            digest=task.digest, grader_version=grader_version())
     if result.grader_version != task.grader_version:
@@ -163,11 +163,12 @@ def grade_task(task: GradingTask) -> GradingResult:
         result.verdicts = failed_verdicts(source_nb, "crash", str(err))
         result.flag_reasons.append(f"notebook unreadable: {err}")
         return result
-    released_nb = nbformat.reads(task.sources.release_nb, as_version=4)
+    released_nb = nbformat.reads(sources.release_nb, as_version=4)
     submitted_nb = with_metadata_restored(submitted_nb, released_nb)
     course = Path(tempfile.mkdtemp(prefix="bplab-course-"))
     try:
-        graded_nb, log = _autograde(course, task, nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
+        graded_nb, log = _autograde(course, task, sources,
+                                    nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
         if graded_nb is None:
             result.status = "error"
             result.verdicts = failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor")
@@ -209,7 +210,7 @@ def _last_error(log: str) -> str:
     return (errors or lines or ["nbgrader printed nothing"])[-1][:300]
 
 
-def _course_config(course: Path, task: GradingTask):
+def _course_config(course: Path, task: GradingTask, notebook_name: str):
     from traitlets.config import Config
 
     c = Config()
@@ -220,41 +221,41 @@ def _course_config(course: Path, task: GradingTask):
         if setting.owner:
             c[setting.owner][setting.name] = getattr(task.settings, setting.name)
     c.JudgeOutcomes.source_path = c.SandboxedExecute.source_path = \
-        str(course / "source" / task.lecture / task.sources.notebook_name)
+        str(course / "source" / task.lecture / notebook_name)
     c.merge(Config(json.loads(task.settings.late_policy)))
     return c
 
 
-def _autograde(course: Path, task: GradingTask, submission: str):
+def _autograde(course: Path, task: GradingTask, sources: LectureSources, submission: str):
     """(graded notebook or None, log) of nbgrader autograde on ``submission`` (notebook JSON text)."""
     import nbformat
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    (course / "gradebook.db").write_bytes(task.sources.template_db)
-    if task.sources.duedate:
+    (course / "gradebook.db").write_bytes(sources.template_db)
+    if sources.duedate:
         from nbgrader.api import Gradebook
 
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-            gb.update_or_create_assignment(task.lecture, duedate=datetime.fromisoformat(task.sources.duedate))
+            gb.update_or_create_assignment(task.lecture, duedate=datetime.fromisoformat(sources.duedate))
             if task.extension_seconds:  # nbgrader's late penalty counts from the due date plus the extension
                 gb.update_or_create_student(task.student)
                 gb.update_or_create_submission(task.lecture, task.student,
                                                extension=timedelta(seconds=task.extension_seconds))
-    source = course / "source" / task.lecture / task.sources.notebook_name
+    source = course / "source" / task.lecture / sources.notebook_name
     source.parent.mkdir(parents=True)
-    source.write_text(task.sources.source_nb, encoding="utf-8")
+    source.write_text(sources.source_nb, encoding="utf-8")
     submitted = course / "submitted" / task.student / task.lecture
     submitted.mkdir(parents=True)
-    (submitted / task.sources.notebook_name).write_text(submission, encoding="utf-8")
+    (submitted / sources.notebook_name).write_text(submission, encoding="utf-8")
     if task.timestamp:
         (submitted / "timestamp.txt").write_text(task.timestamp)
-    config = _course_config(course, task)
+    config = _course_config(course, task, sources.notebook_name)
     api = NbGraderAPI(CourseDirectory(config=config), config=config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         outcome = api.autograde(task.lecture, task.student, force=True, create=True)
-    graded = course / "autograded" / task.student / task.lecture / task.sources.notebook_name
+    graded = course / "autograded" / task.student / task.lecture / sources.notebook_name
     if not outcome.get("success") or not graded.exists():
         return None, (outcome.get("log") or "") + (outcome.get("error") or "")
     return nbformat.read(str(graded), as_version=4), outcome.get("log") or ""
@@ -270,11 +271,11 @@ def _late_penalty(course: Path, task: GradingTask) -> float:
             return 0.0
 
 
-def internal_failure(task: GradingTask, trace: str) -> GradingResult:
+def internal_failure(task: GradingTask, sources: LectureSources, trace: str) -> GradingResult:
     """An "error" result of ``task`` whose grading raised (``trace``): every test fails, nothing is kept."""
     import nbformat
 
-    source_nb = nbformat.reads(task.sources.source_nb, as_version=4)
+    source_nb = nbformat.reads(sources.source_nb, as_version=4)
     return GradingResult(task.student, task.lecture, "error",
                          failed_verdicts(source_nb, "crash", "not graded: an internal error; ask your instructor"),
                          ["internal failure while grading:\n" + trace], manual_max_score=_manual_max(source_nb),
