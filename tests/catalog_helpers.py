@@ -26,17 +26,23 @@ def catalog(lecture: str):
     return load_catalog(REPO, lecture)
 
 
+@cache
+def _compiled(source: str, filename: str):
+    """A catalog source compiled once per session: the check tests exec the same sources hundreds of times."""
+    return compile(source, filename, "exec")
+
+
 def namespace(lecture: str, variant: Variant | None = None) -> dict:
     """Exec the lecture's SETUP and ANSWERS (with ``variant`` replacing its exercise's answer)
     into a fresh namespace, as the notebook's cells would, and return it. Runs the sources in
     this process: trusted catalog code only."""
     module = catalog(lecture)
     ns: dict = {"__name__": "__bplab_answers__"}
-    exec(compile(module.SETUP, "<setup>", "exec"), ns)
+    exec(_compiled(module.SETUP, "<setup>"), ns)
     for exercise, source in module.ANSWERS.items():
         if variant is not None and variant.exercise == exercise:
             source = variant.source
-        exec(compile(source, f"<answer {exercise}>", "exec"), ns)
+        exec(_compiled(source, f"<answer {exercise}>"), ns)
     return ns
 
 
