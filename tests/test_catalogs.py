@@ -13,10 +13,9 @@ import pytest
 
 from backproplab import LECTURES
 from backproplab.checks import DIAGNOSES, get_exercise
-from catalog_helpers import catalog, failure, namespace
+from catalog_helpers import catalog, failure, namespace, variant_verdicts
 
 HIDDEN_SEEDS = (0, 7, 11)
-VARIANT_SEED = 7
 # Mistakes that only the hidden set can reveal (the visible check passes them): (lecture, variant name).
 HIDDEN_ONLY = {("01-architecture", "thresholds-on-the-points")}
 
@@ -52,13 +51,13 @@ def test_correct_answer_passes_visible_and_hidden_checks(lecture, exercise, caps
     assert "PASSED" in capsys.readouterr().out
 
 
+@pytest.mark.xdist_group("catalog-variants")
 @pytest.mark.parametrize("lecture, variant", VARIANTS, ids=[f"{lec}:{v.exercise}:{v.name}" for lec, v in VARIANTS])
 def test_variant_gets_its_expected_diagnosis(lecture, variant):
-    """Does each catalog variant get exactly its expected diagnosis in the hidden check and in the visible one
-    (unless only the hidden set can reveal it), with a message naming the seed?"""
-    fn = namespace(lecture, variant)[variant.exercise]
-    hidden = failure(variant.exercise, fn, hidden=True, seed=VARIANT_SEED)
-    visible = failure(variant.exercise, fn, hidden=False)
+    """Does each catalog variant get exactly its expected diagnosis in the hidden check (seed VARIANT_SEED) and in
+    the visible one (unless only the hidden set can reveal it), with a message naming the seed?"""
+    verdicts = variant_verdicts(lecture, variant)
+    hidden, visible = verdicts.hidden, verdicts.visible
     assert (hidden and hidden.diagnosis) == variant.expected_diagnosis, hidden and hidden.message
     if (lecture, variant.name) in HIDDEN_ONLY:
         assert visible is None

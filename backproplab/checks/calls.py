@@ -45,9 +45,11 @@ class LibraryGuard:
     """Records calls to the library's own implementation of the graded exercise.
 
     ``install()`` replaces each dotted name (e.g. "backproplab.layers.dense_backward") by a
-    recording wrapper wherever the original function object is bound: in every loaded
-    ``backproplab`` module (so the re-export in ``backproplab/__init__`` is covered too)
-    and in the given namespaces (e.g. the student's globals); ``uninstall()`` restores them.
+    recording wrapper wherever the original function object is bound: in every ``backproplab``
+    module loaded when the guard is first installed (so the re-export in ``backproplab/__init__``
+    is covered too) and in the given namespaces (e.g. the student's globals); ``uninstall()``
+    restores them. A check installs its guard before every case: the modules are listed once,
+    not per case (a scan of ``sys.modules``, thousands of entries in a kernel that imported torch).
     """
 
     def __init__(self, names, namespaces=()):
@@ -55,6 +57,7 @@ class LibraryGuard:
         self.namespaces = list(namespaces)
         self.calls: list[str] = []
         self._patched: list = []
+        self._library: list | None = None  # the namespaces of the backproplab modules, listed at the first install
 
     def _wrapper(self, name, original):
         import functools
@@ -71,18 +74,21 @@ class LibraryGuard:
         import importlib
         import sys
 
+        wrappers = {}  # id(original) -> (original, its recording wrapper)
         for name in self.names:
             module_name, _, attribute = name.rpartition(".")
             original = getattr(importlib.import_module(module_name), attribute)
             original = getattr(original, "__bplab_original__", original)
-            wrapper = self._wrapper(name, original)
-            targets = [vars(module) for key, module in list(sys.modules.items())
-                       if module is not None and (key == "backproplab" or key.startswith("backproplab."))]
-            for namespace in targets + self.namespaces:
-                for key, value in list(namespace.items()):
-                    if value is original:
-                        namespace[key] = wrapper
-                        self._patched.append((namespace, key, original))
+            wrappers[id(original)] = (original, self._wrapper(name, original))
+        if self._library is None:
+            self._library = [vars(module) for key, module in list(sys.modules.items())
+                             if module is not None and (key == "backproplab" or key.startswith("backproplab."))]
+        for namespace in self._library + self.namespaces:
+            for key, value in list(namespace.items()):
+                original, wrapper = wrappers.get(id(value), (None, None))
+                if original is not None and value is original:
+                    namespace[key] = wrapper
+                    self._patched.append((namespace, key, original))
         return self
 
     def uninstall(self):
