@@ -4,7 +4,8 @@ Builds ``--count`` submissions from the answer catalog (correct answers and typi
 in one run, prints side by side:
 - stock `nbgrader autograde` (serial, default configuration, in-kernel scores only);
 - `bplab grade` with 1 and with 2 Dask workers (sandboxed, judged outside, gradebook written);
-- the throughput ratio of bplab with 2 workers to stock nbgrader, and CPU seconds per submission;
+- the throughput ratio of bplab with 2 workers to stock nbgrader, and CPU seconds per submission (bplab's split:
+  the client, the workers, the sandboxes);
 - the sandbox's start-up cost, and where a submission's time goes (the profile: wall and CPU per phase);
 - whether every verdict is what the answer catalog expects (and both bplab runs agree).
 Usage: .venv/bin/python benchmarks/grade_throughput.py [--count 20]
@@ -87,7 +88,9 @@ def time_stock_nbgrader(root, submissions):
 
 
 def time_bplab(root, submissions, workers):
-    """(wall, CPU, results) of `bplab grade` with ``workers`` on a fresh workspace (assignment set up first)."""
+    """(wall, {where: CPU seconds}, results) of `bplab grade` with ``workers`` on a fresh workspace (assignment set
+    up first). Where: the client (this process: the scheduler, the gradebook writes), the workers (with the fork
+    server that forks them), the sandboxes."""
     with tempfile.TemporaryDirectory(prefix="bplab-bench-") as tmp:
         workspace = Workspace(Path(tmp) / "autograder", root)
         workspace.ensure_assignment(LECTURE)
@@ -97,8 +100,9 @@ def time_bplab(root, submissions, workers):
         results = grade_batch(workspace, found, workers=workers)
         wall = time.monotonic() - started
         # the sandboxes' CPU is reaped inside their pid namespaces, so they report it themselves
-        inside = sum(r.seconds.get("sandbox_cpu", 0.0) for r in results)
-        return wall, children_cpu() - cpu + time.process_time() - own + inside, results
+        split = {"client": time.process_time() - own, "workers": children_cpu() - cpu,
+                 "sandboxes": sum(r.seconds.get("sandbox_cpu", 0.0) for r in results)}
+        return wall, split, results
 
 
 def sandbox_startup(repeats=10):
@@ -130,16 +134,20 @@ def main():
         workspace.ensure_assignment(LECTURE)
         chosen = build_submissions(workspace, subs, n)
         stock_wall, stock_cpu = time_stock_nbgrader(root, subs)
-        one_wall, one_cpu, one = time_bplab(root, subs, 1)
-        two_wall, two_cpu, two = time_bplab(root, subs, 2)
+        one_wall, one_split, one = time_bplab(root, subs, 1)
+        two_wall, two_split, two = time_bplab(root, subs, 2)
     inside, outside = sandbox_startup()
     rows = [("stock nbgrader autograde, serial", stock_wall, stock_cpu),
-            ("bplab grade, 1 worker", one_wall, one_cpu), ("bplab grade, 2 workers", two_wall, two_cpu)]
+            ("bplab grade, 1 worker", one_wall, sum(one_split.values())),
+            ("bplab grade, 2 workers", two_wall, sum(two_split.values()))]
     print(f"{n} lecture-04 submissions")
     print(f"{'grader':<36} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
     for name, wall, cpu in rows:
         print(f"{name:<36} {wall:>8.1f} {wall / n:>13.2f} {cpu / n:>17.2f}")
-    print(f"throughput ratio, bplab 2 workers / stock nbgrader: {stock_wall / two_wall:.2f}x")
+    print(f"throughput ratio, bplab 2 workers / stock nbgrader: {stock_wall / two_wall:.2f}x; "
+          f"CPU per submission, bplab 2 workers / stock: {sum(two_split.values()) / stock_cpu:.2f}")
+    for name, split in (("1 worker", one_split), ("2 workers", two_split)):
+        print(f"CPU s per submission, {name}: " + ", ".join(f"{where} {cpu / n:.2f}" for where, cpu in split.items()))
     print(f"sandbox start-up (python -c pass): {inside:.3f} s in bwrap vs {outside:.3f} s without "
           f"(+{inside - outside:.3f} s)")
     graded = [r for r in one if "sandbox" in r.seconds]

@@ -245,14 +245,37 @@ def _kernel_pid(report_fd) -> int:
         return -1
 
 
+def _preload_and_fork(modules, second) -> list[str]:
+    """Import ``modules``, forking a second fork server on the way (``second``: "IN,OUT,COUNT"): once the first
+    COUNT modules are imported, a child takes the pipes IN (its commands) and OUT (its answers) as its stdin and
+    stdout and serves with only those, while this process imports the rest. Returns the names that failed, as
+    ``preload``. (The verifier's fork server, without torch, so shares the imports the two have in common.)"""
+    read_fd, write_fd, count = (int(n) for n in second.split(","))
+    failed = preload(modules[:count])
+    sys.stdout.flush()
+    if os.fork() == 0:
+        os.dup2(read_fd, 0)
+        os.dup2(write_fd, 1)
+    else:
+        failed += preload(modules[count:])
+    os.close(read_fd)
+    os.close(write_fd)
+    return failed
+
+
 def main(argv=None):
+    """``[--fork-second IN,OUT,COUNT] MODULE ...``: import the modules (``_preload_and_fork`` with the option),
+    say it is ready, then fork a job per stdin line."""
     modules = sys.argv[1:] if argv is None else argv
     set_dumpable(False)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped as they exit
-    failed = preload(modules)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    if modules[:1] == ["--fork-second"]:
+        failed = _preload_and_fork(modules[2:], modules[1])
+    else:
+        failed = preload(modules)
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # a forked second server's own, since its fork
     print(json.dumps({"ready": True, "failed": failed, "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-                      "torch": "torch" in sys.modules}), flush=True)
+                      "torch": "torch" in sys.modules, "pid": os.getpid()}), flush=True)
     while True:
         line = sys.stdin.readline()
         if not line:

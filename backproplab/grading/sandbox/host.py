@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import multiprocessing.util
 import os
 import random
 import resource
@@ -462,14 +463,16 @@ def warm_sandbox(argv, *, limits: SandboxLimits, env: dict) -> WarmSandbox:
     key = (tuple(argv), limits, tuple(sorted(env.items())), threading.get_ident())
     with _warm_lock:
         if key not in _warm:
+            if not _warm:  # a worker forked by multiprocessing's fork server ends without atexit, with its finalizers
+                multiprocessing.util.Finalize(None, _close_warm_sandboxes, exitpriority=0)
             _warm[key] = WarmSandbox(argv, limits=limits, env=env)
         return _warm[key]
 
 
 @atexit.register
 def _close_warm_sandboxes():
-    for sandbox in list(_warm.values()):
-        sandbox.close()
+    while _warm:
+        _warm.popitem()[1].close()
 
 
 def _kill(proc, grace):
