@@ -56,14 +56,14 @@ export HYPOTHESIS_PROFILE ?= ci
 # --dist loadgroup: tests marked with the same xdist_group run on one worker, which computes what they share once
 # (tests/catalog_helpers.py's variant_verdicts); the others are handed out one by one.
 # PYTHONDONTWRITEBYTECODE= : even where the environment turns bytecode caching off, keep pytest's rewritten test
-# modules and the library's bytecode (in __pycache__ folders, ignored by git): without them each xdist worker
-# compiles them again, about 2 CPU seconds per worker and run.
+# modules and the library's bytecode (in __pycache__ folders, ignored by git): without them each xdist worker, and
+# each process `make test` starts, compiles them again (about 2 CPU seconds per worker and run).
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	PYTHONDONTWRITEBYTECODE= HYPOTHESIS_PROFILE=check $(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider \
 		-m "not slow and not browser" $(TESTS)
 
-TEST_RUN := $(PY) -m pytest -n 2 --dist loadfile --durations=15 tests
+TEST_RUN := PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n 2 --dist loadfile --durations=15 tests
 
 test: $(STAMP) browser-deps sandbox-deps
 	$(TEST_RUN)
