@@ -35,6 +35,7 @@ from backproplab.grading.submissions import build_submission
 from backproplab.publish import PublishError, export_student_repo
 from catalog_helpers import catalog, failure, namespace
 from lecture_specs import SPECS
+from notebook_helpers import KERNEL_ENV, notebook_client
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -42,7 +43,6 @@ HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 # Too generic to betray an answer: control flow, lone names, returns of a single name, short lines.
 TRIVIAL = re.compile(r"^(else:|try:|finally:|break|continue|pass|return( \w+)?|[\w.]+|[\]})]+,?)$")
 MIN_LENGTH = 12
-KERNEL_ENV = {"BPLAB_QUIET": "1", "MPLBACKEND": "Agg"}
 
 
 # -- the export, cloned ---------------------------------------------------------------------------
@@ -189,11 +189,8 @@ def _first_error(nb):
 
 def _run_in_clone_kernel(nb, path, root, *, timeout, stop_at_first_error):
     """Run ``nb``'s code cells in place, in a kernel that imports the package from ``root`` (an export's clone)."""
-    from nbclient import NotebookClient
-
     env = {**os.environ, **KERNEL_ENV, "PYTHONPATH": str(root)}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = notebook_client(nb, timeout=timeout, allow_errors=True, cwd=path.parent)
     client.km = client.create_kernel_manager()
     client.start_new_kernel(env=env)
     client.start_new_kernel_client()
