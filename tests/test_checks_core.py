@@ -113,6 +113,26 @@ def test_compare_output_accepts_float32_and_rejects_nonfinite(expected):
     assert compare_output("A", broken, expected, m=3).diagnosis == "non-finite"
 
 
+def test_float32_rounding_is_measured_against_the_case_not_a_near_zero_output():
+    """A bias gradient that averages to nearly 0 (1e-4 against gradients near 1): does float32 rounding of the
+    case's values (a few units in float32's last place of 1.0) pass, in a float32 output and in a float64 output of
+    a float32 computation, while an error 600 times larger, or float64 arithmetic's, is still wrong?"""
+    expected = np.array([[1e-4]])
+    rounded = expected + 4e-7                      # about 3 units in the last place of float32 at 1.0
+    assert compare_output("dB", rounded.astype(np.float32), expected, m=5, float32_scale=1.0).passed
+    assert compare_output("dB", rounded, expected, m=5, float32_scale=1.0).passed
+    assert not compare_output("dB", rounded, expected, m=5).passed   # float64 arithmetic has no such excuse
+    assert compare_output("dB", expected + 2.5e-4, expected, m=5, float32_scale=1.0).diagnosis == "wrong-values"
+
+
+def test_a_float32_model_backward_passes_every_hidden_seed():
+    """Does lecture 04's float32 dense_backward (the catalog's accepted variant), called by the correct model_backward,
+    pass model_backward's hidden checks on 200 seeds (near-cancelling bias gradients made ~3% fail before)?"""
+    variant = next(v for v in catalog("04-backprop").VARIANTS if v.exercise == "dense_backward" and v.name == "float32")
+    model_backward = namespace("04-backprop", variant)["model_backward"]
+    assert [seed for seed in range(200) if failure("model_backward", model_backward, hidden=True, seed=seed)] == []
+
+
 def test_compare_output_prefers_exercise_hypotheses_and_rejects_non_arrays():
     """Is a matching exercise hypothesis reported before generic ones, and a list not-an-array?"""
     expected = np.arange(6.0).reshape(2, 3) + 1

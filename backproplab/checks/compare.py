@@ -19,7 +19,7 @@ from .codec import Opaque
 from .diagnoses import require
 
 __all__ = ["TOLERANCES", "FLOAT32_ROUNDING", "ORACLE_TOLERANCE", "ERROR_FLOOR", "OutputVerdict", "RatioMap", "tolerance_for",
-           "allowing_rounding",
+           "allowing_rounding", "rounding_explains", "case_scale", "is_float32",
            "output_error", "is_close", "compare_output", "describe_value", "ratio_map"]
 
 # Largest relative error a correct answer may have, by the dtype of the inputs it is computed from
@@ -62,17 +62,35 @@ def tolerance_for(*inputs) -> float:
     return TOLERANCES["float64"]
 
 
+def is_float32(answer) -> bool:
+    dtype = getattr(answer, "dtype", None)
+    return dtype is not None and dtype.kind == "f" and dtype.itemsize <= 4
+
+
+def rounding_explains(student, expected, scale) -> bool:
+    """Whether float32 rounding explains how a float32 answer differs from the float64 ``expected``: every entry
+    within FLOAT32_ROUNDING of ``scale``, the case's largest expected value. Rounding errors are relative to the
+    values a computation passes through, not to its result: a bias gradient that averages to nearly 0 can have a
+    large relative error and still be float32's best."""
+    return student.shape == expected.shape and \
+        float(np.max(np.abs(student - expected), initial=0.0)) <= FLOAT32_ROUNDING * scale
+
+
 def allowing_rounding(tol, answer) -> float:
     """``tol``, or FLOAT32_ROUNDING when ``answer`` is float32 (or lower) and that is larger."""
-    dtype = getattr(answer, "dtype", None)
-    if dtype is not None and dtype.kind == "f" and dtype.itemsize <= 4:
-        return max(tol, FLOAT32_ROUNDING)
-    return tol
+    return max(tol, FLOAT32_ROUNDING) if is_float32(answer) else tol
 
 
 def output_error(student, expected) -> float:
     """Relative error ||s - e|| / max(floor, ||s|| + ||e||) of two same-shape arrays."""
     return relative_error(student, expected, floor=ERROR_FLOOR)
+
+
+def case_scale(expected: dict) -> float:
+    """The largest magnitude among a case's expected outputs ({name: float or ndarray})."""
+    return max((float(np.max(np.abs(value), initial=0.0)) for value in expected.values()
+                if isinstance(value, (int, float, np.ndarray)) and np.asarray(value).dtype.kind in "iuf"),
+               default=0.0)
 
 
 def is_close(student, expected, tol) -> bool:
@@ -217,13 +235,16 @@ def pattern_text(diagnosis: str, m: int) -> str:
     return _PATTERNS.get(diagnosis, lambda m: f"which matches the mistake '{diagnosis}'")(m)
 
 
-def compare_output(name, student, expected, *, m, hypotheses=(), tol=TOLERANCES["float64"]):
+def compare_output(name, student, expected, *, m, hypotheses=(), tol=TOLERANCES["float64"], float32_scale=None):
     """Judge one output: its detail says what was observed, never the fix (that is the hint ladder's).
 
     name: the output's name (e.g. "dW"); student: what the student returned for it
     (codec-normalized); expected: float or ndarray (the NumPy reference); m: the batch size,
     for the 1/m patterns; hypotheses: [(diagnosis_id, predicted_wrong_value), ...] from the
-    exercise, most specific first; tol: the case's tolerance (``tolerance_for`` its inputs) -> OutputVerdict.
+    exercise, most specific first; tol: the case's tolerance (``tolerance_for`` its inputs); float32_scale: given
+    when the answer was computed in float32 (some output of it is float32, though this one may not be), the case's
+    largest expected value (``case_scale``), which float32 rounding is measured against (a float32 output is
+    measured against its own largest value otherwise) -> OutputVerdict.
     """
     if not isinstance(expected, np.ndarray):
         return _scalar_verdict(name, student, float(expected), m, hypotheses, tol)
@@ -246,6 +267,10 @@ def compare_output(name, student, expected, *, m, hypotheses=(), tol=TOLERANCES[
                              f"(a logarithm of 0, zero divided by zero, or an exponential that overflowed?).")
     tol = allowing_rounding(tol, student)
     if is_close(student_f, expected, tol):
+        return OutputVerdict(name, True)
+    if float32_scale is None and is_float32(student):
+        float32_scale = case_scale({name: expected})
+    if float32_scale is not None and rounding_explains(student_f, expected, float32_scale):
         return OutputVerdict(name, True)
     for diagnosis, predicted, *explanation in hypotheses:
         predicted = np.asarray(predicted, dtype=float)
