@@ -9,6 +9,7 @@ Why each setting exists (measured on stock nbgrader 0.9.6):
   patched check in the student's kernel changes nothing;
 - feedback shows hidden tests by default: ``RedactHiddenTests`` runs in generate_feedback;
 - test cells a student deleted are not restored by default: ``OverwriteCells.add_missing_cells``;
+- nbgrader's CheckCellMetadata checks its JSON schema again for every cell: ours (the same check) compiles it once;
 - nbgrader copies every other file of a source folder into release/, autograded/ and feedback/: the
   answer catalog is in ``CourseDirectory.ignore``;
 - nbgrader's own ``autograde`` (and formgrader's Autograde button, the same app) knows neither the
@@ -36,7 +37,12 @@ def configure(c):
         "backproplab.grading.preprocessors.JudgeOutcomes",
         "nbgrader.preprocessors.SaveAutoGrades",
         "nbgrader.preprocessors.AssignLatePenalties",
-        "nbgrader.preprocessors.CheckCellMetadata",
+        "backproplab.grading.preprocessors.CheckCellMetadata",
+    ]
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
+        "backproplab.grading.preprocessors.CheckCellMetadata",
     ]
     c.GenerateFeedback.preprocessors = [
         "backproplab.grading.preprocessors.RedactHiddenTests",

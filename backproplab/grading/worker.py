@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -60,6 +61,10 @@ def tampering_evidence(released_nb, submitted_nb):
 
 
 # ---------------------------------------------------------------- one submission (a Dask worker)
+
+# Where the private course goes: in memory where the system offers it, since it is thrown away after the submission
+# and nbgrader commits to its gradebook about 50 times a submission, each commit waiting for the disk otherwise.
+_IN_MEMORY = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
 
 def _manual_max(source_nb) -> float:
     return sum(cells.points(c) for c in source_nb.cells if cells.is_manually_graded(c))
@@ -165,7 +170,7 @@ def grade_task(task: GradingTask, sources: LectureSources) -> GradingResult:
         return result
     released_nb = nbformat.reads(sources.release_nb, as_version=4)
     submitted_nb = with_metadata_restored(submitted_nb, released_nb)
-    course = Path(tempfile.mkdtemp(prefix="bplab-course-"))
+    course = Path(tempfile.mkdtemp(prefix="bplab-course-", dir=_IN_MEMORY))
     try:
         graded_nb, log = _autograde(course, task, sources,
                                     nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
