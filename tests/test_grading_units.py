@@ -400,3 +400,26 @@ def test_course_hint_rung_sets_the_feedback_ladder_and_is_checked(root, tmp_path
         _refused(ws, f"JudgeOutcomes.hint_rung = {bad}", "c.JudgeOutcomes.hint_rung must be a whole number from 1 to 3")
     _refused(ws, "JudgeOutcomes.credit_dependents = 'no'", "c.JudgeOutcomes.credit_dependents must be True or False")
     _refused(ws, "JudgeOutcomes.seed = 1", "c.JudgeOutcomes.seed, which bplab grade sets itself")
+
+
+def test_reported_outputs_keep_every_valid_one_and_drop_each_invalid_one():
+    """The sandbox's report is untrusted JSON: are a cell's valid outputs (stream, display, result, error) kept as
+    they are, and each malformed one (a number as text, metadata that is no dict, an unknown stream, no dict at
+    all) dropped on its own, whatever stands beside it?"""
+    import nbformat
+
+    from backproplab.grading.preprocessors import clean_outputs
+
+    valid = [{"output_type": "stream", "name": "stdout", "text": "42\n"},
+             {"output_type": "display_data", "data": {"text/plain": "fig", "image/png": "iVBORw0KGgo="}, "metadata": {}},
+             {"output_type": "execute_result", "data": {"text/plain": "1"}},
+             {"output_type": "error", "ename": "ValueError", "evalue": "no", "traceback": ["ValueError: no"]}]
+    invalid = [{"output_type": "display_data", "data": {"text/plain": 5}},
+               {"output_type": "display_data", "data": {"text/plain": "x"}, "metadata": 7},
+               {"output_type": "stream", "name": "stdin", "text": "x"}, "junk", None]
+    kept = clean_outputs([invalid[0], valid[0], invalid[1], valid[1], valid[2], invalid[2], valid[3], *invalid[3:]])
+    assert [o.output_type for o in kept] == ["stream", "display_data", "execute_result", "error"]
+    assert kept[1].data["image/png"] == "iVBORw0KGgo=" and kept[2].execution_count is None
+    for output in kept:
+        nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[output])]))
+    assert clean_outputs(invalid) == []

@@ -67,26 +67,43 @@ def default_preload() -> list[str]:
             *LAZY_IMPORTS, "backproplab", *library]
 
 
-def _clean_output(raw):
-    """An nbformat output built from untrusted JSON, or None when it has no valid form."""
+def _output_from(raw):
+    """The nbformat output that untrusted JSON ``raw`` stands for (not yet validated), or None when it has none."""
     if not isinstance(raw, dict):
         return None
     kind = raw.get("output_type")
-    try:
-        if kind == "stream" and raw.get("name") in ("stdout", "stderr") and isinstance(raw.get("text"), str):
-            return new_output("stream", name=raw["name"], text=raw["text"])
-        if kind in ("display_data", "execute_result") and isinstance(raw.get("data"), dict) \
-                and all(isinstance(k, str) for k in raw["data"]):
-            extra = {"execution_count": None} if kind == "execute_result" else {}
-            output = new_output(kind, data=raw["data"], metadata=raw.get("metadata") or {}, **extra)
-            nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[output])]))
-            return output
-        if kind == "error":
-            return new_output("error", ename=str(raw.get("ename", ""))[:200], evalue=str(raw.get("evalue", ""))[:2000],
-                              traceback=[str(line)[:2000] for line in list(raw.get("traceback") or [])[:200]])
-    except Exception:
-        return None
+    if kind == "stream" and raw.get("name") in ("stdout", "stderr") and isinstance(raw.get("text"), str):
+        return nbformat.from_dict({"output_type": "stream", "name": raw["name"], "text": raw["text"]})
+    if kind in ("display_data", "execute_result") and isinstance(raw.get("data"), dict) \
+            and all(isinstance(k, str) for k in raw["data"]):
+        extra = {"execution_count": None} if kind == "execute_result" else {}
+        return nbformat.from_dict({"output_type": kind, "data": raw["data"], "metadata": raw.get("metadata") or {},
+                                   **extra})
+    if kind == "error":
+        return nbformat.from_dict({"output_type": "error", "ename": str(raw.get("ename", ""))[:200],
+                                   "evalue": str(raw.get("evalue", ""))[:2000],
+                                   "traceback": [str(line)[:2000] for line in list(raw.get("traceback") or [])[:200]]})
     return None
+
+
+def _valid_outputs(outputs) -> bool:
+    cell = {"cell_type": "code", "id": "outputs", "metadata": {}, "source": "", "execution_count": None,
+            "outputs": outputs}
+    try:
+        nbformat.validate(nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}))
+    except Exception:
+        return False
+    return True
+
+
+def clean_outputs(raws) -> list:
+    """A cell's nbformat outputs built from untrusted JSON (``raws``), without those that have no valid form.
+    One validation for the whole cell; only a cell with an invalid output (a hostile one) is checked output by
+    output."""
+    outputs = [output for output in map(_output_from, raws) if output is not None]
+    if _valid_outputs(outputs):
+        return outputs
+    return [output for output in outputs if _valid_outputs([output])]
 
 
 @functools.lru_cache(maxsize=16)
@@ -156,7 +173,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         for reported in report.cells:
             index = reported.index
             if 0 <= index < len(nb.cells) and nb.cells[index].cell_type == "code":
-                kept = [o for o in map(_clean_output, reported.outputs) if o is not None]
+                kept = clean_outputs(reported.outputs)
                 stray_records += reported.stray_records  # dropped in the sandbox already
                 if index not in tests:  # only a test cell's record counts; one elsewhere is dropped and flagged
                     stray_records += sum(OUTCOMES_MIME in o.get("data", {}) for o in kept)
