@@ -163,6 +163,7 @@ def notebook_client(nb, *, timeout, allow_errors, cwd):
     nbclient waits for a cell's execute_reply with one zmq poll as long as the cell timeout. After a widget cell
     that poll sometimes misses its wake-up (jupyter/nbclient#312) and returns only when the timeout fires, with
     the reply long there: a 300 s stall. Polling in one-second slices bounds the delay."""
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
     class Client(NotebookClient):
@@ -170,6 +171,9 @@ def notebook_client(nb, *, timeout, allow_errors, cwd):
             kernel_client = await super().async_start_new_kernel_client()
             _poll_in_slices(kernel_client.shell_channel)
             return kernel_client
+
+        # nbclient's synchronous form wraps its own coroutine, not this one (a cell-by-cell caller uses it)
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     return Client(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                   resources={"metadata": {"path": str(cwd)}})

@@ -51,8 +51,12 @@ def test_pipeline_preprocessors_are_enabled_when_registered_by_name():
     from backproplab.grading.config import configure
     config = configure(Config())
     autograde = config.Autograde.autograde_preprocessors
-    ours = [n for n in autograde + config.GenerateFeedback.preprocessors if n.startswith("backproplab.")]
-    assert len(ours) == 3 and all(import_item(n)().enabled for n in ours)
+    ours = {n for n in autograde + config.Autograde.sanitize_preprocessors + config.GenerateFeedback.preprocessors
+            if n.startswith("backproplab.")}
+    assert {n.rpartition(".")[2] for n in ours} == {"SandboxedExecute", "JudgeOutcomes", "CheckCellMetadata",
+                                                     "RedactHiddenTests"}
+    assert all(import_item(n)().enabled for n in ours)
+    assert "nbgrader.preprocessors.CheckCellMetadata" not in autograde + config.Autograde.sanitize_preprocessors
     assert "nbgrader.preprocessors.Execute" not in autograde
     assert autograde[0].endswith("SandboxedExecute")
     assert autograde.index("backproplab.grading.preprocessors.JudgeOutcomes") < \
