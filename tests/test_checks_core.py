@@ -125,12 +125,18 @@ def test_float32_rounding_is_measured_against_the_case_not_a_near_zero_output():
     assert compare_output("dB", expected + 2.5e-4, expected, m=5, float32_scale=1.0).diagnosis == "wrong-values"
 
 
-def test_a_float32_model_backward_passes_every_hidden_seed():
+# The hidden seeds of 0-399 on which a float32 lecture-04 model_backward failed when float32 rounding was measured
+# against each output's own size (a bias gradient or dz that nearly cancels).
+NEAR_CANCELLING_SEEDS = (13, 52, 72, 84, 92, 111, 245, 306, 364, 390, 393)
+
+
+def test_a_float32_model_backward_passes_the_hidden_seeds_where_gradients_nearly_cancel():
     """Does lecture 04's float32 dense_backward (the catalog's accepted variant), called by the correct model_backward,
-    pass model_backward's hidden checks on 200 seeds (near-cancelling bias gradients made ~3% fail before)?"""
+    pass model_backward's hidden checks on every seed that failed it before (3% of seeds), and on a few others?"""
     variant = next(v for v in catalog("04-backprop").VARIANTS if v.exercise == "dense_backward" and v.name == "float32")
     model_backward = namespace("04-backprop", variant)["model_backward"]
-    assert [seed for seed in range(200) if failure("model_backward", model_backward, hidden=True, seed=seed)] == []
+    seeds = (*NEAR_CANCELLING_SEEDS, 0, 1, 2)
+    assert [seed for seed in seeds if failure("model_backward", model_backward, hidden=True, seed=seed)] == []
 
 
 def test_compare_output_prefers_exercise_hypotheses_and_rejects_non_arrays():
