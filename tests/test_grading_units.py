@@ -423,3 +423,26 @@ def test_reported_outputs_keep_every_valid_one_and_drop_each_invalid_one():
     for output in kept:
         nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[output])]))
     assert clean_outputs(invalid) == []
+
+
+def test_a_private_course_removes_only_the_folders_of_dead_workers():
+    """Does a worker's new private course folder (named after its process) first remove the folders a killed worker
+    left behind, and no folder of a live process (this one's earlier folder, here)?"""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from backproplab.grading.worker import private_course
+
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1   # a process id no process has
+    first = private_course()
+    left = first.with_name(f"bplab-course-{dead}-planted")
+    left.mkdir()
+    (left / "gradebook.db").write_bytes(b"x")
+    second = private_course()
+    try:
+        assert not left.exists() and first.is_dir() and second.is_dir()
+        assert second.name.startswith(f"bplab-course-{os.getpid()}-")
+    finally:
+        for folder in (first, second, left):
+            shutil.rmtree(folder, ignore_errors=True)

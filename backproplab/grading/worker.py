@@ -65,6 +65,17 @@ def tampering_evidence(released_nb, submitted_nb):
 # Where the private course goes: in memory where the system offers it, since it is thrown away after the submission
 # and nbgrader commits to its gradebook about 50 times a submission, each commit waiting for the disk otherwise.
 _IN_MEMORY = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
+COURSE_PREFIX = "bplab-course-"
+
+
+def private_course() -> Path:
+    """A new private course folder, named after this process. The folders of processes that died mid-submission
+    (a killed worker) go first: nothing else removes them, and in memory they would stay until a reboot."""
+    for left in Path(_IN_MEMORY or tempfile.gettempdir()).glob(f"{COURSE_PREFIX}*-*"):
+        owner = left.name[len(COURSE_PREFIX):].partition("-")[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{COURSE_PREFIX}{os.getpid()}-", dir=_IN_MEMORY))
 
 def _manual_max(source_nb) -> float:
     return sum(cells.points(c) for c in source_nb.cells if cells.is_manually_graded(c))
@@ -170,7 +181,7 @@ def grade_task(task: GradingTask, sources: LectureSources) -> GradingResult:
         return result
     released_nb = nbformat.reads(sources.release_nb, as_version=4)
     submitted_nb = with_metadata_restored(submitted_nb, released_nb)
-    course = Path(tempfile.mkdtemp(prefix="bplab-course-", dir=_IN_MEMORY))
+    course = private_course()
     try:
         graded_nb, log = _autograde(course, task, sources,
                                     nbformat.writes(graded_cells_as_released(submitted_nb, released_nb)))
