@@ -23,6 +23,7 @@ import json
 import sys
 import traceback
 import warnings
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,19 +55,21 @@ def unchanged_written_answers(workspace, result: GradingResult) -> set:
             if released.get(grade_id) == source}
 
 
-def write_final_scores(workspace, result: GradingResult, submitted_folder: Path | None = None):
+def write_final_scores(workspace, result: GradingResult, submitted_folder: Path | None = None, gradebook=None):
     """Write ``result`` into the workspace gradebook (nbgrader's tables: one score per test cell; a written
     answer left as released scores 0, the others wait as "needs manual grading") and the sidecar tables (verdicts, flags, digest).
 
     ``submitted_folder``: the folder the notebook came from; its SUBMISSION_FILES go beside the
-    graded notebook (so that `nbgrader release_feedback` finds the student's submission secret)."""
+    graded notebook (so that `nbgrader release_feedback` finds the student's submission secret).
+    ``gradebook``: the workspace's Gradebook, already open (a batch keeps one: a new one compiles every SQL
+    statement again); else one is opened for this result."""
     from nbgrader.utils import parse_utc
 
     scores = {v.grade_id: v.score for v in result.verdicts}
     blank = unchanged_written_answers(workspace, result)
     kept = {name: (submitted_folder / name).read_text() for name in SUBMISSION_FILES
             if submitted_folder is not None and (submitted_folder / name).is_file()}
-    with warnings.catch_warnings(), workspace.gradebook() as gb:
+    with warnings.catch_warnings(), (nullcontext(gradebook) if gradebook is not None else workspace.gradebook()) as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy autoflush chatter inside nbgrader's API
         gb.update_or_create_student(result.student)
         stamp = {"timestamp": parse_utc(kept["timestamp.txt"].strip())} if "timestamp.txt" in kept else {}
@@ -231,23 +234,25 @@ def _run_tasks(workspace, tasks, sources, folders, todo, results, workers, sched
         shared = {lecture: client.scatter(sources[lecture], hash=False) for lecture in {tasks[i].lecture for i in todo}}
         futures = {client.submit(grade_task, tasks[i], shared[tasks[i].lecture], key=tasks[i].key, retries=1): i
                    for i in todo}
-        for future in as_completed(futures):
-            i = futures[future]
-            if results[i] is not None:
-                continue  # one result per key, whatever Dask reports twice
-            try:
-                result = future.result()
-            except Exception:
-                result = internal_failure(tasks[i], sources[tasks[i].lecture], traceback.format_exc(limit=5))
-            try:
-                write_final_scores(workspace, result, folders[i])
-            except Exception:
-                result.status = "error"
-                result.flag_reasons.append("could not store the grade:\n" + traceback.format_exc(limit=5))
-            results[i] = result
-            bar.update(1)
-            if on_result:
-                on_result(result)
+        with workspace.gradebook() as gradebook:
+            for future in as_completed(futures):
+                i = futures[future]
+                if results[i] is not None:
+                    continue  # one result per key, whatever Dask reports twice
+                try:
+                    result = future.result()
+                except Exception:
+                    result = internal_failure(tasks[i], sources[tasks[i].lecture], traceback.format_exc(limit=5))
+                try:
+                    write_final_scores(workspace, result, folders[i], gradebook)
+                except Exception:
+                    gradebook.db.rollback()  # the next result is written from a clean session
+                    result.status = "error"
+                    result.flag_reasons.append("could not store the grade:\n" + traceback.format_exc(limit=5))
+                results[i] = result
+                bar.update(1)
+                if on_result:
+                    on_result(result)
     finally:
         bar.close()
         client.close()
