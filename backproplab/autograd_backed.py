@@ -168,15 +168,13 @@ def dense_forward(A_prev, W, B):
 
 
 def _dense_gradients(dz, A_prev, W):
-    """Autograd of the surrogate cost sum(dz * Z) / m, whose gradient with respect to Z is dz / m."""
+    """Autograd through ``torch.nn.functional.linear`` of the surrogate cost sum(dz * Z) / m: backpropagating its
+    gradient with respect to Z, dz / m. -> (m, [the gradients of A_prev, W and a zero bias])."""
     torch = _torch()
     m = np.shape(A_prev)[0]
-    bias = np.zeros(np.shape(W)[0])
-    dz_t = _leaf(dz)
-    leaves = [_leaf(A_prev, True), _leaf(W, True), _leaf(bias, True)]
-    cost = (torch.nn.functional.linear(*leaves) * dz_t).sum() / m
-    cost.backward()
-    return m, [leaf.grad for leaf in leaves]
+    leaves = [_leaf(A_prev, True), _leaf(W, True), _leaf(np.zeros(np.shape(W)[0]), True)]
+    Z = torch.nn.functional.linear(*leaves)
+    return m, torch.autograd.grad(Z, leaves, grad_outputs=_leaf(dz) * (1 / m))
 
 
 def dense_weight_gradients(dz, A_prev):
@@ -197,12 +195,15 @@ def dense_backward(dz, A_prev, W):
     return _out(dA_prev * m, dtype), _out(dW, dtype), _out(dB, dtype).reshape(1, -1)
 
 
+@functools.lru_cache(maxsize=None)
 def _scale(alpha):
-    """The factor ``torch.nn.functional.dropout`` gives the kept units at drop rate alpha (read off a dropout of ones)."""
+    """The factor ``torch.nn.functional.dropout`` gives the kept units at drop rate alpha (read off a dropout of ones,
+    once per rate, the global generator left as it was)."""
     torch = _torch()
     if float(alpha) == 0.0:
         return 1.0
-    return float(torch.nn.functional.dropout(torch.ones(4096, dtype=torch.float64), p=float(alpha)).max())
+    with torch.random.fork_rng(devices=[]):
+        return float(torch.nn.functional.dropout(torch.ones(4096, dtype=torch.float64), p=float(alpha)).max())
 
 
 def dropout_forward(A, alpha, rng):
@@ -433,23 +434,31 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
     return result
 
 
-def _network_gradients(X, Y, weights, biases, activations, lambd=0.0, factors=None):
-    """The network's forward pass on tensors and ``torch.autograd.grad`` of its cost.
-
-    X: (m, n0); Y: (m, nL); weights: L tensors (n_l, n_{l-1}) and biases: L tensors (1, n_l), requiring grad;
-    factors: None, or per layer what inverted dropout multiplies its output by (None for none) ->
-    (AL (m, nL), cost (0-d), the L pre-activations Z[l] (m, n_l), (their gradients, the weights', the biases'))."""
-    from .losses import loss_for_output
+def _network_output(X, weights, biases, activations, factors=None):
+    """The network's forward pass on tensors. X: (m, n0); weights: L tensors (n_l, n_{l-1}); biases: L tensors
+    (1, n_l); factors: None, or per layer what inverted dropout multiplies its output by (None for none) ->
+    (AL (m, nL), the L pre-activations Z[l] (m, n_l))."""
     from .torch_reference import _activation_fn
 
     torch = _torch()
-    L = len(activations)
     outputs, pre_activations = X, []
-    for layer in range(L):
+    for layer, name in enumerate(activations):
         pre_activations.append(torch.nn.functional.linear(outputs, weights[layer], biases[layer].reshape(-1)))
-        outputs = _activation_fn(activations[layer])(pre_activations[-1])
-        if factors is not None and layer < L - 1 and factors[layer] is not None:
+        outputs = _activation_fn(name)(pre_activations[-1])
+        if factors is not None and layer < len(activations) - 1 and factors[layer] is not None:
             outputs = outputs * factors[layer]
+    return outputs, pre_activations
+
+
+def _network_gradients(X, Y, weights, biases, activations, lambd=0.0, factors=None):
+    """``_network_output`` and ``torch.autograd.grad`` of the network's cost. Y: (m, nL); weights and biases
+    require grad; the rest as ``_network_output`` ->
+    (AL (m, nL), cost (0-d), the L pre-activations Z[l] (m, n_l), (their gradients, the weights', the biases'))."""
+    from .losses import loss_for_output
+
+    torch = _torch()
+    L = len(activations)
+    outputs, pre_activations = _network_output(X, weights, biases, activations, factors)
     loss_for_output(activations[-1])  # the output's loss exists
     cost = _FUSED_LOSSES[activations[-1]](torch.nn.functional, pre_activations[-1], Y) / outputs.shape[0]
     if lambd:
@@ -558,17 +567,26 @@ def train(X, Y, params, activations, options=None, *, validation=None):
     def current():
         return {key: _out(leaf, dtype) for key, leaf in leaves.items()}
 
+    def held(grad=False):
+        """The parameters as the network holds them (rounded to its dtype), in float64: (weights, biases)."""
+        copies = {key: leaf.to(precision).double().detach().requires_grad_(grad) for key, leaf in leaves.items()}
+        return [copies[key] for key in weight_keys], [copies[key] for key in bias_keys]
+
     def gradients(batch):
         if dropout > 0:
             AL, caches = model_forward(X[batch], current(), activations, dropout=dropout, rng=shuffle)
             found = model_backward(AL, Y[batch], caches, activations, lambd=lambd, dropout=dropout)
             return [_leaf(found["d" + key]) for key in leaves]
-        held = {key: leaf.to(precision).to(torch.float64, copy=True).requires_grad_() for key, leaf in leaves.items()}
         rows = torch.from_numpy(batch)
-        _, _, _, (_, dW, dB) = _network_gradients(examples[rows], targets[rows], [held[key] for key in weight_keys],
-                                                  [held[key] for key in bias_keys], activations, lambd)
+        _, _, _, (_, dW, dB) = _network_gradients(examples[rows], targets[rows], *held(grad=True), activations, lambd)
         found = dict(zip(weight_keys + bias_keys, dW + dB))
         return [found[key] for key in leaves]
+
+    def output(Xs):
+        """model_forward's AL, without its caches."""
+        with torch.no_grad():
+            AL, _ = _network_output(_leaf(np.asarray(Xs, dtype=dtype)), *held(), activations)
+        return _out(AL, dtype)
 
     history = {"epoch": [], "train_cost": [], "train_acc": []}
     if X_val is not None:
@@ -584,8 +602,7 @@ def train(X, Y, params, activations, options=None, *, validation=None):
             trained = current()
             for split, (Xs, Ys) in (("train", (X, Y)), ("val", (X_val, Y_val))):
                 if Xs is not None:
-                    AL, _ = model_forward(Xs, trained, activations)
-                    history[f"{split}_cost"].append(compute_cost(AL, Ys, activations, trained, lambd))
+                    history[f"{split}_cost"].append(compute_cost(output(Xs), Ys, activations, trained, lambd))
                     history[f"{split}_acc"].append(accuracy(Xs, Ys, trained, activations)
                                                    if activations[-1] != "identity" else None)
     return current(), history
