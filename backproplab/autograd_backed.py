@@ -537,8 +537,8 @@ def update_parameters_momentum(params, grads, velocity, learning_rate, beta=0.9)
 
 def train(X, Y, params, activations, options=None, *, validation=None):
     """Minibatch training by ``torch.optim.SGD``'s update (momentum in the moving-average form, dampening=beta, from
-    zero velocity), each step's gradients by autograd of the network's cost as ``model_backward``'s (through its
-    dropout masks when options.dropout > 0). Returns (params, history).
+    zero velocity), each step's gradients by autograd of the network's cost as ``model_backward``'s (through the
+    dropout masks ``model_forward`` draws, when options.dropout > 0). Returns (params, history).
 
     X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names; options: a
     ``model.TrainOptions`` (None: its defaults; no progress bar here); validation: None or (X_val: (m_val, n0),
@@ -555,8 +555,8 @@ def train(X, Y, params, activations, options=None, *, validation=None):
     dtype = network_dtype(params)
     X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
     examples, targets = _leaf(X), _leaf(Y)
-    # the optimizer's parameters stay tensors from step to step (float64; a float32 network's gradients are taken
-    # at their float32 rounding)
+    # the parameters stay float64 tensors from step to step; the gradients are taken at, and rounded to, the
+    # network's dtype
     leaves = {key: _leaf(np.asarray(value, dtype=dtype)) for key, value in params.items()}
     velocities = [torch.zeros_like(leaf) for leaf in leaves.values()] if momentum else None
     step_with = _sgd(learning_rate, momentum, dampening=momentum)
@@ -573,14 +573,16 @@ def train(X, Y, params, activations, options=None, *, validation=None):
         return [copies[key] for key in weight_keys], [copies[key] for key in bias_keys]
 
     def gradients(batch):
-        if dropout > 0:
-            AL, caches = model_forward(X[batch], current(), activations, dropout=dropout, rng=shuffle)
-            found = model_backward(AL, Y[batch], caches, activations, lambd=lambd, dropout=dropout)
-            return [_leaf(found["d" + key]) for key in leaves]
+        """model_backward's gradients on the batch (rows of X), rounded to the network's dtype, as float64."""
+        factors = None
+        if dropout > 0:  # the hidden layers' masks, drawn as model_forward draws them
+            factors = [_dropout_factor(dropout_forward(np.ones((len(batch), np.shape(params[key])[0])), dropout,
+                                                       shuffle)[1], dropout) for key in weight_keys[:-1]] + [None]
         rows = torch.from_numpy(batch)
-        _, _, _, (_, dW, dB) = _network_gradients(examples[rows], targets[rows], *held(grad=True), activations, lambd)
+        _, _, _, (_, dW, dB) = _network_gradients(examples[rows], targets[rows], *held(grad=True), activations, lambd,
+                                                  factors)
         found = dict(zip(weight_keys + bias_keys, dW + dB))
-        return [found[key] for key in leaves]
+        return [found[key].to(precision).double() for key in leaves]
 
     def output(Xs):
         """model_forward's AL, without its caches."""
