@@ -6,7 +6,8 @@ own operations (autograd, `torch.nn.functional`, `torch.nn.init`, `torch.optim`)
 lecture asks for. They take and return NumPy arrays with the references' shapes, keys and dtypes (float32 in
 gives float32 out) and agree with them to rounding (the instructor's tests compare them).
 
-torch is imported inside the functions, so importing the library still never loads it.
+torch is imported inside the functions, so importing the library still never loads it. Each function runs on one
+intra-op thread (``_on_one_thread``).
 """
 from __future__ import annotations
 
@@ -167,15 +168,13 @@ def dense_forward(A_prev, W, B):
 
 
 def _dense_gradients(dz, A_prev, W):
-    """Autograd of the surrogate cost sum(dz * Z) / m, whose gradient with respect to Z is dz / m."""
+    """Autograd through ``torch.nn.functional.linear`` of the surrogate cost sum(dz * Z) / m: backpropagating its
+    gradient with respect to Z, dz / m. -> (m, [the gradients of A_prev, W and a zero bias])."""
     torch = _torch()
     m = np.shape(A_prev)[0]
-    bias = np.zeros(np.shape(W)[0])
-    dz_t = _leaf(dz)
-    leaves = [_leaf(A_prev, True), _leaf(W, True), _leaf(bias, True)]
-    cost = (torch.nn.functional.linear(*leaves) * dz_t).sum() / m
-    cost.backward()
-    return m, [leaf.grad for leaf in leaves]
+    leaves = [_leaf(A_prev, True), _leaf(W, True), _leaf(np.zeros(np.shape(W)[0]), True)]
+    Z = torch.nn.functional.linear(*leaves)
+    return m, torch.autograd.grad(Z, leaves, grad_outputs=_leaf(dz) * (1 / m))
 
 
 def dense_weight_gradients(dz, A_prev):
@@ -196,12 +195,15 @@ def dense_backward(dz, A_prev, W):
     return _out(dA_prev * m, dtype), _out(dW, dtype), _out(dB, dtype).reshape(1, -1)
 
 
+@functools.lru_cache(maxsize=None)
 def _scale(alpha):
-    """The factor ``torch.nn.functional.dropout`` gives the kept units at drop rate alpha (read off a dropout of ones)."""
+    """The factor ``torch.nn.functional.dropout`` gives the kept units at drop rate alpha (read off a dropout of ones,
+    once per rate, the global generator left as it was)."""
     torch = _torch()
     if float(alpha) == 0.0:
         return 1.0
-    return float(torch.nn.functional.dropout(torch.ones(4096, dtype=torch.float64), p=float(alpha)).max())
+    with torch.random.fork_rng(devices=[]):
+        return float(torch.nn.functional.dropout(torch.ones(4096, dtype=torch.float64), p=float(alpha)).max())
 
 
 def dropout_forward(A, alpha, rng):
@@ -214,7 +216,8 @@ def dropout_forward(A, alpha, rng):
         raise ValueError(f"the dropout rate alpha must be in [0, 1); got {alpha}")
     dtype = _dtype_of(A)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rng.integers(0, 2**62)))
+        # the CPU generator only: torch.manual_seed also queues a seeding of every accelerator, a stack trace each
+        torch.default_generator.manual_seed(int(rng.integers(0, 2**62)))
         dropped, kept = torch.ops.aten.native_dropout(_leaf(A), float(alpha), True)
     return _out(dropped, dtype), _out(kept, dtype)
 
@@ -346,7 +349,7 @@ def _network(shapes, activations, dropout):
 
 def model_forward(X, params, activations, dropout=0.0, rng=None):
     """The network's forward pass by a ``torch.nn.Sequential`` of ``nn.Linear`` layers and ``torch.nn``'s activation
-    modules, called with params as its weights (``torch.func.functional_call``); forward hooks record the caches.
+    modules, its weights loaded from params; forward hooks record the caches.
 
     X: (m, n0); params: W{l} (n_l, n_{l-1}), B{l} (1, n_l); activations: L names ->
     (AL (m, nL), caches: L tuples (A_prev, W, B, Z), with a fifth item, the mask, when dropout > 0)."""
@@ -364,14 +367,12 @@ def model_forward(X, params, activations, dropout=0.0, rng=None):
     recorder.seen.clear()
     for step in steps:
         step.rng, step.masks = rng, []
-    weights = {}
-    for index, module in enumerate(network):
-        if isinstance(module, torch.nn.Linear):
-            layer = len(weights) // 2 + 1
-            weights[f"{index}.weight"] = _leaf(np.asarray(params[f"W{layer}"], dtype=dtype))
-            weights[f"{index}.bias"] = _leaf(np.asarray(params[f"B{layer}"], dtype=dtype)).reshape(-1)
+    linears = [module for module in network if isinstance(module, torch.nn.Linear)]
     with torch.no_grad():
-        AL = torch.func.functional_call(network, weights, (_leaf(np.asarray(X, dtype=dtype)),))
+        for layer, linear in enumerate(linears, start=1):
+            linear.weight.copy_(_leaf(np.asarray(params[f"W{layer}"], dtype=dtype)))
+            linear.bias.copy_(_leaf(np.asarray(params[f"B{layer}"], dtype=dtype)).reshape(-1))
+        AL = network(_leaf(np.asarray(X, dtype=dtype)))
     masks = [step.masks[0] for step in steps] + [None]
     caches = []
     for layer, (inputs, Z) in enumerate(recorder.seen, start=1):
@@ -417,32 +418,53 @@ def torch_model_gradients(X, Y, params, activations, lambd=0.0, masks=None, drop
     with its loss; lambd: the L2 strength; masks (hidden layers' dropout masks, as model_forward's caches hold them)
     and dropout (the rate) replay inverted dropout ->
     {"AL" (m, nL), "cost" (float), and for l = 1..L: "Z{l}", "dz{l}" (m, n_l), "dW{l}", "dB{l}" (1, n_l)}."""
-    from .losses import loss_for_output
+    L = len(activations)
+    weights = [_leaf(params[f"W{layer}"], True) for layer in range(1, L + 1)]
+    biases = [_leaf(params[f"B{layer}"], True) for layer in range(1, L + 1)]
+    factors = None if masks is None else [None if mask is None else _dropout_factor(mask, dropout) for mask in masks]
+    AL, cost, pre_activations, (dZ, dW, dB) = _network_gradients(_leaf(X), _leaf(Y), weights, biases, activations,
+                                                                  lambd, factors)
+    size = AL.shape[0]
+    result = {"AL": _out(AL, np.float64), "cost": float(cost.detach())}
+    for layer in range(1, L + 1):
+        result[f"Z{layer}"] = _out(pre_activations[layer - 1], np.float64)
+        result[f"dz{layer}"] = _out(dZ[layer - 1] * size, np.float64)
+        result[f"dW{layer}"] = _out(dW[layer - 1], np.float64)
+        result[f"dB{layer}"] = _out(dB[layer - 1], np.float64).reshape(1, -1)
+    return result
+
+
+def _network_output(X, weights, biases, activations, factors=None):
+    """The network's forward pass on tensors. X: (m, n0); weights: L tensors (n_l, n_{l-1}); biases: L tensors
+    (1, n_l); factors: None, or per layer what inverted dropout multiplies its output by (None for none) ->
+    (AL (m, nL), the L pre-activations Z[l] (m, n_l))."""
     from .torch_reference import _activation_fn
 
     torch = _torch()
+    outputs, pre_activations = X, []
+    for layer, name in enumerate(activations):
+        pre_activations.append(torch.nn.functional.linear(outputs, weights[layer], biases[layer].reshape(-1)))
+        outputs = _activation_fn(name)(pre_activations[-1])
+        if factors is not None and layer < len(activations) - 1 and factors[layer] is not None:
+            outputs = outputs * factors[layer]
+    return outputs, pre_activations
+
+
+def _network_gradients(X, Y, weights, biases, activations, lambd=0.0, factors=None):
+    """``_network_output`` and ``torch.autograd.grad`` of the network's cost. Y: (m, nL); weights and biases
+    require grad; the rest as ``_network_output`` ->
+    (AL (m, nL), cost (0-d), the L pre-activations Z[l] (m, n_l), (their gradients, the weights', the biases'))."""
+    from .losses import loss_for_output
+
+    torch = _torch()
     L = len(activations)
-    weights = [_leaf(params[f"W{layer}"], True) for layer in range(1, L + 1)]
-    biases = [_leaf(np.reshape(params[f"B{layer}"], -1), True) for layer in range(1, L + 1)]
-    outputs, pre_activations = _leaf(X), []
-    for layer in range(L):
-        pre_activations.append(torch.nn.functional.linear(outputs, weights[layer], biases[layer]))
-        outputs = _activation_fn(activations[layer])(pre_activations[-1])
-        if masks is not None and layer < L - 1 and masks[layer] is not None:
-            outputs = outputs * _dropout_factor(masks[layer], dropout)
+    outputs, pre_activations = _network_output(X, weights, biases, activations, factors)
     loss_for_output(activations[-1])  # the output's loss exists
-    cost = _FUSED_LOSSES[activations[-1]](torch.nn.functional, pre_activations[-1], _leaf(Y)) / outputs.shape[0]
+    cost = _FUSED_LOSSES[activations[-1]](torch.nn.functional, pre_activations[-1], Y) / outputs.shape[0]
     if lambd:
         cost = cost + _l2_cost(torch, weights, lambd, outputs.shape[0])
     found = torch.autograd.grad(cost, pre_activations + weights + biases)
-    size = outputs.shape[0]
-    result = {"AL": _out(outputs, np.float64), "cost": float(cost.detach())}
-    for layer in range(1, L + 1):
-        result[f"Z{layer}"] = _out(pre_activations[layer - 1], np.float64)
-        result[f"dz{layer}"] = _out(found[layer - 1] * size, np.float64)
-        result[f"dW{layer}"] = _out(found[L + layer - 1], np.float64)
-        result[f"dB{layer}"] = _out(found[2 * L + layer - 1], np.float64).reshape(1, -1)
-    return result
+    return outputs, cost, pre_activations, (found[:L], found[L:2 * L], found[2 * L:])
 
 
 def model_backward(AL, Y, caches, activations, lambd=0.0, dropout=0.0):
@@ -475,30 +497,30 @@ def compute_cost(AL, Y, activations, params=None, lambd=0.0):
     return J
 
 
-def _optimizer_step(params, grads, make_optimizer, state_in=(), state_out=()):
-    """One ``torch.optim`` step: ``make_optimizer(tensors)`` on leaf copies of ``params`` whose .grad is ``grads``;
-    ``state_in``: (state key, {grad key: array}) pairs set before the step; ``state_out``: state keys read after it.
-    Returns (new params, [{grad key: array} per state_out key]) in the params' dtypes."""
-    torch = _torch()
-    leaves = {key: _leaf(value) for key, value in params.items()}
-    for key, leaf in leaves.items():
-        leaf.grad = _leaf(grads["d" + key])
-    optimizer = make_optimizer(list(leaves.values()))
-    for name, values in state_in:
-        for key, leaf in leaves.items():
-            optimizer.state[leaf][name] = _leaf(values["d" + key]) if not np.isscalar(values) else torch.tensor(values)
-    with torch.no_grad():
-        optimizer.step()
-    dtypes = {key: _dtype_of(value) for key, value in params.items()}
-    new_params = {key: _out(leaf, dtypes[key]) for key, leaf in leaves.items()}
-    states = [{"d" + key: _out(optimizer.state[leaf][name], dtypes[key]) for key, leaf in leaves.items()}
-              for name in state_out]
-    return new_params, states
+def _optimizer_step(params, grads, update, states=()):
+    """One step of a ``torch.optim`` update on copies of ``params``: ``update(tensors, gradients, *states)`` changes
+    the tensors and the per-parameter states (lists of tensors, in params' order) in place. states: {grad key: array}
+    dicts (velocity, cache, moments). Returns (new params, [{grad key: array} per state]) in the params' dtypes."""
+    keys = list(params)
+    tensors = [_leaf(params[key]) for key in keys]
+    state_lists = [[_leaf(state["d" + key]) for key in keys] for state in states]
+    update(tensors, [_leaf(grads["d" + key]) for key in keys], *state_lists)
+    dtypes = [_dtype_of(params[key]) for key in keys]
+    new_params = {key: _out(tensor, dtype) for key, tensor, dtype in zip(keys, tensors, dtypes)}
+    return new_params, [{"d" + key: _out(tensor, dtype) for key, tensor, dtype in zip(keys, state, dtypes)}
+                        for state in state_lists]
 
 
-def _sgd(learning_rate, **options):
-    torch = _torch()
-    return lambda tensors: torch.optim.SGD(tensors, lr=float(learning_rate), foreach=False, **options)
+def _sgd(learning_rate, momentum=0.0, dampening=0.0):
+    """``torch.optim.SGD``'s update (its functional form, which ``SGD.step`` runs; the class's construction and
+    step hooks cost 50 times the arithmetic here): (tensors, gradients[, velocities]) -> None, in place."""
+    from torch.optim.sgd import sgd
+
+    def update(tensors, gradients, velocities=None):
+        sgd(tensors, gradients, velocities or [None] * len(tensors), weight_decay=0.0, momentum=float(momentum),
+            lr=float(learning_rate), dampening=float(dampening), nesterov=False, maximize=False, foreach=False)
+
+    return update
 
 
 def update_parameters(params, grads, learning_rate):
@@ -509,15 +531,14 @@ def update_parameters(params, grads, learning_rate):
 def update_parameters_momentum(params, grads, velocity, learning_rate, beta=0.9):
     """SGD with momentum in its moving-average form: ``torch.optim.SGD(momentum=beta, dampening=beta)`` from the
     given velocity. -> (new params, new velocity)."""
-    new_params, (new_velocity,) = _optimizer_step(params, grads, _sgd(learning_rate, momentum=float(beta),
-                                                                       dampening=float(beta)),
-                                                  [("momentum_buffer", velocity)], ["momentum_buffer"])
+    new_params, (new_velocity,) = _optimizer_step(params, grads, _sgd(learning_rate, beta, dampening=beta), [velocity])
     return new_params, new_velocity
 
 
 def train(X, Y, params, activations, options=None, *, validation=None):
-    """Minibatch training by ``torch.optim.SGD`` (momentum in the moving-average form, dampening=beta, from zero
-    velocity), each step's gradients from ``model_backward``. Returns (params, history).
+    """Minibatch training by ``torch.optim.SGD``'s update (momentum in the moving-average form, dampening=beta, from
+    zero velocity), each step's gradients by autograd of the network's cost as ``model_backward``'s (through the
+    dropout masks ``model_forward`` draws, when options.dropout > 0). Returns (params, history).
 
     X: (m, n0); Y: (m, nL); params: initial W{l}, B{l} (not modified); activations: L names; options: a
     ``model.TrainOptions`` (None: its defaults; no progress bar here); validation: None or (X_val: (m_val, n0),
@@ -533,15 +554,41 @@ def train(X, Y, params, activations, options=None, *, validation=None):
     shuffle = np.random.default_rng(options.seed)
     dtype = network_dtype(params)
     X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
+    examples, targets = _leaf(X), _leaf(Y)
+    # the parameters stay float64 tensors from step to step; the gradients are taken at, and rounded to, the
+    # network's dtype
     leaves = {key: _leaf(np.asarray(value, dtype=dtype)) for key, value in params.items()}
-    sgd_momentum = {"momentum": float(momentum), "dampening": float(momentum)} if momentum else {}
-    optimizer = torch.optim.SGD(leaves.values(), lr=float(learning_rate), foreach=False, **sgd_momentum)
-    for leaf in leaves.values():
-        if momentum:
-            optimizer.state[leaf]["momentum_buffer"] = torch.zeros_like(leaf)
+    velocities = [torch.zeros_like(leaf) for leaf in leaves.values()] if momentum else None
+    step_with = _sgd(learning_rate, momentum, dampening=momentum)
+    precision = getattr(torch, dtype.name)
+    layers = range(1, len(activations) + 1)
+    weight_keys, bias_keys = [f"W{layer}" for layer in layers], [f"B{layer}" for layer in layers]
 
     def current():
         return {key: _out(leaf, dtype) for key, leaf in leaves.items()}
+
+    def held(grad=False):
+        """The parameters as the network holds them (rounded to its dtype), in float64: (weights, biases)."""
+        copies = {key: leaf.to(precision).double().detach().requires_grad_(grad) for key, leaf in leaves.items()}
+        return [copies[key] for key in weight_keys], [copies[key] for key in bias_keys]
+
+    def gradients(batch):
+        """model_backward's gradients on the batch (rows of X), rounded to the network's dtype, as float64."""
+        factors = None
+        if dropout > 0:  # the hidden layers' masks, drawn as model_forward draws them
+            factors = [_dropout_factor(dropout_forward(np.ones((len(batch), np.shape(params[key])[0])), dropout,
+                                                       shuffle)[1], dropout) for key in weight_keys[:-1]] + [None]
+        rows = torch.from_numpy(batch)
+        _, _, _, (_, dW, dB) = _network_gradients(examples[rows], targets[rows], *held(grad=True), activations, lambd,
+                                                  factors)
+        found = dict(zip(weight_keys + bias_keys, dW + dB))
+        return [found[key].to(precision).double() for key in leaves]
+
+    def output(Xs):
+        """model_forward's AL, without its caches."""
+        with torch.no_grad():
+            AL, _ = _network_output(_leaf(np.asarray(Xs, dtype=dtype)), *held(), activations)
+        return _out(AL, dtype)
 
     history = {"epoch": [], "train_cost": [], "train_acc": []}
     if X_val is not None:
@@ -551,21 +598,13 @@ def train(X, Y, params, activations, options=None, *, validation=None):
         order = shuffle.permutation(size)
         step = batch_size or size
         for batch in (order[start:start + step] for start in range(0, size, step)):
-            if dropout > 0:
-                AL, caches = model_forward(X[batch], current(), activations, dropout=dropout, rng=shuffle)
-                found = model_backward(AL, Y[batch], caches, activations, lambd=lambd, dropout=dropout)
-            else:
-                found = torch_model_gradients(X[batch], Y[batch], current(), activations, lambd=lambd)
-            for key, leaf in leaves.items():
-                leaf.grad = _leaf(found["d" + key])
-            optimizer.step()
+            step_with(list(leaves.values()), gradients(batch), velocities)
         if epoch % record_every == 0 or epoch == epochs:
             history["epoch"].append(epoch)
             trained = current()
             for split, (Xs, Ys) in (("train", (X, Y)), ("val", (X_val, Y_val))):
                 if Xs is not None:
-                    AL, _ = model_forward(Xs, trained, activations)
-                    history[f"{split}_cost"].append(compute_cost(AL, Ys, activations, trained, lambd))
+                    history[f"{split}_cost"].append(compute_cost(output(Xs), Ys, activations, trained, lambd))
                     history[f"{split}_acc"].append(accuracy(Xs, Ys, trained, activations)
                                                    if activations[-1] != "identity" else None)
     return current(), history
@@ -631,8 +670,7 @@ def initialize_parameters(layer_sizes, method, seed=None, dtype=np.float64):
 def momentum_update(params, grads, velocity, learning_rate, beta=0.9):
     """One step of ``torch.optim.SGD(momentum=beta)`` from the given velocity. params {W1, ...}; grads and velocity
     {dW1, ...}; learning_rate, beta: floats -> (new params, new velocity)."""
-    new_params, (new_velocity,) = _optimizer_step(params, grads, _sgd(learning_rate, momentum=float(beta)),
-                                                  [("momentum_buffer", velocity)], ["momentum_buffer"])
+    new_params, (new_velocity,) = _optimizer_step(params, grads, _sgd(learning_rate, beta), [velocity])
     return new_params, new_velocity
 
 
@@ -642,29 +680,32 @@ def momentum_update_ema(params, grads, velocity, learning_rate, beta=0.9):
 
 
 def rmsprop_update(params, grads, cache, learning_rate, beta=0.9, eps=1e-8):
-    """One step of ``torch.optim.RMSprop(alpha=beta, eps=eps)`` from the given cache -> (new params, new cache)."""
+    """One step of ``torch.optim.RMSprop(alpha=beta, eps=eps)`` (its functional form) from the given cache ->
+    (new params, new cache)."""
     torch = _torch()
+    from torch.optim.rmsprop import rmsprop
 
-    def make(tensors):
-        return torch.optim.RMSprop(tensors, lr=float(learning_rate), alpha=float(beta), eps=float(eps), foreach=False)
+    def update(tensors, gradients, square_avgs):
+        steps = [torch.tensor(0.0) for _ in tensors]
+        rmsprop(tensors, gradients, square_avgs, [], [], steps, foreach=False, lr=float(learning_rate),
+                alpha=float(beta), eps=float(eps), weight_decay=0.0, momentum=0.0, centered=False)
 
-    new_params, (new_cache,) = _optimizer_step(params, grads, make, [("step", 0.0), ("square_avg", cache)],
-                                               ["square_avg"])
+    new_params, (new_cache,) = _optimizer_step(params, grads, update, [cache])
     return new_params, new_cache
 
 
 def adam_update(params, grads, m, v, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Step t (from 1) of ``torch.optim.Adam(betas=(beta1, beta2), eps=eps)`` from the given moments ->
-    (new params, new m, new v)."""
+    """Step t (from 1) of ``torch.optim.Adam(betas=(beta1, beta2), eps=eps)`` (its functional form) from the given
+    moments -> (new params, new m, new v)."""
     torch = _torch()
+    from torch.optim.adam import adam
 
-    def make(tensors):
-        return torch.optim.Adam(tensors, lr=float(learning_rate), betas=(float(beta1), float(beta2)), eps=float(eps),
-                                foreach=False)
+    def update(tensors, gradients, exp_avgs, exp_avg_sqs):
+        steps = [torch.tensor(float(t) - 1.0) for _ in tensors]
+        adam(tensors, gradients, exp_avgs, exp_avg_sqs, [], steps, foreach=False, amsgrad=False, beta1=float(beta1),
+             beta2=float(beta2), lr=float(learning_rate), weight_decay=0.0, eps=float(eps), maximize=False)
 
-    new_params, (new_m, new_v) = _optimizer_step(params, grads, make,
-                                                 [("step", float(t) - 1.0), ("exp_avg", m), ("exp_avg_sq", v)],
-                                                 ["exp_avg", "exp_avg_sq"])
+    new_params, (new_m, new_v) = _optimizer_step(params, grads, update, [m, v])
     return new_params, new_m, new_v
 
 
@@ -865,3 +906,25 @@ def sigmoid_backward_rule(upstream, x, out=None):
     """The input gradient of the sigmoid, by autograd."""
     torch = _torch()
     return tuple(_out(g, _dtype_of(upstream)) for g in _vjp(torch.sigmoid, upstream, x))
+
+
+# -- one thread --------------------------------------------------------------------------------
+
+def _on_one_thread(function):
+    """``function`` run with one intra-op thread, the caller's count restored after. These arrays are small: a
+    second thread saves nothing and each operation waits for it at a barrier, which on a busy machine costs far
+    more than the arithmetic (10-100x on 2 cores)."""
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        torch = _torch()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+globals().update({name: _on_one_thread(globals()[name]) for name in __all__})

@@ -87,6 +87,24 @@ def test_network_agrees():
     close(ab.model_backward(AL, Y, caches, acts, dropout=0.4), model.model_backward(AL, Y, caches, acts, dropout=0.4))
 
 
+def test_training_with_dropout_takes_the_steps_of_model_forward_and_model_backward():
+    """Does train with dropout (its gradients on tensors) step as model_forward's masks, drawn from the shuffling
+    generator, and model_backward's gradients say?"""
+    X, Y = RNG.normal(size=(10, 3)), (RNG.random((10, 1)) < 0.5).astype(float)
+    params = init.initialize_parameters([3, 6, 5, 1], "xavier", seed=4)
+    acts = ["relu", "tanh", "sigmoid"]
+    trained, _ = ab.train(X, Y, params, acts, model.TrainOptions(learning_rate=0.3, epochs=2, batch_size=4,
+                                                                 dropout=0.4, seed=5))
+    shuffle, expected = np.random.default_rng(5), params
+    for _ in range(2):
+        order = shuffle.permutation(10)
+        for batch in (order[start:start + 4] for start in range(0, 10, 4)):
+            AL, caches = ab.model_forward(X[batch], expected, acts, dropout=0.4, rng=shuffle)
+            expected = ab.update_parameters(expected, ab.model_backward(AL, Y[batch], caches, acts, dropout=0.4), 0.3)
+    close(trained, expected, 1e-12)
+    assert not np.allclose(trained["W1"], params["W1"])
+
+
 def test_initialization_agrees():
     """Is init_std the reference's, and does initialize_parameters draw with that spread, biases zero?"""
     for method in init.INIT_METHODS:
