@@ -158,43 +158,18 @@ def answer_dependent_cells(nb):
 
 
 def notebook_client(nb, *, timeout, allow_errors, cwd):
-    """An nbclient client for ``nb`` (python3 kernel, run in ``cwd``) that finds each execute_reply within a second.
+    """An nbclient client for ``nb`` (python3 kernel, run in ``cwd``) that finds each reply within a second.
 
-    nbclient waits for a cell's execute_reply with one zmq poll as long as the cell timeout. After a widget cell
-    that poll sometimes misses its wake-up (jupyter/nbclient#312) and returns only when the timeout fires, with
-    the reply long there: a 300 s stall. Polling in one-second slices bounds the delay."""
-    from jupyter_core.utils import run_sync
+    nbclient waits for a cell's execute_reply with one zmq poll as long as the cell timeout. That poll sometimes
+    misses its wake-up (jupyter/nbclient#312) and returns only when the timeout fires, with the reply long there:
+    a stall of the whole timeout. ``kernel_polling.bound_missed_wakeups`` makes the polls one second long."""
     from nbclient import NotebookClient
 
-    class Client(NotebookClient):
-        async def async_start_new_kernel_client(self):
-            kernel_client = await super().async_start_new_kernel_client()
-            _poll_in_slices(kernel_client.shell_channel)
-            return kernel_client
+    from backproplab.kernel_polling import bound_missed_wakeups
 
-        # nbclient's synchronous form wraps its own coroutine, not this one (a cell-by-cell caller uses it)
-        start_new_kernel_client = run_sync(async_start_new_kernel_client)
-
-    return Client(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                  resources={"metadata": {"path": str(cwd)}})
-
-
-def _poll_in_slices(channel, slice_seconds=1.0):
-    from queue import Empty
-
-    whole = channel.get_msg
-
-    async def get_msg(timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            step = slice_seconds if deadline is None else min(slice_seconds, max(0.0, deadline - time.monotonic()))
-            try:
-                return await whole(timeout=step)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    channel.get_msg = get_msg
+    bound_missed_wakeups()
+    return NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                          resources={"metadata": {"path": str(cwd)}})
 
 
 def execute(nb, *, allow_errors=False, timeout=120, cwd=None):

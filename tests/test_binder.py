@@ -136,6 +136,10 @@ def test_binder_and_make_lab_give_students_the_same_jupyterlab():
     server_config = json.loads((STUDENT_CONFIG / "jupyter_server_config.json").read_text())
     assert {name for name, off in page_config["disabledExtensions"].items() if off} == lab
     assert {name for name, on in server_config["ServerApp"]["jpserver_extensions"].items() if not on} == server
+    enabled = {cmd[-1] for cmd in postbuild_commands() if cmd[:4] == ["jupyter", "server", "extension", "enable"]}
+    assert {name for name, on in server_config["ServerApp"]["jpserver_extensions"].items() if on} == enabled \
+        == {"backproplab.kernel_polling"}
+    assert importlib.import_module("backproplab.kernel_polling")._jupyter_server_extension_points()
     levels = {cmd[3] for cmd in postbuild_commands() if cmd[:3] == ["jupyter", "labextension", "disable"]}
     assert levels == {"--level=sys_prefix"}
 
