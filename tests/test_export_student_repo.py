@@ -44,9 +44,6 @@ HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 TRIVIAL = re.compile(r"^(else:|try:|finally:|break|continue|pass|return( \w+)?|[\w.]+|[\]})]+,?)$")
 MIN_LENGTH = 12
 
-# One worker builds the clone (a module fixture) and runs this file's tests under `make check`'s --dist loadgroup.
-pytestmark = pytest.mark.xdist_group("student-export")
-
 
 # -- the export, cloned ---------------------------------------------------------------------------
 
