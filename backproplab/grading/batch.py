@@ -3,7 +3,8 @@
 The client (this process, the only one that writes the workspace) turns each submission into a
 ``GradingTask`` that carries content, not paths: the submission's bytes, the per-student seed and the
 settings. Each lecture's trusted sources (source and released notebooks, a template gradebook) go to
-the workers once, beside the tasks (scattered: a class's tasks would otherwise carry a copy each). A
+the workers once, beside the tasks (a task of their own, which Dask recomputes if its worker dies: a class's tasks
+would otherwise carry a copy each). A
 Dask worker runs ``grade_task``: real nbgrader autograde, in process, in a private
 course directory, whose Execute step is ``SandboxedExecute`` (the student's only run, in
 bubblewrap) and whose scores come from ``JudgeOutcomes`` (outside the sandbox). The worker
@@ -224,6 +225,10 @@ def grade_batch(workspace, submissions, *, workers=None, scheduler=None, setting
     return results
 
 
+def _lecture_sources(sources: LectureSources) -> LectureSources:
+    return sources
+
+
 def _run_tasks(workspace, tasks, sources, folders, todo, results, workers, scheduler, on_result, progress):
     from dask.distributed import as_completed
     from tqdm import tqdm
@@ -231,7 +236,10 @@ def _run_tasks(workspace, tasks, sources, folders, todo, results, workers, sched
     client, cluster = _client(scheduler, workers)
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr, disable=not progress)
     try:
-        shared = {lecture: client.scatter(sources[lecture], hash=False) for lecture in {tasks[i].lecture for i in todo}}
+        # a task that returns the sources, not scattered data: a worker that dies holding them loses them, and Dask
+        # recomputes a task's result elsewhere but cannot recover scattered data (the whole batch was cancelled)
+        shared = {lecture: client.submit(_lecture_sources, sources[lecture], pure=False)
+                  for lecture in {tasks[i].lecture for i in todo}}
         futures = {client.submit(grade_task, tasks[i], shared[tasks[i].lecture], key=tasks[i].key, retries=1): i
                    for i in todo}
         with workspace.gradebook() as gradebook:
