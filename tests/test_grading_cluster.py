@@ -331,6 +331,51 @@ def test_cluster_survives_a_killed_worker(prepared, tmp_path):
     _assert_workspace(workspace, by_student)
 
 
+def test_a_worker_that_dies_holding_the_lecture_sources_costs_no_submission(prepared, tmp_path):
+    """On a real scheduler and one `dask worker` (a nanny that restarts its worker process), is every submission
+    still graded when the worker process is SIGKILLed right after the lecture's sources reached it? The restarted
+    worker holds nothing: the sources must be computed again (scattered data would be lost, and every task of the
+    batch cancelled)."""
+    from dask.distributed import Client
+
+    workspace, folder = _workspace(prepared, tmp_path), prepared[1]
+    scheduler_file, logs = tmp_path / "scheduler.json", tmp_path / "logs"
+    logs.mkdir()
+    started = []
+    try:
+        scheduler = _spawn([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                            "--scheduler-file", str(scheduler_file)], logs / "scheduler.log", tmp_path)
+        started.append(scheduler)
+        address = _scheduler_address(scheduler_file, scheduler, logs / "scheduler.log")
+        (tmp_path / "w").mkdir()
+        started.append(_spawn([str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                               "--host", "127.0.0.1", "--local-directory", str(tmp_path / "w")], logs / "w.log", tmp_path))
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=180)
+            cli_log = logs / "grade.stderr"
+            with open(tmp_path / "grade.json", "wb") as out, open(cli_log, "wb") as err:
+                grading = subprocess.Popen(_grade_cmd(folder, workspace, "--scheduler", address), stdout=out,
+                                           stderr=err, cwd=REPO, env=_env(), start_new_session=True)
+            started.append(grading)
+            deadline = time.monotonic() + 300
+            # the sources' key: the task's (or, as scattered data, the type's name)
+            while not (holders := [w for key, ws in client.who_has().items()
+                                   if str(key).startswith(("_lecture_sources", "LectureSources")) for w in ws]):
+                assert grading.poll() is None and time.monotonic() < deadline, _tail(cli_log)
+                time.sleep(0.05)
+            (pid,) = client.run(os.getpid, workers=holders).values()
+            os.kill(pid, signal.SIGKILL)
+            grading.wait(timeout=900)
+            assert grading.returncode == 0, _tail(cli_log)
+    finally:
+        _teardown(reversed(started))
+    results = json.loads((tmp_path / "grade.json").read_text())
+    assert sorted(r["student"] for r in results) == sorted(STUDENTS)
+    for result in results:
+        _assert_score(result)
+    _assert_workspace(workspace, {r["student"]: r for r in results})
+
+
 # ---------------------------------------------------------------- 2. SIGKILL, then resume
 
 def test_resume_after_sigkill_grades_only_what_is_missing(prepared, tmp_path):
