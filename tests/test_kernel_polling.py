@@ -3,12 +3,20 @@ same timeouts (the real channel's poll is what misses wake-ups; here it is repla
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from queue import Empty
 
 import pytest
 from jupyter_client.channels import AsyncZMQSocketChannel
 
 from backproplab import kernel_polling
+
+
+def run(coroutine):
+    """``coroutine``'s result, from a loop of its own in another thread (another test may leave this thread's
+    event loop running: nbclient's and Playwright's synchronous APIs run one)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -33,7 +41,7 @@ def recorded(monkeypatch):
 
 def test_a_long_wait_is_polled_in_slices_and_returns_the_message(recorded):
     calls, _ = recorded
-    assert asyncio.run(AsyncZMQSocketChannel.get_msg(None, timeout=30)) == {"msg_id": "reply"}
+    assert run(AsyncZMQSocketChannel.get_msg(None, timeout=30)) == {"msg_id": "reply"}
     assert len(calls) == 3 and max(calls) <= 0.01
 
 
@@ -41,11 +49,11 @@ def test_the_timeout_still_ends_the_wait_with_empty(recorded):
     calls, answer_on = recorded
     answer_on["call"] = None
     with pytest.raises(Empty):
-        asyncio.run(AsyncZMQSocketChannel.get_msg(None, timeout=0.05))
+        run(AsyncZMQSocketChannel.get_msg(None, timeout=0.05))
     assert 3 <= len(calls) <= 8 and max(calls) <= 0.01
 
 
 def test_no_timeout_polls_in_slices_until_a_message(recorded):
     calls, _ = recorded
-    assert asyncio.run(AsyncZMQSocketChannel.get_msg(None)) == {"msg_id": "reply"}
+    assert run(AsyncZMQSocketChannel.get_msg(None)) == {"msg_id": "reply"}
     assert calls[:2] == [0.01, 0.01]
