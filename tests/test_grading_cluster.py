@@ -258,28 +258,47 @@ def _sandbox_running(pid) -> bool:
     return False
 
 
+def _start_cluster(tmp_path, names, started):
+    """A `dask scheduler` and one `dask worker` (under its nanny) per name, logging to tmp_path/logs/; each process
+    is appended to ``started`` as it starts. -> (the scheduler's address, {name: the worker's process})."""
+    scheduler_file, logs = tmp_path / "scheduler.json", tmp_path / "logs"
+    logs.mkdir()
+    scheduler = _spawn([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                        "--scheduler-file", str(scheduler_file)], logs / "scheduler.log", tmp_path)
+    started.append(scheduler)
+    address = _scheduler_address(scheduler_file, scheduler, logs / "scheduler.log")
+    workers = {}
+    for name in names:
+        (tmp_path / name).mkdir()
+        workers[name] = _spawn([str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                                "--host", "127.0.0.1", "--name", name, "--local-directory", str(tmp_path / name)],
+                               logs / f"{name}.log", tmp_path)
+        started.append(workers[name])
+    return address, workers
+
+
+def _start_grading(folder, workspace, address, tmp_path, started):
+    """`bplab grade --json` of ``folder`` on the scheduler at ``address``, in the background (appended to
+    ``started``), its JSON into tmp_path/grade.json. -> (the process, its stderr's file)."""
+    cli_log = tmp_path / "logs" / "grade.stderr"
+    with open(tmp_path / "grade.json", "wb") as out, open(cli_log, "wb") as err:
+        grading = subprocess.Popen(_grade_cmd(folder, workspace, "--scheduler", address), stdout=out,
+                                   stderr=err, cwd=REPO, env=_env(), start_new_session=True)
+    started.append(grading)
+    return grading, cli_log
+
+
 def test_cluster_survives_a_killed_worker(prepared, tmp_path):
     """On a real scheduler and two `dask worker` processes, is every submission graded exactly once,
     with the right score, when one worker is SIGKILLed while it grades a submission?"""
     from dask.distributed import Client
 
     workspace, folder = _workspace(prepared, tmp_path), prepared[1]
-    scheduler_file, logs = tmp_path / "scheduler.json", tmp_path / "logs"
-    logs.mkdir()
+    logs = tmp_path / "logs"
     started = []
     try:
-        scheduler = _spawn([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                            "--scheduler-file", str(scheduler_file)], logs / "scheduler.log", tmp_path)
-        started.append(scheduler)
-        address = _scheduler_address(scheduler_file, scheduler, logs / "scheduler.log")
+        address, workers = _start_cluster(tmp_path, ("w1", "w2"), started)
         assert address.startswith("tcp://127.0.0.1:")
-        workers = {}
-        for name in ("w1", "w2"):
-            (tmp_path / name).mkdir()
-            workers[name] = _spawn([str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                                    "--host", "127.0.0.1", "--name", name, "--local-directory", str(tmp_path / name)],
-                                   logs / f"{name}.log", tmp_path)
-            started.append(workers[name])
         with Client(address, timeout="30s") as client:
             try:
                 client.wait_for_workers(2, timeout=180)
@@ -292,11 +311,7 @@ def test_cluster_survives_a_killed_worker(prepared, tmp_path):
             # the worker process runs under its nanny, the process we started
             assert w1_pid in [p.pid for p in _family(workers["w1"].pid)]
 
-            cli_log = logs / "grade.stderr"
-            with open(tmp_path / "grade.json", "wb") as out, open(cli_log, "wb") as err:
-                grading = subprocess.Popen(_grade_cmd(folder, workspace, "--scheduler", address), stdout=out,
-                                           stderr=err, cwd=REPO, env=_env(), start_new_session=True)
-            started.append(grading)
+            grading, cli_log = _start_grading(folder, workspace, address, tmp_path, started)
             # kill w1 once it is grading: a task of the batch assigned to it and its sandbox running
             deadline = time.monotonic() + 300
             while True:
@@ -339,24 +354,12 @@ def test_a_worker_that_dies_holding_the_lecture_sources_costs_no_submission(prep
     from dask.distributed import Client
 
     workspace, folder = _workspace(prepared, tmp_path), prepared[1]
-    scheduler_file, logs = tmp_path / "scheduler.json", tmp_path / "logs"
-    logs.mkdir()
     started = []
     try:
-        scheduler = _spawn([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                            "--scheduler-file", str(scheduler_file)], logs / "scheduler.log", tmp_path)
-        started.append(scheduler)
-        address = _scheduler_address(scheduler_file, scheduler, logs / "scheduler.log")
-        (tmp_path / "w").mkdir()
-        started.append(_spawn([str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                               "--host", "127.0.0.1", "--local-directory", str(tmp_path / "w")], logs / "w.log", tmp_path))
+        address, _ = _start_cluster(tmp_path, ("w",), started)
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(1, timeout=180)
-            cli_log = logs / "grade.stderr"
-            with open(tmp_path / "grade.json", "wb") as out, open(cli_log, "wb") as err:
-                grading = subprocess.Popen(_grade_cmd(folder, workspace, "--scheduler", address), stdout=out,
-                                           stderr=err, cwd=REPO, env=_env(), start_new_session=True)
-            started.append(grading)
+            grading, cli_log = _start_grading(folder, workspace, address, tmp_path, started)
             deadline = time.monotonic() + 300
             # the sources' key: the task's (or, as scattered data, the type's name)
             while not (holders := [w for key, ws in client.who_has().items()
