@@ -280,11 +280,11 @@ class _CompiledSchemas:
     def validate(self, instance, schema):
         import jsonschema
 
-        key = id(schema)
-        if key not in self._validators:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
-            self._validators[key] = (schema, jsonschema.validators.validator_for(schema)(schema))
-        self._validators[key][1].validate(instance)
+        if id(schema) not in self._validators:  # the schema is kept beside its validator, so its id stays its own
+            validator_class = jsonschema.validators.validator_for(schema)
+            validator_class.check_schema(schema)
+            self._validators[id(schema)] = (schema, validator_class(schema))
+        self._validators[id(schema)][1].validate(instance)
 
 
 _COMPILED_SCHEMAS = _CompiledSchemas()
