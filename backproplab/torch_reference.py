@@ -252,7 +252,7 @@ def bnmlp_autograd(X, Y, params, eps=1e-5):
 
 
 def bnmlp_torch_training(X, Y, params, running, learning_rate, epochs, batch_size):
-    """Lecture 09's network as PyTorch users build it, trained with torch.optim.SGD in float64.
+    """Lecture 09's network as PyTorch users build it, trained by torch.optim.SGD's update in float64.
 
     nn.Sequential(Linear(n0, n1, bias=False), BatchNorm1d(n1), Tanh(), Linear(n1, n2, bias=False),
     BatchNorm1d(n2), Tanh(), Linear(n2, K)) from the given params, nn.CrossEntropyLoss, minibatches of
@@ -275,17 +275,25 @@ def bnmlp_torch_training(X, Y, params, running, learning_rate, epochs, batch_siz
         for l, layer in ((1, model[1]), (2, model[4])):
             layer.running_mean.copy_(torch.from_numpy(np.asarray(running[f"mean{l}"], dtype=np.float64).reshape(-1)))
             layer.running_var.copy_(torch.from_numpy(np.asarray(running[f"var{l}"], dtype=np.float64).reshape(-1)))
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    # torch.optim.SGD's step is its functional form, run here directly: constructing the class imports
+    # torch._dynamo, a second of CPU in every process that checks this (a student's kernel among them)
+    from torch.optim.sgd import sgd
+
+    parameters = list(model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     X_t, labels = _tensor(X), torch.from_numpy(np.argmax(Y, axis=1))
     losses = []
     model.train()
     for _ in range(epochs):
         for start in range(0, X_t.shape[0], batch_size):
-            optimizer.zero_grad()
+            for parameter in parameters:
+                parameter.grad = None
             loss = loss_fn(model(X_t[start:start + batch_size]), labels[start:start + batch_size])
             loss.backward()
-            optimizer.step()
+            with torch.no_grad():
+                sgd(parameters, [parameter.grad for parameter in parameters], [None] * len(parameters),
+                    weight_decay=0.0, momentum=0.0, lr=float(learning_rate), dampening=0.0, nesterov=False,
+                    maximize=False, foreach=False)
             losses.append(float(loss.detach()))
     trained = {key: _numpy(tensor).reshape(np.shape(params[key])) for key, tensor in slots.items()}
     running = {"mean1": _numpy(model[1].running_mean).reshape(1, -1), "var1": _numpy(model[1].running_var).reshape(1, -1),

@@ -206,20 +206,23 @@ class _UpdateRule(Exercise):
         return self._flatten(*self.library(*case.args, **case.kwargs))
 
     @staticmethod
-    def _torch_step(case_params, grads, make_optimizer, set_state, read_state):
-        """One torch.optim step in float64 from the given state -> (params, state arrays per key)."""
+    def _torch_step(case_params, grads, update, states=()):
+        """One step of a torch.optim update in float64 from the given states -> (params, [{grad key: array} per
+        state]). ``update(tensors, gradients, *state lists)`` is the optimizer's functional form, which its class's
+        ``step`` runs, and changes the tensors and states in place (the class's construction imports torch._dynamo:
+        a second per process)."""
         import torch
 
-        tensors = {key: torch.tensor(value, dtype=torch.float64, requires_grad=True)
-                   for key, value in case_params.items()}
-        optimizer = make_optimizer(list(tensors.values()))
-        for key, tensor in tensors.items():
-            tensor.grad = torch.tensor(grads["d" + key], dtype=torch.float64)
-            set_state(optimizer.state[tensor], "d" + key)
-        optimizer.step()
-        params = {key: tensor.detach().numpy().copy() for key, tensor in tensors.items()}
-        return params, [{("d" + key): read_state(optimizer.state[tensor], i) for key, tensor in tensors.items()}
-                        for i in range(len(read_state.names))]
+        keys = list(case_params)
+
+        def tensors(values):
+            return [torch.tensor(values[key], dtype=torch.float64) for key in keys]
+
+        params = tensors(case_params)
+        state_lists = [tensors({key: state["d" + key] for key in keys}) for state in states]
+        update(params, tensors({key: grads["d" + key] for key in keys}), *state_lists)
+        return ({key: tensor.numpy().copy() for key, tensor in zip(keys, params)},
+                [{"d" + key: tensor.numpy().copy() for key, tensor in zip(keys, state)} for state in state_lists])
 
 
 def _hyper(case, fixed, names, defaults):
@@ -228,14 +231,6 @@ def _hyper(case, fixed, names, defaults):
     values.update(dict(zip(names, case.args[fixed:])))
     values.update(case.kwargs)
     return values
-
-
-class _Reader:
-    def __init__(self, *names):
-        self.names = names
-
-    def __call__(self, state, index):
-        return state[self.names[index]].detach().numpy().copy()
 
 
 @register
@@ -273,14 +268,13 @@ class MomentumUpdate(_UpdateRule):
     def oracles(self, case):
         params, grads, velocity = case.args[:3]
         h = _hyper(case, 3, ("learning_rate", "beta"), {"beta": 0.9})
-        import torch
+        from torch.optim.sgd import sgd
 
-        def set_state(state, key):
-            state["momentum_buffer"] = torch.tensor(velocity[key], dtype=torch.float64)
+        def update(tensors, gradients, velocities):
+            sgd(tensors, gradients, velocities, weight_decay=0.0, momentum=h["beta"], lr=h["learning_rate"],
+                dampening=0.0, nesterov=False, maximize=False, foreach=False)
 
-        new_params, states = self._torch_step(
-            params, grads, lambda p: torch.optim.SGD(p, lr=h["learning_rate"], momentum=h["beta"], dampening=0.0),
-            set_state, _Reader("momentum_buffer"))
+        new_params, states = self._torch_step(params, grads, update, [velocity])
         return {"torch.optim.SGD(momentum=beta)": self._flatten(new_params, *states)}
 
     def mistakes(self, case):
@@ -342,14 +336,14 @@ class RMSPropUpdate(_UpdateRule):
         params, grads, cache = case.args[:3]
         h = _hyper(case, 3, ("learning_rate", "beta", "eps"), {"beta": 0.9, "eps": 1e-8})
         import torch
+        from torch.optim.rmsprop import rmsprop
 
-        def set_state(state, key):
-            state["step"] = torch.tensor(0.0)
-            state["square_avg"] = torch.tensor(cache[key], dtype=torch.float64)
+        def update(tensors, gradients, square_avgs):
+            rmsprop(tensors, gradients, square_avgs, [], [], [torch.tensor(0.0) for _ in tensors], foreach=False,
+                    lr=h["learning_rate"], alpha=h["beta"], eps=h["eps"], weight_decay=0.0, momentum=0.0,
+                    centered=False)
 
-        new_params, states = self._torch_step(
-            params, grads, lambda p: torch.optim.RMSprop(p, lr=h["learning_rate"], alpha=h["beta"], eps=h["eps"]),
-            set_state, _Reader("square_avg"))
+        new_params, states = self._torch_step(params, grads, update, [cache])
         return {"torch.optim.RMSprop(alpha=beta)": self._flatten(new_params, *states)}
 
     def mistakes(self, case):
@@ -421,16 +415,14 @@ class AdamUpdate(_UpdateRule):
         params, grads, m, v, t = case.args[:5]
         h = _hyper(case, 5, ("learning_rate", "beta1", "beta2", "eps"), {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
         import torch
+        from torch.optim.adam import adam
 
-        def set_state(state, key):
-            state["step"] = torch.tensor(float(t - 1))
-            state["exp_avg"] = torch.tensor(m[key], dtype=torch.float64)
-            state["exp_avg_sq"] = torch.tensor(v[key], dtype=torch.float64)
+        def update(tensors, gradients, exp_avgs, exp_avg_sqs):
+            adam(tensors, gradients, exp_avgs, exp_avg_sqs, [], [torch.tensor(float(t - 1)) for _ in tensors],
+                 foreach=False, amsgrad=False, beta1=h["beta1"], beta2=h["beta2"], lr=h["learning_rate"],
+                 weight_decay=0.0, eps=h["eps"], maximize=False)
 
-        new_params, states = self._torch_step(
-            params, grads,
-            lambda p: torch.optim.Adam(p, lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["eps"]),
-            set_state, _Reader("exp_avg", "exp_avg_sq"))
+        new_params, states = self._torch_step(params, grads, update, [m, v])
         return {"torch.optim.Adam": self._flatten(new_params, *states)}
 
     def mistakes(self, case):
