@@ -291,7 +291,7 @@ def bnmlp_torch_training(X, Y, params, running, learning_rate, epochs, batch_siz
             loss = loss_fn(model(X_t[start:start + batch_size]), labels[start:start + batch_size])
             loss.backward()
             with torch.no_grad():
-                sgd(parameters, [parameter.grad for parameter in parameters], [None] * len(parameters),
+                sgd(parameters, [parameter.grad for parameter in parameters], [None for _ in parameters],
                     weight_decay=0.0, momentum=0.0, lr=float(learning_rate), dampening=0.0, nesterov=False,
                     maximize=False, foreach=False)
             losses.append(float(loss.detach()))
