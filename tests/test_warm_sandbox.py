@@ -142,6 +142,32 @@ def test_a_stalled_or_dead_fork_server_costs_no_job(sandbox):
         assert done is not None and texts[0].strip() == "42", run.stderr
 
 
+def test_a_fork_server_that_runs_but_never_answers_is_replaced_within_the_spawn_deadline():
+    """A fork server that is alive and running but gives no kernel is replaced after SPAWN_SECONDS (not waited on
+    forever), and a spawn that fails twice raises ForkServerStalled, which retries the job in a new sandbox."""
+    import subprocess
+    import time
+
+    from backproplab.grading.sandbox.executor import ForkServer, ForkServerStalled
+
+    mute = subprocess.Popen([sys.executable, "-c", "import json, os, time\n"
+                             "print(json.dumps({'ready': True, 'pid': os.getpid()}), flush=True)\ntime.sleep(120)"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    server = ForkServer([], forked=mute)
+    server.SPAWN_SECONDS = 2
+    started = time.monotonic()
+    try:
+        with pytest.raises(ForkServerStalled):
+            server.spawn("/nonexistent/spec.json")  # the replacement (a real fork server) answers -1 for it
+        assert mute.poll() is not None, "the silent server was not killed"
+        assert server.proc is not mute
+        assert time.monotonic() - started < 2 * server.SPAWN_SECONDS + 10
+    finally:
+        for proc in (mute, server.proc):
+            proc.kill()
+            proc.wait()
+
+
 def _all_descendants(pid, children):
     found, todo = [], [pid]
     while todo:

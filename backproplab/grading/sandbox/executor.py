@@ -46,7 +46,8 @@ class ForkServerStalled(RuntimeError):
 
 class ForkServer:
     """A fork server (forkserver.py), started once, before any submission. A spawn has a
-    deadline: a server that does not answer in time is replaced (by a process of its own) and asked once more.
+    deadline: a server that does not answer in time, or at once one that is dead or stopped, is replaced (by a
+    process of its own) and asked once more.
 
     ``forked``: a server another one forked (``ForkedServer``), already started; None: start a process, which
     forks a ``second`` server when given (its commands' read end, its answers' write end, and how many of the
@@ -74,9 +75,23 @@ class ForkServer:
             forked.pid = int(ready.get("pid", -1))
 
     def _line(self, seconds) -> str:
-        if not select.select([self.proc.stdout], [], [], seconds)[0]:
-            return ""
-        return self.proc.stdout.readline()
+        """The server's next line within ``seconds``; "" at once when the server is dead or stopped (SIGSTOP from
+        outside), which no wait would cure."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([self.proc.stdout], [], [], min(left, 1.0))[0]:
+                return self.proc.stdout.readline()
+            if not self._serving():
+                return ""
+        return ""
+
+    def _serving(self) -> bool:
+        if self.proc.pid <= 0:  # a forked server, not yet named by its ready line
+            return True
+        try:
+            return self.proc.poll() is None and stat_fields(self.proc.pid)[0] not in ("T", "t")
+        except (OSError, IndexError):
+            return False
 
     def spawn(self, spec_path) -> int:
         for _attempt in (1, 2):
