@@ -176,9 +176,16 @@ def _client(scheduler, workers):
 def _stop_fork_server():
     """End multiprocessing's fork server (started by ``_client``), so that no process of the batch outlives it and
     the workers' CPU, which the fork server reaped, counts as this process's children's."""
+    import os
+    import signal
     from multiprocessing import forkserver
 
-    forkserver._forkserver._stop()  # the standard library's own way to stop it (its tests use it)
+    server = forkserver._forkserver
+    if server._forkserver_pid is not None:
+        # killed first: asked to stop, it shuts its interpreter down (torch, nbgrader, Dask imported), most of a second
+        # with nothing left to keep; the CPU it reaped still reaches this process
+        os.kill(server._forkserver_pid, signal.SIGKILL)
+    server._stop()  # the standard library's own way to stop it (its tests use it): reaps it, removes its socket
 
 
 # A LocalCluster worker per this many submissions to grade, by default (measured on 3 submissions of lecture 04,
