@@ -9,6 +9,8 @@ PORT   ?= 8888
 
 setup: $(STAMP)
 
+# Every Jupyter server of .venv (the instructors' formgrader too) loads backproplab.kernel_polling: a config file in
+# .venv's config.d (binder/postBuild installs the same file on Binder).
 # torch first, pinned, from PyTorch's CPU wheel index (as binder/requirements.txt): the default index's Linux
 # wheel is the multi-GB CUDA build. Where that index is unreachable (an offline mirror), the default index.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
@@ -19,6 +21,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --retries 1 --timeout 30 --index-url $(TORCH_INDEX) torch==2.13.0 \
 		|| $(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	install -D -m 644 binder/jupyter_server_config.d/backproplab.json \
+		$(VENV)/etc/jupyter/jupyter_server_config.d/backproplab.json
 	$(VENV)/bin/jupyter labextension list 2>&1 | grep -qi nbgrader
 	touch $(STAMP)
 

@@ -136,9 +136,16 @@ def test_binder_and_make_lab_give_students_the_same_jupyterlab():
     server_config = json.loads((STUDENT_CONFIG / "jupyter_server_config.json").read_text())
     assert {name for name, off in page_config["disabledExtensions"].items() if off} == lab
     assert {name for name, on in server_config["ServerApp"]["jpserver_extensions"].items() if not on} == server
-    enabled = {cmd[-1] for cmd in postbuild_commands() if cmd[:4] == ["jupyter", "server", "extension", "enable"]}
+    installed = json.loads((BINDER / "jupyter_server_config.d" / "backproplab.json").read_text())
+    enabled = {name for name, on in installed["ServerApp"]["jpserver_extensions"].items() if on}
     assert {name for name, on in server_config["ServerApp"]["jpserver_extensions"].items() if on} == enabled \
         == {"backproplab.kernel_polling"}
+    # postBuild installs that file where Binder's server reads config (sys.prefix's jupyter_server_config.d);
+    # `jupyter server extension enable` would log a failure for an extension no config file lists yet, and exit 0
+    text = (BINDER / "postBuild").read_text()
+    assert "install -D -m 644 binder/jupyter_server_config.d/backproplab.json" in text
+    assert "print(sys.prefix)')/etc/jupyter/jupyter_server_config.d/backproplab.json" in text
+    assert not any(cmd[:4] == ["jupyter", "server", "extension", "enable"] for cmd in postbuild_commands())
     assert importlib.import_module("backproplab.kernel_polling")._jupyter_server_extension_points()
     levels = {cmd[3] for cmd in postbuild_commands() if cmd[:3] == ["jupyter", "labextension", "disable"]}
     assert levels == {"--level=sys_prefix"}

@@ -87,8 +87,8 @@ def test_make_lab_puts_the_student_config_on_the_jupyter_config_path():
 @pytest.mark.slow
 def test_formgrader_is_served_to_instructors_and_not_to_students(tmp_path):
     """Does a real server answer /formgrader for the instructors' plain `jupyter lab`, and 404 with the
-    students' config (nbgrader's formgrader server extension off), while Validate's endpoint stays, and the
-    students' server loads kernel_polling?"""
+    students' config (nbgrader's formgrader server extension off), while Validate's endpoint stays, and both
+    servers load kernel_polling?"""
     def status(server, path):
         try:
             with urllib.request.urlopen(server.url(path), timeout=60) as response:
@@ -100,6 +100,8 @@ def test_formgrader_is_served_to_instructors_and_not_to_students(tmp_path):
     root.mkdir()
     with running_lab(root, tmp_path / "instructor") as server:
         assert status(server, "formgrader") == 200
+        # formgrader runs nbgrader in this process too: make setup's config file in .venv loads kernel_polling
+        assert "backproplab.kernel_polling | extension was successfully loaded" in server.log.read_text()
     with running_lab(root, tmp_path / "student", config_path=STUDENT_CONFIG) as server:
         assert status(server, "formgrader") == 404
         # Validate runs nbgrader in this process: its kernel channels poll in slices (kernel_polling)
