@@ -9,12 +9,12 @@ PORT   ?= 8888
 
 setup: $(STAMP)
 
-# Every Jupyter server of .venv (the instructors' formgrader too) loads backproplab.kernel_polling: a config file in
-# .venv's config.d (binder/postBuild installs the same file on Binder).
 # torch first, pinned, from PyTorch's CPU wheel index (as binder/requirements.txt): the default index's Linux
 # wheel is the multi-GB CUDA build. Where that index is unreachable (an offline mirror), the default index.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
+# Every Jupyter server of .venv (the instructors' formgrader too) loads backproplab.kernel_polling: a config file in
+# .venv's config.d (binder/postBuild installs the same file on Binder).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -205,24 +205,12 @@ class _UpdateRule(Exercise):
     def reference(self, case):
         return self._flatten(*self.library(*case.args, **case.kwargs))
 
-    @staticmethod
-    def _torch_step(case_params, grads, update, states=()):
-        """One step of a torch.optim update in float64 from the given states -> (params, [{grad key: array} per
-        state]). ``update(tensors, gradients, *state lists)`` is the optimizer's functional form, which its class's
-        ``step`` runs, and changes the tensors and states in place (the class's construction imports torch._dynamo:
-        a second per process)."""
-        import torch
+    def oracles(self, case):
+        """``torch.optim``'s update of the same name in autograd_backed (the optimizer's functional form, which its
+        class's ``step`` runs: constructing the class imports torch._dynamo, a second per process), in float64."""
+        from .. import autograd_backed
 
-        keys = list(case_params)
-
-        def tensors(values):
-            return [torch.tensor(values[key], dtype=torch.float64) for key in keys]
-
-        params = tensors(case_params)
-        state_lists = [tensors({key: state["d" + key] for key in keys}) for state in states]
-        update(params, tensors({key: grads["d" + key] for key in keys}), *state_lists)
-        return ({key: tensor.numpy().copy() for key, tensor in zip(keys, params)},
-                [{"d" + key: tensor.numpy().copy() for key, tensor in zip(keys, state)} for state in state_lists])
+        return {self.oracle: self._flatten(*getattr(autograd_backed, self.name)(*case.args, **case.kwargs))}
 
 
 def _hyper(case, fixed, names, defaults):
@@ -246,6 +234,7 @@ class MomentumUpdate(_UpdateRule):
     library_functions = ("backproplab.optimizers.momentum_update", "backproplab.optimizers.momentum_update_ema",
                          "backproplab.model.update_parameters_momentum")
     library = staticmethod(momentum_update)
+    oracle = "torch.optim.SGD(momentum=beta)"
 
     def _case(self, rng, sizes, label, first_step=False, default_beta=False):
         params = _draw_params(rng, sizes)
@@ -264,18 +253,6 @@ class MomentumUpdate(_UpdateRule):
                 self._case(rng, [1, 1], "one weight and one bias"),
                 self._case(rng, _random_sizes(rng), "the first step (velocity all zeros)", first_step=True),
                 self._case(rng, [3, 2, 4], "beta left at its default 0.9", default_beta=True)]
-
-    def oracles(self, case):
-        params, grads, velocity = case.args[:3]
-        h = _hyper(case, 3, ("learning_rate", "beta"), {"beta": 0.9})
-        from torch.optim.sgd import sgd
-
-        def update(tensors, gradients, velocities):
-            sgd(tensors, gradients, velocities, weight_decay=0.0, momentum=h["beta"], lr=h["learning_rate"],
-                dampening=0.0, nesterov=False, maximize=False, foreach=False)
-
-        new_params, states = self._torch_step(params, grads, update, [velocity])
-        return {"torch.optim.SGD(momentum=beta)": self._flatten(new_params, *states)}
 
     def mistakes(self, case):
         params, grads, velocity = case.args[:3]
@@ -308,6 +285,7 @@ class RMSPropUpdate(_UpdateRule):
     hints = HINTS_RMSPROP
     library_functions = ("backproplab.optimizers.rmsprop_update",)
     library = staticmethod(rmsprop_update)
+    oracle = "torch.optim.RMSprop(alpha=beta)"
 
     def _case(self, rng, sizes, label, scale=1.0, eps=None, first_step=False, defaults=False):
         params = _draw_params(rng, sizes)
@@ -331,20 +309,6 @@ class RMSPropUpdate(_UpdateRule):
                 self._case(rng, _random_sizes(rng), "tiny gradients (~1e-3) and eps=1e-4", scale=1e-3, eps=1e-4),
                 self._case(rng, [2, 3], "the first step (cache all zeros)", first_step=True),
                 self._case(rng, [4, 2], "beta and eps left at their defaults", defaults=True)]
-
-    def oracles(self, case):
-        params, grads, cache = case.args[:3]
-        h = _hyper(case, 3, ("learning_rate", "beta", "eps"), {"beta": 0.9, "eps": 1e-8})
-        import torch
-        from torch.optim.rmsprop import rmsprop
-
-        def update(tensors, gradients, square_avgs):
-            rmsprop(tensors, gradients, square_avgs, [], [], [torch.tensor(0.0) for _ in tensors], foreach=False,
-                    lr=h["learning_rate"], alpha=h["beta"], eps=h["eps"], weight_decay=0.0, momentum=0.0,
-                    centered=False)
-
-        new_params, states = self._torch_step(params, grads, update, [cache])
-        return {"torch.optim.RMSprop(alpha=beta)": self._flatten(new_params, *states)}
 
     def mistakes(self, case):
         params, grads, cache = case.args[:3]
@@ -383,6 +347,7 @@ class AdamUpdate(_UpdateRule):
     hints = HINTS_ADAM
     library_functions = ("backproplab.optimizers.adam_update",)
     library = staticmethod(adam_update)
+    oracle = "torch.optim.Adam"
 
     def _case(self, rng, sizes, label, t, scale=1.0, eps=None, defaults=False):
         params = _draw_params(rng, sizes)
@@ -410,20 +375,6 @@ class AdamUpdate(_UpdateRule):
                 self._case(rng, _random_sizes(rng), "tiny gradients (~1e-3) and eps=1e-4", int(rng.integers(2, 9)),
                            scale=1e-3, eps=1e-4),
                 self._case(rng, [2, 4], "betas and eps left at their defaults, t=1", 1, defaults=True)]
-
-    def oracles(self, case):
-        params, grads, m, v, t = case.args[:5]
-        h = _hyper(case, 5, ("learning_rate", "beta1", "beta2", "eps"), {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
-        import torch
-        from torch.optim.adam import adam
-
-        def update(tensors, gradients, exp_avgs, exp_avg_sqs):
-            adam(tensors, gradients, exp_avgs, exp_avg_sqs, [], [torch.tensor(float(t - 1)) for _ in tensors],
-                 foreach=False, amsgrad=False, beta1=h["beta1"], beta2=h["beta2"], lr=h["learning_rate"],
-                 weight_decay=0.0, eps=h["eps"], maximize=False)
-
-        new_params, states = self._torch_step(params, grads, update, [m, v])
-        return {"torch.optim.Adam": self._flatten(new_params, *states)}
 
     def mistakes(self, case):
         params, grads, m, v, t = case.args[:5]
