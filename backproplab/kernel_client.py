@@ -86,16 +86,21 @@ class CellRecorder:
             self.outputs.append(output)
 
 
-def until_idle(client, msg_id, seconds, on_message, alive) -> str:
+def until_idle(client, msg_id, seconds, on_message, alive, checkpoint=None) -> str:
     """Pass the iopub messages of the request ``msg_id`` to ``on_message`` until the kernel reports it idle.
 
     ``client``: a jupyter_client kernel client; ``alive()``: whether the kernel still runs (asked while no
-    message comes). Returns idle | died | timeout (``seconds`` passed first)."""
+    message comes); ``checkpoint()``, if given: called after every message, whoever sent it (it may raise).
+    Returns idle | died | timeout (``seconds`` passed first)."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
             msg = client.get_iopub_msg(timeout=min(1.0, left))
         except queue.Empty:
+            msg = None
+        if checkpoint:
+            checkpoint()
+        if msg is None:
             if not alive():
                 return "died"
             continue

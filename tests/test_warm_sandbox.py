@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -336,6 +337,37 @@ def test_a_job_cannot_spend_the_executors_cpu_for_the_next(sandbox):
     assert 1 not in texts
     run, texts, done = job(sandbox, "print('honest')")
     assert texts[0] == "honest\n" and done["executor_cpu_spent"] is False
+
+
+ASYNCIO_SPEND = """
+import asyncio, resource, time
+from backproplab.grading.sandbox.executor import CpuAccount, ExecutorCpuSpent
+resource.setrlimit(resource.RLIMIT_CPU, (60, 65))
+account = CpuAccount(1)
+account.start()
+
+def burn():  # a callback of the loop, as jupyter_client's message handling runs
+    end = time.process_time() + 2.5
+    while time.process_time() < end:
+        pass
+
+loop = asyncio.new_event_loop()
+loop.call_soon(burn)
+loop.run_until_complete(asyncio.sleep(0.01))  # asyncio would log and swallow an exception raised in burn
+try:
+    account.check()
+    print("not raised")
+except ExecutorCpuSpent:
+    print("raised at the checkpoint")
+"""
+
+
+def test_the_cpu_account_raises_at_a_checkpoint_when_sigxcpu_comes_inside_the_asyncio_loop():
+    """The executor's allowance can run out while jupyter_client's blocking client waits in its asyncio loop. An
+    exception raised there from SIGXCPU was logged and swallowed by asyncio, whose future then never completed:
+    the executor blocked to the job's deadline (a flaky hang). Now it is marked and raised at the next checkpoint."""
+    run = subprocess.run([sys.executable, "-c", ASYNCIO_SPEND], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "raised at the checkpoint" and "Exception in callback" not in run.stderr, run.stderr
 
 
 def test_a_job_whose_executor_died_under_it_is_run_again_once():

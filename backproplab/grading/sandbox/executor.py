@@ -145,7 +145,7 @@ class ForkedServer:
 class Kernel:
     """A real ipykernel, forked from the fork server, driven through jupyter_client."""
 
-    def __init__(self, forkserver, scratch, env, number, isolate=None):
+    def __init__(self, forkserver, scratch, env, number, isolate=None, checkpoint=None):
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -155,6 +155,7 @@ class Kernel:
         spec.write_text(json.dumps({"env": env, "cwd": str(scratch), "connection_file": connection_file,
                                     "isolate": isolate}))
         self.pid = forkserver.spawn(spec)
+        self.checkpoint = checkpoint  # called after every message: where the executor's CPU account raises
         self.client = BlockingKernelClient()
         self.client.load_connection_file(connection_file)
         self.client.start_channels()
@@ -193,7 +194,7 @@ class Kernel:
     def run(self, source, timeout, recorder):
         """Execute ``source``; return ok | error | timeout | kernel-died."""
         msg_id = self.client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
-        ended = until_idle(self.client, msg_id, timeout, recorder.add, self.alive)
+        ended = until_idle(self.client, msg_id, timeout, recorder.add, self.alive, self.checkpoint)
         if ended == "timeout":
             return self._interrupt(recorder, msg_id)
         return "kernel-died" if ended == "died" else "error" if recorder.errored else "ok"
@@ -202,8 +203,8 @@ class Kernel:
         _signal(self.pid, signal.SIGINT)
         recorder.add({"msg_type": "error", "content": {"ename": "CellTimeoutError", "evalue": "the cell ran out of time",
                                                        "traceback": ["CellTimeoutError: the cell ran out of time"]}})
-        if until_idle(self.client, msg_id, 5, lambda msg: None, self.alive) == "idle":  # the interrupted cell ended
-            return "timeout"
+        if until_idle(self.client, msg_id, 5, lambda msg: None, self.alive, self.checkpoint) == "idle":
+            return "timeout"  # the interrupted cell ended
         self.shutdown()  # deaf to SIGINT: the next cell needs a new kernel
         return "kernel-died"
 
@@ -368,10 +369,11 @@ def _record_output(result, planned, limit) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
-def run_job(request, servers: Servers, scratch, budget: OutputBudget):
+def run_job(request, servers: Servers, scratch, budget: OutputBudget, checkpoint=None):
     """Run one submission's cells; emit a line per cell; return (restarts, the kernels' CPU seconds,
     seconds to start the first kernel). Test cells get the verification jobs' records (``verify``);
-    a record the kernel itself displays is dropped and counted; outputs past ``budget`` are dropped."""
+    a record the kernel itself displays is dropped and counted; outputs past ``budget`` are dropped.
+    ``checkpoint()`` (the CPU account's ``check``) is called between the kernels' messages and cells."""
     started = time.monotonic()
     records, verify_cpu = verify(request, servers, scratch) if request.get("verify") else ({}, 0.0)
     emit({"verify_seconds": round(time.monotonic() - started, 3), "verify_cpu_seconds": round(verify_cpu, 3)})
@@ -379,7 +381,7 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
     kernels = []
 
     def new_kernel():
-        kernels.append(Kernel(servers.kernels, scratch, env, len(kernels) + 1, request.get("isolate")))
+        kernels.append(Kernel(servers.kernels, scratch, env, len(kernels) + 1, request.get("isolate"), checkpoint))
         return kernels[-1]
 
     started = time.monotonic()
@@ -388,6 +390,8 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget):
     kernel_cpu = kernel.cpu_seconds()
     try:
         for position, (index, source) in enumerate(cells):
+            if checkpoint:
+                checkpoint()
             recorder = CellRecorder(request["cell_output_limit"], budget, dropped_mime=OUTCOMES_MIME)
             started = time.monotonic()
             status = kernel.run(source, timeout, recorder)
@@ -487,15 +491,20 @@ def wipe(folder, budget=1_000_000) -> bool:
 
 class ExecutorCpuSpent(BaseException):
     """This submission has spent the executor's CPU allowance (``EXECUTOR_CPU_PER_SUBMISSION``), e.g. with
-    floods of output or of messages to parse: its remaining cells are not run. Raised from SIGXCPU, wherever
-    the executor was (a BaseException, so no handler of the executor's own swallows it)."""
+    floods of output or of messages to parse: its remaining cells are not run. Raised on SIGXCPU, or at the
+    next checkpoint (a BaseException, so no handler of the executor's own swallows it)."""
 
 
 class CpuAccount:
     """Per-submission CPU accounting of the long-lived executor. RLIMIT_CPU counts a process's whole life,
     and the executor serves up to 40 submissions: so before each one, its soft limit is set to what it used
     so far plus one submission's allowance (SIGXCPU past it: ``ExecutorCpuSpent``), and once the sandbox's
-    own limit leaves less than an allowance, the sandbox is recycled. No submission can spend another's."""
+    own limit leaves less than an allowance, the sandbox is recycled. No submission can spend another's.
+
+    SIGXCPU that comes while jupyter_client's asyncio loop runs (its blocking client waits in one) only marks the
+    submission spent, and ``check`` raises after the message: asyncio logs and swallows an exception raised in
+    one of its callbacks, and the future that callback was to complete would then never complete (the executor
+    blocked for good: the job's deadline, not its verdict)."""
 
     def __init__(self, allowance):
         import resource
@@ -503,11 +512,21 @@ class CpuAccount:
         self.soft, self.hard = resource.getrlimit(resource.RLIMIT_CPU)
         # a quarter of the sandbox's limit at most, so that a sandbox serves at least a few submissions
         self.allowance = allowance if self.soft == resource.RLIM_INFINITY else min(allowance, self.soft / 4)
+        self.spent = False
         signal.signal(signal.SIGXCPU, self._spent)
 
     def _spent(self, signum, frame):
+        import asyncio
+
         self._set(self.soft)  # one signal per submission: SIGXCPU repeats every second past the soft limit
-        raise ExecutorCpuSpent()
+        self.spent = True
+        if asyncio._get_running_loop() is None:
+            raise ExecutorCpuSpent()
+
+    def check(self):
+        """Raise ``ExecutorCpuSpent`` if this submission's allowance ran out while the raise had to wait."""
+        if self.spent:
+            raise ExecutorCpuSpent()
 
     def _set(self, soft):
         import resource
@@ -528,6 +547,7 @@ class CpuAccount:
         import math
         import resource
 
+        self.spent = False
         if self.soft != resource.RLIM_INFINITY:
             self._set(min(self.soft, math.ceil(_cpu_seconds() + min(allowance or self.allowance, self.allowance))))
 
@@ -570,7 +590,8 @@ def main(argv=None):
         restarts, kernels_cpu, kernel_start, cpu_spent = 0, 0.0, 0.0, False
         account.start(request.get("executor_cpu_seconds"))
         try:
-            restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch, budget)
+            restarts, kernels_cpu, kernel_start = run_job(request, servers, scratch, budget, account.check)
+            account.check()  # spent after the last message the kernels sent
         except ForkServerStalled:
             emit(protocol.retry(job["job"]))  # no fault of the submission: the supervisor runs it again
             return 5
