@@ -70,6 +70,7 @@ def test_binder_badge_refuses_a_readme_without_a_badge(tmp_path, capsys):
     assert readme.read_text() == "# A course\n"
 
 
+@pytest.mark.xdist_group("student-export")  # with test_export_student_repo's exports (one worker)
 def test_export_student_repo_with_binder_points_the_exported_badge_there(tmp_path):
     """Does `export-student-repo --binder ORG/REPO` fill in the exported README's badge (the repository's own README
     unchanged), and refuse a bad name before writing anything?"""

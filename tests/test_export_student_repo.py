@@ -43,6 +43,10 @@ HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 # Too generic to betray an answer: control flow, lone names, returns of a single name, short lines.
 TRIVIAL = re.compile(r"^(else:|try:|finally:|break|continue|pass|return( \w+)?|[\w.]+|[\]})]+,?)$")
 MIN_LENGTH = 12
+# `make check` (--dist loadgroup) runs this file's fast tests on one worker: the clone is made once, and the exports
+# after it rewrite no module again (student_edition.student_module remembers them)
+EXPORT_GROUP = "student-export"
+pytestmark = pytest.mark.xdist_group(EXPORT_GROUP)
 
 
 # -- the export, cloned ---------------------------------------------------------------------------

@@ -58,3 +58,20 @@ def test_every_diagnosis_id_is_in_the_design_contract():
     design = (ROOT / "docs" / "DESIGN.md").read_text()
     missing = [d for d in DIAGNOSES if f"`{d}`" not in design]
     assert not missing, f"add these ids to docs/DESIGN.md: {missing}"
+
+
+@pytest.mark.slow
+def test_make_checks_loadgroup_keeps_a_group_on_one_worker(tmp_path):
+    """Does `--dist loadgroup` (make check) run the tests of one xdist_group on one worker? Some pytest and
+    pytest-xdist pairs silently spread them (pytest-dev/pytest-xdist#1386): pyproject pins pytest below 9.2."""
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pathlib, pytest\n"
+        "@pytest.mark.xdist_group('together')\n"
+        "@pytest.mark.parametrize('i', range(8))\n"
+        "def test_one(i):\n"
+        "    pathlib.Path(f\"ran-on-{os.environ['PYTEST_XDIST_WORKER']}\").touch()\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider",
+                          "-q", "test_grouped.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    workers = sorted(path.name for path in tmp_path.glob("ran-on-*"))
+    assert len(workers) == 1, f"one xdist_group ran on {workers}: see pyproject.toml's pin of pytest"

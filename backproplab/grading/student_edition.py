@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
 import re
 import zlib
 from pathlib import Path
@@ -103,7 +104,8 @@ def graded_functions() -> dict[str, set[str]]:
     return table
 
 
-def predictor_names(source: str) -> list[str]:
+@functools.lru_cache(maxsize=32)  # the export asks twice per checks module: for the answer key and for the rewrite
+def predictor_names(source: str) -> tuple[str, ...]:
     """Functions and methods of a checks module that list predicted mistakes as ``_Prediction``s (the judge calls
     them with a case's arguments): "name" or "Class.name"."""
     names = []
@@ -115,7 +117,7 @@ def predictor_names(source: str) -> list[str]:
                     isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == PREDICTION
                     for n in ast.walk(node)):
                 names.append(f"{owner}.{node.name}" if owner else node.name)
-    return names
+    return tuple(names)
 
 
 def _predictions(root) -> dict:
@@ -189,17 +191,26 @@ def _referenced(tree) -> set[str]:
 def _drop_unreferenced(tree, keep: frozenset, *, methods: bool):
     """Drop module-level functions (and, with ``methods``, methods) no code names any more, to a fixpoint; never
     ``keep`` or a dunder."""
+    names_in = {}  # id(node) -> (node, the names it references): a node that stays is not changed, so each is
+    # walked once; holding the node keeps its id from being reused
+
+    def referenced(node, key=None):
+        key = id(node) if key is None else key
+        if key not in names_in:
+            names_in[key] = (node, _referenced(node))
+        return names_in[key][1]
+
     while True:
         classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
         used = set()
         for holder in [tree] + classes:
             for node in holder.body:
                 if isinstance(node, ast.FunctionDef):
-                    used |= {name for name in _referenced(node) if name != node.name}
+                    used |= referenced(node) - {node.name}
                 elif not isinstance(node, ast.ClassDef):
-                    used |= _referenced(node)
+                    used |= referenced(node)
         for node in classes:
-            used |= _referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]))
+            used |= referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]), ("bases", id(node)))
         dropped = False
         for holder in [tree] + (classes if methods else []):
             kept = []
@@ -383,6 +394,30 @@ def cell_errors_module(judge_source: str) -> str:
     return header + "\n\n".join(ast.unparse(n) for n in wanted) + "\n"
 
 
+@functools.lru_cache(maxsize=128)  # a pure function of its text: a second export in one process (the tests) is a copy
+def student_module(relative: str, text: str, replaced: frozenset | None) -> str:
+    """The student edition of the module at ``relative`` (under backproplab/, "/"-separated) whose source is ``text``;
+    ``replaced``: the graded functions it defines, for a library module that has any."""
+    parts = relative.split("/")
+    stem = parts[-1].removesuffix(".py")
+    if relative == "cli.py":
+        return ast.unparse(ast.parse(STUDENT_CLI)) + "\n"
+    if parts[0] == "checks" and stem not in CHECKS_MACHINERY:
+        return rewrite_checks_module(text, lecture=stem.startswith("lecture"))
+    if relative in ("checks/exercises.py", "checks/core.py"):
+        return rewrite_core(text)
+    if replaced is not None:
+        return rewrite_library_module(text, replaced, relative)
+    if relative == "selfcheck.py":
+        text = text.replace("from .grading.judge import answer_cell_error",
+                            "from .grading.cell_errors import answer_cell_error")
+    tree = _parse(text)
+    if parts[0] == "grading":
+        _summary_only(tree)
+    _strip_private_docstrings(tree)
+    return ast.unparse(tree) + "\n"
+
+
 def write_student_package(root, destination) -> list[Path]:
     """Write the student edition of ``root``/backproplab into ``destination``/backproplab; return the files written,
     relative to ``destination``."""
@@ -396,26 +431,9 @@ def write_student_package(root, destination) -> list[Path]:
             continue
         if parts[0] == "grading" and (len(parts) > 2 or parts[-1] not in GRADING_KEPT):
             continue
-        text = path.read_text(encoding="utf-8")
-        if relative == Path("cli.py"):
-            text = STUDENT_CLI
-        elif parts[0] == "checks" and path.stem not in CHECKS_MACHINERY:
-            text = rewrite_checks_module(text, lecture=path.stem.startswith("lecture"))
-        elif relative in (Path("checks/exercises.py"), Path("checks/core.py")):
-            text = rewrite_core(text)
-        elif str(relative) in graded:
-            text = rewrite_library_module(text, graded[str(relative)], str(relative))
-        else:
-            if relative == Path("selfcheck.py"):
-                text = text.replace("from .grading.judge import answer_cell_error",
-                                    "from .grading.cell_errors import answer_cell_error")
-            tree = _parse(text)
-            if parts[0] == "grading":
-                _summary_only(tree)
-            _strip_private_docstrings(tree)
-            text = ast.unparse(tree) + "\n"
-        if relative == Path("cli.py"):
-            text = ast.unparse(ast.parse(text)) + "\n"
+        replaced = graded.get(str(relative))
+        text = student_module(relative.as_posix(), path.read_text(encoding="utf-8"),
+                              None if replaced is None else frozenset(replaced))
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).write_text(text, encoding="utf-8")
         written.append(Path("backproplab") / relative)
