@@ -194,11 +194,10 @@ def _drop_unreferenced(tree, keep: frozenset, *, methods: bool):
     names_in = {}  # id(node) -> (node, the names it references): a node that stays is not changed, so each is
     # walked once; holding the node keeps its id from being reused
 
-    def referenced(node, key=None):
-        key = id(node) if key is None else key
-        if key not in names_in:
-            names_in[key] = (node, _referenced(node))
-        return names_in[key][1]
+    def referenced(node):
+        if id(node) not in names_in:
+            names_in[id(node)] = (node, _referenced(node))
+        return names_in[id(node)][1]
 
     while True:
         classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
@@ -210,7 +209,7 @@ def _drop_unreferenced(tree, keep: frozenset, *, methods: bool):
                 elif not isinstance(node, ast.ClassDef):
                     used |= referenced(node)
         for node in classes:
-            used |= referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]), ("bases", id(node)))
+            used |= _referenced(ast.Module(body=node.decorator_list + node.bases, type_ignores=[]))
         dropped = False
         for holder in [tree] + (classes if methods else []):
             kept = []

@@ -145,7 +145,7 @@ class ForkedServer:
 class Kernel:
     """A real ipykernel, forked from the fork server, driven through jupyter_client."""
 
-    def __init__(self, forkserver, scratch, env, number, isolate=None, checkpoint=None):
+    def __init__(self, forkserver, scratch, env, number, isolate, checkpoint):
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -155,7 +155,7 @@ class Kernel:
         spec.write_text(json.dumps({"env": env, "cwd": str(scratch), "connection_file": connection_file,
                                     "isolate": isolate}))
         self.pid = forkserver.spawn(spec)
-        self.checkpoint = checkpoint  # called after every message: where the executor's CPU account raises
+        self.checkpoint = checkpoint  # before each cell and after every message: where the CPU account raises
         self.client = BlockingKernelClient()
         self.client.load_connection_file(connection_file)
         self.client.start_channels()
@@ -193,6 +193,7 @@ class Kernel:
 
     def run(self, source, timeout, recorder):
         """Execute ``source``; return ok | error | timeout | kernel-died."""
+        self.checkpoint()  # no cell starts once the submission's allowance is spent
         msg_id = self.client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
         ended = until_idle(self.client, msg_id, timeout, recorder.add, self.alive, self.checkpoint)
         if ended == "timeout":
@@ -369,11 +370,11 @@ def _record_output(result, planned, limit) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
-def run_job(request, servers: Servers, scratch, budget: OutputBudget, checkpoint=None):
+def run_job(request, servers: Servers, scratch, budget: OutputBudget, checkpoint):
     """Run one submission's cells; emit a line per cell; return (restarts, the kernels' CPU seconds,
     seconds to start the first kernel). Test cells get the verification jobs' records (``verify``);
     a record the kernel itself displays is dropped and counted; outputs past ``budget`` are dropped.
-    ``checkpoint()`` (the CPU account's ``check``) is called between the kernels' messages and cells."""
+    ``checkpoint()`` (the CPU account's ``check``) is called before each cell and after every kernel message."""
     started = time.monotonic()
     records, verify_cpu = verify(request, servers, scratch) if request.get("verify") else ({}, 0.0)
     emit({"verify_seconds": round(time.monotonic() - started, 3), "verify_cpu_seconds": round(verify_cpu, 3)})
@@ -390,8 +391,6 @@ def run_job(request, servers: Servers, scratch, budget: OutputBudget, checkpoint
     kernel_cpu = kernel.cpu_seconds()
     try:
         for position, (index, source) in enumerate(cells):
-            if checkpoint:
-                checkpoint()
             recorder = CellRecorder(request["cell_output_limit"], budget, dropped_mime=OUTCOMES_MIME)
             started = time.monotonic()
             status = kernel.run(source, timeout, recorder)
