@@ -228,7 +228,9 @@ except OSError:
 def test_the_whole_sandbox_stays_under_its_total_memory(sandbox):
     """Six processes of 800 MB each (4.8 GB, each under its own 2 GB limit) never take the sandbox past
     SandboxLimits.total_memory_mb together: the OOM killer ends some of them, and the next submission in
-    the same warm sandbox is graded normally."""
+    the same warm sandbox is graded normally. Each holds its memory until every one has reported (its stdin
+    closes): with a fixed hold instead, the first ones could let go before the last ones start, on a busy
+    machine where the sandbox (nice 10) gets little CPU, and all six got through one after another."""
     from backproplab.grading.sandbox import SandboxCgroup
 
     probe = SandboxCgroup.create(SandboxLimits())
@@ -237,9 +239,13 @@ def test_the_whole_sandbox_stays_under_its_total_memory(sandbox):
     probe.remove()
     run, texts, done = job(sandbox, """
 import subprocess, sys
-hog = "import time\\nx = b'x' * (800 << 20)\\nprint('held', flush=True)\\ntime.sleep(5)"
-procs = [subprocess.Popen([sys.executable, '-c', hog], stdout=subprocess.PIPE) for _ in range(6)]
-held = sum(p.communicate()[0] == b'held\\n' for p in procs)
+hog = "import sys\\nx = b'x' * (800 << 20)\\nprint('held', flush=True)\\nsys.stdin.read()"
+procs = [subprocess.Popen([sys.executable, '-c', hog], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+         for _ in range(6)]
+held = sum(p.stdout.readline() == b'held\\n' for p in procs)  # a killed hog's pipe ends: b''
+for p in procs:
+    p.stdin.close()
+    p.wait()
 print('held', held)
 """, deadline=120)
     assert sandbox.cgroup is not None and sandbox.cgroup.peak_memory_mb() <= SandboxLimits().total_memory_mb
