@@ -5,7 +5,11 @@ in one run, prints side by side:
 - stock `nbgrader autograde` (serial, default configuration, in-kernel scores only), as it is and with
   jupyter_client's missed wake-ups bounded to a second (stock_without_stalls/: a missed one otherwise costs its
   30 s cell timeout, so stock's wall time varies run to run); the ratios are taken against the latter;
-- `bplab grade` with 1 and with 2 Dask workers (sandboxed, judged outside, gradebook written);
+- `bplab grade` with 1 and with 2 Dask workers (sandboxed, judged outside, gradebook written), each batch on a
+  LocalCluster of its own, started cold (its workers' imports and their sandboxes' warm-up are in its figures);
+- `bplab grade` on a standing cluster of 2 workers, started as README's "Grading at scale" starts one (`dask
+  scheduler`, `dask worker --nthreads 1 --nworkers 2`) and warm from a batch it graded before: a course's grading
+  service, or an instructor's second batch on it, pays no start-up;
 - the throughput ratio of bplab with 2 workers to stock nbgrader, and CPU seconds per submission (bplab's split:
   the client, the workers, the sandboxes);
 - the sandbox's start-up cost, and where a submission's time goes (the profile: wall and CPU per phase);
@@ -18,11 +22,13 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from backproplab.grading.answer_catalogs import load_catalog
@@ -114,6 +120,70 @@ def time_bplab(root, submissions, workers):
         return wall, split, results
 
 
+def _session_cpu(session) -> float:
+    """CPU seconds of the live processes of ``session`` (a process group leader's pid), with their reaped children."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session:  # the fields after the name: state, ppid, pgrp, session, ...
+                total += sum(int(t) for t in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+@contextmanager
+def standing_cluster(workers):
+    """(the scheduler's address, the session ids of its commands) of a scheduler with ``workers`` single-threaded
+    workers, started as README's "Grading at scale" starts them (on a free port, each command a session of its
+    own); stopped after."""
+    from dask.distributed import Client
+
+    with tempfile.TemporaryDirectory(prefix="bplab-bench-cluster-") as tmp:
+        address_file = str(Path(tmp) / "scheduler.json")
+        commands = [[sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0", "--dashboard-address",
+                     ":0", "--scheduler-file", address_file],
+                    [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", address_file,
+                     "--nthreads", "1", "--nworkers", str(workers), "--no-dashboard"]]
+        started = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                   for c in commands]
+        try:
+            with Client(scheduler_file=address_file, timeout="60s") as client:
+                client.wait_for_workers(workers, timeout=120)
+                address = client.scheduler.address
+            yield address, [p.pid for p in started]
+        finally:
+            for proc in reversed(started):
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def time_bplab_standing(root, submissions, warm_up, workers):
+    """(wall, {where: CPU seconds}, results) of `bplab grade` on a standing cluster of ``workers`` that graded the
+    submissions in ``warm_up`` before (its imports done, its sandboxes warm). Where: the client, the cluster (its
+    scheduler and workers), the sandboxes."""
+    with standing_cluster(workers) as (address, sessions), tempfile.TemporaryDirectory(prefix="bplab-bench-") as tmp:
+        before = Workspace(Path(tmp) / "before", root)
+        before.ensure_assignment(LECTURE)
+        grade_batch(before, find_submissions(warm_up, before, LECTURE), scheduler=address)
+        workspace = Workspace(Path(tmp) / "autograder", root)
+        workspace.ensure_assignment(LECTURE)
+        found = find_submissions(submissions, workspace, LECTURE)
+        cluster, own = sum(map(_session_cpu, sessions)), time.process_time()
+        started = time.monotonic()
+        results = grade_batch(workspace, found, scheduler=address)
+        wall = time.monotonic() - started
+        split = {"client": time.process_time() - own, "cluster": sum(map(_session_cpu, sessions)) - cluster,
+                 "sandboxes": sum(r.seconds.get("sandbox_cpu", 0.0) for r in results)}
+        return wall, split, results
+
+
 def sandbox_startup(repeats=10):
     """(median seconds of `python -c pass` in a new sandbox, the same without one)."""
     def timed(run):
@@ -142,23 +212,28 @@ def main():
         workspace = Workspace(Path(tmp) / "autograder", root)
         workspace.ensure_assignment(LECTURE)
         chosen = build_submissions(workspace, subs, n)
+        build_submissions(workspace, Path(tmp) / "warm-up", 4)
         stock_wall, stock_cpu = time_stock_nbgrader(root, subs, without_stalls=True)
         stalling_wall, stalling_cpu = time_stock_nbgrader(root, subs)
         one_wall, one_split, one = time_bplab(root, subs, 1)
         two_wall, two_split, two = time_bplab(root, subs, 2)
+        warm_wall, warm_split, warm = time_bplab_standing(root, subs, Path(tmp) / "warm-up", 2)
     inside, outside = sandbox_startup()
     rows = [("stock nbgrader autograde, serial", stalling_wall, stalling_cpu),
             ("  the same, missed wake-ups bounded", stock_wall, stock_cpu),
             ("bplab grade, 1 worker", one_wall, sum(one_split.values())),
-            ("bplab grade, 2 workers", two_wall, sum(two_split.values()))]
+            ("bplab grade, 2 workers", two_wall, sum(two_split.values())),
+            ("bplab grade, standing cluster, 2 workers", warm_wall, sum(warm_split.values()))]
     print(f"{n} lecture-04 submissions")
-    print(f"{'grader':<36} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
+    print(f"{'grader':<41} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
     for name, wall, cpu in rows:
-        print(f"{name:<36} {wall:>8.1f} {wall / n:>13.2f} {cpu / n:>17.2f}")
-    print(f"throughput ratio, bplab 2 workers / stock nbgrader (wake-ups bounded): {stock_wall / two_wall:.2f}x "
-          f"({stalling_wall / two_wall:.2f}x against stock as it is); "
-          f"CPU per submission, bplab 2 workers / stock: {sum(two_split.values()) / stock_cpu:.2f}")
-    for name, split in (("1 worker", one_split), ("2 workers", two_split)):
+        print(f"{name:<41} {wall:>8.1f} {wall / n:>13.2f} {cpu / n:>17.2f}")
+    for name, wall, split in (("2 workers, cold", two_wall, two_split), ("standing cluster, 2 workers, warm",
+                                                                         warm_wall, warm_split)):
+        print(f"throughput ratio, bplab {name} / stock nbgrader (wake-ups bounded): {stock_wall / wall:.2f}x "
+              f"({stalling_wall / wall:.2f}x against stock as it is); "
+              f"CPU per submission, bplab / stock: {sum(split.values()) / stock_cpu:.2f}")
+    for name, split in (("1 worker", one_split), ("2 workers", two_split), ("standing cluster", warm_split)):
         print(f"CPU s per submission, {name}: " + ", ".join(f"{where} {cpu / n:.2f}" for where, cpu in split.items()))
     print(f"sandbox start-up (python -c pass): {inside:.3f} s in bwrap vs {outside:.3f} s without "
           f"(+{inside - outside:.3f} s)")
@@ -177,11 +252,11 @@ def main():
           f"the notebook's cells (CPU) {median('cells_cpu'):.2f} + the executor")
     print(f"  batch overhead (cluster start, sandbox warm-up, gradebook writes): "
           f"{one_wall - sum(r.seconds['grade'] for r in graded):.1f} s wall in all")
-    for name, results in (("1 worker", one), ("2 workers", two)):
+    for name, results in (("1 worker", one), ("2 workers", two), ("standing cluster", warm)):
         wrong = unexpected_verdicts(results, chosen)
         print(f"verdicts against the answer catalog's expectations, {name}: "
               + (f"{len(wrong)} differ: " + "; ".join(wrong[:5]) if wrong else "all as expected"))
-    assert [r.score for r in one] == [r.score for r in two], "the two runs disagree"
+    assert [r.score for r in one] == [r.score for r in two] == [r.score for r in warm], "the runs disagree"
 
 
 if __name__ == "__main__":

@@ -282,6 +282,32 @@ def test_a_killed_graders_cgroups_are_removed_by_the_next_one():
                 folder.rmdir()
 
 
+def test_a_killed_graders_job_folder_is_removed_by_the_next_sandbox(sandbox):
+    """A grader killed with its warm sandbox leaves the sandbox's job folder in /tmp: the next warm sandbox removes
+    every job folder whose grading process is gone, and keeps a live one's (this process's, from a first sandbox)."""
+    import tempfile
+    from pathlib import Path
+
+    from backproplab.grading.sandbox.host import JOBS_PREFIX
+
+    first = WarmSandbox(ARGV, limits=SandboxLimits(), env={**SANDBOX_ENV, **KERNEL_ENV})
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1   # a process id no process has
+    left = Path(tempfile.gettempdir()) / f"{JOBS_PREFIX}{dead}-planted"
+    left.mkdir()
+    try:
+        assert job(first, "print(1)")[1][0].strip() == "1"
+        assert not left.exists()
+        assert Path(first.job_dir).name.startswith(f"{JOBS_PREFIX}{os.getpid()}-")
+        run, texts, done = job(sandbox, "print(2)")
+        assert done is not None and texts[0].strip() == "2", run.stderr
+        assert Path(first.job_dir).is_dir()   # a live grader's stays
+    finally:
+        first.close()
+        if left.exists():
+            left.rmdir()
+    assert first.job_dir is None
+
+
 def test_a_kernel_sees_a_proc_of_its_own_and_never_the_seed(sandbox):
     """Issue 27, items 2 and 4: a kernel finds no other process of the sandbox in /proc (neither listed nor
     by a thread's id), so it cannot watch the executor's CPU or the fork servers; its environment says that

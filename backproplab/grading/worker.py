@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 import warnings
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from . import config as grading_config
 from .contract import GradingResult, GradingTask, LectureSources, grader_version
 from .intake import MAX_CELLS, MAX_NOTEBOOK_BYTES
 from .judge import failed_verdicts, recorded_verdicts
+from .sandbox.procfs import owned_folder
 from .settings import SETTINGS
 
 # ---------------------------------------------------------------- tampering
@@ -69,13 +69,8 @@ COURSE_PREFIX = "bplab-course-"
 
 
 def private_course() -> Path:
-    """A new private course folder, named after this process. The folders of processes that died mid-submission
-    (a killed worker) go first: nothing else removes them, and in memory they would stay until a reboot."""
-    for left in Path(_IN_MEMORY or tempfile.gettempdir()).glob(f"{COURSE_PREFIX}*-*"):
-        owner = left.name[len(COURSE_PREFIX):].partition("-")[0]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            shutil.rmtree(left, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{COURSE_PREFIX}{os.getpid()}-", dir=_IN_MEMORY))
+    """A new private course folder, named after this process (the folders of killed workers go first)."""
+    return owned_folder(COURSE_PREFIX, _IN_MEMORY)
 
 def _manual_max(source_nb) -> float:
     return sum(cells.points(c) for c in source_nb.cells if cells.is_manually_graded(c))

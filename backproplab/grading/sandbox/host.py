@@ -42,7 +42,7 @@ import backproplab
 
 from . import protocol
 from .limits import HOST_UID_RANGE, SANDBOX_NICENESS, SANDBOX_UID, SandboxLimits
-from .procfs import process_running, stat_fields
+from .procfs import owned_folder, process_running, stat_fields
 
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade student code safely. Install it "
                 "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; the repository's `scripts/ensure-bwrap` "
@@ -329,6 +329,9 @@ def _supervise(cmd, *, preexec, deadline, max_output, cwd=None, env=None, stdin_
     return SandboxRun(proc.returncode, data, stderr, how == "timed-out", how == "capped", time.monotonic() - started)
 
 
+JOBS_PREFIX = "bplab-jobs-"  # a warm sandbox's job folder (its requests), named after the grading process
+
+
 class WarmSandbox:
     """One sandbox kept for a series of submissions, running ``executor`` as a job server.
 
@@ -374,7 +377,7 @@ class WarmSandbox:
         self.close()
         host_uid = random.randrange(*HOST_UID_RANGE) if os.geteuid() == 0 else None
         nproc = self.limits.processes + (0 if host_uid is not None else _process_count(os.getuid()))
-        self.job_dir = tempfile.mkdtemp(prefix="bplab-jobs-")
+        self.job_dir = str(owned_folder(JOBS_PREFIX))
         os.chmod(self.job_dir, 0o755)
         self.err_file = tempfile.TemporaryFile()
         self.cgroup = SandboxCgroup.create(self.limits)

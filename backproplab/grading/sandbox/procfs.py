@@ -1,10 +1,14 @@
-"""Reading /proc: what the host (waiting for a sandbox to die) and the executor (its kernels, the sweep) both need.
+"""Reading /proc: what the host (waiting for a sandbox to die, its scratch folders) and the executor (its kernels,
+the sweep) both need.
 
 Standard library only; it runs no student code and imports nothing of the sandbox's inside.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 
 def stat_fields(pid):
@@ -38,3 +42,15 @@ def process_running(pid) -> bool:
         except (OSError, IndexError):
             continue
     return False
+
+
+def owned_folder(prefix: str, parent: str | None = None) -> Path:
+    """A new folder ``<prefix><this pid>-<random>`` in ``parent`` (the temporary folder by default), after removing
+    the folders of that form whose process is gone: a grader or worker killed (SIGKILL) cleans nothing up, and
+    nothing else removes them (in /dev/shm they would stay until a reboot)."""
+    place = Path(parent or tempfile.gettempdir())
+    for left in place.glob(f"{prefix}*-*"):
+        owner = left.name[len(prefix):].partition("-")[0]
+        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
