@@ -64,11 +64,14 @@ def test_host_sees_an_unprivileged_uid(tmp_path):
     thread = threading.Thread(target=run, args=(f"import time\n{marker!r}\ntime.sleep(3)", tmp_path))
     thread.start()
     uids = []
-    for _ in range(50):
+    while thread.is_alive():  # the sandboxed process lives as long as the run: seen however slowly it starts
         for pid in _host_processes_with(marker):
-            if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(sys.executable.encode()):
-                continue  # bwrap itself, which carries the code in its arguments
-            status = Path(f"/proc/{pid}/status").read_text()
+            try:
+                if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(sys.executable.encode()):
+                    continue  # bwrap itself, which carries the code in its arguments
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:  # it ended between the listing and the reading
+                continue
             uids.append(int(next(l for l in status.splitlines() if l.startswith("Uid:")).split()[1]))
         if uids:
             break
