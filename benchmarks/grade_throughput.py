@@ -37,6 +37,7 @@ from backproplab.grading.demo import LECTURE, answers_with
 from backproplab.grading.intake import find_submissions
 from backproplab.grading.release import find_root
 from backproplab.grading.sandbox import SandboxLimits, run_sandboxed
+from backproplab.grading.sandbox.procfs import cpu_seconds, stat_fields
 from backproplab.grading.submissions import build_submission, write_notebook
 from backproplab.grading.workspace import Workspace
 
@@ -121,16 +122,15 @@ def time_bplab(root, submissions, workers):
 
 
 def _session_cpu(session) -> float:
-    """CPU seconds of the live processes of ``session`` (a process group leader's pid), with their reaped children."""
+    """CPU seconds of the live processes of ``session`` (a session leader's pid), with their reaped children."""
     total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == session:  # the fields after the name: state, ppid, pgrp, session, ...
-                total += sum(int(t) for t in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            in_session = int(stat_fields(name)[3]) == session  # state, ppid, pgrp, session, ...
+        except (OSError, IndexError, ValueError):
+            continue
+        if in_session:
+            total += cpu_seconds(name)
     return total
 
 
